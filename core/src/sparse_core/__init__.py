@@ -1,0 +1,3 @@
+"""sparse_core."""
+
+__version__ = "0.1.0"

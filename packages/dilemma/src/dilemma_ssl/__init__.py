@@ -1,0 +1,3 @@
+"""dilemma_ssl."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,3 @@
+"""scale_video."""
+
+__version__ = "0.1.0"
