@@ -1,0 +1,12 @@
+"""Training engine: the loop (on accelerate), checkpoints, optimizer groups, schedules and metric logging."""
+
+from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from .config import OptimConfig, TrainConfig
+from .optim import build_optimizer, param_groups
+from .schedules import cosine_schedule, linear_warmup
+from .task import Task
+from .trainer import NonFiniteLossError, Trainer, move_to_device
+
+__all__ = ["Task", "Trainer", "TrainConfig", "OptimConfig", "NonFiniteLossError", "cosine_schedule",
+           "linear_warmup", "build_optimizer", "param_groups", "save_checkpoint", "load_checkpoint",
+           "latest_checkpoint", "move_to_device"]

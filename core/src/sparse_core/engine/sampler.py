@@ -1,0 +1,114 @@
+"""Deterministic, resumable, rank-aware batching with per-sample augmentation seeds.
+
+The data order is a pure function of ``(seed, epoch)`` and the position in the stream is a small state
+``(epoch, cursor)`` advanced by the global batch size of each step, so a resumed run sees exactly the same
+samples (and, through per-sample seeds, the same augmentations) as an uninterrupted one, whatever the number
+of DataLoader workers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset, Sampler
+
+__all__ = ["StreamState", "StepBatchSampler", "SeededDataset", "advance", "sample_seed"]
+
+
+@dataclass
+class StreamState:
+    """Position in the data stream: epoch and index of the next sample in that epoch's permutation."""
+
+    epoch: int = 0
+    cursor: int = 0
+
+
+def advance(state: StreamState, global_batch: int, num_samples: int) -> tuple[StreamState, int, int]:
+    """Take ``global_batch`` samples from the stream (drop-last: a batch never spans two epochs).
+
+    Returns:
+        (new state, epoch of the batch, start offset of the batch in that epoch's permutation).
+    """
+    if global_batch > num_samples:
+        raise ValueError(f"batch of {global_batch} is larger than the dataset ({num_samples} samples)")
+    epoch, cursor = state.epoch, state.cursor
+    if cursor + global_batch > num_samples:
+        epoch, cursor = epoch + 1, 0
+    return StreamState(epoch, cursor + global_batch), epoch, cursor
+
+
+def epoch_permutation(seed: int, epoch: int, num_samples: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    return torch.randperm(num_samples, generator=g)
+
+
+def sample_seed(seed: int, epoch: int, index: int) -> int:
+    """Seed of the augmentations of sample ``index`` in ``epoch`` (fits in 63 bits)."""
+    return (seed * 1_000_003 + epoch * 7_919 + index * 104_729 + 12_345) % (2**63 - 1)
+
+
+class StepBatchSampler(Sampler[list[tuple[int, int]]]):
+    """Yields, for each optimizer step, ``grad_accum`` micro-batches of this rank's share of the global batch.
+
+    Each element is ``(dataset_index, augmentation_seed)``; wrap the dataset in :class:`SeededDataset`.
+
+    Args:
+        num_samples: dataset length.
+        batch_size: global batch per step (all ranks, all micro-batches), or ``batch_size_fn(step)``.
+        start_step / start_state: where to resume.
+    """
+
+    def __init__(self, num_samples: int, batch_size: int, total_steps: int, seed: int = 0, rank: int = 0,
+                 world_size: int = 1, grad_accum: int = 1, start_step: int = 0,
+                 start_state: StreamState | None = None,
+                 batch_size_fn: Callable[[int], int] | None = None) -> None:
+        self.num_samples, self.batch_size, self.total_steps = num_samples, batch_size, total_steps
+        self.seed, self.rank, self.world_size, self.grad_accum = seed, rank, world_size, grad_accum
+        self.start_step, self.start_state = start_step, start_state or StreamState()
+        self.batch_size_fn = batch_size_fn
+        self.global_batch(start_step)  # validate early
+
+    def global_batch(self, step: int) -> int:
+        b = self.batch_size_fn(step) if self.batch_size_fn is not None else self.batch_size
+        parts = self.world_size * self.grad_accum
+        if b % parts:
+            raise ValueError(f"global batch {b} (step {step}) must be divisible by world_size x grad_accum "
+                             f"= {self.world_size} x {self.grad_accum}")
+        return b
+
+    def __len__(self) -> int:
+        return (self.total_steps - self.start_step) * self.grad_accum
+
+    def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        state = self.start_state
+        perm_epoch, perm = -1, torch.empty(0, dtype=torch.long)
+        for step in range(self.start_step, self.total_steps):
+            b = self.global_batch(step)
+            state, epoch, offset = advance(state, b, self.num_samples)
+            if epoch != perm_epoch:
+                perm_epoch, perm = epoch, epoch_permutation(self.seed, epoch, self.num_samples)
+            per_rank = b // self.world_size
+            micro = per_rank // self.grad_accum
+            start = offset + self.rank * per_rank
+            for m in range(self.grad_accum):
+                idx = perm[start + m * micro: start + (m + 1) * micro].tolist()
+                yield [(i, sample_seed(self.seed, epoch, i)) for i in idx]
+
+
+class SeededDataset(Dataset):
+    """Calls ``base[index]`` under a fixed torch RNG seed so augmentations are reproducible per sample."""
+
+    def __init__(self, base: Dataset) -> None:
+        self.base = base
+
+    def __len__(self) -> int:
+        return len(self.base)  # type: ignore[arg-type]
+
+    def __getitem__(self, item: tuple[int, int]) -> Any:
+        index, seed = item
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return self.base[index]

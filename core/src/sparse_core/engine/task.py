@@ -1,0 +1,47 @@
+"""The contract between a package's method and the engine's loop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["Task"]
+
+
+class Task(nn.Module):
+    """A trainable method: the modules it owns plus one training step.
+
+    Subclasses implement :meth:`training_step`; everything stateful (students, teachers, heads, loss buffers
+    such as DINO centers) must be a submodule or buffer so that it lands in checkpoints.
+    """
+
+    def training_step(self, batch: dict[str, Any], step: int) -> dict[str, torch.Tensor]:
+        """Compute the loss of one (micro-)batch.
+
+        Args:
+            batch: collated batch on the right device (see ``sparse_core.data.collate``).
+            step: index of the optimizer step (0-based); per-step random choices should derive from it.
+
+        Returns:
+            dict with a scalar ``"loss"`` to minimise; other scalar entries are logged.
+        """
+        raise NotImplementedError
+
+    def forward(self, batch: dict[str, Any], step: int) -> dict[str, torch.Tensor]:  # type: ignore[override]
+        """The engine calls the (possibly DDP-wrapped) module, so DDP's hooks run; defaults to the step."""
+        return self.training_step(batch, step)
+
+    def on_after_step(self, step: int, total_steps: int) -> None:
+        """Called after each optimizer step (EMA teacher updates, etc.)."""
+
+    def no_weight_decay(self) -> set[str]:
+        """Names of parameters (as in ``named_parameters()``) excluded from weight decay besides 1-D ones."""
+        names: set[str] = set()
+        for prefix, module in self.named_modules():
+            if module is self or not hasattr(module, "no_weight_decay"):
+                continue
+            for n in module.no_weight_decay():
+                names.add(f"{prefix}.{n}" if prefix else n)
+        return names
