@@ -1,0 +1,121 @@
+"""Test matrix, lint, build, demo and benchmarks for the sparse-ssl monorepo.
+
+    python -m nox -t test        # every package's tests in its own env + integration tests (what CI runs)
+    python -m nox -s demo        # the main job: every method's tiny stage on embedded data
+    python -m nox -s bench       # benchmarks (CPU, or GPU when present); JSON into bench-results/
+    python -m nox -s lint build  # ruff + mypy on core; wheels installed one by one into clean envs
+
+torch and torchvision (a 5.5 GB CUDA build from the machine's local mirror) are installed once into
+``.nox/_torch`` and shared by every session through a ``.pth`` file, so the matrix does not repeat the install.
+Override the pair with ``SPARSE_SSL_TORCH="torch==X torchvision==Y"``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+TORCH_SPEC = os.environ.get("SPARSE_SSL_TORCH", "torch==2.14.1 torchvision==0.29.1").split()
+TORCH_DIR = ROOT / ".nox" / ("_torch-" + "-".join(s.split("==")[-1] for s in TORCH_SPEC))
+PACKAGES = {  # folder -> (import name, extra deps for its tests)
+    "core": ("sparse_core", "[test,video,hf]"),
+    "packages/dilemma": ("dilemma_ssl", "[test]"),
+    "packages/scale": ("scale_video", "[test]"),
+    "packages/river": ("river_vp", "[test]"),
+    "packages/vidrop": ("vidrop", "[test]"),
+    "packages/sfclip": ("sfclip", "[test]"),
+}
+ENV = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "MPLBACKEND": "Agg", "PYTHONHASHSEED": "0",
+       "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "2")}
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["tests", "integration"]
+
+
+def _install_torch(session: nox.Session) -> None:
+    """Install the torch pair once into TORCH_DIR and expose it to this session's venv via a .pth file."""
+    marker = TORCH_DIR / ".complete"
+    if not marker.exists():
+        session.log(f"installing {' '.join(TORCH_SPEC)} once into {TORCH_DIR}")
+        session.run("python", "-m", "pip", "install", "--quiet", "--target", str(TORCH_DIR), *TORCH_SPEC)
+        marker.write_text(" ".join(TORCH_SPEC))
+    purelib = session.run("python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])",
+                          silent=True).strip().splitlines()[-1]
+    Path(purelib, "_sparse_ssl_torch.pth").write_text(str(TORCH_DIR) + "\n")
+
+
+def _install(session: nox.Session, *folders: str, editable: bool = True) -> None:
+    _install_torch(session)
+    args = []
+    for folder in folders:
+        extra = PACKAGES[folder][1]
+        args += (["-e"] if editable else []) + [f"./{folder}{extra}"]
+    session.install("--quiet", "pytest>=8", "pytest-xdist", *args)
+
+
+@nox.session(tags=["test"])
+@nox.parametrize("package", list(PACKAGES))
+def tests(session: nox.Session, package: str) -> None:
+    """One package with sparse-core only (no sibling packages): proves it installs and works alone."""
+    folders = ["core"] if package == "core" else ["core", package]
+    _install(session, *folders)
+    session.run("python", "-m", "pytest", f"{package}/tests", *session.posargs, env=ENV,
+                success_codes=[0, 5])
+
+
+@nox.session(tags=["test"])
+def integration(session: nox.Session) -> None:
+    """All packages installed together: shared demo/bench discovery, cross-package CLIs."""
+    _install(session, *PACKAGES)
+    session.run("python", "-m", "pytest", "integration_tests", *session.posargs, env=ENV)
+
+
+@nox.session(tags=["lint"])
+def lint(session: nox.Session) -> None:
+    """ruff on the whole tree, mypy on sparse-core."""
+    _install(session, "core")
+    session.install("--quiet", "ruff", "mypy", "types-PyYAML")
+    session.run("ruff", "check", ".")
+    session.run("mypy", "core/src/sparse_core")
+
+
+@nox.session
+def build(session: nox.Session) -> None:
+    """Build every wheel, then install sparse-core + each package alone into a fresh env and import it."""
+    _install_torch(session)
+    session.install("--quiet", "build")
+    dist = ROOT / "dist"
+    for folder in PACKAGES:
+        session.run("python", "-m", "build", "--wheel", "--outdir", str(dist), folder)
+    core_whl = sorted(dist.glob("sparse_core-*.whl"))[-1]
+    for folder, (module, _) in PACKAGES.items():
+        env_dir = ROOT / ".nox" / f"_wheel-{module}"
+        session.run("python", "-m", "venv", "--clear", str(env_dir))
+        py = str(env_dir / "bin" / "python")
+        session.run(py, "-c", "import sysconfig, pathlib, sys; pathlib.Path(sysconfig.get_paths()['purelib'],"
+                    f"'_sparse_ssl_torch.pth').write_text(r'{TORCH_DIR}' + '\\n')", external=True)
+        wheels = [str(core_whl)]
+        if folder != "core":
+            wheels.append(str(sorted(dist.glob(f"{module.replace('-', '_')}-*.whl"))[-1]))
+        session.run(py, "-m", "pip", "install", "--quiet", *wheels, external=True)
+        session.run(py, "-c", f"import {module}; print({module}.__name__, {module}.__version__)",
+                    external=True, env=ENV)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The main job: install everything and run every method's tiny stage; prints where outputs went."""
+    _install(session, *PACKAGES, editable=False)
+    out = session.posargs[0] if session.posargs else str(ROOT / "runs" / "demo")
+    session.run("sparse-ssl-demo", "--out", out, env=ENV)
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks of every installed package (sparse vs dense, ours vs baseline) -> bench-results/*.json."""
+    _install(session, *PACKAGES, editable=False)
+    session.run("sparse-ssl-bench", "--out", str(ROOT / "bench-results"), *session.posargs, env=ENV)
