@@ -1,0 +1,325 @@
+"""Training-step benchmark of the sparse ViT: time, speed-up, peak memory and (CUDA) MFU per keep ratio.
+
+One step is forward + backward + AdamW on a random batch, keeping ``K = num_keep(N, keep)`` random patch
+tokens (drawn inside the step, as in training). Times are medians over repeats after warm-up, all measured
+in the same process, so ratios compare like with like. Ideal speed-up is ``1 / keep``; efficiency is
+``speed-up / ideal``. Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` (absolute); on CPU the growth
+of the process's peak resident set during the timed steps (``VmHWM`` after resetting it through
+``/proc/self/clear_refs``; falls back to ``ru_maxrss`` growth, which only ever increases). MFU (CUDA, bf16
+autocast) = FLOPs of one step counted by ``FlopCounterMode`` / step time / the device's dense bf16 peak.
+
+Run ``sparse-core-bench --out DIR [--quick]``; ``nox -s bench`` calls :func:`run` through the
+``sparse_ssl.bench`` entry point. Benchmarks are never tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import gc
+import json
+import platform
+import resource
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import timm
+import torch
+from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
+
+from sparse_core.masking import num_keep, random_keep_indices
+from sparse_core.models import SparseVisionTransformer
+
+__all__ = ["run", "run_bench", "main", "count_flops", "flop_counter", "peak_bf16_flops"]
+
+KEEPS = (1.0, 0.35, 0.15, 0.05)
+MODELS = ("small", "base")
+# Dense bf16 tensor-core peaks (FLOP/s, without sparsity) by device-name substring, most specific first.
+PEAK_BF16 = (
+    ("H100 PCIe", 756e12),
+    ("H100", 989e12),  # SXM
+    ("H200", 989e12),
+    ("GH200", 989e12),
+    ("A100", 312e12),
+)
+
+
+def peak_bf16_flops(device_name: str) -> float | None:
+    """Dense bf16 peak FLOP/s for a CUDA device name, or None if unknown."""
+    for key, value in PEAK_BF16:
+        if key in device_name:
+            return value
+    return None
+
+
+def _cpu_sdpa(q: Any, k: Any, v: Any, *args: Any, out_shape: Any = None, **kwargs: Any) -> int:
+    return sdpa_flop_count(q, k, v)
+
+
+def _cpu_sdpa_backward(
+    g: Any, q: Any, k: Any, v: Any, *args: Any, out_shape: Any = None, **kwargs: Any
+) -> int:
+    return sdpa_backward_flop_count(g, q, k, v)
+
+
+def flop_counter() -> FlopCounterMode:
+    """A quiet ``FlopCounterMode`` that also counts the CPU fused-attention kernels (not counted by torch)."""
+    mapping: dict[Any, Callable[..., int]] = {}
+    for name, fn in (
+        ("_scaled_dot_product_flash_attention_for_cpu", _cpu_sdpa),
+        ("_scaled_dot_product_flash_attention_for_cpu_backward", _cpu_sdpa_backward),
+    ):
+        op = getattr(torch.ops.aten, name, None)
+        if op is not None:
+            mapping[op] = fn
+    return FlopCounterMode(display=False, custom_mapping=mapping)
+
+
+def count_flops(fn: Callable[[], Any]) -> int:
+    """FLOPs (2 per multiply-add) of the matmuls, convolutions and attention run by ``fn()``."""
+    with flop_counter() as counter:
+        fn()
+    return int(counter.get_total_flops())
+
+
+# ---------------------------------------------------------------------- memory
+def _trim_heap() -> None:
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _proc_status_kib(field: str) -> int | None:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+class _CpuPeak:
+    """Growth of the peak resident set (MiB) over a region."""
+
+    def __enter__(self) -> _CpuPeak:
+        _trim_heap()
+        self.hwm = False
+        try:
+            Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
+            self.hwm = _proc_status_kib("VmHWM") is not None
+        except OSError:
+            pass
+        if self.hwm:
+            self.start = _proc_status_kib("VmRSS") or 0
+        else:
+            self.start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        end = _proc_status_kib("VmHWM") if self.hwm else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        self.mib = max((end or 0) - self.start, 0) / 1024
+
+
+# ---------------------------------------------------------------------- benchmark
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _bench_model(
+    size: str,
+    keeps: Sequence[float],
+    batch_size: int,
+    img_size: int,
+    depth: int | None,
+    warmup: int,
+    repeats: int,
+    device: torch.device,
+    compile_model: bool,
+) -> list[dict[str, Any]]:
+    kwargs: dict[str, Any] = dict(num_classes=0, img_size=img_size)
+    if depth is not None:
+        kwargs["depth"] = depth
+    torch.manual_seed(0)
+    model = timm.create_model(f"sparse_vit_{size}_patch16_224", **kwargs).to(device).train()
+    assert isinstance(model, SparseVisionTransformer)
+    fwd: Callable[..., torch.Tensor] = torch.compile(model) if compile_model else model  # type: ignore[assignment]
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=device.type == "cuda")
+    num_tokens = model.num_patches
+    x = torch.randn(batch_size, 3, img_size, img_size, device=device)
+    gen = torch.Generator().manual_seed(0)
+    use_bf16 = device.type == "cuda"
+    rows: list[dict[str, Any]] = []
+    for keep in keeps:
+        k = num_keep(num_tokens, keep)
+
+        def step(keep: float = keep, net: Callable[..., torch.Tensor] = fwd) -> None:
+            idx = (
+                None if keep >= 1.0 else random_keep_indices(batch_size, num_tokens, keep, gen, device=device)
+            )
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+                out = net(x, keep_idx=idx)
+            out.float().pow(2).mean().backward()
+            opt.step()
+            opt.zero_grad(set_to_none=True)
+
+        for _ in range(warmup):
+            step()
+        _sync(device)
+        times = []
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+            for _ in range(repeats):
+                t0 = time.perf_counter()
+                step()
+                _sync(device)
+                times.append(time.perf_counter() - t0)
+            peak_mib = torch.cuda.max_memory_allocated(device) / 2**20
+        else:
+            with _CpuPeak() as peak:
+                for _ in range(repeats):
+                    t0 = time.perf_counter()
+                    step()
+                    times.append(time.perf_counter() - t0)
+            peak_mib = peak.mib
+        row: dict[str, Any] = dict(
+            model=f"sparse_vit_{size}_patch16",
+            keep=keep,
+            tokens=k,
+            ms_per_step=1e3 * statistics.median(times),
+            peak_mem_mib=round(peak_mib, 1),
+        )
+        flops = count_flops(lambda: step(net=model))  # counted in eager mode on one extra step
+        row["gflop_per_step"] = flops / 1e9
+        peak_flops = peak_bf16_flops(torch.cuda.get_device_name(device)) if device.type == "cuda" else None
+        row["mfu"] = flops / (row["ms_per_step"] / 1e3) / peak_flops if peak_flops else None
+        rows.append(row)
+    dense = next((r["ms_per_step"] for r in rows if r["keep"] == 1.0), None)
+    for row in rows:
+        row["speedup"] = dense / row["ms_per_step"] if dense else None
+        row["ideal"] = 1.0 / row["keep"]
+        row["efficiency"] = row["speedup"] / row["ideal"] if dense else None
+    return rows
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    head = (
+        "| model | keep | K | ms/step | speed-up | ideal 1/keep | efficiency | peak MiB | GFLOP/step | MFU |"
+    )
+    lines = [head, "|" + "---|" * 10]
+
+    def fmt(v: Any, spec: str) -> str:
+        return "-" if v is None else format(v, spec)
+
+    for r in rows:
+        lines.append(
+            f"| {r['model']} | {r['keep']:.2f} | {r['tokens']} | {r['ms_per_step']:.1f}"
+            f" | {fmt(r['speedup'], '.2f')}x | {r['ideal']:.2f}x | {fmt(r['efficiency'], '.2f')}"
+            f" | {r['peak_mem_mib']:.0f}"
+            f" | {r['gflop_per_step']:.1f} | {fmt(r['mfu'], '.1%')} |"
+        )
+    return "\n".join(lines)
+
+
+def run(
+    out_dir: Path | str,
+    quick: bool = False,
+    models: Sequence[str] = MODELS,
+    keeps: Sequence[float] = KEEPS,
+    device: str | None = None,
+    batch_size: int | None = None,
+    repeats: int | None = None,
+    compile_model: bool = False,
+) -> dict[str, Any]:
+    """Benchmark training steps and write ``out_dir/core.json``.
+
+    Args:
+        out_dir: Output folder (created).
+        quick: Tiny setting for CI smoke runs (2 blocks, 112 px, batch 2, 3 repeats); numbers not meaningful.
+        models: Sizes among ``tiny``, ``small``, ``base``, ``large`` (patch 16, 224 px).
+        keeps: Keep ratios; include 1.0 for the dense reference.
+        device: ``"cpu"`` / ``"cuda"`` (default: cuda if available).
+        batch_size: Per step (default: CPU 8 small / 4 base; CUDA 256 small / 128 base; quick 2).
+        repeats: Timed steps per setting (default CPU 5, CUDA 20, quick 3), after warm-up steps
+            (CPU 2, CUDA 5, quick 1).
+        compile_model: Wrap the model in ``torch.compile`` (CUDA).
+
+    Returns:
+        ``{"rows": [...], "env": {...}, "table": str}`` (also written to ``out_dir/core.json``).
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    cuda = dev.type == "cuda"
+    rows: list[dict[str, Any]] = []
+    for size in models:
+        if quick:
+            bs, img, depth, warm, reps = batch_size or 2, 112, 2, 1, repeats or 3
+        else:
+            default_bs = {"tiny": 16, "small": 8, "base": 4, "large": 2}[size] * (32 if cuda else 1)
+            bs, img, depth, warm, reps = (
+                batch_size or default_bs,
+                224,
+                None,
+                5 if cuda else 2,
+                repeats or (20 if cuda else 5),
+            )
+        for row in _bench_model(size, keeps, bs, img, depth, warm, reps, dev, compile_model):
+            row.update(batch_size=bs, img_size=img)
+            rows.append(row)
+            print(f"  {row['model']} keep={row['keep']:.2f}: {row['ms_per_step']:.1f} ms/step", flush=True)
+    env = dict(
+        torch=torch.__version__,
+        timm=timm.__version__,
+        device=str(dev),
+        quick=quick,
+        compile=compile_model,
+        device_name=torch.cuda.get_device_name(dev) if cuda else platform.processor() or platform.machine(),
+        threads=torch.get_num_threads(),
+        precision="bf16 autocast" if cuda else "fp32",
+    )
+    table = _table(rows)
+    print(f"sparse-core training step ({env['device_name']}, {env['precision']}, {env['threads']} threads)")
+    print(table)
+    result = {"rows": rows, "env": env, "table": table}
+    (out / "core.json").write_text(json.dumps(result, indent=2))
+    return result
+
+
+run_bench = run
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console script ``sparse-core-bench``."""
+    parser = argparse.ArgumentParser(prog="sparse-core-bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("bench_out"), help="output folder for core.json")
+    parser.add_argument("--quick", action="store_true", help="tiny smoke setting (numbers not meaningful)")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), help="sizes: tiny small base large")
+    parser.add_argument(
+        "--keeps", nargs="+", type=float, default=list(KEEPS), help="keep ratios (1.0 = dense)"
+    )
+    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
+    parser.add_argument("--batch-size", type=int, default=None, help="batch size per step")
+    parser.add_argument("--repeats", type=int, default=None, help="timed steps per setting")
+    parser.add_argument("--compile", action="store_true", help="torch.compile the model")
+    args = parser.parse_args(argv)
+    run(
+        args.out,
+        quick=args.quick,
+        models=args.models,
+        keeps=args.keeps,
+        device=args.device,
+        batch_size=args.batch_size,
+        repeats=args.repeats,
+        compile_model=args.compile,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,55 @@
+"""Datasets, augmentations, video reading and robust collation.
+
+Every dataset returns dicts (``{"image": Tensor, "label": int, ...}``); a corrupt sample gives
+``None`` (warning + ``num_skipped``) which :func:`collate_skip_none` drops and counts.
+"""
+
+from sparse_core.data.augment import (
+    MultiCropTransform,
+    MultiViewTransform,
+    TwoViewDataset,
+    eval_transform,
+    ssl_view_transform,
+    two_view_transform,
+)
+from sparse_core.data.collate import collate_skip_none
+from sparse_core.data.errors import DatasetError
+from sparse_core.data.fashion_mnist import FashionMNIST, read_idx
+from sparse_core.data.image_folder import ImageFolderDataset, read_image
+from sparse_core.data.registry import build_dataset, list_datasets, register_dataset
+from sparse_core.data.shapes import SHAPES, SyntheticShapes, render_shape
+from sparse_core.data.video import (
+    RandomClipSampler,
+    SparseRandomSampler,
+    UniformSampler,
+    VideoClipDataset,
+    make_sampler,
+    read_video,
+)
+
+__all__ = [
+    "SHAPES",
+    "DatasetError",
+    "FashionMNIST",
+    "ImageFolderDataset",
+    "MultiCropTransform",
+    "MultiViewTransform",
+    "RandomClipSampler",
+    "SparseRandomSampler",
+    "SyntheticShapes",
+    "TwoViewDataset",
+    "UniformSampler",
+    "VideoClipDataset",
+    "build_dataset",
+    "collate_skip_none",
+    "eval_transform",
+    "list_datasets",
+    "make_sampler",
+    "read_idx",
+    "read_image",
+    "read_video",
+    "register_dataset",
+    "render_shape",
+    "ssl_view_transform",
+    "two_view_transform",
+]

@@ -1,0 +1,47 @@
+"""Dataset errors and the bookkeeping for skipped (corrupt) samples.
+
+Two kinds of failure are distinguished:
+
+* A wrong path, an empty folder or a folder without any usable file is a configuration error:
+  the dataset constructor raises :class:`DatasetError` naming the path and what was expected, so
+  the run stops before training starts.
+* A single corrupt, truncated, empty or unreadable file is a data error: ``__getitem__`` logs a
+  warning, increments the dataset's ``num_skipped`` counter and returns ``None``. Because a
+  ``DataLoader`` worker holds its own copy of the dataset, the counter only covers samples read in
+  the current process; :func:`sparse_core.data.collate.collate_skip_none` therefore also counts the
+  ``None`` entries of every batch into ``batch["num_skipped"]``, which the training loop can log.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+
+logger = logging.getLogger("sparse_core.data")
+
+
+class DatasetError(ValueError):
+    """A dataset cannot be built: wrong path, empty folder, missing or malformed files."""
+
+
+class SkipCounter:
+    """Mixin giving a dataset a ``num_skipped`` counter and a uniform skip warning."""
+
+    num_skipped: int = 0
+
+    def _skip(self, path: str | os.PathLike[str], err: BaseException | str) -> None:
+        """Record that the sample stored at ``path`` was skipped because of ``err``.
+
+        Args:
+            path: File (or sample description) that could not be used.
+            err: The exception raised while reading it, or a short reason.
+        """
+        self.num_skipped = self.num_skipped + 1
+        reason = f"{type(err).__name__}: {err}" if isinstance(err, BaseException) else err
+        logger.warning(
+            "%s: skipping unreadable sample %s (%s); %d skipped so far in this process",
+            type(self).__name__,
+            os.fspath(path),
+            reason,
+            self.num_skipped,
+        )

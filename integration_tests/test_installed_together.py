@@ -1,0 +1,69 @@
+"""All packages installed together: stage discovery, console scripts, one shared sparse-core."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.metadata import distribution, entry_points
+from pathlib import Path
+
+import pytest
+
+from sparse_core.suite import discover, run_stages
+
+DISTS = ["sparse-core", "dilemma-ssl", "scale-video", "river-vp", "vidrop", "sfclip"]
+
+
+def _scripts() -> list[str]:
+    names = []
+    for dist in DISTS:
+        names += [ep.name for ep in distribution(dist).entry_points if ep.group == "console_scripts"]
+    return sorted(names)
+
+
+def test_every_distribution_installed_with_shared_core_version() -> None:
+    import sparse_core
+
+    assert distribution("sparse-core").version == sparse_core.__version__
+    for dist in DISTS[1:]:
+        reqs = [r for r in distribution(dist).requires or [] if r.startswith("sparse-core")]
+        assert reqs, f"{dist} does not declare sparse-core"
+
+
+def test_demo_and_bench_stages_discovered_in_thesis_order() -> None:
+    demo = list(discover("sparse_ssl.demo"))
+    assert demo[0] == "core"
+    declared = {ep.name for ep in entry_points(group="sparse_ssl.demo")}
+    assert set(demo) == declared
+    from sparse_core.suite import ORDER
+
+    known = [n for n in demo if n in ORDER]
+    assert known == sorted(known, key=ORDER.index)
+    assert "core" in discover("sparse_ssl.bench")
+
+
+@pytest.mark.parametrize("script", _scripts())
+def test_console_script_help(script: str) -> None:
+    exe = Path(sys.executable).parent / script
+    res = subprocess.run([str(exe), "--help"], capture_output=True, text=True, timeout=180,
+                         env={"HF_HUB_OFFLINE": "1", "PATH": str(exe.parent)})
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "usage" in res.stdout.lower()
+
+
+def test_failing_stage_is_reported_and_others_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sparse_core.suite as suite
+
+    def ok(out: Path, **kw: object) -> dict:
+        (out / "table.md").write_text("| a |\n")
+        return {"summary": "fine"}
+
+    def broken(out: Path, **kw: object) -> dict:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(suite, "discover", lambda group: {"core": lambda: broken, "dilemma": lambda: ok})
+    results = run_stages("sparse_ssl.demo", tmp_path)
+    assert results["core"]["ok"] is False and "boom" in results["core"]["error"]
+    assert results["dilemma"]["ok"] is True and (tmp_path / "dilemma" / "table.md").exists()
+    with pytest.raises(SystemExit, match="unknown stage"):
+        run_stages("sparse_ssl.demo", tmp_path, only=["nope"])
