@@ -6,7 +6,7 @@
     python -m nox -s lint build  # ruff + mypy on core; wheels installed one by one into clean envs
 
 torch and torchvision (a 5.5 GB CUDA build from the machine's local mirror) are installed once into
-``.nox/_torch`` and shared by every session through a ``.pth`` file, so the matrix does not repeat the install.
+``.nox/_torch`` and shared by every session through a ``.pth`` file: the matrix does not repeat it.
 Override the pair with ``SPARSE_SSL_TORCH="torch==X torchvision==Y"``.
 """
 

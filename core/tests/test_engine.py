@@ -9,8 +9,17 @@ import pytest
 import torch
 from torch import nn
 
-from sparse_core.engine import (NonFiniteLossError, OptimConfig, Task, TrainConfig, Trainer, cosine_schedule,
-                                load_checkpoint, param_groups, save_checkpoint)
+from sparse_core.engine import (
+    NonFiniteLossError,
+    OptimConfig,
+    Task,
+    TrainConfig,
+    Trainer,
+    cosine_schedule,
+    load_checkpoint,
+    param_groups,
+    save_checkpoint,
+)
 from sparse_core.engine.checkpoint import list_checkpoints
 from sparse_core.engine.sampler import StepBatchSampler, StreamState, advance
 

@@ -15,7 +15,7 @@ from torch import nn
 from sparse_core.engine import OptimConfig, Task, TrainConfig, Trainer
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_engine import NoisyRegression  # noqa: E402
+from test_engine import NoisyRegression
 
 
 class LinearTask(Task):

@@ -20,7 +20,7 @@ from jsonargparse import ActionConfigFile, ArgumentParser, Namespace, set_parsin
 
 try:  # attribute docstrings ("""...""" under a field) become the --help text of that option
     set_parsing_settings(docstring_parse_attribute_docstrings=True)
-except Exception:  # noqa: BLE001 - older jsonargparse or docstring-parser missing: help without descriptions
+except Exception:
     pass
 
 T = TypeVar("T")
@@ -76,7 +76,7 @@ def _field_class(cls: type, name: str) -> type | None:
 
     try:
         hints = typing.get_type_hints(cls)
-    except Exception:  # noqa: BLE001 - forward references we cannot resolve: skip the nested check
+    except Exception:
         return None
     hint = hints.get(name)
     return hint if isinstance(hint, type) else None
@@ -138,7 +138,7 @@ def _explain(message: str, cls: type) -> str:
     if match:
         node: Any = cls
         for part in match.group(1).split(".")[:-1]:
-            node = _field_class(node, part) if dataclasses.is_dataclass(node) else None
+            node = _field_class(node, part) if isinstance(node, type) and dataclasses.is_dataclass(node) else None
         if node is not None and dataclasses.is_dataclass(node):
             hint = f"\nvalid keys here: {', '.join(f.name for f in dataclasses.fields(node))}"
     return f"invalid configuration: {message.strip()}{hint}\n(run with --help for every option and its default)"

@@ -29,7 +29,7 @@ KEEP_RATIOS = (1.0, 0.35, 0.15, 0.05)
 def _cost_table(img_size: int = 224, batch: int = 4, repeats: int = 3) -> list[dict[str, float]]:
     import timm
 
-    model = timm.create_model("sparse_vit_small_patch16_224", img_size=img_size).eval()
+    model: Any = timm.create_model("sparse_vit_small_patch16_224", img_size=img_size).eval()
     x = torch.randn(batch, 3, img_size, img_size)
     n = model.patch_embed.num_patches
     rows = []
@@ -91,7 +91,7 @@ def _knn_floor(num_train: int = 600, num_test: int = 300) -> dict[str, float]:
 
     torch.manual_seed(0)
     train, test = SyntheticShapes(num_train, 32, seed=0), SyntheticShapes(num_test, 32, seed=1)
-    model = timm.create_model("sparse_vit_tiny_patch16_224", img_size=32, patch_size=8).eval()
+    model: Any = timm.create_model("sparse_vit_tiny_patch16_224", img_size=32, patch_size=8).eval()
     n = model.patch_embed.num_patches
 
     def dense(x: torch.Tensor) -> torch.Tensor:

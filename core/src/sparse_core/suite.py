@@ -20,7 +20,7 @@ __all__ = ["discover", "run_stages", "demo_main", "bench_main"]
 ORDER = ("core", "dilemma", "scale", "river", "vidrop", "sfclip")
 
 
-def discover(group: str) -> dict[str, Callable[..., dict[str, Any]]]:
+def discover(group: str) -> dict[str, Callable[[], Callable[..., dict[str, Any]]]]:
     """Installed stages of ``group``, core first then the thesis order."""
     found = {ep.name: ep for ep in entry_points(group=group)}
     names = sorted(found, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
@@ -44,7 +44,7 @@ def run_stages(group: str, out: Path, only: Sequence[str] | None = None, **kwarg
         try:
             res = load()(stage_dir, **kwargs)
             results[name] = {"ok": True, "time_s": round(time.perf_counter() - t0, 1), **(res or {})}
-        except Exception as err:  # noqa: BLE001 - report and continue with the other packages
+        except Exception as err:
             traceback.print_exc()
             results[name] = {"ok": False, "time_s": round(time.perf_counter() - t0, 1), "error": repr(err)}
     return results

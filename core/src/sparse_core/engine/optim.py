@@ -46,8 +46,9 @@ def param_groups(model: nn.Module, weight_decay: float, layer_decay: float = 1.0
     Frozen parameters (``requires_grad=False``) are left out.
     """
     skip = set(no_weight_decay or ())
-    if hasattr(model, "no_weight_decay"):
-        skip |= set(model.no_weight_decay())
+    no_wd_fn = getattr(model, "no_weight_decay", None)
+    if callable(no_wd_fn):
+        skip |= set(no_wd_fn())
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     num_layers = _num_layers(n for n, _ in named) if layer_decay != 1.0 else 0
     groups: dict[tuple[bool, int], dict] = {}
@@ -70,4 +71,4 @@ def build_optimizer(model: nn.Module, cfg: OptimConfig, lr: float) -> torch.opti
     if not groups:
         raise ValueError("the task has no trainable parameters (all requires_grad=False)")
     fused = cfg.fused and torch.cuda.is_available()
-    return torch.optim.AdamW(groups, lr=lr, betas=tuple(cfg.betas), eps=cfg.eps, fused=fused or None)
+    return torch.optim.AdamW(groups, lr=lr, betas=(cfg.betas[0], cfg.betas[1]), eps=cfg.eps, fused=fused or None)

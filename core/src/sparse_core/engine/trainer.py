@@ -10,7 +10,6 @@ schedules are pure functions of the step.
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
