@@ -102,8 +102,20 @@ def build(session: nox.Session) -> None:
         if folder != "core":
             wheels.append(str(sorted(dist.glob(f"{module.replace('-', '_')}-*.whl"))[-1]))
         session.run(py, "-m", "pip", "install", "--quiet", *wheels, external=True)
-        session.run(py, "-c", f"import {module}; print({module}.__name__, {module}.__version__)",
-                    external=True, env=ENV)
+        session.run(py, "-c", _CHECK_WHEEL.format(module=module), external=True, env=ENV)
+
+
+_CHECK_WHEEL = """
+import subprocess, sys, pathlib, importlib.metadata as md
+import {module}
+dist = next(d for d in md.distributions() if '{module}' in (d.read_text('top_level.txt') or '')
+            or any(str(f).startswith('{module}/') for f in d.files or []))
+scripts = [ep.name for ep in dist.entry_points if ep.group == 'console_scripts']
+for name in scripts:
+    exe = pathlib.Path(sys.executable).parent / name
+    subprocess.run([str(exe), '--help'], check=True, capture_output=True, timeout=300)
+print(dist.metadata['Name'], dist.version, 'imports; --help works for', scripts or 'no scripts')
+"""
 
 
 @nox.session
