@@ -200,3 +200,20 @@ def test_sampler_ranks_partition_global_batch_and_resume() -> None:
     assert state.epoch == 1  # 20 samples, drop-last: the third batch starts epoch 1
     with pytest.raises(ValueError, match="divisible"):
         StepBatchSampler(20, 6, total_steps=2, world_size=4)
+
+
+def test_bf16_autocast_trains_on_cpu(tmp_path: Path) -> None:
+    class ProbeTask(RegTask):
+        dtypes: list[torch.dtype] = []
+
+        def training_step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
+            self.dtypes.append(self.net[0](batch["x"]).dtype)
+            return super().training_step(batch, step)
+
+    train, optim = _cfgs(tmp_path, max_steps=20, ckpt_every=100, lr=3e-2)
+    train.precision = "bf16"
+    task = ProbeTask()
+    res = Trainer(task, NoisyRegression(), train, optim).fit()
+    assert set(ProbeTask.dtypes) == {torch.bfloat16}  # matmuls ran under bf16 autocast
+    assert task.net[0].weight.dtype == torch.float32  # master weights stay fp32
+    assert math.isfinite(res["metrics"]["loss"])
