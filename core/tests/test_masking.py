@@ -39,9 +39,7 @@ def test_random_keep_indices_sorted_distinct_uniform_and_reproducible() -> None:
     assert torch.equal(idx, M.random_keep_indices(64, 50, 0.3, gen(1)))
     assert not torch.equal(idx, M.random_keep_indices(64, 50, 0.3, gen(2)))
     counts = torch.bincount(M.random_keep_indices(2000, 50, 0.3, gen(3)).flatten(), minlength=50).float()
-    assert (
-        counts.min() > 0.8 * counts.mean() and counts.max() < 1.2 * counts.mean()
-    )  # every token equally likely
+    assert counts.min() > 0.8 * counts.mean() and counts.max() < 1.2 * counts.mean()  # every token equally likely
     with pytest.raises(ValueError):
         M.random_keep_indices(1, 10, 0.0)
 
@@ -64,9 +62,7 @@ def test_mismatch_positions(theta: float) -> None:
     n = 49
     keep = M.random_keep_indices(32, n, 0.3, gen(4))  # K = 15
     pos, labels = M.mismatch_positions(keep, n, theta, gen(5))
-    assert (
-        pos.shape == labels.shape == keep.shape and pos.dtype == torch.long and labels.dtype == torch.float32
-    )
+    assert pos.shape == labels.shape == keep.shape and pos.dtype == torch.long and labels.dtype == torch.float32
     wrong = pos != keep
     assert torch.equal(labels.bool(), wrong)  # labels mark exactly the changed positions
     m = int(theta * 15 + 0.5)

@@ -11,6 +11,7 @@ from sparse_core.bench import count_flops
 from sparse_core.masking import random_keep_indices
 from sparse_core.models import SparseVisionTransformer
 from sparse_core.models.pos_embed import sincos_2d_table
+from sparse_core.models.token_ops import embed_kept_patches
 
 TINY = dict(img_size=32, patch_size=8, embed_dim=32, depth=2, num_heads=2, num_classes=0)
 NAMES = [f"sparse_vit_{s}_patch{p}_224" for s in ("tiny", "small", "base", "large") for p in (14, 16)]
@@ -42,9 +43,7 @@ def test_equals_timm_vit_small_with_same_weights() -> None:
         feats_ref, feats = ref.forward_features(x), model.forward_features(x)
         assert torch.allclose(feats, feats_ref, atol=1e-6)
         assert torch.allclose(model.forward_head(feats), ref.forward_head(feats_ref), atol=1e-6)
-        assert torch.allclose(
-            model.forward_head(feats, pre_logits=True), ref.forward_head(feats_ref, pre_logits=True)
-        )
+        assert torch.allclose(model.forward_head(feats, pre_logits=True), ref.forward_head(feats_ref, pre_logits=True))
         full = torch.arange(196)[None]
         assert torch.allclose(model(x, keep_idx=full, pos_idx=full), ref.forward_head(feats_ref), atol=1e-6)
     assert model.num_patches == 196 and model.patch_grid == (14, 14)
@@ -69,6 +68,20 @@ def test_keep_idx_drops_tokens_and_ignores_their_pixels() -> None:
         assert not torch.allclose(model.forward_features(x2, keep_idx=keep)[0], out[0], atol=1e-4)
 
 
+def test_kept_patches_embedded_like_the_conv() -> None:
+    model = tiny(img_size=48, patch_size=16)
+    x = torch.randn(2, 3, 48, 48)
+    keep = torch.tensor([[0, 4, 8], [7, 2, 5]])
+    with torch.no_grad():
+        full = model.patch_embed(x)  # (B, 9, D) conv over every patch
+        kept = embed_kept_patches(x, model.patch_embed.proj, keep)
+        assert torch.allclose(kept, full.gather(1, keep[..., None].expand(-1, -1, 32)), atol=1e-5)
+        # the sparse forward embeds only kept patches; the dynamic-size path gathers after the conv: same result
+        dyn = tiny(img_size=48, patch_size=16, dynamic_img_size=True)
+        dyn.load_state_dict(model.state_dict())
+        assert torch.allclose(model.forward_features(x, keep), dyn.forward_features(x, keep), atol=1e-5)
+
+
 def test_token_order_is_preserved() -> None:
     model = tiny()
     x = torch.randn(1, 3, 32, 32)
@@ -89,17 +102,13 @@ def test_pos_idx_gives_positions() -> None:
     with torch.no_grad():
         dense = model.forward_features(x)
         # read the moved patches back in the original order and give them their original positions
-        moved = model.forward_features(
-            x_perm, keep_idx=perm.expand(2, -1), pos_idx=torch.arange(16).expand(2, -1)
-        )
+        moved = model.forward_features(x_perm, keep_idx=perm.expand(2, -1), pos_idx=torch.arange(16).expand(2, -1))
         assert torch.allclose(moved, dense, atol=1e-5)
         # a wrong position changes the output
         keep = torch.arange(8).expand(2, -1)
         pos = keep.clone()
         pos[:, 0] = 15
-        assert not torch.allclose(
-            model.forward_features(x, keep, pos), model.forward_features(x, keep), atol=1e-4
-        )
+        assert not torch.allclose(model.forward_features(x, keep, pos), model.forward_features(x, keep), atol=1e-4)
 
 
 def test_mask_token_replaces_patch_embedding() -> None:
@@ -111,9 +120,7 @@ def test_mask_token_replaces_patch_embedding() -> None:
     mask[:, [0, 5, 10]] = True
     with torch.no_grad():
         out = model.forward_features(x, mask=mask)
-        assert torch.allclose(
-            model.forward_features(x, mask=torch.zeros_like(mask)), model.forward_features(x)
-        )
+        assert torch.allclose(model.forward_features(x, mask=torch.zeros_like(mask)), model.forward_features(x))
         x2 = x.clone()
         x2[:, :, 0:8, 0:8] = torch.randn(2, 3, 8, 8)  # patch 0 is masked: its pixels do not matter
         assert torch.allclose(model.forward_features(x2, mask=mask), out, atol=1e-6)
@@ -121,9 +128,7 @@ def test_mask_token_replaces_patch_embedding() -> None:
         # (B, K) mask over kept tokens == (B, N) mask over all patches
         keep = torch.tensor([[0, 2, 5, 7, 10, 11]] * 2)
         mask_k = mask.gather(1, keep)
-        assert torch.allclose(
-            model.forward_features(x, keep, mask=mask_k), model.forward_features(x, keep, mask=mask)
-        )
+        assert torch.allclose(model.forward_features(x, keep, mask=mask_k), model.forward_features(x, keep, mask=mask))
     with pytest.raises(ValueError, match="mask token"):
         tiny().forward_features(x, mask=mask)
     assert "mask_token" in model.no_weight_decay()
@@ -225,9 +230,7 @@ def test_local_safetensors_pretrained_file(tmp_path) -> None:
         mask_token=True,
         **kw,
     )  # a checkpoint without mask token still loads; the token keeps its init
-    assert torch.equal(masked.cls_token, src.cls_token) and torch.equal(
-        masked.mask_token, torch.zeros(1, 1, 192)
-    )
+    assert torch.equal(masked.cls_token, src.cls_token) and torch.equal(masked.mask_token, torch.zeros(1, 1, 192))
     with pytest.raises(RuntimeError, match="No pretrained weights"):
         timm.create_model("sparse_vit_tiny_patch16_224", pretrained=True, **kw)  # never downloads
 

@@ -64,6 +64,16 @@ def _is_empty(batch: Any) -> bool:
     return isinstance(batch, Mapping) and not (set(batch) - {"num_skipped"})
 
 
+def _allow_new_precision(precision: str) -> None:
+    """accelerate keeps one process-wide state; let a later Trainer in the same process (a demo running
+    several stages, a test suite) use another precision. The distributed state (PartialState) is kept."""
+    from accelerate.state import AcceleratorState
+
+    shared = AcceleratorState._shared_state
+    if shared and shared.get("_mixed_precision", precision) != precision:
+        AcceleratorState._reset_state(reset_partial_state=False)
+
+
 class Trainer:
     """Runs ``task`` over ``dataset`` for ``train.max_steps`` optimizer steps.
 
@@ -85,6 +95,7 @@ class Trainer:
         from accelerate.utils import DistributedDataParallelKwargs
 
         self.train_cfg, self.optim_cfg = train, optim
+        _allow_new_precision(train.precision)
         self.accelerator = Accelerator(
             mixed_precision=train.precision,
             kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=find_unused_parameters)])

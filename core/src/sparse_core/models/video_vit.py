@@ -20,7 +20,7 @@ from timm.models.vision_transformer import Block
 from torch import Tensor, nn
 
 from .pos_embed import sinusoid_1d_table
-from .token_ops import attention_probs, select_tokens
+from .token_ops import attention_probs, embed_kept_patches, select_tokens
 
 __all__ = ["TubeletEmbed", "VideoViT"]
 
@@ -115,9 +115,7 @@ class VideoViT(nn.Module):
         self.patch_embed = TubeletEmbed(tubelet_size, patch_size, in_chans, embed_dim)
         num_patches = self.num_patches
         if pos_embed_type == "sincos":
-            self.register_buffer(
-                "pos_embed", sinusoid_1d_table(num_patches, embed_dim)[None], persistent=False
-            )
+            self.register_buffer("pos_embed", sinusoid_1d_table(num_patches, embed_dim)[None], persistent=False)
         else:
             self.pos_embed = nn.Parameter(torch.zeros(1, num_patches, embed_dim))
         self.mask_token = nn.Parameter(torch.zeros(1, 1, embed_dim)) if mask_token else None
@@ -192,11 +190,16 @@ class VideoViT(nn.Module):
         pos = F.interpolate(pos.float(), size=grid, mode="trilinear", align_corners=False)
         return pos.permute(0, 2, 3, 4, 1).flatten(1, 3).to(self.pos_embed.dtype)
 
-    def _embed(
-        self, x: Tensor, keep_idx: Tensor | None, pos_idx: Tensor | None, mask: Tensor | None
-    ) -> Tensor:
-        x, grid = self.patch_embed(x)  # (B, N, D)
-        return select_tokens(x, self._pos_for_grid(grid), keep_idx, pos_idx, mask, self.mask_token)
+    def _embed(self, x: Tensor, keep_idx: Tensor | None, pos_idx: Tensor | None, mask: Tensor | None) -> Tensor:
+        kernel = self.patch_embed.proj.kernel_size
+        grid = (x.shape[2] // kernel[0], x.shape[3] // kernel[1], x.shape[4] // kernel[2])
+        pos = self._pos_for_grid(grid)
+        if keep_idx is not None:
+            # only the kept tubelets are embedded (the conv as a matmul), so cost falls with K here too
+            tokens = embed_kept_patches(x, self.patch_embed.proj, keep_idx)  # (B, K, D)
+            return select_tokens(tokens, pos, keep_idx, pos_idx, mask, self.mask_token, grid[0] * grid[1] * grid[2])
+        tokens, _ = self.patch_embed(x)  # (B, N, D)
+        return select_tokens(tokens, pos, keep_idx, pos_idx, mask, self.mask_token)
 
     def forward_features(
         self,

@@ -79,9 +79,7 @@ def convert_videomae_state_dict(hf_state_dict: Mapping[str, Tensor], embed_dim: 
         elif name in _LAYER:
             out[f"blocks.{layer}.{_LAYER[name]}.{kind}"] = value
     for layer, parts in attn.items():
-        out[f"blocks.{layer}.attn.qkv.weight"] = torch.cat(
-            [parts["q_weight"], parts["k_weight"], parts["v_weight"]]
-        )
+        out[f"blocks.{layer}.attn.qkv.weight"] = torch.cat([parts["q_weight"], parts["k_weight"], parts["v_weight"]])
         if "q_bias" in parts or "v_bias" in parts:
             ref = parts["q_weight"]
             zeros = torch.zeros(embed_dim, dtype=ref.dtype, device=ref.device)
@@ -91,9 +89,7 @@ def convert_videomae_state_dict(hf_state_dict: Mapping[str, Tensor], embed_dim: 
     return out
 
 
-def load_videomae_weights(
-    model: VideoViT, hf_state_dict: Mapping[str, Tensor], strict: bool = True
-) -> list[str]:
+def load_videomae_weights(model: VideoViT, hf_state_dict: Mapping[str, Tensor], strict: bool = True) -> list[str]:
     """Load a transformers VideoMAE encoder (and optional classifier) into ``model``.
 
     The position table is not in VideoMAE's state dict; ``model`` must be built with
@@ -113,9 +109,7 @@ def load_videomae_weights(
     converted = convert_videomae_state_dict(hf_state_dict, model.embed_dim)
     own = model.state_dict()
     if model.pos_embed_type != "sincos":
-        raise ValueError(
-            "VideoMAE uses the fixed sinusoid table; build the model with pos_embed_type='sincos'"
-        )
+        raise ValueError("VideoMAE uses the fixed sinusoid table; build the model with pos_embed_type='sincos'")
     if "blocks.0.attn.qkv.bias" in own and "blocks.0.attn.qkv.bias" not in converted:
         for i in range(len(model.blocks)):
             converted[f"blocks.{i}.attn.qkv.bias"] = torch.zeros_like(own[f"blocks.{i}.attn.qkv.bias"])

@@ -26,7 +26,7 @@ from timm.models.vision_transformer import Block, VisionTransformer, checkpoint_
 from torch import Tensor, nn
 
 from .pos_embed import sincos_2d_table
-from .token_ops import attention_probs, select_tokens
+from .token_ops import attention_probs, embed_kept_patches, is_patchify_conv, select_tokens
 
 __all__ = ["SparseVisionTransformer"]
 
@@ -64,9 +64,7 @@ class SparseVisionTransformer(VisionTransformer):
             self._fill_sincos()
         ref = self.patch_embed.proj.weight
         self.mask_token: nn.Parameter | None = (
-            nn.Parameter(torch.zeros(1, 1, self.embed_dim, device=ref.device, dtype=ref.dtype))
-            if mask_token
-            else None
+            nn.Parameter(torch.zeros(1, 1, self.embed_dim, device=ref.device, dtype=ref.dtype)) if mask_token else None
         )
 
     # ------------------------------------------------------------------ properties
@@ -131,12 +129,15 @@ class SparseVisionTransformer(VisionTransformer):
         keep_idx: Tensor | None = None,
         pos_idx: Tensor | None = None,
         mask: Tensor | None = None,
+        num_tokens: int | None = None,
     ) -> Tensor:
         """Select/mask patch tokens, add positions and prepend prefix tokens.
 
         Args:
-            x: Patch embeddings. Shape ``(B, N, D)`` or ``(B, Hp, Wp, D)`` (``dynamic_img_size``).
+            x: Patch embeddings. Shape ``(B, N, D)`` or ``(B, Hp, Wp, D)`` (``dynamic_img_size``); or only the
+                kept ones ``(B, K, D)`` when ``num_tokens`` (N) is given.
             keep_idx, pos_idx, mask: See :meth:`forward_features`.
+            num_tokens: Set when ``x`` holds only the ``keep_idx`` tokens.
 
         Returns:
             Shape ``(B, num_prefix_tokens + K, D)``.
@@ -148,7 +149,7 @@ class SparseVisionTransformer(VisionTransformer):
         else:
             grid = self.patch_grid
         prefix_pos, patch_pos = self._patch_pos_embed(grid)
-        x = select_tokens(x, patch_pos, keep_idx, pos_idx, mask, self.mask_token)  # (B, K, D)
+        x = select_tokens(x, patch_pos, keep_idx, pos_idx, mask, self.mask_token, num_tokens)  # (B, K, D)
 
         prefix = []
         if self.cls_token is not None:
@@ -163,11 +164,21 @@ class SparseVisionTransformer(VisionTransformer):
         return self.pos_drop(x)
 
     # ------------------------------------------------------------------ forward
-    def _embed(
-        self, x: Tensor, keep_idx: Tensor | None, pos_idx: Tensor | None, mask: Tensor | None
-    ) -> Tensor:
-        x = self.patch_embed(x)
-        x = self._pos_embed(x, keep_idx=keep_idx, pos_idx=pos_idx, mask=mask)
+    def _embed(self, x: Tensor, keep_idx: Tensor | None, pos_idx: Tensor | None, mask: Tensor | None) -> Tensor:
+        pe = self.patch_embed
+        if (
+            keep_idx is not None
+            and not self.dynamic_img_size
+            and not pe.dynamic_img_pad
+            and pe.flatten
+            and tuple(x.shape[-2:]) == tuple(pe.img_size)
+            and is_patchify_conv(pe.proj)
+        ):
+            # only the kept patches are embedded (the conv as a matmul), so cost falls with K here too
+            tokens = pe.norm(embed_kept_patches(x, pe.proj, keep_idx))  # (B, K, D)
+            x = self._pos_embed(tokens, keep_idx, pos_idx, mask, num_tokens=self.num_patches)
+        else:
+            x = self._pos_embed(pe(x), keep_idx=keep_idx, pos_idx=pos_idx, mask=mask)
         x = self.patch_drop(x)
         return self.norm_pre(x)
 
@@ -293,9 +304,7 @@ _SIZES = {
     "large": dict(embed_dim=1024, depth=24, num_heads=16),
 }
 
-default_cfgs = generate_default_cfgs(
-    {f"sparse_vit_{size}_patch{p}_224": _cfg() for size in _SIZES for p in (14, 16)}
-)
+default_cfgs = generate_default_cfgs({f"sparse_vit_{size}_patch{p}_224": _cfg() for size in _SIZES for p in (14, 16)})
 
 
 def _make(size: str, patch: int, pretrained: bool, kwargs: dict[str, Any]) -> SparseVisionTransformer:
