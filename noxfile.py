@@ -12,6 +12,7 @@ Override the pair with ``SPARSE_SSL_TORCH="torch==X torchvision==Y"``.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -36,6 +37,12 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["tests", "integration"]
 
 
+def _purelib(session: nox.Session, python: str = "python") -> str:
+    out = session.run(python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])", silent=True,
+                      external=True)
+    return str(out).strip().splitlines()[-1]
+
+
 def _install_torch(session: nox.Session) -> None:
     """Install the torch pair once into TORCH_DIR and expose it to this session's venv via a .pth file."""
     marker = TORCH_DIR / ".complete"
@@ -43,18 +50,37 @@ def _install_torch(session: nox.Session) -> None:
         session.log(f"installing {' '.join(TORCH_SPEC)} once into {TORCH_DIR}")
         session.run("python", "-m", "pip", "install", "--quiet", "--target", str(TORCH_DIR), *TORCH_SPEC)
         marker.write_text(" ".join(TORCH_SPEC))
-    purelib = session.run("python", "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])",
-                          silent=True).strip().splitlines()[-1]
-    Path(purelib, "_sparse_ssl_torch.pth").write_text(str(TORCH_DIR) + "\n")
+    Path(_purelib(session), "_sparse_ssl_torch.pth").write_text(str(TORCH_DIR) + "\n")
+
+
+def _install_base(session: nox.Session) -> None:
+    """Shared layer: torch + sparse-core's third-party dependencies (never sparse-core or a method package).
+
+    Built once per content of core/pyproject.toml in ``.nox/_base-<hash>`` and exposed through a .pth file,
+    so each session only installs its own packages and their extra dependencies.
+    """
+    _install_torch(session)
+    digest = hashlib.sha256((ROOT / "core" / "pyproject.toml").read_bytes()).hexdigest()[:10]
+    base = ROOT / ".nox" / f"_base-{digest}"
+    py = str(base / "bin" / "python")
+    if not (base / ".complete").exists():
+        session.log(f"installing sparse-core's dependencies once into {base}")
+        session.run("python", "-m", "venv", "--clear", str(base))
+        Path(_purelib(session, py), "_sparse_ssl_torch.pth").write_text(str(TORCH_DIR) + "\n")
+        session.run(py, "-m", "pip", "install", "--quiet", "pytest>=8", "pytest-xdist",
+                    f"./core{PACKAGES['core'][1]}", external=True)
+        session.run(py, "-m", "pip", "uninstall", "--quiet", "-y", "sparse-core", external=True)
+        (base / ".complete").write_text(digest)
+    Path(_purelib(session), "_sparse_ssl_torch.pth").write_text(f"{TORCH_DIR}\n{_purelib(session, py)}\n")
 
 
 def _install(session: nox.Session, *folders: str, editable: bool = True) -> None:
-    _install_torch(session)
+    _install_base(session)
     args = []
     for folder in folders:
         extra = PACKAGES[folder][1]
         args += (["-e"] if editable else []) + [f"./{folder}{extra}"]
-    session.install("--quiet", "pytest>=8", "pytest-xdist", *args)
+    session.install("--quiet", *args)
 
 
 @nox.session(tags=["test"])
