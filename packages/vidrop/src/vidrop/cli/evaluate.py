@@ -1,0 +1,132 @@
+"""``vidrop-eval``: frozen-backbone evaluation of a ViDROP run (k-NN, linear / low-shot / attentive probes,
+per-snippet feature export).
+
+Examples::
+
+    vidrop-eval --config tiny --run_dir runs/vidrop-tiny
+    vidrop-eval --run_dir runs/vitb --data.source video --data.root K400/train --test_root K400/val
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from sparse_core.config import ConfigError, parse_config
+from vidrop.config import CONFIG_DIR, DataConfig, EncoderConfig, ViDROPConfig
+from vidrop.data.build import build_dataset
+from vidrop.evaluation.loading import load_backbone
+from vidrop.evaluation.protocols import ProbeConfig, run_protocols
+from vidrop.evaluation.snippets import export_snippet_features
+from vidrop.model import build_encoder
+
+__all__ = ["EvalConfig", "main", "evaluate"]
+
+log = logging.getLogger("vidrop.eval")
+
+
+@dataclass
+class EvalConfig:
+    """Evaluate a ViDROP backbone with frozen features."""
+
+    run_dir: str | None = None
+    """A vidrop-train output folder: its config.yaml gives the encoder, its teacher_backbone.safetensors the
+    weights (unless `weights` is set)."""
+    weights: str | None = None
+    """Backbone weights (.safetensors export or an engine checkpoint .pt); None with no run_dir: random init."""
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    """Architecture when no run_dir is given."""
+    data: DataConfig = field(default_factory=DataConfig)
+    """Labelled training split (probe training / k-NN memory)."""
+    test_root: str | None = None
+    """Test split folder (source 'video' / 'codes')."""
+    test_num_samples: int = 128
+    """Procedural: clips in the test split (rendered from seed data.seed + test_seed_offset)."""
+    test_seed_offset: int = 1000
+    """Procedural: seed offset of the test split (disjoint from training)."""
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
+    """Protocols and views."""
+    compare_random: bool = False
+    """Also evaluate a randomly initialised encoder of the same architecture (reported as random_*)."""
+    snippets_root: str | None = None
+    """Folder of untrimmed videos to export per-snippet features from (THUMOS14-style), or None."""
+    snippets_out: str | None = None
+    """Where the per-video snippet feature .npy files go."""
+    snippet_stride: int = 4
+    """Frames between snippet starts."""
+    out: str | None = None
+    """JSON file for the results (default run_dir/eval.json when run_dir is set)."""
+    device: str = "auto"
+    """'auto' (CUDA if available), 'cpu' or 'cuda'."""
+
+
+def _encoder_cfg(cfg: EvalConfig) -> EncoderConfig:
+    if cfg.run_dir is None:
+        return cfg.encoder
+    run_cfg_path = Path(cfg.run_dir) / "config.yaml"
+    if not run_cfg_path.is_file():
+        raise ConfigError(f"run_dir {cfg.run_dir} has no config.yaml (not a vidrop-train output folder?)")
+    return parse_config(ViDROPConfig, ["--config", str(run_cfg_path)]).encoder
+
+
+def evaluate(cfg: EvalConfig) -> dict[str, Any]:
+    """Run the evaluation described by ``cfg``; returns (and writes to ``cfg.out``) the results."""
+    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
+                          ("cpu" if cfg.device == "auto" else cfg.device))
+    enc_cfg = _encoder_cfg(cfg)
+    weights = cfg.weights or (str(Path(cfg.run_dir) / "teacher_backbone.safetensors") if cfg.run_dir else None)
+    train_set = build_dataset(cfg.data)
+    test_cfg = DataConfig(**{**vars(cfg.data), "num_samples": cfg.test_num_samples})
+    test_set = build_dataset(test_cfg, root=cfg.test_root, seed_offset=cfg.test_seed_offset)
+    num_classes = int(getattr(train_set, "num_classes", 0)) or None
+    if num_classes is None:
+        raise ConfigError("the training split has no classes")
+    results: dict[str, Any] = {"weights": weights}
+    torch.manual_seed(cfg.probe.seed)
+    encoder = build_encoder(enc_cfg, drop_path_rate=0.0).to(device)
+    if weights is not None:
+        load_backbone(encoder, weights)
+    results.update(run_protocols(encoder, train_set, test_set, cfg.probe, num_classes))
+    if cfg.compare_random:
+        torch.manual_seed(cfg.probe.seed)
+        rand = build_encoder(enc_cfg, drop_path_rate=0.0).to(device)
+        rand_res = run_protocols(rand, train_set, test_set, cfg.probe, num_classes)
+        results.update({f"random_{k}": v for k, v in rand_res.items() if k.endswith("top1")})
+    if cfg.snippets_root is not None:
+        from vidrop.data.datasets import VideoFolderDataset
+
+        ds = VideoFolderDataset(cfg.snippets_root)
+        videos = {}
+        for i, (path, _) in enumerate(ds.items):
+            item = ds[i]
+            if item is not None:
+                videos[path.stem] = item["video"]
+        out_dir = cfg.snippets_out or str(Path(cfg.run_dir or ".") / "snippet_features")
+        p = cfg.probe
+        paths = export_snippet_features(encoder, videos, out_dir, p.num_frames, p.frame_stride, p.size,
+                                        cfg.snippet_stride)
+        results["snippet_files"] = [str(x) for x in paths]
+    out = cfg.out or (str(Path(cfg.run_dir) / "eval.json") if cfg.run_dir else None)
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(results, indent=2))
+    return results
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` (``--config NAME`` from ``vidrop/configs/eval``, dotted overrides) and evaluate."""
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    cfg = parse_config(EvalConfig, argv, prog="vidrop-eval", config_dir=CONFIG_DIR / "eval")
+    results = evaluate(cfg)
+    print(json.dumps({k: v for k, v in results.items() if k != "snippet_files"}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""Run configuration of ViDROP: nested dataclasses parsed by ``sparse_core.config.parse_config``.
+
+Defaults follow the thesis (ch. 6) where it states a value and DINOv2's published defaults where it does not;
+each field's docstring names its source. Shipped YAMLs live in ``vidrop/configs`` (``--config NAME``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sparse_core.engine import OptimConfig, TrainConfig
+
+__all__ = ["ViewsConfig", "EncoderConfig", "HeadConfig", "LossConfig", "TokenConfig", "DataConfig", "InitConfig",
+           "ViDROPConfig", "CONFIG_DIR"]
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+
+@dataclass
+class ViewsConfig:
+    """How clips are cut from a video. Defaults: thesis sec. 6.3.1; crop scales from DINOv2."""
+
+    num_global: int = 2
+    """Large clips per video (teacher dense, student dropped + masked)."""
+    global_frames: int = 16
+    """Frames per large clip (thesis: 16)."""
+    global_size: int = 224
+    """Side of a large clip in pixels (thesis: 224)."""
+    global_scale: tuple[float, float] = (0.32, 1.0)
+    """Area range of the large-clip crop box (DINOv2 default global_crops_scale)."""
+    num_local: int = 8
+    """Small clips per video (thesis: 8; Table 6.1b also 4 and 0)."""
+    local_frames: int = 8
+    """Frames per small clip (thesis: 8)."""
+    local_size: int = 96
+    """Side of a small clip (thesis: 96)."""
+    local_scale: tuple[float, float] = (0.05, 0.32)
+    """Area range of the small-clip crop box (DINOv2 default local_crops_scale)."""
+    frame_stride: int = 4
+    """Temporal stride between sampled frames (VideoMAE / V-JEPA use 4 on Kinetics)."""
+    hflip: bool = False
+    """Random horizontal flip (off by default: minimal augmentation, and it would flip left/right motions)."""
+
+
+@dataclass
+class EncoderConfig:
+    """Video ViT architecture (ViT-B/16 with 2-frame tubelets by default, as VideoMAE / V-JEPA)."""
+
+    img_size: int = 224
+    """Side of the large clips; small clips get interpolated position embeddings."""
+    num_frames: int = 16
+    """Frames of the large clips (thesis: 16)."""
+    tubelet_size: int = 2
+    """Frames per token (VideoMAE: 2)."""
+    patch_size: int = 16
+    """Pixels per token side (ViT-B/16)."""
+    embed_dim: int = 768
+    """Token width (ViT-B)."""
+    depth: int = 12
+    """Transformer blocks (ViT-B)."""
+    num_heads: int = 12
+    """Attention heads (ViT-B)."""
+    drop_path_rate: float = 0.1
+    """Stochastic depth of the student (not given by the thesis; DINOv2 uses 0.1-0.4 by model size)."""
+    pos_embed_type: str = "sincos"
+    """'sincos' (VideoMAE's fixed table; needed for VideoMAE init) or 'learned' (needed for V-JEPA init)."""
+    grad_checkpointing: bool = False
+    """Recompute block activations in backward (saves memory at paper scale)."""
+
+
+@dataclass
+class HeadConfig:
+    """DINO / iBOT projection heads (DINOv2 defaults: 3 layers, hidden 2048, bottleneck 256)."""
+
+    out_dim: int = 65536
+    """CLS prototypes (DINOv2: 65536; Table 6.1e: 16384 and 2048 ablations)."""
+    patch_out_dim: int = 65536
+    """Patch prototypes of the iBOT head (DINOv2: 65536)."""
+    hidden_dim: int = 2048
+    """Hidden width of the MLP (DINOv2)."""
+    bottleneck_dim: int = 256
+    """Bottleneck before the weight-normalised prototype layer (DINOv2)."""
+    num_layers: int = 3
+    """MLP layers (DINOv2)."""
+    shared: bool = False
+    """One head for the CLS and patch losses (Table 6.1e ablation; separate heads are better)."""
+
+
+@dataclass
+class LossConfig:
+    """Loss composition (sec. 6.2.2) and teacher schedules (DINOv2 defaults)."""
+
+    variant: str = "ibot"
+    """'ibot' (CLS DINO loss + patch loss on MSK tokens), 'dino' (CLS loss only) or 'stare' (patch loss on
+    the visible tokens, no MSK): Table 6.1a."""
+    centering: str = "sinkhorn"
+    """Teacher target normalisation: 'sinkhorn' (DINOv2, default) or 'centering' (softmax centering, DINO)."""
+    dino_weight: float = 1.0
+    """Weight of the CLS (global-global + global-local) DINO loss (DINOv2: 1)."""
+    ibot_weight: float = 1.0
+    """Weight of the patch loss (DINOv2: 1)."""
+    koleo_weight: float = 0.1
+    """Weight of the KoLeo regulariser on the student's large-clip CLS tokens (DINOv2: 0.1)."""
+    student_temp: float = 0.1
+    """Student softmax temperature (DINO / DINOv2)."""
+    teacher_temp: float = 0.07
+    """Teacher temperature after warm-up (DINOv2: 0.07)."""
+    warmup_teacher_temp: float = 0.04
+    """Teacher temperature at step 0 (DINOv2: 0.04)."""
+    teacher_temp_warmup_frac: float = 0.3
+    """Fraction of training spent warming the teacher temperature up (DINOv2: 30 of 100 epochs)."""
+    momentum_teacher: float = 0.992
+    """EMA momentum at step 0, cosine to 1 at the end (DINOv2: 0.992)."""
+    center_momentum: float = 0.9
+    """Momentum of the softmax centers (only with centering='centering')."""
+
+
+@dataclass
+class TokenConfig:
+    """Student token dropping and masking of the large clips (sec. 6.2.1, 6.3.1; Table 6.1c,d,f)."""
+
+    drop_ratio: float = 0.85
+    """Fraction of tokens dropped for the student (thesis 0.85; 0 gives the dense DINOv2-style model)."""
+    drop_pattern: str = "random"
+    """'random' tokens (default), 'tube' or 'block' (V-JEPA multi-block): Table 6.1c."""
+    mask_ratio: tuple[float, float] = (0.1, 0.4)
+    """Range of the fraction of kept tokens replaced by MSK in a masked clip (Table 6.1f)."""
+    mask_sample_fraction: float = 0.5
+    """Fraction of the large clips that are masked (thesis / iBOT / DINOv2: half of the batch)."""
+
+
+@dataclass
+class DataConfig:
+    """Where training videos come from."""
+
+    source: str = "procedural"
+    """'procedural' (generated in-package), 'video' (raw files through decord) or 'codes' (k-means arrays)."""
+    root: str | None = None
+    """Folder root/<class>/<file> of videos or of .npy code arrays (source 'video' / 'codes')."""
+    codebook: str | None = None
+    """Codebook .npz for source 'codes' (default root/codebook.npz)."""
+    max_frames: int | None = 64
+    """Decode at most this many consecutive frames per raw video (random window; None: all)."""
+    num_samples: int = 256
+    """Procedural: number of clips."""
+    num_classes: int = 8
+    """Procedural: number of motion classes (<= 8)."""
+    frames: int = 16
+    """Procedural: frames per generated clip."""
+    size: int = 64
+    """Procedural: frame side in pixels."""
+    seed: int = 0
+    """Procedural: generator seed (clip i is a pure function of (seed, i))."""
+
+
+@dataclass
+class InitConfig:
+    """Backbone initialisation (Table 6.2), from local files only."""
+
+    kind: str = "random"
+    """'random', 'videomae' (Hugging Face VideoMAE checkpoint) or 'vjepa' (V-JEPA encoder checkpoint)."""
+    path: str | None = None
+    """Checkpoint file or Hugging Face model folder for 'videomae' / 'vjepa'."""
+
+
+@dataclass
+class ViDROPConfig:
+    """ViDROP: video self-distillation with token dropping and mask tokens (thesis ch. 6)."""
+
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(out_dir="runs/vidrop", epochs=60, batch_size=512))
+    """Loop, batch and checkpointing (thesis: 60 epochs, batch 512 with accumulation)."""
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=5e-4, scale_lr=True, min_lr=1e-6,
+                                                                   weight_decay=0.04, weight_decay_end=0.2))
+    """AdamW (DINOv2 defaults: lr 5e-4 scaled by batch / 256, weight decay 0.04 -> 0.2)."""
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    """Video ViT architecture."""
+    head: HeadConfig = field(default_factory=HeadConfig)
+    """DINO / iBOT heads."""
+    loss: LossConfig = field(default_factory=LossConfig)
+    """Loss composition and teacher schedules."""
+    tokens: TokenConfig = field(default_factory=TokenConfig)
+    """Student token dropping and masking."""
+    views: ViewsConfig = field(default_factory=ViewsConfig)
+    """Large / small clip sampling."""
+    data: DataConfig = field(default_factory=DataConfig)
+    """Training data."""
+    init: InitConfig = field(default_factory=InitConfig)
+    """Backbone initialisation."""

@@ -1,0 +1,122 @@
+"""Video datasets returning multi-clip views: procedural clips, raw video folders and k-means code folders.
+
+Folder layout (Kinetics-style): ``root/<class>/<video>.<ext>``; classes sorted give the labels. A code folder
+mirrors it with ``.npy`` code arrays (written by ``vidrop-compress encode``) and holds ``codebook.npz``.
+A corrupt or unreadable file makes ``__getitem__`` return ``None`` and is counted in ``num_skipped``
+(``sparse_core.data.collate.collate_skip_none`` counts it per batch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from sparse_core.data.errors import DatasetError, SkipCounter
+from vidrop.codec import PatchCodebook, decode_torch
+from vidrop.data.io import VIDEO_EXTENSIONS, read_video
+from vidrop.data.procedural import ProceduralVideos
+
+__all__ = ["ProceduralClipDataset", "VideoFolderDataset", "CodeFolderDataset", "list_class_folder"]
+
+Transform = Callable[[Tensor], dict[str, Tensor]]
+
+
+def list_class_folder(root: str | Path, extensions: tuple[str, ...]) -> tuple[list[tuple[Path, int]], list[str]]:
+    """``(path, label)`` pairs and class names of a ``root/<class>/<file>`` folder.
+
+    Raises:
+        DatasetError: ``root`` is missing or holds no file with one of ``extensions``.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise DatasetError(f"video folder {root} does not exist (expected root/<class>/<video>{extensions[0]})")
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir())
+    items = [(p, label) for label, c in enumerate(classes) for p in sorted((root / c).iterdir())
+             if p.suffix.lower() in extensions]
+    if not items:
+        raise DatasetError(f"no {'/'.join(extensions)} files under {root}/<class>/ (classes found: {classes})")
+    return items, classes
+
+
+def _sample(video: Tensor, label: int, transform: Transform | None) -> dict[str, Any]:
+    out: dict[str, Any] = dict(transform(video)) if transform is not None else {"video": video}
+    out["label"] = label
+    return out
+
+
+class ProceduralClipDataset(Dataset):
+    """The in-package procedural clips (:class:`~vidrop.data.procedural.ProceduralVideos`) as a dataset.
+
+    Each item is ``transform(video)`` plus ``"label"``, or ``{"video": (T, S, S, 3) uint8, "label"}``.
+    """
+
+    def __init__(self, videos: ProceduralVideos, transform: Transform | None = None) -> None:
+        self.videos, self.transform = videos, transform
+        self.num_classes = videos.num_classes
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return _sample(torch.from_numpy(self.videos.video(index)), self.videos.label(index), self.transform)
+
+
+class VideoFolderDataset(SkipCounter, Dataset):
+    """Raw videos decoded with decord (PyAV fallback) from ``root/<class>/<video>``."""
+
+    def __init__(self, root: str | Path, transform: Transform | None = None, max_frames: int | None = None) -> None:
+        self.items, self.classes = list_class_folder(root, VIDEO_EXTENSIONS)
+        self.transform, self.max_frames = transform, max_frames
+        self.num_classes = len(self.classes)
+        self.num_skipped = 0
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict[str, Any] | None:
+        path, label = self.items[index]
+        try:
+            frames = read_video(path, self.max_frames)
+        except Exception as err:
+            self._skip(path, err)
+            return None
+        return _sample(torch.from_numpy(frames), label, self.transform)
+
+
+class CodeFolderDataset(SkipCounter, Dataset):
+    """k-means code arrays (``.npy``, ``(T, Hp, Wp)``) decoded by a centroid gather in the loader."""
+
+    def __init__(self, root: str | Path, transform: Transform | None = None,
+                 codebook: str | Path | None = None) -> None:
+        self.items, self.classes = list_class_folder(root, (".npy",))
+        cb_path = Path(codebook) if codebook is not None else Path(root) / "codebook.npz"
+        if not cb_path.is_file():
+            raise DatasetError(f"codebook {cb_path} not found (written by `vidrop-compress fit`)")
+        self.codebook = PatchCodebook.load(cb_path)
+        self.centroids = torch.from_numpy(self.codebook.centroids_uint8().reshape(self.codebook.num_clusters, -1))
+        self.transform = transform
+        self.num_classes = len(self.classes)
+        self.num_skipped = 0
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict[str, Any] | None:
+        path, label = self.items[index]
+        try:
+            codes = np.load(path, allow_pickle=False)
+            if codes.ndim != 3 or codes.size == 0:
+                raise ValueError(f"expected a (T, Hp, Wp) code array, got shape {codes.shape}")
+            if int(codes.max()) >= self.codebook.num_clusters:
+                raise ValueError("code index beyond the codebook")
+        except Exception as err:
+            self._skip(path, err)
+            return None
+        frames = decode_torch(torch.from_numpy(codes.astype(np.int64)), self.centroids, self.codebook.patch_size)
+        return _sample(frames, label, self.transform)

@@ -1,0 +1,28 @@
+"""Reading a window of a video as uint8 frames (sparse-core's decord reader with PyAV fallback)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from sparse_core.data.video import VIDEO_EXTENSIONS, RandomClipSampler
+from sparse_core.data.video import read_video as _core_read_video
+
+__all__ = ["read_video", "VIDEO_EXTENSIONS"]
+
+
+def read_video(path: str | Path, max_frames: int | None = None) -> np.ndarray:
+    """Decode every frame, or a random contiguous window of ``max_frames`` frames (torch global RNG).
+
+    Returns:
+        ``(T, H, W, 3)`` uint8 RGB frames.
+
+    Raises:
+        Exception: the backend's error for a corrupt or truncated file, ``ValueError`` for no frames.
+    """
+    sampler = RandomClipSampler(max_frames, stride=1) if max_frames is not None else None
+    frames = _core_read_video(path, sampler=sampler).numpy()
+    if frames.ndim != 4 or len(frames) == 0:
+        raise ValueError(f"{path}: no frames decoded")
+    return frames

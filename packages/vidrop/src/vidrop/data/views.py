@@ -1,0 +1,97 @@
+"""Multi-clip view sampling (thesis sec. 6.2.1): two large clips and several small clips per video.
+
+Only random resized cropping (one crop box per clip, shared by its frames) and an optional horizontal flip
+are used: the thesis relies on heavy masking and the lossy codec as pseudo-augmentation. Randomness comes
+from the torch global RNG (the engine reseeds it per sample, so resume is exact).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from vidrop.config import ViewsConfig
+
+__all__ = ["ViewsConfig", "MultiClipViews", "temporal_indices", "random_resized_box", "clip_to_tensor",
+           "IMAGENET_MEAN", "IMAGENET_STD"]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def temporal_indices(num_video_frames: int, num_frames: int, stride: int) -> Tensor:
+    """Frame indices of one clip at a random start; short videos are looped.
+
+    Shape:
+        ``(num_frames,)`` long in ``[0, num_video_frames)``.
+    """
+    span = (num_frames - 1) * stride + 1
+    start = int(torch.randint(0, max(num_video_frames - span, 0) + 1, (1,)))
+    return (start + torch.arange(num_frames) * stride) % num_video_frames
+
+
+def random_resized_box(height: int, width: int, scale: tuple[float, float],
+                       ratio: tuple[float, float] = (3 / 4, 4 / 3)) -> tuple[int, int, int, int]:
+    """A random crop box ``(top, left, h, w)`` covering ``scale`` of the area (torchvision's rule)."""
+    area = height * width
+    log_ratio = (math.log(ratio[0]), math.log(ratio[1]))
+    for _ in range(10):
+        target = area * float(torch.empty(1).uniform_(scale[0], scale[1]))
+        aspect = math.exp(float(torch.empty(1).uniform_(*log_ratio)))
+        w = int(round(math.sqrt(target * aspect)))
+        h = int(round(math.sqrt(target / aspect)))
+        if 0 < w <= width and 0 < h <= height:
+            top = int(torch.randint(0, height - h + 1, (1,)))
+            left = int(torch.randint(0, width - w + 1, (1,)))
+            return top, left, h, w
+    side = min(height, width)
+    return (height - side) // 2, (width - side) // 2, side, side
+
+
+def clip_to_tensor(frames: Tensor, size: int, box: tuple[int, int, int, int] | None = None) -> Tensor:
+    """Crop, resize and normalise uint8 frames into a model input.
+
+    Shape:
+        frames ``(T, H, W, 3)`` uint8 -> ``(3, T, size, size)`` float32 (ImageNet-normalised).
+    """
+    x = frames.permute(0, 3, 1, 2).float().div_(255.0)  # (T, 3, H, W)
+    if box is not None:
+        top, left, h, w = box
+        x = x[:, :, top:top + h, left:left + w]
+    if x.shape[-2:] != (size, size):
+        x = F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    mean = torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+    return ((x - mean) / std).permute(1, 0, 2, 3).contiguous()
+
+
+class MultiClipViews:
+    """Cut ``num_global`` large and ``num_local`` small clips from one video.
+
+    Returns a dict ``{"global": (G, 3, Tg, Sg, Sg), "local": (L, 3, Tl, Sl, Sl)}`` (``"local"`` absent when
+    ``num_local == 0``).
+    """
+
+    def __init__(self, cfg: ViewsConfig) -> None:
+        self.cfg = cfg
+
+    def _clip(self, video: Tensor, frames: int, size: int, scale: tuple[float, float]) -> Tensor:
+        t, h, w, _ = video.shape
+        idx = temporal_indices(t, frames, self.cfg.frame_stride)
+        x = clip_to_tensor(video[idx], size, random_resized_box(h, w, scale))
+        if self.cfg.hflip and bool(torch.rand(1) < 0.5):
+            x = x.flip(-1)
+        return x
+
+    def __call__(self, video: Tensor) -> dict[str, Tensor]:
+        """``video``: ``(T, H, W, 3)`` uint8."""
+        c = self.cfg
+        out = {"global": torch.stack([self._clip(video, c.global_frames, c.global_size, c.global_scale)
+                                      for _ in range(c.num_global)])}
+        if c.num_local > 0:
+            out["local"] = torch.stack([self._clip(video, c.local_frames, c.local_size, c.local_scale)
+                                        for _ in range(c.num_local)])
+        return out

