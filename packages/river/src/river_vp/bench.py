@@ -1,0 +1,208 @@
+"""Benchmarks of RIVER (``nox -s bench``; never tests).
+
+1. Cost of one function evaluation (NFE) and of predicting 16 frames
+at 64x64 (8x8x4 latents, f8) as the number
+   of past frames grows: RIVER's two sampled conditions vs a baseline conditioning on all past frames
+   (:class:`~river_vp.baselines.AllPastVectorField`); the ratio grows with the context length.
+2. Frames per second of sampling: Euler with 10 / 100 steps, warm start s = 0.1 / 0.5.
+3. Training steps per second and peak memory of the BAIR64 flow config.
+
+On a GPU the BAIR64 architecture (width 768, 13 blocks) is used; on a CPU (or ``quick``) a small one, so the
+ratios, not the absolute times, are what carries over. Medians of repeated timings, measured in one run.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from river_vp.baselines import AllPastVectorField
+from river_vp.flow.conditioning import ConditionSpec
+from river_vp.flow.rollout import predict_future
+from river_vp.flow.sampler import SamplerConfig
+from river_vp.models.uvit import VectorFieldConfig, VectorFieldRegressor
+from river_vp.tasks.flow import RiverTask
+
+__all__ = ["run"]
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def _median_time(fn: Callable[[], Any], device: torch.device, repeats: int, warmup: int = 1) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        _sync(device)
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def _model_cfg(big: bool) -> VectorFieldConfig:
+    if big:
+        return VectorFieldConfig(
+            state_channels=4, state_size=8, width=768, depth_in=4, depth_mid=5, num_heads=12
+        )
+    return VectorFieldConfig(state_channels=4, state_size=8, width=128, depth_in=1, depth_mid=1, num_heads=4)
+
+
+@torch.no_grad()
+def _context_scaling(
+    cfg: VectorFieldConfig,
+    device: torch.device,
+    contexts: list[int],
+    steps: int,
+    repeats: int,
+    dtype: torch.dtype,
+) -> list[dict[str, float]]:
+    river = VectorFieldRegressor(cfg).to(device, dtype).eval()
+    allpast = AllPastVectorField(cfg).to(device, dtype).eval()
+    allpast.load_state_dict(river.state_dict(), strict=False)  # all but the channel fusion
+    b, shape = 1, (cfg.state_channels, cfg.state_size, cfg.state_size)
+    rows = []
+    for k in contexts:
+        z = torch.randn(b, *shape, device=device, dtype=dtype)
+        t = torch.rand(b, device=device, dtype=dtype)
+        past = torch.randn(b, k, *shape, device=device, dtype=dtype)
+        ones = torch.ones(b, 2, device=device)
+        nfe_r = _median_time(partial(river, z, t, past[:, -2:], ones), device, repeats)
+        dists = torch.arange(k, 0, -1, device=device).expand(b, k)
+        nfe_a = _median_time(partial(allpast, z, t, past, dists), device, repeats)
+        gen = torch.Generator().manual_seed(0)
+        sampler = SamplerConfig(steps=steps)
+        rollout = partial(predict_future, river, past, 16, ConditionSpec(), sampler, gen)
+        pred_r = _median_time(rollout, device, max(1, repeats // 5), warmup=0)
+
+        def allpast_rollout(past: torch.Tensor = past) -> None:
+            frames = past
+            for _ in range(16):
+                n = frames.shape[1]
+                d = torch.arange(n, 0, -1, device=device).expand(b, n)
+                zz = torch.randn(b, *shape, device=device, dtype=dtype)
+                for i in range(steps):
+                    tt = torch.full((b,), i / steps, device=device, dtype=dtype)
+                    zz = zz + allpast(zz, tt, frames, d) / steps
+                frames = torch.cat([frames, zz[:, None]], 1)
+
+        pred_a = _median_time(allpast_rollout, device, max(1, repeats // 5), warmup=0)
+        rows.append(
+            {
+                "past_frames": k,
+                "nfe_river_ms": nfe_r * 1e3,
+                "nfe_allpast_ms": nfe_a * 1e3,
+                "nfe_ratio": nfe_a / nfe_r,
+                "predict16_river_s": pred_r,
+                "predict16_allpast_s": pred_a,
+                "predict16_ratio": pred_a / pred_r,
+            }
+        )
+    return rows
+
+
+@torch.no_grad()
+def _sampling_speed(
+    cfg: VectorFieldConfig, device: torch.device, batch: int, dtype: torch.dtype, repeats: int
+) -> list[dict[str, float]]:
+    model = VectorFieldRegressor(cfg).to(device, dtype).eval()
+    shape = (cfg.state_channels, cfg.state_size, cfg.state_size)
+    ctx = torch.randn(batch, 4, *shape, device=device, dtype=dtype)
+    rows = []
+    for steps, s in ((10, 0.0), (100, 0.0), (10, 0.1), (10, 0.5), (100, 0.1), (100, 0.5)):
+        sampler = SamplerConfig(steps=steps, warm_start=s)
+        gen = torch.Generator().manual_seed(0)
+        sec = _median_time(
+            partial(predict_future, model, ctx, 4, ConditionSpec(), sampler, gen),
+            device,
+            repeats,
+        )
+        rows.append({"steps": steps, "warm_start": s, "frames_per_s": 4 * batch / sec})
+    return rows
+
+
+def _training_speed(
+    cfg: VectorFieldConfig, device: torch.device, batch: int, steps: int, precision: torch.dtype | None
+) -> dict[str, float]:
+    task = RiverTask(cfg).to(device)
+    opt = torch.optim.AdamW(task.parameters(), lr=1e-4)
+    shape = (cfg.state_channels, cfg.state_size, cfg.state_size)
+    data = {
+        "target": torch.randn(batch, *shape, device=device),
+        "conds": torch.randn(batch, 2, *shape, device=device),
+        "dists": torch.randint(1, 16, (batch, 2), device=device),
+    }
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+
+    def step() -> None:
+        with torch.autocast(device.type, dtype=precision, enabled=precision is not None):
+            loss = task.training_step(data, 0)["loss"]
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+
+    sec = _median_time(step, device, steps, warmup=2)
+    out = {
+        "batch_size": batch,
+        "steps_per_s": 1 / sec,
+        "params_M": sum(p.numel() for p in task.parameters()) / 1e6,
+    }
+    if device.type == "cuda":
+        out["peak_mem_GB"] = torch.cuda.max_memory_allocated() / 1e9
+    return out
+
+
+def run(out_dir: Path, quick: bool = False) -> dict[str, Any]:
+    """Run the three benchmarks; prints tables and writes ``out_dir/river.json``."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    big = device.type == "cuda" and not quick
+    cfg = _model_cfg(big)
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    contexts = [2, 4, 8, 16, 32, 64] if not quick else [2, 8, 32]
+    steps = 10 if not quick else 2
+    result: dict[str, Any] = {
+        "device": torch.cuda.get_device_name() if device.type == "cuda" else "cpu",
+        "model": {"width": cfg.width, "blocks": 2 * cfg.depth_in + cfg.depth_mid},
+        "euler_steps_for_prediction": steps,
+    }
+    result["context_scaling"] = _context_scaling(cfg, device, contexts, steps, 10 if not quick else 3, dtype)
+    result["sampling"] = _sampling_speed(cfg, device, 16 if big else 4, dtype, 3 if not quick else 1)
+    result["training"] = _training_speed(
+        cfg,
+        device,
+        64 if big else 8,
+        10 if not quick else 3,
+        torch.bfloat16 if device.type == "cuda" else None,
+    )
+    (out_dir / "river.json").write_text(json.dumps(result, indent=1))
+    print(f"RIVER bench on {result['device']} (width {cfg.width}, {result['model']['blocks']} blocks)")
+    print(
+        "| past frames | NFE river (ms) | NFE all-past (ms) | ratio "
+        "| 16 frames river (s) | all-past (s) | ratio |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for r in result["context_scaling"]:
+        print(
+            f"| {r['past_frames']} | {r['nfe_river_ms']:.2f} | {r['nfe_allpast_ms']:.2f} "
+            f"| {r['nfe_ratio']:.2f} | "
+            f"{r['predict16_river_s']:.3f} | {r['predict16_allpast_s']:.3f} | {r['predict16_ratio']:.2f} |"
+        )
+    print("| Euler steps | warm start s | frames/s |\n|---|---|---|")
+    for r in result["sampling"]:
+        print(f"| {r['steps']} | {r['warm_start']} | {r['frames_per_s']:.1f} |")
+    print(f"training: {result['training']}")
+    return result

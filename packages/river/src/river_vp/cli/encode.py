@@ -1,0 +1,65 @@
+"""river-encode: encode a video dataset with the trained VQGAN into a sharded latent cache.
+
+Unreadable videos are skipped, counted and listed in ``index.json`` (``num_skipped``, ``skipped``).
+Example: ``river-encode --config tiny --autoencoder runs/ae --out runs/latents``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from river_vp.cli._common import resolve_device, setup_logging
+from river_vp.config import EncodeConfig, config_dir
+from river_vp.data.latent_cache import LatentCacheWriter
+from river_vp.data.sources import VideoSource
+from river_vp.models.io import load_vqgan
+from sparse_core.config import parse_config
+
+log = logging.getLogger("river_vp.encode")
+
+
+@torch.no_grad()
+def run(cfg: EncodeConfig) -> dict[str, Any]:
+    """Encode every video; returns ``{"index": path, "num_videos": n, "num_skipped": k}``."""
+    device = resolve_device(cfg.device)
+    vqgan = load_vqgan(cfg.autoencoder).to(device)
+    source = VideoSource(cfg.data)
+    writer = LatentCacheWriter(
+        cfg.out,
+        cfg.shard_frames,
+        meta={
+            "autoencoder": str(Path(cfg.autoencoder).resolve()),
+            "image_size": cfg.data.image_size,
+            "source": cfg.data.source,
+        },
+    )
+    for i in range(len(source)):
+        video = source.video(i)
+        if video is None:
+            writer.skip(source.name(i))
+            continue
+        writer.add(vqgan.encode_video(video.to(device), cfg.batch_frames).cpu(), source.name(i))
+    if not writer.videos:
+        raise RuntimeError(f"no video of {cfg.data.source} could be read ({len(writer.skipped)} skipped)")
+    index = writer.close()
+    log.info("encoded %d videos into %s (%d skipped)", len(writer.videos), index.parent, len(writer.skipped))
+    return {"index": index, "num_videos": len(writer.videos), "num_skipped": len(writer.skipped)}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point."""
+    setup_logging()
+    result = run(parse_config(EncodeConfig, argv, prog="river-encode", config_dir=config_dir("encode")))
+    print(
+        f"latent cache: {result['index'].parent}  videos: {result['num_videos']}  "
+        f"skipped (unreadable): {result['num_skipped']}"
+    )
+
+
+if __name__ == "__main__":
+    main()

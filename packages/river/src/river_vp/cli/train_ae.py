@@ -1,0 +1,58 @@
+"""river-train-ae: train the VQGAN autoencoder on single frames (thesis sec. 5.2.1).
+
+Writes the engine's outputs (checkpoints/, metrics.jsonl, loss.png, config.yaml) and ``vqgan.safetensors``
+in ``train.out_dir``. Example: ``river-train-ae --config tiny --train.out_dir runs/ae``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from river_vp.cli._common import setup_logging
+from river_vp.config import AutoencoderRunConfig, config_dir
+from river_vp.data.sources import frame_dataset
+from river_vp.models.checkpoints import load_vqgan_checkpoint
+from river_vp.models.io import AE_FILE, save_vqgan
+from river_vp.tasks.autoencoder import AutoencoderTask
+from sparse_core.config import parse_config
+from sparse_core.data.collate import collate_skip_none
+from sparse_core.engine import Trainer
+
+log = logging.getLogger("river_vp.train_ae")
+
+
+def run(cfg: AutoencoderRunConfig) -> dict[str, Any]:
+    """Train and export; returns the trainer summary plus ``"weights"``."""
+    task = AutoencoderTask(cfg.model, cfg.loss)
+    if cfg.init_checkpoint:
+        info = load_vqgan_checkpoint(task.vqgan, cfg.init_checkpoint)
+        cfg.loss.init_codebook_from_data = False
+        log.info("initialised from %s (%s)", cfg.init_checkpoint, info)
+    trainer = Trainer(
+        task,
+        frame_dataset(cfg.data),
+        cfg.train,
+        cfg.optim,
+        collate_fn=collate_skip_none,
+        config=cfg,
+        find_unused_parameters=task.discriminator is not None,
+    )
+    summary = trainer.fit()
+    weights = None
+    if trainer.is_main:
+        weights = save_vqgan(trainer.unwrapped.vqgan, Path(cfg.train.out_dir) / AE_FILE)
+        log.info("autoencoder weights: %s", weights)
+    return {**summary, "weights": weights}
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point."""
+    setup_logging()
+    run(parse_config(AutoencoderRunConfig, argv, prog="river-train-ae", config_dir=config_dir("ae")))
+
+
+if __name__ == "__main__":
+    main()

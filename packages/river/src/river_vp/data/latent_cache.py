@@ -1,0 +1,202 @@
+"""Sharded cache of VQGAN latents of a video dataset, and the training dataset that reads it.
+
+Layout of a cache folder::
+
+    index.json            {"latent_shape": [C, h, w], "shards": [...], "videos": [{"shard", "start", "length",
+                           "source"}], "num_skipped": n, "skipped": [...], "meta": {...}}
+    shard_00000.npy       float16 (frames, C, h, w): the latents of consecutive videos
+
+Shards are opened memory-mapped, so a training example reads exactly the frames it uses (three for RIVER).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from river_vp.flow.conditioning import ConditionSpec, sample_training_indices
+from sparse_core.data.errors import DatasetError
+
+__all__ = ["LatentCache", "LatentCacheWriter", "LatentFlowDataset"]
+
+
+class LatentCacheWriter:
+    """Append latent videos and write shards of about ``shard_frames`` frames.
+
+    Args:
+        out_dir: cache folder (created).
+        shard_frames: frames per shard file.
+        meta: stored in the index (autoencoder path, resolution, ...).
+    """
+
+    def __init__(
+        self, out_dir: str | Path, shard_frames: int = 4096, meta: dict[str, Any] | None = None
+    ) -> None:
+        self.out_dir = Path(out_dir)
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self.shard_frames = shard_frames
+        self.meta = meta or {}
+        self.videos: list[dict[str, Any]] = []
+        self.shards: list[str] = []
+        self.skipped: list[str] = []
+        self._buffer: list[np.ndarray] = []
+        self._buffered = 0
+        self.latent_shape: list[int] | None = None
+        self._sum, self._sumsq, self._count = 0.0, 0.0, 0
+
+    def add(self, latents: Tensor, source: str) -> None:
+        """Add one video's latents (T, C, h, w)."""
+        shape = list(latents.shape[1:])
+        if self.latent_shape is None:
+            self.latent_shape = shape
+        elif shape != self.latent_shape:
+            raise ValueError(f"latent shape {shape} of {source} differs from {self.latent_shape}")
+        self.videos.append(
+            {
+                "shard": len(self.shards),
+                "start": self._buffered,
+                "length": int(latents.shape[0]),
+                "source": source,
+            }
+        )
+        x = latents.detach().cpu().double()
+        self._sum += float(x.sum())
+        self._sumsq += float((x * x).sum())
+        self._count += x.numel()
+        self._buffer.append(latents.detach().cpu().to(torch.float16).numpy())
+        self._buffered += latents.shape[0]
+        if self._buffered >= self.shard_frames:
+            self._flush()
+
+    def skip(self, source: str) -> None:
+        """Record a source that could not be read."""
+        self.skipped.append(source)
+
+    def _flush(self) -> None:
+        if not self._buffer:
+            return
+        name = f"shard_{len(self.shards):05d}.npy"
+        np.save(self.out_dir / name, np.concatenate(self._buffer))
+        self.shards.append(name)
+        self._buffer, self._buffered = [], 0
+
+    def stats(self) -> dict[str, float]:
+        """Mean and standard deviation of every latent value written so far."""
+        if self._count == 0:
+            return {"mean": 0.0, "std": 1.0}
+        mean = self._sum / self._count
+        return {"mean": mean, "std": max(self._sumsq / self._count - mean**2, 1e-12) ** 0.5}
+
+    def close(self) -> Path:
+        """Write the last shard and ``index.json``; returns the index path."""
+        self._flush()
+        index = {
+            "latent_shape": self.latent_shape,
+            "shards": self.shards,
+            "videos": self.videos,
+            "num_skipped": len(self.skipped),
+            "skipped": self.skipped,
+            "meta": self.meta,
+            "stats": self.stats(),
+        }
+        path = self.out_dir / "index.json"
+        path.write_text(json.dumps(index, indent=1))
+        return path
+
+
+class LatentCache:
+    """Read access to a latent cache folder (shards opened lazily, memory-mapped, once per process)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        index_path = self.root / "index.json"
+        if not index_path.is_file():
+            raise DatasetError(
+                f"{self.root} is not a latent cache (no index.json); build one with river-encode"
+            )
+        self.index = json.loads(index_path.read_text())
+        self.videos: list[dict[str, Any]] = self.index["videos"]
+        if not self.videos:
+            raise DatasetError(f"latent cache {self.root} holds no videos")
+        self.latent_shape = tuple(self.index["latent_shape"])
+        self._maps: dict[int, np.ndarray] = {}
+
+    def auto_scale(self) -> float:
+        """``1 / std`` of the cached latents (1.0 for caches written without statistics)."""
+        return 1.0 / float(self.index.get("stats", {}).get("std", 1.0))
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def length(self, i: int) -> int:
+        """Frames of video ``i``."""
+        return int(self.videos[i]["length"])
+
+    def _shard(self, k: int) -> np.ndarray:
+        if k not in self._maps:
+            self._maps[k] = np.load(self.root / self.index["shards"][k], mmap_mode="r")
+        return self._maps[k]
+
+    def frames(self, i: int, idx: Iterable[int]) -> Tensor:
+        """Selected latent frames of video ``i``: (len(idx), C, h, w) float32."""
+        v = self.videos[i]
+        rows = [v["start"] + int(t) for t in idx]
+        return torch.from_numpy(np.asarray(self._shard(v["shard"])[rows], dtype=np.float32))
+
+    def video(self, i: int) -> Tensor:
+        """All latent frames of video ``i``: (T, C, h, w)."""
+        return self.frames(i, range(self.length(i)))
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        state["_maps"] = {}  # memory maps are reopened in each DataLoader worker
+        return state
+
+
+class LatentFlowDataset(Dataset):
+    """One flow-matching example per item (Algorithm 1): target, condition latents and distances.
+
+    Item ``i`` uses video ``i % num_videos``; ``examples_per_video``
+    sets the epoch length. Indices come from the
+    global torch RNG, which the engine seeds per sample. Returns
+    ``{"target": (C, h, w), "conds": (n_cond, C, h, w), "dists": (n_cond,) long, "tau": int}``; latents are
+    multiplied by ``scale`` (the flow works on unit-variance latents, as latent diffusion's scale factor).
+    """
+
+    def __init__(
+        self,
+        cache: LatentCache | str | Path,
+        spec: ConditionSpec,
+        examples_per_video: int = 1,
+        scale: float = 1.0,
+    ) -> None:
+        self.cache = cache if isinstance(cache, LatentCache) else LatentCache(cache)
+        self.spec, self.examples_per_video, self.scale = spec, examples_per_video, scale
+        shortest = min(self.cache.length(i) for i in range(len(self.cache)))
+        need = 3 if spec.mode == "interp" else spec.min_target + 1
+        if shortest < need:
+            raise DatasetError(
+                f"latent cache {self.cache.root}: a video has {shortest} frames, mode "
+                f"'{spec.mode}' needs at least {need}"
+            )
+
+    def __len__(self) -> int:
+        return len(self.cache) * self.examples_per_video
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        i = index % len(self.cache)
+        tau, idx, dist = sample_training_indices(self.cache.length(i), self.spec)
+        frames = self.cache.frames(i, [tau, *idx]) * self.scale
+        return {
+            "target": frames[0],
+            "conds": frames[1:],
+            "dists": torch.tensor(dist, dtype=torch.long),
+            "tau": tau,
+        }

@@ -1,0 +1,151 @@
+"""Choice of the frames a RIVER step is conditioned on (Algorithm 1, eq. 5.10, Table 5.4).
+
+Frames are indexed from 0. For a target frame ``tau``:
+
+* ``mode="river"`` (the method): the *reference* ``tau - 1`` and one *context* frame ``c`` drawn
+  uniformly from ``{lo, ..., tau - 2}`` with ``lo = max(0, tau - 1 - window)`` (``window=None``: the whole
+  past). The thesis's 1-based ``c in {1, ..., tau - 2}`` is this range. When ``tau = 1`` there is no frame
+  before the reference and the reference doubles as the context (distance 1), as a 1-frame protocol such as
+  BAIR 1 -> 15 needs.
+* ``mode="no_ref"`` (Table 5.3 ablation): a single context frame from ``{lo, ..., tau - 1}``.
+* ``mode="interp"`` (visual planning, sec. 5.3.2): no reference; one condition from the past ``{0..tau-1}``
+  and one from the future ``{tau+1..m-1}``; distances ``tau - c`` are
+  positive for the past, negative for the future.
+
+Distances are what the network's distance encoding receives; distance 0 marks a condition replaced by noise
+(unconditional generation, sec. 5.3.3).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "ConditionSpec",
+    "context_range",
+    "num_conditions",
+    "sample_context_indices",
+    "sample_training_indices",
+]
+
+MODES = ("river", "no_ref", "interp")
+
+
+@dataclass
+class ConditionSpec:
+    """Which frames condition the vector field."""
+
+    mode: str = "river"
+    """'river' (reference + random context), 'no_ref' (one random context) or 'interp' (past + future)."""
+    window: int | None = None
+    """Context frames are drawn among the last `window` frames before the reference (None: whole past)."""
+    min_target: int = 2
+    """Smallest target index drawn in training (2 = thesis Algorithm 1; 1 also trains the 1-frame start)."""
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"condition mode must be one of {MODES}, got '{self.mode}'")
+        if self.window is not None and self.window < 1:
+            raise ValueError(f"context window must be >= 1 or None, got {self.window}")
+        if self.min_target < 1:
+            raise ValueError(f"min_target must be >= 1, got {self.min_target}")
+
+
+def num_conditions(mode: str) -> int:
+    """Number of condition frames the vector field receives in ``mode``."""
+    return 1 if mode == "no_ref" else 2
+
+
+def context_range(tau: int, window: int | None, include_reference: bool = False) -> tuple[int, int]:
+    """Inclusive index range ``(lo, hi)`` the context frame of target ``tau`` is drawn from.
+
+    Args:
+        tau: target frame index (>= 1).
+        window: number of frames before the reference that may be used (None: all).
+        include_reference: also allow ``tau - 1`` (the 'no_ref' mode has no separate reference).
+    """
+    if tau < 1:
+        raise ValueError(f"target index must be >= 1 (one frame must be given), got {tau}")
+    hi = tau - 1 if include_reference else tau - 2
+    if hi < 0:  # tau == 1 in river mode: the only past frame is the reference
+        return tau - 1, tau - 1
+    lo = 0 if window is None else max(0, hi + 1 - window)
+    return lo, hi
+
+
+def _randint(lo: int, hi: int, generator: torch.Generator | None) -> int:
+    return int(torch.randint(lo, hi + 1, (1,), generator=generator).item())
+
+
+def sample_context_indices(
+    tau: int,
+    spec: ConditionSpec,
+    generator: torch.Generator | None = None,
+    num_frames: int | None = None,
+    future_index: int | None = None,
+) -> tuple[list[int], list[int]]:
+    """Condition frame indices and distances for predicting frame ``tau`` (one draw, as at each NFE).
+
+    Args:
+        tau: index of the frame being generated.
+        spec: condition mode and window.
+        generator: torch generator (None: global RNG).
+        num_frames: length of the whole sequence (needed by 'interp' to draw a future frame).
+        future_index: 'interp' at inference: the known future (goal) frame used as the second condition.
+
+    Returns:
+        (indices, distances), each a list of ``num_conditions(spec.mode)`` ints; distance = ``tau - index``.
+    """
+    if spec.mode == "river":
+        lo, hi = context_range(tau, spec.window)
+        idx = [tau - 1, _randint(lo, hi, generator)]
+    elif spec.mode == "no_ref":
+        lo, hi = context_range(tau, spec.window, include_reference=True)
+        idx = [_randint(lo, hi, generator)]
+    else:
+        lo, hi = context_range(tau, spec.window, include_reference=True)
+        past = _randint(lo, hi, generator)
+        if future_index is not None:
+            if future_index <= tau:
+                raise ValueError(f"future_index {future_index} must come after the target {tau}")
+            idx = [past, future_index]
+        else:
+            if num_frames is None or tau + 1 > num_frames - 1:
+                raise ValueError("interp mode needs a future frame: pass num_frames > tau + 1")
+            idx = [past, _randint(tau + 1, num_frames - 1, generator)]
+    return idx, [tau - i for i in idx]
+
+
+def sample_training_indices(
+    num_frames: int, spec: ConditionSpec, generator: torch.Generator | None = None
+) -> tuple[int, list[int], list[int]]:
+    """Target, condition indices and distances for one training example (Algorithm 1).
+
+    Args:
+        num_frames: length ``m`` of the (latent) video.
+        spec: condition mode, window and smallest target index.
+        generator: torch generator (None: the global RNG, which the engine seeds per sample).
+
+    Returns:
+        (tau, condition indices, distances).
+    """
+    if spec.mode == "interp":
+        lo_t, hi_t = 1, num_frames - 2
+    else:
+        lo_t, hi_t = spec.min_target, num_frames - 1
+    if hi_t < lo_t:
+        raise ValueError(
+            f"a video of {num_frames} frames is too short for mode '{spec.mode}' "
+            f"(min_target={spec.min_target})"
+        )
+    tau = _randint(lo_t, hi_t, generator)
+    idx, dist = sample_context_indices(tau, spec, generator, num_frames=num_frames)
+    return tau, idx, dist
+
+
+def batch_distances(dists: list[list[int]], device: torch.device | None = None) -> Tensor:
+    """Stack per-sample distance lists into a ``(B, n_cond)`` long tensor."""
+    return torch.tensor(dists, dtype=torch.long, device=device)

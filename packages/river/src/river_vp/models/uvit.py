@@ -1,0 +1,136 @@
+"""U-ViT vector-field regressor of RIVER (thesis sec. 5.2.4, Fig. 5.4).
+
+Every latent position (``H/f x W/f`` of them, optionally grouped in ``patch_size``-square patches) becomes one
+token built from the channel concatenation of the per-frame projections of the noisy target ``z``, the
+reference ``z^{tau-1}`` and the context ``z^c``; the condition projections get an encoding of their distance
+``tau - c`` added. A time token is prepended, spatial position embeddings added, and the tokens pass through
+``depth_in`` ViT blocks, ``depth_mid`` middle blocks and ``depth_in`` output blocks; output block ``i``
+receives the output of input block ``depth_in - 1 - i`` through a long skip (concatenation + linear). The out
+projection is Linear -> GELU -> LayerNorm -> 3x3 conv.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from einops import rearrange
+from timm.models.vision_transformer import Block
+from torch import Tensor, nn
+from torch.utils.checkpoint import checkpoint
+
+from river_vp.models.embeddings import ScalarEmbedding
+
+__all__ = ["VectorFieldConfig", "VectorFieldRegressor"]
+
+
+@dataclass
+class VectorFieldConfig:
+    """Architecture of the vector-field regressor (defaults: public RIVER configs, 768 wide, 13 blocks)."""
+
+    state_channels: int = 4
+    """Channels c of a latent frame (the VQGAN's embed_dim)."""
+    state_size: int = 8
+    """Latent frame side H/f (square latents)."""
+    num_conditions: int = 2
+    """Condition frames per evaluation: 2 (reference + context, or past + future) or 1 (ablation w/o ref)."""
+    width: int = 768
+    """Token width of the transformer."""
+    depth_in: int = 4
+    """Blocks before the middle (and, mirrored with long skips, after it)."""
+    depth_mid: int = 5
+    """Middle blocks (total depth = 2 * depth_in + depth_mid)."""
+    num_heads: int = 12
+    """Attention heads per block."""
+    mlp_ratio: float = 4.0
+    """Hidden width of each block's MLP relative to width."""
+    patch_size: int = 1
+    """Latent positions per token side (1: one token per latent position, HW/f^2 tokens)."""
+    grad_checkpointing: bool = False
+    """Recompute block activations in backward to save memory."""
+
+
+class VectorFieldRegressor(nn.Module):
+    """``v_t(z | z^{tau-1}, z^c, tau - c)`` as a U-ViT."""
+
+    def __init__(self, cfg: VectorFieldConfig) -> None:
+        super().__init__()
+        if cfg.state_size % cfg.patch_size:
+            raise ValueError(f"state_size {cfg.state_size} not divisible by patch_size {cfg.patch_size}")
+        self.cfg = cfg
+        p, c, w = cfg.patch_size, cfg.state_channels, cfg.width
+        self.grid = cfg.state_size // p
+        self.num_tokens = self.grid**2
+        patch_dim = c * p * p
+        self.proj_target = nn.Linear(patch_dim, w)
+        self.proj_cond = nn.Linear(patch_dim, w)
+        self.dist_embed = ScalarEmbedding(w)
+        self.fuse = nn.Linear((cfg.num_conditions + 1) * w, w)
+        self.time_embed = ScalarEmbedding(w, scale=1000.0)
+        self.pos_embed = nn.Parameter(torch.zeros(1, self.num_tokens + 1, w))
+        nn.init.trunc_normal_(self.pos_embed, std=0.02)
+
+        def block() -> Block:
+            return Block(w, cfg.num_heads, mlp_ratio=cfg.mlp_ratio, qkv_bias=True)
+
+        self.in_blocks = nn.ModuleList([block() for _ in range(cfg.depth_in)])
+        self.mid_blocks = nn.ModuleList([block() for _ in range(cfg.depth_mid)])
+        self.out_blocks = nn.ModuleList([block() for _ in range(cfg.depth_in)])
+        self.skip_proj = nn.ModuleList([nn.Linear(2 * w, w) for _ in range(cfg.depth_in)])
+        self.norm = nn.LayerNorm(w)
+        self.out_linear = nn.Linear(w, w)
+        self.out_act = nn.GELU()
+        self.out_norm = nn.LayerNorm(w)
+        self.out_conv = nn.Conv2d(w, patch_dim, 3, padding=1)  # on the token grid, then unpatchified
+
+    def no_weight_decay(self) -> set[str]:
+        """Parameters excluded from weight decay."""
+        return {"pos_embed"}
+
+    def _tokens(self, z: Tensor) -> Tensor:
+        """(B, C, H, W) -> (B, N, C p^2)."""
+        p = self.cfg.patch_size
+        return rearrange(z, "b c (h p1) (w p2) -> b (h w) (c p1 p2)", p1=p, p2=p)
+
+    def _run(self, blk: nn.Module, x: Tensor) -> Tensor:
+        if self.cfg.grad_checkpointing and self.training and torch.is_grad_enabled():
+            return checkpoint(blk, x, use_reentrant=False)
+        return blk(x)
+
+    def forward(self, z: Tensor, t: Tensor, conds: Tensor, dists: Tensor) -> Tensor:
+        """Predict the vector field at the noisy latent ``z``.
+
+        Shape:
+            z: (B, C, H, W) noisy target at flow time t; t: (B,) in [0, 1];
+            conds: (B, n_cond, C, H, W) condition latents; dists: (B, n_cond) frame distances tau - c;
+            returns (B, C, H, W).
+        """
+        b, n_cond = conds.shape[:2]
+        if n_cond != self.cfg.num_conditions:
+            raise ValueError(f"model expects {self.cfg.num_conditions} condition frames, got {n_cond}")
+        x = self.proj_target(self._tokens(z))  # (B, N, W)
+        cond_tok = self.proj_cond(self._tokens(conds.flatten(0, 1)))  # (B n, N, W)
+        cond_tok = cond_tok + self.dist_embed(dists.flatten().to(z.dtype))[:, None]
+        cond_tok = rearrange(cond_tok, "(b n) t w -> b t (n w)", b=b)
+        x = self.fuse(torch.cat([x, cond_tok], dim=-1))  # (B, N, W)
+        time_tok = self.time_embed(t.to(z.dtype).expand(b))[:, None]  # (B, 1, W)
+        x = torch.cat([time_tok, x], dim=1) + self.pos_embed
+        skips = []
+        for blk in self.in_blocks:
+            x = self._run(blk, x)
+            skips.append(x)
+        for blk in self.mid_blocks:
+            x = self._run(blk, x)
+        for blk, proj in zip(self.out_blocks, self.skip_proj, strict=True):
+            x = proj(torch.cat([x, skips.pop()], dim=-1))
+            x = self._run(blk, x)
+        x = self.norm(x)[:, 1:]  # drop the time token
+        x = self.out_norm(self.out_act(self.out_linear(x)))  # (B, N, W)
+        return self._out(x)
+
+    def _out(self, x: Tensor) -> Tensor:
+        """3x3 conv of the out projection on the token grid, then patches back to latents: (B, N, W) ->
+        (B, C, H, W)."""
+        p = self.cfg.patch_size
+        x = self.out_conv(rearrange(x, "b (h w) d -> b d h w", h=self.grid))  # (B, C p^2, H/p, W/p)
+        return rearrange(x, "b (c p1 p2) h w -> b c (h p1) (w p2)", p1=p, p2=p)

@@ -1,0 +1,182 @@
+"""VQGAN autoencoder of single frames (thesis sec. 5.2.1; Esser et al.).
+
+``encode`` returns the *pre-quantized* latent ``z = quant_conv(E(x))`` of shape (B, embed_dim, H/f, W/f); the
+flow works on these. ``decode`` absorbs the quantization (as in latent diffusion): it quantizes, applies
+``post_quant_conv`` and the decoder. ``f = 2 ** (len(ch_mult) - 1)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from river_vp.models.quantizer import VectorQuantizer
+from river_vp.models.vqgan_blocks import AttnBlock, Downsample, ResnetBlock, Upsample, normalize
+
+__all__ = ["Decoder", "Encoder", "VQGAN", "VQGANConfig"]
+
+
+@dataclass
+class VQGANConfig:
+    """Architecture of the autoencoder (f = 2 ** (len(ch_mult) - 1))."""
+
+    in_channels: int = 3
+    """Image channels."""
+    ch: int = 128
+    """Base width of the first level."""
+    ch_mult: list[int] = field(default_factory=lambda: [1, 2, 2, 4])
+    """Width multiplier per resolution level; len - 1 downsamplings."""
+    num_res_blocks: int = 2
+    """Residual blocks per level."""
+    attn_resolutions: list[int] = field(default_factory=lambda: [32])
+    """Feature-map sides (in pixels of that level) at which a self-attention block follows each res block."""
+    resolution: int = 256
+    """Input image side (used only to place attention blocks)."""
+    z_channels: int = 4
+    """Channels at the encoder output / decoder input."""
+    embed_dim: int = 4
+    """Latent (and codebook) width c seen by the flow."""
+    num_codes: int = 16384
+    """Codebook size."""
+    beta: float = 0.25
+    """Commitment weight of the quantizer."""
+    dropout: float = 0.0
+    """Dropout inside residual blocks."""
+
+    @property
+    def downsample_factor(self) -> int:
+        """Spatial downsampling f."""
+        return 2 ** (len(self.ch_mult) - 1)
+
+
+class Encoder(nn.Module):
+    """Image (B, 3, H, W) -> features (B, z_channels, H/f, W/f)."""
+
+    def __init__(self, cfg: VQGANConfig) -> None:
+        super().__init__()
+        self.conv_in = nn.Conv2d(cfg.in_channels, cfg.ch, 3, padding=1)
+        res, in_mult = cfg.resolution, [1, *cfg.ch_mult]
+        self.down = nn.ModuleList()
+        for level, mult in enumerate(cfg.ch_mult):
+            stage = nn.Module()
+            stage.block, stage.attn = nn.ModuleList(), nn.ModuleList()
+            c_in, c_out = cfg.ch * in_mult[level], cfg.ch * mult
+            for _ in range(cfg.num_res_blocks):
+                stage.block.append(ResnetBlock(c_in, c_out, cfg.dropout))
+                c_in = c_out
+                if res in cfg.attn_resolutions:
+                    stage.attn.append(AttnBlock(c_out))
+            if level != len(cfg.ch_mult) - 1:
+                stage.downsample = Downsample(c_out)
+                res //= 2
+            self.down.append(stage)
+        self.mid = nn.Module()
+        self.mid.block_1 = ResnetBlock(c_in, c_in, cfg.dropout)
+        self.mid.attn_1 = AttnBlock(c_in)
+        self.mid.block_2 = ResnetBlock(c_in, c_in, cfg.dropout)
+        self.norm_out = normalize(c_in)
+        self.conv_out = nn.Conv2d(c_in, cfg.z_channels, 3, padding=1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, 3, H, W) -> (B, z_channels, H/f, W/f)."""
+        h = self.conv_in(x)
+        for stage in self.down:
+            for i, blk in enumerate(stage.block):
+                h = blk(h)
+                if len(stage.attn):
+                    h = stage.attn[i](h)
+            if hasattr(stage, "downsample"):
+                h = stage.downsample(h)
+        h = self.mid.block_2(self.mid.attn_1(self.mid.block_1(h)))
+        return self.conv_out(F.silu(self.norm_out(h)))
+
+
+class Decoder(nn.Module):
+    """Features (B, z_channels, h, w) -> image (B, 3, h f, w f)."""
+
+    def __init__(self, cfg: VQGANConfig) -> None:
+        super().__init__()
+        c_in = cfg.ch * cfg.ch_mult[-1]
+        res = cfg.resolution // cfg.downsample_factor
+        self.conv_in = nn.Conv2d(cfg.z_channels, c_in, 3, padding=1)
+        self.mid = nn.Module()
+        self.mid.block_1 = ResnetBlock(c_in, c_in, cfg.dropout)
+        self.mid.attn_1 = AttnBlock(c_in)
+        self.mid.block_2 = ResnetBlock(c_in, c_in, cfg.dropout)
+        stages: list[nn.Module] = []
+        for level in reversed(range(len(cfg.ch_mult))):
+            stage = nn.Module()
+            stage.block, stage.attn = nn.ModuleList(), nn.ModuleList()
+            c_out = cfg.ch * cfg.ch_mult[level]
+            for _ in range(cfg.num_res_blocks + 1):
+                stage.block.append(ResnetBlock(c_in, c_out, cfg.dropout))
+                c_in = c_out
+                if res in cfg.attn_resolutions:
+                    stage.attn.append(AttnBlock(c_out))
+            if level != 0:
+                stage.upsample = Upsample(c_out)
+                res *= 2
+            stages.insert(0, stage)  # up[level] holds the blocks of that resolution level
+        self.up = nn.ModuleList(stages)
+        self.norm_out = normalize(c_in)
+        self.conv_out = nn.Conv2d(c_in, cfg.in_channels, 3, padding=1)
+
+    def forward(self, z: Tensor) -> Tensor:
+        """(B, z_channels, h, w) -> (B, 3, h f, w f)."""
+        h = self.mid.block_2(self.mid.attn_1(self.mid.block_1(self.conv_in(z))))
+        for stage in reversed(self.up):
+            for i, blk in enumerate(stage.block):
+                h = blk(h)
+                if len(stage.attn):
+                    h = stage.attn[i](h)
+            if hasattr(stage, "upsample"):
+                h = stage.upsample(h)
+        return self.conv_out(F.silu(self.norm_out(h)))
+
+
+class VQGAN(nn.Module):
+    """Encoder, vector quantizer and decoder; images are in [-1, 1]."""
+
+    def __init__(self, cfg: VQGANConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.encoder = Encoder(cfg)
+        self.decoder = Decoder(cfg)
+        self.quantize = VectorQuantizer(cfg.num_codes, cfg.embed_dim, cfg.beta)
+        self.quant_conv = nn.Conv2d(cfg.z_channels, cfg.embed_dim, 1)
+        self.post_quant_conv = nn.Conv2d(cfg.embed_dim, cfg.z_channels, 1)
+
+    def encode(self, x: Tensor) -> Tensor:
+        """Pre-quantized latents: (B, 3, H, W) -> (B, embed_dim, H/f, W/f)."""
+        return self.quant_conv(self.encoder(x))
+
+    def decode(self, z: Tensor, quantize: bool = True) -> Tensor:
+        """Decode (pre-quantized) latents: (B, embed_dim, h, w) -> (B, 3, h f, w f)."""
+        if quantize:
+            z = self.quantize(z)[0]
+        return self.decoder(self.post_quant_conv(z))
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """Reconstruct ``x``: returns (reconstruction (B, 3, H, W), quantizer loss scalar)."""
+        zq, qloss, _ = self.quantize(self.encode(x))
+        return self.decoder(self.post_quant_conv(zq)), qloss
+
+    def last_layer(self) -> Tensor:
+        """Weight of the decoder's last conv (the adaptive GAN weight is computed on its gradients)."""
+        return self.decoder.conv_out.weight
+
+    @torch.no_grad()
+    def encode_video(self, video: Tensor, chunk: int = 64) -> Tensor:
+        """Encode every frame: (T, 3, H, W) -> (T, embed_dim, h, w), ``chunk`` frames at a time."""
+        return torch.cat([self.encode(video[i : i + chunk]) for i in range(0, video.shape[0], chunk)])
+
+    @torch.no_grad()
+    def decode_video(self, latents: Tensor, chunk: int = 64) -> Tensor:
+        """Decode latent frames: (..., embed_dim, h, w) -> (..., 3, H, W), clamped to [-1, 1]."""
+        lead = latents.shape[:-3]
+        flat = latents.reshape(-1, *latents.shape[-3:])
+        out = torch.cat([self.decode(flat[i : i + chunk]) for i in range(0, flat.shape[0], chunk)])
+        return out.clamp(-1, 1).reshape(*lead, *out.shape[1:])

@@ -1,0 +1,89 @@
+"""VQGAN training step: L1 + perceptual reconstruction, codebook loss, and a hinge patch-GAN with an adaptive
+generator weight that starts after ``disc_start`` steps (Esser et al., as used by RIVER sec. 5.2.1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.func import functional_call
+
+from river_vp.losses import PerceptualLoss, adaptive_weight, hinge_d_loss
+from river_vp.models.discriminator import PatchDiscriminator
+from river_vp.models.vqgan import VQGAN, VQGANConfig
+from sparse_core.engine import Task
+
+__all__ = ["AELossConfig", "AutoencoderTask"]
+
+
+@dataclass
+class AELossConfig:
+    """Loss terms of the autoencoder."""
+
+    codebook_weight: float = 1.0
+    """Weight of the quantizer's codebook + commitment loss."""
+    perceptual_path: str | None = None
+    """TorchScript perceptual network (e.g. exported LPIPS) on a local path; None disables the term."""
+    perceptual_weight: float = 1.0
+    """Weight of the perceptual term when a network is given."""
+    disc_weight: float = 0.8
+    """Weight of the adversarial generator term (0 disables the discriminator)."""
+    disc_start: int = 10000
+    """Optimizer step at which the adversarial terms switch on."""
+    disc_ndf: int = 64
+    """Width of the first discriminator layer."""
+    disc_layers: int = 3
+    """Stride-2 layers of the patch discriminator."""
+    init_codebook_from_data: bool = True
+    """At step 0, set the codebook to encoder outputs of the first batch (off when fine-tuning)."""
+    adaptive_weight: bool = True
+    """Scale the generator term by ||grad rec|| / ||grad gan|| at the decoder's last layer."""
+
+
+class AutoencoderTask(Task):
+    """Owns the VQGAN, the patch discriminator and the (frozen) perceptual network.
+
+    Generator and discriminator share the engine's single optimizer: the generator's adversarial term is
+    evaluated with detached discriminator weights, and the discriminator's term on detached reconstructions,
+    so one backward pass gives each network only its own gradient.
+    """
+
+    def __init__(self, model: VQGANConfig, loss: AELossConfig) -> None:
+        super().__init__()
+        self.loss_cfg = loss
+        self.vqgan = VQGAN(model)
+        self.discriminator = (
+            PatchDiscriminator(model.in_channels, loss.disc_ndf, loss.disc_layers)
+            if loss.disc_weight > 0
+            else None
+        )
+        self.perceptual = PerceptualLoss(loss.perceptual_path)
+
+    def training_step(self, batch: dict[str, Any], step: int) -> dict[str, Tensor]:
+        """Losses of a batch ``{"image": (B, 3, H, W) in [-1, 1]}``."""
+        cfg = self.loss_cfg
+        x = batch["image"]
+        if step == 0 and cfg.init_codebook_from_data and self.training:
+            self.vqgan.quantize.init_from_data(self.vqgan.encode(x))
+        rec, qloss = self.vqgan(x)
+        l1 = (x - rec).abs().mean()
+        perc = self.perceptual(x, rec)
+        nll = l1 + cfg.perceptual_weight * perc
+        loss = nll + cfg.codebook_weight * qloss
+        out = {"l1": l1.detach(), "codebook": qloss.detach()}
+        if self.perceptual.enabled:
+            out["perceptual"] = perc.detach()
+        if self.discriminator is not None and step >= cfg.disc_start:
+            frozen = {k: v.detach() for k, v in self.discriminator.named_parameters()}
+            g_loss = -functional_call(self.discriminator, frozen, (rec,)).mean()
+            if cfg.adaptive_weight and torch.is_grad_enabled():
+                weight = adaptive_weight(nll, g_loss, self.vqgan.last_layer()) * cfg.disc_weight
+            else:
+                weight = torch.tensor(cfg.disc_weight, device=x.device)
+            d_loss = hinge_d_loss(self.discriminator(x.detach()), self.discriminator(rec.detach()))
+            loss = loss + weight * g_loss + d_loss
+            out.update({"g_loss": g_loss.detach(), "d_loss": d_loss.detach(), "d_weight": weight.detach()})
+        out["loss"] = loss
+        return out

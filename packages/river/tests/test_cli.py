@@ -1,0 +1,188 @@
+"""Command-line tools: help, config errors, every shipped config parses, and the whole tiny pipeline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from river_vp.cli import encode, evaluate, predict, train, train_ae
+from river_vp.config import (
+    AutoencoderRunConfig,
+    EncodeConfig,
+    EvalConfig,
+    FlowRunConfig,
+    PredictConfig,
+    config_dir,
+)
+from sparse_core.config import ConfigError, parse_config
+
+STAGES = {
+    "ae": AutoencoderRunConfig,
+    "encode": EncodeConfig,
+    "flow": FlowRunConfig,
+    "predict": PredictConfig,
+    "eval": EvalConfig,
+}
+CLIS = [train_ae, encode, train, predict, evaluate]
+
+
+@pytest.mark.parametrize("module", CLIS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+def test_help(module, capsys) -> None:
+    with pytest.raises(SystemExit) as exc:
+        module.main(["--help"])
+    assert exc.value.code == 0
+    assert "--config" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("stage", sorted(STAGES))
+def test_shipped_configs_parse(stage: str) -> None:
+    names = sorted(p.stem for p in config_dir(stage).glob("*.yaml"))
+    assert "tiny" in names and len(names) >= 5 - (stage in ("predict", "eval", "encode"))
+    for name in names:
+        cfg = parse_config(STAGES[stage], ["--config", name], config_dir=config_dir(stage))
+        assert isinstance(cfg, STAGES[stage])
+
+
+def test_bad_config_key_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="nheads"):
+        train.main(["--config", "tiny", "--model.nheads", "3"])
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("model:\n  widht: 3\n")
+    with pytest.raises(ConfigError, match="widht"):
+        train.main(["--config", str(bad)])
+
+
+def test_tiny_pipeline_end_to_end(tmp_path: Path, tiny_ae_dir: Path) -> None:
+    data = ["--data.image_size", "16", "--data.num_frames", "6"]
+    # 1. autoencoder training runs (2 steps) and exports weights
+    ae_out = tmp_path / "ae"
+    train_ae.main(
+        [
+            "--config",
+            "tiny",
+            "--train.out_dir",
+            str(ae_out),
+            "--train.max_steps",
+            "2",
+            "--train.batch_size",
+            "4",
+            "--model.ch",
+            "16",
+            "--model.resolution",
+            "16",
+            "--data.num_videos",
+            "4",
+            *data,
+        ]
+    )
+    assert (ae_out / "vqgan.safetensors").is_file() and (ae_out / "metrics.jsonl").is_file()
+    # 2. encode procedural videos with the (fixture) autoencoder
+    lat = tmp_path / "latents"
+    encode.main(
+        [
+            "--config",
+            "tiny",
+            "--autoencoder",
+            str(tiny_ae_dir),
+            "--out",
+            str(lat),
+            "--data.num_videos",
+            "6",
+            *data,
+        ]
+    )
+    index = json.loads((lat / "index.json").read_text())
+    assert len(index["videos"]) == 6 and index["latent_shape"] == [4, 4, 4] and index["num_skipped"] == 0
+    # 3. flow training, a shape mismatch is a config error
+    with pytest.raises(ConfigError, match="latent cache"):
+        train.main(["--config", "tiny", "--latents", str(lat)])
+    flow_out = tmp_path / "flow"
+    train.main(
+        [
+            "--config",
+            "tiny",
+            "--latents",
+            str(lat),
+            "--model.state_size",
+            "4",
+            "--model.width",
+            "32",
+            "--model.num_heads",
+            "2",
+            "--train.out_dir",
+            str(flow_out),
+            "--train.max_steps",
+            "2",
+            "--train.batch_size",
+            "4",
+        ]
+    )
+    assert (flow_out / "river.safetensors").is_file()
+    # 4. prediction writes MP4, GIF and PNG
+    pred_out = tmp_path / "pred"
+    predict.main(
+        [
+            "--config",
+            "tiny",
+            "--model",
+            str(flow_out),
+            "--autoencoder",
+            str(tiny_ae_dir),
+            "--out_dir",
+            str(pred_out),
+            "--num_videos",
+            "1",
+            "--num_context",
+            "2",
+            "--num_future",
+            "3",
+            "--num_samples",
+            "2",
+            "--sampler.steps",
+            "2",
+            *data,
+        ]
+    )
+    for suffix in ("mp4", "gif"):
+        f = pred_out / f"video_000.{suffix}"
+        assert f.is_file() and f.stat().st_size > 100
+    assert (pred_out / "video_000_grid.png").is_file()
+    import imageio.v3 as iio
+
+    frames = iio.imread(pred_out / "video_000.gif")
+    assert frames.shape[0] == 5  # 2 given + 3 predicted
+    # 5. evaluation writes metrics with the copy-last baseline and AE-GT variant
+    ev_out = tmp_path / "eval"
+    evaluate.main(
+        [
+            "--config",
+            "tiny",
+            "--model",
+            str(flow_out),
+            "--autoencoder",
+            str(tiny_ae_dir),
+            "--out_dir",
+            str(ev_out),
+            "--num_videos",
+            "2",
+            "--num_context",
+            "2",
+            "--num_future",
+            "3",
+            "--num_samples",
+            "2",
+            "--sampler.steps",
+            "2",
+            "--sampler.method",
+            "rk4",
+            *data,
+        ]
+    )
+    metrics = json.loads((ev_out / "metrics.json").read_text())["metrics"]
+    for key in ("psnr_gt", "ssim_gt", "psnr_gt_best", "psnr_ae", "psnr_copy_last", "psnr_ae_recon"):
+        assert key in metrics and torch.isfinite(torch.tensor(metrics[key]))
+    assert metrics["psnr_gt_best"] >= metrics["psnr_gt"] - 1e-6
+    assert (ev_out / "metrics.md").is_file() and (ev_out / "psnr_per_frame.png").is_file()

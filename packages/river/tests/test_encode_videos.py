@@ -1,0 +1,69 @@
+"""river-encode on real video files: frame folders and videos are
+encoded, a corrupt file is skipped and counted.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from river_vp.cli import encode
+from river_vp.data.video_files import VideoFramesDataset, list_video_sources
+
+
+@pytest.fixture
+def video_folder(tmp_path: Path) -> Path:
+    import imageio.v2 as imageio
+    from PIL import Image
+
+    root = tmp_path / "videos"
+    root.mkdir()
+    rng = np.random.default_rng(0)
+    frames = [rng.integers(0, 255, (24, 32, 3), dtype=np.uint8) for _ in range(5)]
+    imageio.mimsave(root / "good.mp4", frames, fps=5, macro_block_size=8)
+    (root / "broken.mp4").write_bytes(
+        b"\x00\x00\x00\x18ftypmp42" + bytes(rng.integers(0, 255, 500, dtype=np.uint8))
+    )
+    clip = root / "clip_frames"
+    clip.mkdir()
+    for i, f in enumerate(frames[:4]):
+        Image.fromarray(f).save(clip / f"{i:03d}.png")
+    return root
+
+
+def test_corrupt_video_is_skipped_and_counted(
+    video_folder: Path, tmp_path: Path, tiny_ae_dir: Path, capsys
+) -> None:
+    assert len(list_video_sources(video_folder)) == 3
+    out = tmp_path / "lat"
+    encode.main(
+        [
+            "--autoencoder",
+            str(tiny_ae_dir),
+            "--out",
+            str(out),
+            "--data.source",
+            str(video_folder),
+            "--data.image_size",
+            "16",
+            "--data.num_frames",
+            "0",
+            "--device",
+            "cpu",
+        ]
+    )
+    index = json.loads((out / "index.json").read_text())
+    assert index["num_skipped"] == 1 and index["skipped"][0].endswith("broken.mp4")
+    lengths = sorted(v["length"] for v in index["videos"])
+    assert lengths == [4, 5]
+    assert "skipped (unreadable): 1" in capsys.readouterr().out
+
+
+def test_frame_dataset_skips_corrupt(video_folder: Path) -> None:
+    ds = VideoFramesDataset(video_folder, image_size=16, frames_per_video=2)
+    items = [ds[i] for i in range(len(ds))]
+    assert sum(x is None for x in items) == 2 and ds.num_skipped == 2
+    assert all(x["image"].shape == (3, 16, 16) for x in items if x is not None)
