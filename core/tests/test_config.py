@@ -47,6 +47,8 @@ def test_defaults_yaml_and_overrides(tmp_path: Path) -> None:
 def test_unknown_keys_rejected_with_valid_choices(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"valid keys here: name, keep_ratio"):
         parse_config(RunCfg, ["--model.keep_ration", "0.3"])
+    with pytest.raises(ConfigError, match=r"unrecognized arguments: --model.keep_rat"):
+        parse_config(RunCfg, ["--model.keep_rat", "0.3"])  # no silent expansion of abbreviations
     (tmp_path / "bad.yaml").write_text("model:\n  keep_ration: 0.3\n")
     with pytest.raises(ConfigError, match=r"'model.keep_ration'.*keep_ratio"):
         parse_config(RunCfg, ["--config", str(tmp_path / "bad.yaml")])

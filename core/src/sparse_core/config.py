@@ -85,7 +85,7 @@ def _field_class(cls: type, name: str) -> type | None:
 def build_parser(cls: type, prog: str | None = None, description: str | None = None) -> ArgumentParser:
     """A jsonargparse parser for the dataclass ``cls`` with a ``--config`` option."""
     parser = ArgumentParser(prog=prog, description=description or (cls.__doc__ or "").strip(),
-                            exit_on_error=False)
+                            exit_on_error=False, allow_abbrev=False)
     parser.add_argument("--config", action=ActionConfigFile,
                         help="YAML config: a shipped name (see --list-configs) or a path; later flags override it")
     parser.add_class_arguments(cls, nested_key=None, fail_untyped=False, sub_configs=True)
