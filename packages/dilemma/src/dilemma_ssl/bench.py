@@ -1,0 +1,133 @@
+"""Benchmark: epoch time and peak memory of MoCo v3 + DILEMMA (random schedule) relative to dense MoCo v3.
+
+For each sparsity ratio r of the schedule, one full training step (teacher + student forward, backward, AdamW,
+EMA) runs at batch ``base * multiplier(r)`` on synthetic images; its median time t_r gives images/s. An epoch
+of N images costs ``N * t_0 / b_0`` dense and ``N * mean_r(t_r) / mean_r(b_r)`` under the random schedule
+(each ratio equally likely), so the ratio printed is ``(mean t_r / mean b_r) / (t_0 / b_0)`` (thesis
+Table 3.12: 0.65x on GPUs). Peak memory (CUDA only) is the maximum over the schedule relative to the dense
+step.
+
+``quick=True`` (or no GPU) uses a small ViT at 64 px so it runs on a CPU in about a minute; otherwise ViT-S/16
+at 224 px with base batch 64.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from dilemma_ssl.config import MethodConfig, ModelConfig
+from dilemma_ssl.evaluate import markdown_table
+from dilemma_ssl.schedule import SparsitySchedule
+from dilemma_ssl.task import MoCoV3DilemmaTask
+
+__all__ = ["run", "time_step"]
+
+
+def time_step(
+    task: MoCoV3DilemmaTask,
+    batch: int,
+    img: int,
+    step: int,
+    device: torch.device,
+    repeats: int,
+    warmup: int = 2,
+) -> tuple[float, float | None]:
+    """Median seconds of one optimizer step at ``batch`` images, and peak CUDA memory in GiB (None on CPU)."""
+    opt = torch.optim.AdamW([p for p in task.parameters() if p.requires_grad], lr=1e-4)
+    views = {"views": [torch.randn(batch, 3, img, img, device=device) for _ in range(2)]}
+    cuda = device.type == "cuda"
+    times = []
+    if cuda:
+        torch.cuda.reset_peak_memory_stats(device)
+    for i in range(warmup + repeats):
+        if cuda:
+            torch.cuda.synchronize(device)
+        t0 = time.perf_counter()
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
+            out = task.training_step(views, step)
+        opt.zero_grad(set_to_none=True)
+        out["loss"].backward()
+        opt.step()
+        task.on_after_step(step, 1000)
+        if cuda:
+            torch.cuda.synchronize(device)
+        if i >= warmup:
+            times.append(time.perf_counter() - t0)
+    peak = torch.cuda.max_memory_allocated(device) / 2**30 if cuda else None
+    return statistics.median(times), peak
+
+
+def run(out_dir: Path, quick: bool = False) -> dict[str, Any]:
+    """Measure, print a table and write ``out_dir/dilemma.json``."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    small = quick or device.type == "cpu"
+    if small:
+        model = ModelConfig(
+            arch="sparse_vit_tiny_patch16_224",
+            img_size=64,
+            patch_size=8,
+            embed_dim=96,
+            depth=4,
+            num_heads=4,
+            proj_hidden_dim=512,
+            proj_dim=128,
+            head_norm="bn",
+        )
+        base, repeats = 8, 3
+    else:
+        model = ModelConfig(head_norm="bn")  # ViT-S/16 (12 heads), 224 px, MoCo v3 heads
+        base, repeats = 64, 10
+    method = MethodConfig()
+    ratios, mults = method.sparsity, method.batch_multipliers
+    rows, per_ratio = [], {}
+    for r, m in zip(ratios, mults):
+        torch.manual_seed(0)
+        task = MoCoV3DilemmaTask(model, method, SparsitySchedule.constant(base, r, m), seed=0).to(device)
+        b = base * m
+        t, peak = time_step(task, b, model.img_size, 1, device, repeats)
+        per_ratio[r] = {"batch": b, "step_s": t, "images_per_s": b / t, "peak_gib": peak}
+        rows.append(
+            {
+                "sparsity": f"{r:.0%}",
+                "batch": b,
+                "step (s)": t,
+                "images/s": b / t,
+                "peak mem (GiB)": float("nan") if peak is None else peak,
+            }
+        )
+        del task
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    dense = per_ratio[ratios[0]] if ratios[0] == 0.0 else None
+    mean_t = statistics.mean(v["step_s"] for v in per_ratio.values())
+    mean_b = statistics.mean(v["batch"] for v in per_ratio.values())
+    res: dict[str, Any] = {
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        "model": "tiny-64px" if small else "ViT-S/16-224",
+        "base_batch": base,
+        "per_ratio": {f"{k:g}": v for k, v in per_ratio.items()},
+    }
+    if dense is not None:
+        res["epoch_time_ratio"] = (mean_t / mean_b) / (dense["step_s"] / dense["batch"])
+        peaks = [v["peak_gib"] for v in per_ratio.values() if v["peak_gib"] is not None]
+        res["peak_memory_ratio"] = max(peaks) / dense["peak_gib"] if peaks and dense["peak_gib"] else None
+    table = markdown_table(rows, ["sparsity", "batch", "step (s)", "images/s", "peak mem (GiB)"])
+    ratio = res.get("epoch_time_ratio")
+    text = (
+        f"DILEMMA bench on {res['device']} ({res['model']}, base batch {base}):\n{table}\n"
+        f"epoch time +DILEMMA (random schedule) / dense MoCo v3: {ratio:.2f}x "
+        "(thesis: 0.65x; target <= 0.60x)"
+        + (f"; peak memory ratio {res['peak_memory_ratio']:.2f}x" if res.get("peak_memory_ratio") else "")
+    )
+    print(text)
+    res["summary"] = text
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "dilemma.json").write_text(json.dumps(res, indent=2))
+    return res

@@ -1,0 +1,1 @@
+"""Command-line entry points: ``dilemma-train`` and ``dilemma-eval``."""

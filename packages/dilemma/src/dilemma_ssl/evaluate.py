@@ -1,0 +1,266 @@
+"""Evaluations of a pre-trained backbone (thesis sec. 3.3): k-NN, Linear_F, few-shot, mismatch detection,
+unsupervised object segmentation from CLS attention, and a linear per-token segmentation probe."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset, Subset
+
+from dilemma_ssl.backbone import encode, num_prefix_tokens
+from dilemma_ssl.objectives import TokenObjective
+from dilemma_ssl.schedule import step_generator
+from sparse_core.data.collate import collate_skip_none
+from sparse_core.eval import extract_features, knn_classify, linear_probe, low_shot_indices
+
+__all__ = [
+    "cls_features",
+    "knn_eval",
+    "linear_f",
+    "few_shot",
+    "mismatch_accuracy",
+    "attention_masks",
+    "attention_jaccard",
+    "segmentation_probe",
+    "subsample",
+    "markdown_table",
+]
+
+
+def subsample(dataset: Dataset, max_samples: int | None) -> Dataset:
+    """At most ``max_samples`` evenly spaced items of ``dataset`` (all if None or smaller)."""
+    n = len(dataset)  # type: ignore[arg-type]
+    if max_samples is None or n <= max_samples:
+        return dataset
+    return Subset(dataset, torch.linspace(0, n - 1, max_samples).long().tolist())
+
+
+def cls_features(backbone: nn.Module) -> Callable[[Tensor], Tensor]:
+    """Feature function: last-layer CLS token of the dense input, (B, C, H, W) -> (B, D)."""
+
+    def fn(x: Tensor) -> Tensor:
+        return encode(backbone, x)[:, 0]
+
+    return fn
+
+
+def _device(module: nn.Module) -> torch.device:
+    return next(module.parameters()).device
+
+
+def knn_eval(
+    train: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor], k: int = 20, t: float = 0.07
+) -> float:
+    """Weighted k-NN top-1 (%) from precomputed (features, labels)."""
+    c = int(max(train[1].max(), test[1].max())) + 1
+    return knn_classify(train[0], train[1], test[0], test[1], k=k, T=t, num_classes=c)
+
+
+def linear_f(
+    train: tuple[Tensor, Tensor],
+    test: tuple[Tensor, Tensor],
+    epochs: int = 100,
+    lrs: Sequence[float] = (1e-3, 1e-2, 1e-1),
+    batch_sizes: Sequence[int] = (256,),
+) -> dict[str, Any]:
+    """Linear_F: a linear layer on frozen CLS features, no augmentation, grid over lr / batch / normalisation.
+
+    Returns:
+        ``{"top1": test %, "val_top1", "lr", "batch_size", "normalize": bool}`` of the best validation run.
+    """
+    c = int(max(train[1].max(), test[1].max())) + 1
+    best: dict[str, Any] | None = None
+    for use_bn in (False, True):
+        r = linear_probe(
+            train[0],
+            train[1],
+            test[0],
+            test[1],
+            lrs=lrs,
+            batch_sizes=batch_sizes,
+            epochs=epochs,
+            use_bn=use_bn,
+            num_classes=c,
+        )
+        if best is None or r["val_top1"] > best["val_top1"]:
+            best = {
+                "top1": r["test_top1"],
+                "val_top1": r["val_top1"],
+                "lr": r["best_lr"],
+                "batch_size": r["best_batch_size"],
+                "normalize": use_bn,
+            }
+    assert best is not None
+    return best
+
+
+def few_shot(
+    train: tuple[Tensor, Tensor],
+    test: tuple[Tensor, Tensor],
+    fractions: Sequence[float],
+    epochs: int = 100,
+    seed: int = 0,
+) -> dict[str, dict[str, float]]:
+    """k-NN and Linear_F trained on class-balanced label fractions (thesis Table 3.2).
+
+    Returns:
+        ``{"1%": {"knn": .., "linear": ..}, ...}``.
+    """
+    out = {}
+    for frac in fractions:
+        idx = low_shot_indices(train[1], fraction=frac, seed=seed)
+        sub = (train[0][idx], train[1][idx])
+        out[f"{frac * 100:g}%"] = {
+            "knn": knn_eval(sub, test),
+            "linear": linear_f(sub, test, epochs=epochs)["top1"],
+        }
+    return out
+
+
+@torch.no_grad()
+def mismatch_accuracy(
+    backbone: nn.Module,
+    objective: TokenObjective,
+    dataset: Dataset,
+    sparsity: float,
+    batch_size: int = 256,
+    seed: int = 0,
+    max_batches: int | None = None,
+) -> float:
+    """Token accuracy (%) of the mismatch / flip head on corrupted inputs (thesis Table 3.10 "MD Acc.").
+
+    The kept tokens and their corruption are drawn with a fixed seed per batch, so the number is reproducible.
+    """
+    if not objective.active or objective.kind not in ("dilemma", "flip_detection"):
+        return float("nan")
+    was_training = backbone.training
+    backbone.eval()
+    objective.eval()
+    dev = _device(backbone)
+    hits, count = 0.0, 0
+    loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate_skip_none)
+    for i, batch in enumerate(loader):
+        if "image" not in batch or (max_batches is not None and i >= max_batches):
+            continue
+        x = batch["image"].to(dev)
+        corr = objective.draw(x.shape[0], 1.0 - sparsity, step_generator(seed, i, 99)).to(dev)
+        tokens = encode(backbone, objective.prepare_input(x, corr), corr.keep_idx, corr.pos_idx)
+        logits = objective.head(tokens[:, num_prefix_tokens(backbone) :]).squeeze(-1)
+        hits += float(((logits > 0).float() == corr.labels).float().sum())
+        count += corr.labels.numel()
+    backbone.train(was_training)
+    return 100.0 * hits / max(count, 1)
+
+
+def attention_masks(attn: Tensor, mass: float = 0.9) -> Tensor:
+    """Keep the most attended patches that hold ``mass`` of the CLS attention (DINO's thresholding).
+
+    Args:
+        attn: (B, N) CLS attention over patches (rows sum to <= 1; renormalised here).
+        mass: fraction of the attention mass kept.
+
+    Returns:
+        (B, N) bool.
+    """
+    a = attn / attn.sum(-1, keepdim=True).clamp_min(1e-12)
+    vals, order = a.sort(dim=-1, descending=True)
+    before = vals.cumsum(-1) - vals  # mass of the strictly more attended patches
+    keep_sorted = before < mass
+    return torch.zeros_like(keep_sorted).scatter(1, order, keep_sorted)
+
+
+@torch.no_grad()
+def attention_jaccard(
+    backbone: nn.Module, dataset: Dataset, mass: float = 0.9, batch_size: int = 128
+) -> float:
+    """Mean Jaccard (%) between the CLS-attention mask (last layer, heads averaged, ``mass`` kept) and the
+    ground-truth foreground mask (thesis Table 3.5; needs ``"mask"`` in the samples, e.g. SyntheticShapes)."""
+    was_training = backbone.training
+    backbone.eval()
+    dev = _device(backbone)
+    grid_h, grid_w = backbone.patch_grid
+    prefix = num_prefix_tokens(backbone)
+    scores: list[Tensor] = []
+    for batch in DataLoader(dataset, batch_size=batch_size, collate_fn=collate_skip_none):
+        if "image" not in batch:
+            continue
+        x, gt = batch["image"].to(dev), batch["mask"].to(dev).bool()  # (B, C, H, W), (B, H, W)
+        attn = backbone.get_last_selfattention(x)[:, :, 0, prefix:].mean(1)  # (B, N)
+        m = attention_masks(attn, mass).reshape(-1, 1, grid_h, grid_w).float()
+        m = nn.functional.interpolate(m, size=gt.shape[-2:], mode="nearest")[:, 0].bool()
+        inter = (m & gt).flatten(1).sum(1).float()
+        union = (m | gt).flatten(1).sum(1).float().clamp_min(1)
+        scores.append(inter / union)
+    backbone.train(was_training)
+    return 100.0 * float(torch.cat(scores).mean()) if scores else float("nan")
+
+
+@torch.no_grad()
+def _token_labels(backbone: nn.Module, dataset: Dataset, batch_size: int) -> tuple[Tensor, Tensor]:
+    """Per-patch features and labels (0 background, 1 + shape label where most of the patch is foreground)."""
+    dev = _device(backbone)
+    grid_h, grid_w = backbone.patch_grid
+    prefix = num_prefix_tokens(backbone)
+    feats, labels = [], []
+    for batch in DataLoader(dataset, batch_size=batch_size, collate_fn=collate_skip_none):
+        if "image" not in batch:
+            continue
+        x = batch["image"].to(dev)
+        tokens = encode(backbone, x)[:, prefix:]  # (B, N, D)
+        fg = (
+            nn.functional.adaptive_avg_pool2d(batch["mask"].float()[:, None], (grid_h, grid_w)).flatten(1)
+            > 0.5
+        )
+        lab = torch.where(fg, batch["label"][:, None] + 1, torch.zeros_like(fg, dtype=torch.long))
+        feats.append(tokens.flatten(0, 1).float().cpu())
+        labels.append(lab.flatten())
+    return torch.cat(feats), torch.cat(labels)
+
+
+def segmentation_probe(
+    backbone: nn.Module, train: Dataset, test: Dataset, epochs: int = 20, batch_size: int = 128
+) -> dict[str, float]:
+    """Linear per-token segmentation probe on frozen patch tokens (iBOT-style linear segmentation, Table 3.4).
+
+    Returns:
+        ``{"miou": %, "acc": %}`` on the test patches (mIoU over classes present in the test set).
+    """
+    was_training = backbone.training
+    backbone.eval()
+    xtr, ytr = _token_labels(backbone, train, batch_size)
+    xte, yte = _token_labels(backbone, test, batch_size)
+    backbone.train(was_training)
+    c = int(max(ytr.max(), yte.max())) + 1
+    r = linear_probe(
+        xtr, ytr, xte, yte, lrs=(1e-2, 1e-1), batch_sizes=(1024,), epochs=epochs, use_bn=True, num_classes=c
+    )
+    with torch.no_grad():
+        pred = r["model"](xte).argmax(1)
+    ious = []
+    for k in yte.unique().tolist():
+        inter = ((pred == k) & (yte == k)).sum().item()
+        union = ((pred == k) | (yte == k)).sum().item()
+        ious.append(inter / max(union, 1))
+    return {"miou": 100.0 * sum(ious) / len(ious), "acc": r["test_top1"]}
+
+
+def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
+    """A Markdown table of ``rows`` (floats with two decimals, NaN as '-')."""
+
+    def fmt(v: Any) -> str:
+        if isinstance(v, float):
+            return "-" if math.isnan(v) else f"{v:.2f}"
+        return str(v)
+
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    lines += ["| " + " | ".join(fmt(r.get(c, "")) for c in columns) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def features(backbone: nn.Module, dataset: Dataset, batch_size: int = 256) -> tuple[Tensor, Tensor]:
+    """(CLS features (N, D), labels (N,)) of a labelled image dataset."""
+    return extract_features(cls_features(backbone), dataset, batch_size=batch_size, device=_device(backbone))

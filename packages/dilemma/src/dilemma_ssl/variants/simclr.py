@@ -1,0 +1,84 @@
+"""SimCLR + DILEMMA (thesis sec. 3.2.2): no teacher; both views are sparsified, mismatched and
+fed to the student.
+
+The contrastive term is SimCLR's NT-Xent over the 2B projections of the global batch (each view's positive is
+the other view of the same image, all other 2B - 2 projections are negatives).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from dilemma_ssl.backbone import build_backbone
+from dilemma_ssl.base import DilemmaTaskBase, batch_views
+from dilemma_ssl.config import MethodConfig, ModelConfig
+from dilemma_ssl.schedule import SparsitySchedule
+from dilemma_ssl.task import build_mlp
+from sparse_core.distributed import all_gather_sizes, gather_with_grad, get_rank, global_mean
+
+__all__ = ["SimCLRDilemmaTask", "nt_xent"]
+
+
+def nt_xent(z1: Tensor, z2: Tensor, tau: float) -> Tensor:
+    """SimCLR's normalised-temperature cross-entropy with negatives from every process.
+
+    Args:
+        z1, z2: local projections of the two views, row-aligned.
+        tau: temperature.
+
+    Shape:
+        z1, z2: (b, G) -> scalar (distributed-exact mean over the 2B anchors of the global batch).
+    """
+    b = z1.shape[0]
+    z = F.normalize(torch.cat([z1, z2]), dim=-1)  # (2b, G): local view-1 rows then view-2 rows
+    sizes = all_gather_sizes(2 * b, z.device)
+    allz = gather_with_grad(z, sizes)  # (2B, G), rank-major
+    offset = sum(sizes[: get_rank()])
+    logits = z @ allz.t() / tau  # (2b, 2B)
+    own = torch.arange(2 * b, device=z.device) + offset
+    logits = logits.masked_fill(F.one_hot(own, allz.shape[0]).bool(), float("-inf"))
+    pos = torch.cat([own[b:], own[:b]])  # view-1 row i <-> view-2 row i
+    return global_mean(F.cross_entropy(logits.float(), pos, reduction="none"))
+
+
+class SimCLRDilemmaTask(DilemmaTaskBase):
+    """SimCLR with sparse, mismatched inputs on both views and the DILEMMA token loss."""
+
+    def __init__(
+        self, model_cfg: ModelConfig, method_cfg: MethodConfig, schedule: SparsitySchedule, seed: int = 0
+    ) -> None:
+        super().__init__(model_cfg, method_cfg, schedule, seed)
+        self.backbone = build_backbone(model_cfg)
+        self._init_objective(self.backbone)
+        self.projector = build_mlp(model_cfg, int(self.backbone.embed_dim), model_cfg.proj_layers, True)
+
+    def training_step(self, batch: dict[str, Any], step: int) -> dict[str, Tensor]:
+        """NT-Xent between the two sparse views + lambda * mean token loss of both views."""
+        views = batch_views(batch)[:2]
+        b = views[0].shape[0]
+        ratio = self.schedule.ratio(step)
+        lam = self.token_weight(ratio)
+        z, tok, accs = [], views[0].new_zeros(()), []
+        for i, x in enumerate(views):
+            corr = self.draw_tokens(step, i, b, ratio, x.device)
+            tokens = self.student_tokens(self.backbone, x, corr)
+            z.append(self.projector(tokens[:, 0]))
+            if lam > 0:
+                loss_i, acc_i = self.token_loss(tokens, corr)
+                tok = tok + loss_i / len(views)
+                accs.append(acc_i)
+        cnt = nt_xent(z[0], z[1], self.method_cfg.tau)
+        out = {
+            "loss": cnt + lam * tok,
+            "loss_contrastive": cnt.detach(),
+            "loss_token": tok.detach(),
+            "sparsity": torch.tensor(ratio),
+            "batch_size": torch.tensor(float(b)),
+        }
+        if accs:
+            out["token_acc"] = torch.stack(accs).mean()
+        return out

@@ -1,0 +1,77 @@
+"""Shared tiny configurations of the tests: a 2-block ViT on 16 x 16 images (16 tokens), seconds per test."""
+
+from __future__ import annotations
+
+import torch
+
+from dilemma_ssl.config import MethodConfig, ModelConfig
+
+
+def tiny_model(**overrides: object) -> ModelConfig:
+    """ViT with 16 patch tokens, width 32, 2 blocks; heads without BN unless asked."""
+    kw: dict[str, object] = dict(
+        arch="sparse_vit_tiny_patch16_224",
+        img_size=16,
+        patch_size=4,
+        embed_dim=32,
+        depth=2,
+        num_heads=2,
+        proj_hidden_dim=64,
+        proj_dim=16,
+        head_norm="none",
+    )
+    kw.update(overrides)
+    return ModelConfig(**kw)  # type: ignore[arg-type]
+
+
+def tiny_method(**overrides: object) -> MethodConfig:
+    """Method flags with small DINO / MAE heads."""
+    kw: dict[str, object] = dict(
+        dino_out_dim=64, dino_local_crops=2, dino_local_size=8, mae_decoder_dim=16, mae_decoder_depth=1
+    )
+    kw.update(overrides)
+    return MethodConfig(**kw)  # type: ignore[arg-type]
+
+
+def fixed_views(variant: str, batch: int = 8, seed: int = 0) -> dict[str, object]:
+    """A fixed batch of views: two 16 px views (+ two 8 px local crops for DINO)."""
+    g = torch.Generator().manual_seed(seed)
+    views = [torch.randn(batch, 3, 16, 16, generator=g) for _ in range(2)]
+    if variant == "dino":
+        views += [torch.randn(batch, 3, 8, 8, generator=g) for _ in range(2)]
+    return {"views": views}
+
+
+def distributed_worker(rank: int, world: int, init_file: str, variant: str, out_dir: str) -> None:
+    """One gloo process: its half of the fixed batch, rank-averaged loss and gradients (as DDP)."""
+    import torch.distributed as dist
+
+    from dilemma_ssl.schedule import SparsitySchedule
+    from dilemma_ssl.variants import TASKS
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        out = run_fixed_step(variant, SparsitySchedule, TASKS, rank, world)
+        torch.save(out, f"{out_dir}/rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def run_fixed_step(variant: str, schedule_cls: type, tasks: dict, rank: int = 0, world: int = 1) -> dict:
+    """Loss and averaged gradients of one DILEMMA step on this rank's block of a fixed batch of 8."""
+    from sparse_core.distributed import all_reduce_mean
+
+    torch.manual_seed(0)
+    task = tasks[variant](tiny_model(), tiny_method(variant=variant), schedule_cls.constant(8, 0.5), seed=0)
+    batch = fixed_views(variant, batch=8)
+    b = 8 // world
+    local = {"views": [v[rank * b : (rank + 1) * b] for v in batch["views"]]}
+    out = task.training_step(local, 3)
+    out["loss"].backward()
+    grads = {n: all_reduce_mean(p.grad) for n, p in task.named_parameters() if p.grad is not None}
+    return {
+        "loss": all_reduce_mean(out["loss"].detach()),
+        "token": all_reduce_mean(out["loss_token"]),
+        "grads": grads,
+    }

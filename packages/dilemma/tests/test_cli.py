@@ -1,0 +1,147 @@
+"""dilemma-train / dilemma-eval: help, config errors, a whole tiny run, and skipped corrupt images."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from dilemma_test_utils import tiny_model
+from PIL import Image
+
+from dilemma_ssl.cli import evaluate as eval_cli
+from dilemma_ssl.cli import train as train_cli
+from dilemma_ssl.config import DataConfig, DilemmaRunConfig, EvalConfig, MethodConfig
+from dilemma_ssl.runner import CONFIG_DIR, build_task, train
+from sparse_core.engine import TrainConfig
+
+TINY_RUN = [
+    "--train.max_steps",
+    "3",
+    "--train.batch_size",
+    "8",
+    "--data.num_samples",
+    "48",
+    "--data.num_eval_samples",
+    "24",
+    "--model.depth",
+    "1",
+    "--model.embed_dim",
+    "32",
+    "--model.proj_hidden_dim",
+    "32",
+    "--eval.linear_epochs",
+    "2",
+    "--eval.few_shot",
+    "[0.5]",
+]
+
+
+def test_help_lists_the_method_options(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        train_cli.main(["--help"])
+    assert exc.value.code == 0
+    text = capsys.readouterr().out
+    assert "--method.lambda_dilemma" in text and "--method.sparsity" in text and "--train.max_steps" in text
+
+
+def test_every_shipped_config_parses() -> None:
+    from sparse_core.config import parse_config
+
+    names = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+    assert {
+        "tiny",
+        "mocov3_dilemma",
+        "mocov3",
+        "mocov3_sparsity",
+        "simclr_dilemma",
+        "dino_dilemma",
+        "mae_dilemma",
+    } <= set(names)
+    for name in names:
+        cfg = parse_config(DilemmaRunConfig, ["--config", name], config_dir=CONFIG_DIR)
+        assert isinstance(cfg.method, MethodConfig)
+
+
+def test_bad_config_key_is_rejected(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    with pytest.raises(SystemExit) as exc:
+        train_cli.main(["--config", "tiny", "--method.lamda_dilemma", "0.1"])
+    assert exc.value.code == 2
+    assert "lamda_dilemma" in capsys.readouterr().err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("method:\n  tehta: 0.3\n")
+    with pytest.raises(SystemExit):
+        train_cli.main(["--config", str(bad)])
+    assert "tehta" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        train_cli.main(["--config", "tiny", "--method.variant", "byol"])
+
+
+def test_tiny_run_then_eval(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    res = train_cli.main(["--config", "tiny", "--train.out_dir", str(out), *TINY_RUN])
+    for name in ("config.yaml", "metrics.jsonl", "loss.png", "backbone.safetensors", "eval.json", "eval.md"):
+        assert (out / name).is_file(), name
+    assert {"knn", "linear", "md_acc_0.4", "attn_jaccard", "seg_miou"} <= set(res["eval"])
+    ckpt = sorted((out / "checkpoints").glob("*.pt"))[-1]
+    again = eval_cli.main(
+        [
+            "--config",
+            str(out / "config.yaml"),
+            "--checkpoint",
+            str(ckpt),
+            "--out",
+            str(tmp_path / "eval"),
+            "--eval.segmentation",
+            "false",
+        ]
+    )
+    assert again["knn"] == pytest.approx(res["eval"]["knn"])
+    assert json.loads((tmp_path / "eval" / "eval.json").read_text())["source"] == str(ckpt)
+    # the exported backbone is a plain timm model (README one-liner)
+    import timm
+    import torch
+
+    model = timm.create_model(
+        "sparse_vit_tiny_patch16_224",
+        pretrained=True,
+        num_classes=0,
+        img_size=24,
+        patch_size=4,
+        embed_dim=32,
+        depth=1,
+        num_heads=4,
+        pos_embed_type="sincos",
+        pretrained_cfg_overlay=dict(file=str(out / "backbone.safetensors")),
+    ).eval()
+    from sparse_core.config import parse_config
+    from sparse_core.export import load_weights
+
+    exported = build_task(parse_config(DilemmaRunConfig, ["--config", str(out / "config.yaml")]))
+    load_weights(exported.backbone, out / "backbone.safetensors")
+    x = torch.randn(2, 3, 24, 24)
+    with torch.no_grad():
+        assert torch.allclose(
+            model.forward_features(x), exported.backbone.eval().forward_features(x), atol=1e-5
+        )
+
+
+def test_corrupt_image_is_skipped_and_counted(tmp_path: Path) -> None:
+    root = tmp_path / "images"
+    rng = np.random.default_rng(0)
+    for c in ("a", "b"):
+        (root / c).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(root / c / f"{i}.png")
+    (root / "b" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really a png")
+    cfg = DilemmaRunConfig(
+        model=tiny_model(),
+        method=MethodConfig(random_sparsity=False, constant_sparsity=0.5),
+        data=DataConfig(name="imagefolder", root=str(root), augment="light"),
+        eval=EvalConfig(),
+        train=TrainConfig(out_dir=str(tmp_path / "run"), max_steps=3, batch_size=3, progress=False),
+    )
+    res = train(cfg, evaluate=False)
+    assert res["train"]["num_skipped"] == 1  # 3 steps x 3 images = one pass over the 9 files
+    assert res["train"]["steps"] == 3
