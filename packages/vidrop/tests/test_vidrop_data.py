@@ -49,6 +49,19 @@ def test_views_shapes() -> None:
     assert clips.shape == (15, 3, 4, 16, 16)
 
 
+def test_views_colour_jitter_and_grayscale() -> None:
+    """Jitter changes a clip's colours (same crops, same seed); grey clips have equal channels."""
+    video = torch.from_numpy(ProceduralVideos(1, seed=0).video(0))
+    kw = {"global_frames": 4, "global_size": 16, "num_local": 0, "frame_stride": 2, "global_scale": (1.0, 1.0)}
+    torch.manual_seed(0)
+    plain = MultiClipViews(ViewsConfig(**kw))(video)["global"]  # type: ignore[arg-type]
+    torch.manual_seed(0)
+    jit = MultiClipViews(ViewsConfig(**kw, color_jitter=0.8, grayscale_prob=1.0))(video)["global"]  # type: ignore[arg-type]
+    assert plain.shape == jit.shape and not torch.allclose(plain, jit)
+    r, g, b = (jit[0, c] * s + m for c, (m, s) in enumerate(zip((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))))
+    assert torch.allclose(r, g, atol=1e-5) and torch.allclose(g, b, atol=1e-5)  # grey: equal channels
+
+
 def test_corrupt_video_skipped_and_counted(tmp_path: Path) -> None:
     write_video_folder(tmp_path, ProceduralVideos(3, num_frames=6, size=32, seed=0))
     good = sorted(tmp_path.rglob("*.mp4"))[0]

@@ -41,6 +41,12 @@ class ViewsConfig:
     """Temporal stride between sampled frames (VideoMAE / V-JEPA use 4 on Kinetics)."""
     hflip: bool = False
     """Random horizontal flip (off by default: minimal augmentation, and it would flip left/right motions)."""
+    color_jitter: float = 0.0
+    """Strength of a per-clip colour jitter (random per-channel gain and offset, shared by the clip's frames).
+    0 (default, thesis: crops only). The tiny config turns it on: the procedural clips' appearance is random
+    per video, so without it two views of a video can be matched by their colours alone (see docs/study.md)."""
+    grayscale_prob: float = 0.0
+    """Probability that a clip is turned to grey (DINO-style; 0 by default, thesis: crops only)."""
 
 
 @dataclass

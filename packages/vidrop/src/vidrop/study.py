@@ -5,6 +5,10 @@
   fit on the first half of the frames of each clip and evaluated on the second half.
 * ``sparsity``: tiny ViDROP (token dropping) vs the same model dense, trained for the same wall-clock time on
   the procedural clips, frozen-feature k-NN / linear accuracy (Fig. 6.2 style).
+* ``shortcut``: what two training views of one procedural video share: how often a view's nearest
+  neighbour among the other videos' second views is its own video (instance) or a same-class video (class),
+  by raw pixels, mean colour and absolute frame differences, with and without the optional colour jitter;
+  plus linear / k-NN probes on one training view (pixels vs frame differences).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import numpy as np
 
 from vidrop.codec import compression_factor, decode, encode, fit_codebook, psnr, sample_patches
 
-__all__ = ["codec_study", "sparsity_study", "main"]
+__all__ = ["codec_study", "sparsity_study", "shortcut_study", "main"]
 
 CLIPS = ("bigbuckbunny.mp4", "bikes.mp4", "carphone_pristine.mp4")
 
@@ -124,11 +128,54 @@ def sparsity_study(budget_s: float = 90.0, drop_ratio: float = 0.75) -> list[dic
     return rows
 
 
+def shortcut_study(jitters: tuple[tuple[float, float], ...] = ((0.0, 0.0), (0.8, 0.2))) -> list[dict[str, Any]]:
+    """Which cues match the two large views of a procedural video (tiny config's views), per colour jitter."""
+    import torch
+    import torch.nn.functional as F
+
+    from sparse_core.config import parse_config
+    from sparse_core.eval import knn_classify, linear_probe
+    from vidrop.config import CONFIG_DIR, ViDROPConfig
+    from vidrop.data.procedural import ProceduralVideos
+    from vidrop.data.views import MultiClipViews
+
+    cfg = parse_config(ViDROPConfig, ["--config", "tiny"], config_dir=CONFIG_DIR)
+    d = cfg.data
+    rows = []
+    for jitter, grey in jitters:
+        cfg.views.color_jitter, cfg.views.grayscale_prob = jitter, grey
+        views = MultiClipViews(cfg.views)
+
+        def cut(n: int, seed: int, views: MultiClipViews = views) -> tuple[torch.Tensor, torch.Tensor]:
+            vids = ProceduralVideos(n, d.frames, d.size, seed)
+            torch.manual_seed(seed)
+            x = torch.stack([views(torch.from_numpy(vids.video(i)))["global"] for i in range(n)])
+            return x, torch.tensor([vids.label(i) for i in range(n)])  # (n, G, 3, T, S, S), (n,)
+
+        (xtr, ytr), (xte, yte) = cut(256, d.seed), cut(128, d.seed + 1000)
+        cues = {"pixels": lambda x: x.flatten(1), "mean_colour": lambda x: x.mean((2, 3, 4)),
+                "abs_frame_diff": lambda x: (x[:, :, 1:] - x[:, :, :-1]).abs().flatten(1)}
+        row: dict[str, Any] = {"color_jitter": jitter, "grayscale_prob": grey}
+        for name, f in cues.items():
+            a, b = F.normalize(f(xtr[:, 0]), dim=1), F.normalize(f(xtr[:, 1]), dim=1)
+            nn_idx = (a @ b.T).argmax(1)
+            row[f"{name}_same_video"] = 100 * float((nn_idx == torch.arange(len(a))).float().mean())
+            row[f"{name}_same_class"] = 100 * float((ytr[nn_idx] == ytr).float().mean())
+            if name != "mean_colour":
+                ftr, fte = f(xtr[:, 0]), f(xte[:, 0])
+                row[f"{name}_linear"] = linear_probe(ftr, ytr, fte, yte, lrs=[0.01, 0.1], epochs=30,
+                                                     num_classes=8)["test_top1"]
+                row[f"{name}_knn"] = knn_classify(ftr, ytr, fte, yte, k=20, T=0.07, num_classes=8)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the studies and write ``<out>/study_results.json``."""
     ap = argparse.ArgumentParser(prog="python -m vidrop.study")
     ap.add_argument("--out", default="packages/vidrop/docs")
-    ap.add_argument("--only", choices=["codec", "sparsity"], default=None)
+    ap.add_argument("--only", choices=["codec", "sparsity", "shortcut"], default=None)
     ap.add_argument("--budget-s", type=float, default=90.0)
     args = ap.parse_args(argv)
     out = Path(args.out)
@@ -138,6 +185,8 @@ def main(argv: list[str] | None = None) -> int:
         results["codec"] = codec_study()
     if args.only in (None, "sparsity"):
         results["sparsity"] = sparsity_study(args.budget_s)
+    if args.only in (None, "shortcut"):
+        results["shortcut"] = shortcut_study()
     path = out / f"study_results{'_' + args.only if args.only else ''}.json"
     path.write_text(json.dumps(results, indent=2))
     print(f"wrote {path}")

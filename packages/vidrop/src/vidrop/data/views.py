@@ -82,9 +82,27 @@ class MultiClipViews:
         t, h, w, _ = video.shape
         idx = temporal_indices(t, frames, self.cfg.frame_stride)
         x = clip_to_tensor(video[idx], size, random_resized_box(h, w, scale))
+        if self.cfg.color_jitter > 0 or self.cfg.grayscale_prob > 0:
+            x = self._jitter(x)
         if self.cfg.hflip and bool(torch.rand(1) < 0.5):
             x = x.flip(-1)
         return x
+
+    def _jitter(self, x: Tensor) -> Tensor:
+        """Per-clip colour jitter on a normalised ``(3, T, S, S)`` clip: random per-channel gain and offset
+        (strength ``color_jitter``), then grey with probability ``grayscale_prob``; one draw for all frames."""
+        mean = torch.tensor(IMAGENET_MEAN).view(3, 1, 1, 1)
+        std = torch.tensor(IMAGENET_STD).view(3, 1, 1, 1)
+        rgb = x * std + mean  # back to [0, 1]
+        s = self.cfg.color_jitter
+        if s > 0:
+            gain = 1.0 + s * (2 * torch.rand(3, 1, 1, 1) - 1)
+            offset = 0.5 * s * (2 * torch.rand(3, 1, 1, 1) - 1)
+            rgb = (rgb * gain + offset).clamp(0.0, 1.0)
+        if self.cfg.grayscale_prob > 0 and bool(torch.rand(1) < self.cfg.grayscale_prob):
+            w = torch.tensor([0.299, 0.587, 0.114]).view(3, 1, 1, 1)
+            rgb = (rgb * w).sum(0, keepdim=True).expand(3, -1, -1, -1)
+        return (rgb - mean) / std
 
     def __call__(self, video: Tensor) -> dict[str, Tensor]:
         """``video``: ``(T, H, W, 3)`` uint8."""
