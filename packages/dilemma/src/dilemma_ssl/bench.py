@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ from dilemma_ssl.config import MethodConfig, ModelConfig
 from dilemma_ssl.evaluate import markdown_table
 from dilemma_ssl.schedule import SparsitySchedule
 from dilemma_ssl.task import MoCoV3DilemmaTask
+from sparse_core.timing import training_step_time
 
 __all__ = ["run", "time_step"]
 
@@ -39,28 +39,8 @@ def time_step(
     warmup: int = 2,
 ) -> tuple[float, float | None]:
     """Median seconds of one optimizer step at ``batch`` images, and peak CUDA memory in GiB (None on CPU)."""
-    opt = torch.optim.AdamW([p for p in task.parameters() if p.requires_grad], lr=1e-4)
     views = {"views": [torch.randn(batch, 3, img, img, device=device) for _ in range(2)]}
-    cuda = device.type == "cuda"
-    times = []
-    if cuda:
-        torch.cuda.reset_peak_memory_stats(device)
-    for i in range(warmup + repeats):
-        if cuda:
-            torch.cuda.synchronize(device)
-        t0 = time.perf_counter()
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cuda):
-            out = task.training_step(views, step)
-        opt.zero_grad(set_to_none=True)
-        out["loss"].backward()
-        opt.step()
-        task.on_after_step(step, 1000)
-        if cuda:
-            torch.cuda.synchronize(device)
-        if i >= warmup:
-            times.append(time.perf_counter() - t0)
-    peak = torch.cuda.max_memory_allocated(device) / 2**30 if cuda else None
-    return statistics.median(times), peak
+    return training_step_time(task, views, device, repeats, warmup, step=step)
 
 
 def run(out_dir: Path, quick: bool = False) -> dict[str, Any]:

@@ -14,9 +14,6 @@ ratios, not the absolute times, are what carries over. Medians of repeated timin
 from __future__ import annotations
 
 import json
-import statistics
-import time
-from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -29,26 +26,9 @@ from river_vp.flow.rollout import predict_future
 from river_vp.flow.sampler import SamplerConfig
 from river_vp.models.uvit import VectorFieldConfig, VectorFieldRegressor
 from river_vp.tasks.flow import RiverTask
+from sparse_core.timing import median_time
 
 __all__ = ["run"]
-
-
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def _median_time(fn: Callable[[], Any], device: torch.device, repeats: int, warmup: int = 1) -> float:
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        _sync(device)
-        t0 = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def _model_cfg(big: bool) -> VectorFieldConfig:
@@ -78,13 +58,13 @@ def _context_scaling(
         t = torch.rand(b, device=device, dtype=dtype)
         past = torch.randn(b, k, *shape, device=device, dtype=dtype)
         ones = torch.ones(b, 2, device=device)
-        nfe_r = _median_time(partial(river, z, t, past[:, -2:], ones), device, repeats)
+        nfe_r = median_time(partial(river, z, t, past[:, -2:], ones), device, repeats)
         dists = torch.arange(k, 0, -1, device=device).expand(b, k)
-        nfe_a = _median_time(partial(allpast, z, t, past, dists), device, repeats)
+        nfe_a = median_time(partial(allpast, z, t, past, dists), device, repeats)
         gen = torch.Generator().manual_seed(0)
         sampler = SamplerConfig(steps=steps)
         rollout = partial(predict_future, river, past, 16, ConditionSpec(), sampler, gen)
-        pred_r = _median_time(rollout, device, max(1, repeats // 5), warmup=0)
+        pred_r = median_time(rollout, device, max(1, repeats // 5), warmup=0)
 
         def allpast_rollout(past: torch.Tensor = past) -> None:
             frames = past
@@ -97,7 +77,7 @@ def _context_scaling(
                     zz = zz + allpast(zz, tt, frames, d) / steps
                 frames = torch.cat([frames, zz[:, None]], 1)
 
-        pred_a = _median_time(allpast_rollout, device, max(1, repeats // 5), warmup=0)
+        pred_a = median_time(allpast_rollout, device, max(1, repeats // 5), warmup=0)
         rows.append(
             {
                 "past_frames": k,
@@ -123,7 +103,7 @@ def _sampling_speed(
     for steps, s in ((10, 0.0), (100, 0.0), (10, 0.1), (10, 0.5), (100, 0.1), (100, 0.5)):
         sampler = SamplerConfig(steps=steps, warm_start=s)
         gen = torch.Generator().manual_seed(0)
-        sec = _median_time(
+        sec = median_time(
             partial(predict_future, model, ctx, 4, ConditionSpec(), sampler, gen),
             device,
             repeats,
@@ -153,7 +133,7 @@ def _training_speed(
         loss.backward()
         opt.step()
 
-    sec = _median_time(step, device, steps, warmup=2)
+    sec = median_time(step, device, steps, warmup=2)
     out = {
         "batch_size": batch,
         "steps_per_s": 1 / sec,

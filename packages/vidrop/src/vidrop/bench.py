@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import json
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from sparse_core.timing import training_step_time
 from vidrop.codec import PatchCodebook, decode_torch, encode
 from vidrop.config import EncoderConfig, HeadConfig, ViDROPConfig, ViewsConfig
 from vidrop.data.procedural import ProceduralVideos, write_video
@@ -44,11 +44,6 @@ def _bench_cfg(quick: bool, gpu: bool) -> tuple[ViDROPConfig, int]:
     return cfg, 8
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
 def bench_training(quick: bool = False, steps: int | None = None) -> list[dict[str, float]]:
     """Median step time, clips/s and peak memory of a ViDROP step at each drop rate."""
     gpu = torch.cuda.is_available()
@@ -61,30 +56,14 @@ def bench_training(quick: bool = False, steps: int | None = None) -> list[dict[s
         cfg.tokens.drop_ratio = rate
         torch.manual_seed(0)
         task = ViDROPTask(cfg, total_steps=100).to(device)
-        opt = torch.optim.AdamW([p for p in task.parameters() if p.requires_grad], lr=1e-4)
         data = {"global": torch.randn(batch, v.num_global, 3, v.global_frames, v.global_size, v.global_size,
                                       device=device),
                 "local": torch.randn(batch, v.num_local, 3, v.local_frames, v.local_size, v.local_size,
                                      device=device)}
-        if gpu:
-            torch.cuda.reset_peak_memory_stats()
-        times = []
-        for s in range(steps + 2):
-            _sync(device)
-            t0 = time.perf_counter()
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=gpu):
-                out = task.training_step(data, s)
-            opt.zero_grad(set_to_none=True)
-            out["loss"].backward()
-            opt.step()
-            task.on_after_step(s, 100)
-            _sync(device)
-            if s >= 2:  # warm-up steps excluded
-                times.append(time.perf_counter() - t0)
-        med = statistics.median(times)
+        med, peak = training_step_time(task, data, device, repeats=steps, warmup=2, total_steps=100)
         rows.append({"drop_rate": rate, "step_s": med, "clips_per_s": batch / med,
-                     "peak_mem_gb": torch.cuda.max_memory_allocated() / 2**30 if gpu else float("nan")})
-        del task, opt, data
+                     "peak_mem_gb": peak if peak is not None else float("nan")})
+        del task, data
         if gpu:
             torch.cuda.empty_cache()
     dense = rows[0]["clips_per_s"]
