@@ -1,9 +1,15 @@
 """The DILEMMA stage of the main demo: tiny MoCo v3 + DILEMMA on generated shapes, k-NN vs a random-init ViT.
 
 ``run(out_dir)`` trains the shipped ``tiny`` config (a 4-block ViT on 24 px SyntheticShapes, label = shape
-with random colour and texture) on the CPU in about a minute, then reports weighted k-NN accuracy (k = 20) of
-the trained backbone next to the same architecture at random initialisation, the mismatch-detection accuracy
-and the CLS-attention Jaccard, as a Markdown table plus the loss curve.
+with random colour and texture) on the CPU in a few minutes, then reports weighted k-NN accuracy (k = 20) of
+the trained backbone next to the same architecture at random initialisation and k-NN on the raw pixels, the
+mismatch-detection accuracy and the CLS-attention Jaccard, as a Markdown table plus the loss curve.
+
+What to expect: at this budget (100 steps) the demo shows that the pipeline runs, **not** that it learns. The
+shape labels are at chance for k-NN on raw pixels (~23 %, chance 20 %) because position, scale, rotation,
+colour and texture are random, and no tiny-config setting tried (augmentation, lr, tau, patch size, dense vs
+sparse, frozen or trained patch embedding, CLS or mean-pooled features; up to 300 steps) got k-NN clearly above
+random init (all 19-24 %). The raw-pixel row is printed so the table can be read that way.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from dilemma_ssl.mismatch import num_corrupted
 from dilemma_ssl.runner import CONFIG_DIR, build_task, train
 from sparse_core import masking
 from sparse_core.config import parse_config
+from sparse_core.eval import extract_features
 
 __all__ = ["run"]
 
@@ -36,6 +43,14 @@ def _scores(task: Any, cfg: DilemmaRunConfig) -> dict[str, float]:
         "md_acc": ev.mismatch_accuracy(backbone, task.objective, test_ds, sparsity=0.55),
         "jaccard": ev.attention_jaccard(backbone, test_ds),
     }
+
+
+def _pixel_knn(cfg: DilemmaRunConfig) -> float:
+    """k-NN top-1 (%) on the flattened, normalised evaluation images: what the data gives without any network."""
+    train_ds, test_ds = build_eval_datasets(cfg.data, cfg.model)
+    train_ds = ev.subsample(train_ds, cfg.eval.max_train_samples)
+    flat = extract_features(lambda x: x.flatten(1), train_ds), extract_features(lambda x: x.flatten(1), test_ds)
+    return ev.knn_eval(flat[0], flat[1], cfg.eval.knn_k, cfg.eval.knn_t)
 
 
 def _trivial_md(cfg: DilemmaRunConfig, task: Any) -> float:
@@ -82,7 +97,8 @@ def run(out_dir: Path, max_steps: int | None = None) -> dict[str, Any]:
                 "CLS-attn Jaccard (%)": r["jaccard"],
             }
             for r in rows
-        ],
+        ]
+        + [{"backbone": "raw pixels (no network, reference)", "k-NN top-1 (%)": _pixel_knn(cfg)}],
         ["backbone", "k-NN top-1 (%)", "mismatch acc. (%) @55 %", "CLS-attn Jaccard (%)"],
     )
     summary = (
@@ -90,7 +106,9 @@ def run(out_dir: Path, max_steps: int | None = None) -> dict[str, Any]:
         f"{cfg.method.sparsity}, batch x {cfg.method.batch_multipliers}) on {cfg.data.num_samples} generated "
         f"24 px shapes in {train_s:.0f} s; k-NN (k={eval_cfg['knn_k']}) on "
         f"{cfg.data.num_eval_samples} held-out "
-        f"shapes (5 classes, chance 20 %). Mismatch accuracy of always answering 'correct position': "
+        f"shapes (5 classes, chance 20 %; the raw-pixel row shows how much k-NN can get from this data at all: "
+        f"at 100 CPU steps expect the trained backbone within a few points of random init, see the module "
+        f"docstring). Mismatch accuracy of always answering 'correct position': "
         f"{_trivial_md(cfg, trained_task):.2f} %.\n\n{table}\n"
     )
     md = out_dir / "dilemma_demo.md"
