@@ -47,6 +47,21 @@ class DilemmaTaskBase(Task):
         self.schedule = schedule
         self.seed = seed
 
+    @staticmethod
+    def step_outputs(name: str, main: Tensor, lam: float, tok: Tensor, accs: list[Tensor], ratio: float,
+                     batch: int) -> dict[str, Tensor]:
+        """The dict every variant returns: ``loss = main + lam * token loss`` plus the logged parts."""
+        out = {
+            "loss": main + lam * tok,
+            name: main.detach(),
+            "loss_token": tok.detach(),
+            "sparsity": torch.tensor(ratio),
+            "batch_size": torch.tensor(float(batch)),
+        }
+        if accs:
+            out["token_acc"] = torch.stack(accs).mean()
+        return out
+
     def _init_objective(self, backbone: nn.Module) -> None:
         num_tokens = int(backbone.patch_embed.num_patches)
         self.num_tokens = num_tokens

@@ -129,16 +129,7 @@ class MoCoV3DilemmaTask(DilemmaTaskBase):
                 loss_i, acc_i = self.token_loss(tokens, corr)
                 tok = tok + loss_i / len(views)
                 accs.append(acc_i)
-        out = {
-            "loss": cnt + lam * tok,
-            "loss_contrastive": cnt.detach(),
-            "loss_token": tok.detach(),
-            "sparsity": torch.tensor(ratio),
-            "batch_size": torch.tensor(float(b)),
-        }
-        if accs:
-            out["token_acc"] = torch.stack(accs).mean()
-        return out
+        return self.step_outputs("loss_contrastive", cnt, lam, tok, accs, ratio, b)
 
     def on_after_step(self, step: int, total_steps: int) -> None:
         """EMA update of the teacher with momentum on a cosine schedule from ``momentum`` to 1."""

@@ -71,16 +71,7 @@ class DINODilemmaTask(DilemmaTaskBase):
         m = self.method_cfg
         temp = teacher_temp_schedule(step, m.dino_teacher_temp_warmup_steps, 0.04, m.dino_teacher_temp)
         dino = self.dino_loss(student_out, teacher_out, temp)
-        out = {
-            "loss": dino + lam * tok,
-            "loss_dino": dino.detach(),
-            "loss_token": tok.detach(),
-            "sparsity": torch.tensor(ratio),
-            "batch_size": torch.tensor(float(b)),
-        }
-        if accs:
-            out["token_acc"] = torch.stack(accs).mean()
-        return out
+        return self.step_outputs("loss_dino", dino, lam, tok, accs, ratio, b)
 
     def on_after_step(self, step: int, total_steps: int) -> None:
         """EMA update of the teacher (cosine momentum from ``momentum`` to 1)."""

@@ -122,13 +122,4 @@ class MAEDilemmaTask(DilemmaTaskBase):
         dropped = torch.ones_like(per_patch).scatter(1, corr.keep_idx, 0.0)
         recon = global_mean(per_patch * dropped, dropped.sum())
         tok, acc = self.token_loss(tokens, corr) if lam > 0 else (recon.new_zeros(()), None)
-        out = {
-            "loss": recon + lam * tok,
-            "loss_recon": recon.detach(),
-            "loss_token": tok.detach(),
-            "sparsity": torch.tensor(ratio),
-            "batch_size": torch.tensor(float(b)),
-        }
-        if acc is not None:
-            out["token_acc"] = acc
-        return out
+        return self.step_outputs("loss_recon", recon, lam, tok, [acc] if acc is not None else [], ratio, b)

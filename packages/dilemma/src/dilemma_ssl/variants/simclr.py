@@ -72,13 +72,4 @@ class SimCLRDilemmaTask(DilemmaTaskBase):
                 tok = tok + loss_i / len(views)
                 accs.append(acc_i)
         cnt = nt_xent(z[0], z[1], self.method_cfg.tau)
-        out = {
-            "loss": cnt + lam * tok,
-            "loss_contrastive": cnt.detach(),
-            "loss_token": tok.detach(),
-            "sparsity": torch.tensor(ratio),
-            "batch_size": torch.tensor(float(b)),
-        }
-        if accs:
-            out["token_acc"] = torch.stack(accs).mean()
-        return out
+        return self.step_outputs("loss_contrastive", cnt, lam, tok, accs, ratio, b)
