@@ -7,6 +7,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from sparse_core.engine.randomness import step_generator
+
 __all__ = ["Task"]
 
 
@@ -15,7 +17,18 @@ class Task(nn.Module):
 
     Subclasses implement :meth:`training_step`; everything stateful (students, teachers, heads, loss buffers
     such as DINO centers) must be a submodule or buffer so that it lands in checkpoints.
+
+    Per-step random choices come from :meth:`generator`, keyed by the run seed (set by the Trainer from
+    ``train.seed``), the optimizer step, the micro-batch index the Trainer passes to :meth:`forward`, and a
+    stream name; draw for the global batch and slice with :func:`sparse_core.engine.randomness.global_rows`.
     """
+
+    seed: int = 0
+    micro: int = 0
+
+    def generator(self, step: int, stream: str | int = 0) -> torch.Generator:
+        """CPU generator of ``stream`` for the current micro-batch of optimizer step ``step``."""
+        return step_generator(self.seed, step, self.micro, stream)
 
     def training_step(self, batch: dict[str, Any], step: int) -> dict[str, torch.Tensor]:
         """Compute the loss of one (micro-)batch.
@@ -29,8 +42,17 @@ class Task(nn.Module):
         """
         raise NotImplementedError
 
-    def forward(self, batch: dict[str, Any], step: int) -> dict[str, torch.Tensor]:  # type: ignore[override]
-        """The engine calls the (possibly DDP-wrapped) module, so DDP's hooks run; defaults to the step."""
+    def forward(  # type: ignore[override]
+        self, batch: dict[str, Any], step: int, micro: int = 0
+    ) -> dict[str, torch.Tensor]:
+        """The engine calls the (possibly DDP-wrapped) module, so DDP's hooks run; defaults to the step.
+
+        Args:
+            batch: collated micro-batch.
+            step: optimizer step.
+            micro: micro-batch index within the step (``0 .. grad_accum - 1``), stored as ``self.micro``.
+        """
+        self.micro = micro
         return self.training_step(batch, step)
 
     def on_after_step(self, step: int, total_steps: int) -> None:

@@ -115,6 +115,7 @@ class Trainer:
         self.collate_fn = collate_fn or _default_collate
         self.config = config
         self.base_lr = optim.lr * (train.batch_size / 256 if optim.scale_lr else 1.0)
+        task.seed = train.seed  # the one owner of per-step randomness (Task.generator)
         optimizer = build_optimizer(task, optim, self.base_lr)
         self.task, self.optimizer = self.accelerator.prepare(task, optimizer)
         self.step, self.stream = 0, StreamState()
@@ -247,7 +248,7 @@ class Trainer:
                 batch = move_to_device(batch, self.accelerator.device)
                 ctx = self.accelerator.no_sync(self.task) if (not sync and accum > 1) else _nullcontext()
                 with ctx, self.accelerator.autocast():
-                    out = self.task(batch, self.step)
+                    out = self.task(batch, self.step, micro - 1)
                     if "loss" not in out:
                         raise KeyError("Task.training_step must return a dict with a 'loss' entry")
                     self._check_finite(out["loss"])
