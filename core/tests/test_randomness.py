@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 
 from sparse_core.engine import Task, global_rows, mix_seed, step_generator, stream_id
@@ -27,9 +28,17 @@ def test_global_rows_single_process() -> None:
     assert torch.arange(5)[rows.rows].tolist() == [0, 1, 2, 3, 4]
 
 
-def test_task_generator_uses_seed_step_and_micro() -> None:
+def test_global_rows_micro_batches_tile_the_step_batch() -> None:
+    parts = [global_rows(4, micro=m, accum=3) for m in range(3)]
+    assert {p.total for p in parts} == {12}
+    assert [list(range(p.start, p.stop)) for p in parts] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9, 10, 11]]
+    with pytest.raises(ValueError, match="micro-batch index 3"):
+        global_rows(4, micro=3, accum=3)
+
+
+def test_task_generator_is_keyed_by_seed_and_step_and_rows_by_micro() -> None:
     task = Task()
-    task.seed = 3
-    task.micro = 1
+    task.seed, task.micro, task.accum = 3, 1, 2
     got = torch.rand(4, generator=task.generator(10, "tokens"))
-    assert torch.equal(got, torch.rand(4, generator=step_generator(3, 10, 1, "tokens")))
+    assert torch.equal(got, torch.rand(4, generator=step_generator(3, 10, 0, "tokens")))
+    assert task.rows(5).rows == slice(5, 10)

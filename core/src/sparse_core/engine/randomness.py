@@ -1,11 +1,18 @@
 """Per-step randomness: the one place that turns ``(seed, step, micro-batch, stream)`` into random numbers.
 
 Every random choice a method makes inside a training step (tokens to keep, mask or mismatch, context frames,
-distillation subsets) is drawn from :func:`step_generator` for the **global** batch and then sliced to this
-process' rows with :func:`global_rows`. Two properties follow:
+distillation subsets) is drawn from :func:`step_generator` for the **whole step batch** (every process, every
+micro-batch) and then sliced to the rows of this process' micro-batch with :func:`global_rows`. Three
+properties follow:
 
 - N processes see exactly the draws one process holding the concatenated batch would see;
-- every micro-batch of a gradient-accumulation step gets its own draw, and a resumed run repeats it.
+- with ``grad_accum = A`` every micro-batch gets its own rows of the draw, so the accumulated gradient equals
+  the gradient of one step on the whole batch (for per-sample losses), and no pattern repeats;
+- a resumed run repeats every draw.
+
+The row layout follows :class:`sparse_core.engine.sampler.StepBatchSampler`: rank-major, then micro-batch
+(rank ``r`` holds rows ``r * A * b .. (r + 1) * A * b`` of a step whose local micro-batches hold ``b``).
+``micro`` in :func:`step_generator` is for the rare choice made once per micro-batch rather than per row.
 
 Streams are named (``"tokens"``, ``"view0"``, ...) so that two independent choices of one step never share a
 generator; :func:`stream_id` maps a name to a stable integer (CRC-32, independent of ``PYTHONHASHSEED``).
@@ -83,11 +90,22 @@ class GlobalRows:
         return slice(self.start, self.stop)
 
 
-def global_rows(local_batch: int, device: torch.device | None = None) -> GlobalRows:
-    """This process' rows of the global batch (uneven local batches allowed; one all-gather of sizes).
+def global_rows(local_batch: int, micro: int = 0, accum: int = 1, device: torch.device | None = None) -> GlobalRows:
+    """Rows of this process' micro-batch in the step's whole batch (one all-gather of sizes when distributed).
 
-    Draw for ``total`` samples, then keep ``draw[rows]``.
+    Draw for ``total`` samples, then keep ``draw[rows]``. With equal local sizes (the sampler's layout) the
+    rows are exactly where these samples sit in the step batch; uneven sizes (skipped files) are padded to
+    the largest so rows stay disjoint.
+
+    Args:
+        local_batch: samples in this process' micro-batch.
+        micro: micro-batch index within the step.
+        accum: micro-batches per step (``train.grad_accum``).
+        device: device of the size all-gather (NCCL needs CUDA tensors).
     """
+    if not 0 <= micro < accum:
+        raise ValueError(f"micro-batch index {micro} is outside 0..{accum - 1}")
     sizes = all_gather_sizes(local_batch, device)
-    start = sum(sizes[: get_rank()]) if len(sizes) > 1 else 0
-    return GlobalRows(sum(sizes), start, start + local_batch)
+    width = max(sizes)
+    start = (get_rank() * accum + micro) * width if len(sizes) > 1 else micro * width
+    return GlobalRows(width * len(sizes) * accum, start, start + local_batch)

@@ -7,7 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from sparse_core.engine.randomness import step_generator
+from sparse_core.engine.randomness import GlobalRows, global_rows, step_generator
 
 __all__ = ["Task"]
 
@@ -18,17 +18,23 @@ class Task(nn.Module):
     Subclasses implement :meth:`training_step`; everything stateful (students, teachers, heads, loss buffers
     such as DINO centers) must be a submodule or buffer so that it lands in checkpoints.
 
-    Per-step random choices come from :meth:`generator`, keyed by the run seed (set by the Trainer from
-    ``train.seed``), the optimizer step, the micro-batch index the Trainer passes to :meth:`forward`, and a
-    stream name; draw for the global batch and slice with :func:`sparse_core.engine.randomness.global_rows`.
+    Per-step random choices come from :meth:`generator` (keyed by the run seed, set by the Trainer from
+    ``train.seed``, the optimizer step and a stream name), drawn for the step's whole batch, of which this
+    micro-batch keeps :meth:`rows` (the Trainer passes the micro-batch index to :meth:`forward` and sets
+    ``accum`` from ``train.grad_accum``). See :mod:`sparse_core.engine.randomness`.
     """
 
     seed: int = 0
     micro: int = 0
+    accum: int = 1
 
     def generator(self, step: int, stream: str | int = 0) -> torch.Generator:
-        """CPU generator of ``stream`` for the current micro-batch of optimizer step ``step``."""
-        return step_generator(self.seed, step, self.micro, stream)
+        """CPU generator of ``stream`` for the whole batch of optimizer step ``step``."""
+        return step_generator(self.seed, step, 0, stream)
+
+    def rows(self, local_batch: int, device: torch.device | None = None) -> GlobalRows:
+        """Rows of the current micro-batch (``local_batch`` samples on this process) in the step batch."""
+        return global_rows(local_batch, self.micro, self.accum, device)
 
     def training_step(self, batch: dict[str, Any], step: int) -> dict[str, torch.Tensor]:
         """Compute the loss of one (micro-)batch.

@@ -115,7 +115,7 @@ class Trainer:
         self.collate_fn = collate_fn or _default_collate
         self.config = config
         self.base_lr = optim.lr * (train.batch_size / 256 if optim.scale_lr else 1.0)
-        task.seed = train.seed  # the one owner of per-step randomness (Task.generator)
+        task.seed, task.accum = train.seed, train.grad_accum  # the owner of per-step randomness (Task.generator)
         optimizer = build_optimizer(task, optim, self.base_lr)
         self.task, self.optimizer = self.accelerator.prepare(task, optimizer)
         self.step, self.stream = 0, StreamState()
