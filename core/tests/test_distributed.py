@@ -40,6 +40,7 @@ from sparse_core.losses import (
     info_nce,
     koleo_loss,
     masked_feature_distill,
+    nt_xent,
     symmetric_info_nce,
 )
 
@@ -73,7 +74,7 @@ def _inputs() -> dict[str, Tensor]:
         "ds": r(4, n, 6), "dt": r(2, n, 6), "dc": r(6),
         "ps": r(n, 4, 6), "pt": r(n, 4, 6), "pmask": mask, "pc": r(6),
         "kx": r(n, 5), "fs": r(n, 3, 4), "ft": r(n, 3, 4), "fmask": torch.rand(n, 3, generator=g) < 0.6,
-        "x1": r(n, 6), "x2": r(n, 6),
+        "x1": r(n, 6), "x2": r(n, 6), "n1": r(n, 5), "n2": r(n, 5),
     }
 
 
@@ -151,6 +152,12 @@ def _compute(inp: dict[str, Tensor], lo: int, hi: int, use_ddp: bool) -> dict[st
     loss.backward()
     out |= {"distill/loss": (LOSS, loss.detach()), "distill/grad": (INPUT_GRAD, fs.grad)}
 
+    n1, n2 = d0("n1"), d0("n2")  # NT-Xent: negatives gathered from both ranks, uneven sizes
+    loss = nt_xent(n1, n2, 0.3)
+    loss.backward()
+    out |= {"nt_xent/loss": (LOSS, loss.detach()), "nt_xent/z1": (INPUT_GRAD, n1.grad),
+            "nt_xent/z2": (INPUT_GRAD, n2.grad)}
+
     # a real (DDP-wrapped) model trained with the sum of the losses: averaged parameter grads must be exact
     torch.manual_seed(7)
     student, teacher_net = nn.Linear(6, 4).double(), nn.Linear(6, 4).double()
@@ -223,7 +230,7 @@ CHECKS = [
     "dino/loss1", "dino/loss2", "dino/center", "dino/grad", "dino_sk/loss", "dino_sk/grad", "dino_sk/targets",
     "ibot_centering/loss", "ibot_centering/grad", "ibot_centering/center",
     "ibot_sinkhorn/loss", "ibot_sinkhorn/grad",
-    "koleo/loss", "koleo/grad", "distill/loss", "distill/grad",
+    "koleo/loss", "koleo/grad", "distill/loss", "distill/grad", "nt_xent/loss", "nt_xent/z1", "nt_xent/z2",
     "ddp/loss", "ddp/weight_grad", "ddp/bias_grad", "ddp/logged", "ema/weight", "world",
 ]
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import copy
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-__all__ = ["EMATeacher", "cosine_momentum", "unwrap_model"]
+__all__ = ["EMATeacher", "batchnorm_batch_stats", "cosine_momentum", "unwrap_model"]
 
 _WRAPPER_NAMES = frozenset({"_orig_mod", "_fsdp_wrapped_module", "_checkpoint_wrapped_module"})
 
@@ -50,6 +52,31 @@ def cosine_momentum(step: int, total_steps: int, base: float = 0.99, final: floa
     return final - (final - base) * (1 + math.cos(math.pi * t)) / 2
 
 
+@contextmanager
+def batchnorm_batch_stats(module: nn.Module) -> Iterator[None]:
+    """Let the BatchNorm layers of an eval-mode network normalise with the statistics of the current batch.
+
+    MoCo v3's momentum encoder runs in train mode, so its BN layers see batch statistics; this gives the same
+    forward to an eval-mode teacher. Running statistics are left untouched (``track_running_stats`` is off
+    inside the block) and every layer's previous mode is restored on exit. Under DDP these are per-process
+    statistics unless the layers are ``SyncBatchNorm``.
+
+    Args:
+        module: any network; only its ``_BatchNorm`` submodules change.
+    """
+    bns = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [(m.training, m.track_running_stats) for m in bns]
+    for m in bns:
+        m.train()
+        m.track_running_stats = False
+    try:
+        yield
+    finally:
+        for m, (mode, track) in zip(bns, saved):
+            m.train(mode)
+            m.track_running_stats = track
+
+
 class EMATeacher(nn.Module):
     """Exponential-moving-average copy of a student network, without gradients and always in eval mode.
 
@@ -60,15 +87,21 @@ class EMATeacher(nn.Module):
     ``train()`` keeps the teacher in eval mode (dropout / drop-path off, BN uses running statistics).
     The state dict is the wrapped module's, under the prefix ``module.``.
 
+    With ``bn_batch_stats`` the forward normalises BN layers with the current batch's statistics instead of
+    the running ones (MoCo v3's momentum encoder, see :func:`batchnorm_batch_stats`); the running statistics
+    are still the ones copied from the student.
+
     Args:
         student: the student network (wrapped or not); deep-copied.
+        bn_batch_stats: BN layers of the teacher's forward use batch statistics.
 
     Shape:
         forward: whatever the student's forward takes and returns (run under ``torch.no_grad``).
     """
 
-    def __init__(self, student: nn.Module) -> None:
+    def __init__(self, student: nn.Module, bn_batch_stats: bool = False) -> None:
         super().__init__()
+        self.bn_batch_stats = bn_batch_stats
         self.module = copy.deepcopy(unwrap_model(student))
         for p in self.module.parameters():
             p.requires_grad_(False)
@@ -107,6 +140,7 @@ class EMATeacher(nn.Module):
                 b.copy_(_full(s_bufs[_clean_name(n)]))
 
     def forward(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the teacher under ``torch.no_grad``."""
-        with torch.no_grad():
+        """Run the teacher under ``torch.no_grad`` (BN with batch statistics when ``bn_batch_stats``)."""
+        stats = batchnorm_batch_stats(self.module) if self.bn_batch_stats else nullcontext()
+        with torch.no_grad(), stats:
             return self.module(*args, **kwargs)
