@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from dilemma_ssl.config import MethodConfig, ModelConfig
+from dilemma_ssl.config import DINOConfig, MAEConfig, MethodConfig, ModelConfig
 
 
 def tiny_model(**overrides: object) -> ModelConfig:
@@ -27,7 +27,7 @@ def tiny_model(**overrides: object) -> ModelConfig:
 def tiny_method(**overrides: object) -> MethodConfig:
     """Method flags with small DINO / MAE heads."""
     kw: dict[str, object] = dict(
-        dino_out_dim=64, dino_local_crops=2, dino_local_size=8, mae_decoder_dim=16, mae_decoder_depth=1
+        dino=DINOConfig(out_dim=64, local_crops=2, local_size=8), mae=MAEConfig(decoder_dim=16, decoder_depth=1)
     )
     kw.update(overrides)
     return MethodConfig(**kw)  # type: ignore[arg-type]

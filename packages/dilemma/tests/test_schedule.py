@@ -12,7 +12,7 @@ from dilemma_test_utils import tiny_method, tiny_model
 from dilemma_ssl.config import DataConfig
 from dilemma_ssl.data import build_pretrain_dataset
 from dilemma_ssl.schedule import SparsitySchedule
-from dilemma_ssl.task import MoCoV3DilemmaTask
+from dilemma_ssl.variants.mocov3 import MoCoV3DilemmaTask
 from sparse_core.engine import OptimConfig, TrainConfig, Trainer
 
 

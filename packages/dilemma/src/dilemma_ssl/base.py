@@ -1,4 +1,5 @@
-"""Shared machinery of the DILEMMA tasks: views of a batch, per-step token draws, the token objective."""
+"""Shared machinery of the DILEMMA tasks: views of a batch, the student encoder and its MLP heads, per-step
+token draws and the token objective."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ from dilemma_ssl.backbone import encode, num_prefix_tokens
 from dilemma_ssl.config import MethodConfig, ModelConfig
 from dilemma_ssl.mismatch import CorruptedTokens
 from dilemma_ssl.objectives import TokenObjective
-from dilemma_ssl.schedule import SparsitySchedule, step_generator
-from sparse_core.distributed import get_rank, get_world_size
+from dilemma_ssl.schedule import SparsitySchedule
 from sparse_core.engine.task import Task
+from sparse_core.heads import MLPHead
 
-__all__ = ["DilemmaTaskBase", "batch_views"]
+__all__ = ["DilemmaTaskBase", "Encoder", "batch_views", "build_mlp"]
 
 
 def batch_views(batch: dict[str, Any]) -> list[Tensor]:
@@ -32,10 +33,50 @@ def batch_views(batch: dict[str, Any]) -> list[Tensor]:
     return list(views)
 
 
+class Encoder(nn.Module):
+    """Backbone + projection head: what an EMA teacher averages (MoCo v3, DINO).
+
+    Args:
+        backbone: a ``SparseVisionTransformer``.
+        projector: head from the CLS token (D) to the loss space (G).
+    """
+
+    def __init__(self, backbone: nn.Module, projector: nn.Module) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.projector = projector
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Dense forward.
+
+        Shape:
+            x: (B, C, H, W) -> (B, G) projected CLS token.
+        """
+        return self.projector(encode(self.backbone, x)[:, 0])
+
+
+def build_mlp(cfg: ModelConfig, in_dim: int, num_layers: int, last_norm: bool) -> nn.Module:
+    """MoCo v3 / SimCLR MLP head on sparse-core's ``MLPHead`` (widths and norm from ``cfg``)."""
+    return MLPHead(
+        in_dim,
+        cfg.proj_hidden_dim,
+        cfg.proj_dim,
+        num_layers=num_layers,
+        norm=cfg.head_norm,
+        last_norm=last_norm,
+    )
+
+
 class DilemmaTaskBase(Task):
-    """Common parts: schedule, token objective, per-step corruption drawn for the global batch.
+    """Common parts: schedule, token objective, per-step corruption drawn for the whole step batch.
 
     Subclasses build ``self.backbone`` before calling :meth:`_init_objective`.
+
+    Args:
+        model_cfg: architecture of the backbone and heads.
+        method_cfg: the method (objective, schedule, variant groups ``dino`` / ``mae``).
+        schedule: per-step sparsity ratio and batch size.
+        seed: run seed of the per-step draws (the Trainer sets it again from ``train.seed``).
     """
 
     def __init__(
@@ -85,26 +126,39 @@ class DilemmaTaskBase(Task):
     def draw_tokens(
         self,
         step: int,
-        salt: int,
+        view: int,
         local_batch: int,
         ratio: float,
         device: torch.device,
         keep_idx: Tensor | None = None,
     ) -> CorruptedTokens:
-        """Corruption for this process' samples, drawn for the global batch from ``(seed, step, salt)``.
+        """Corruption of this micro-batch's samples of ``view``, drawn for the whole batch of ``step``.
 
-        Drawing the whole global batch and slicing this rank's rows makes N processes see exactly the tokens
-        one process would see with the concatenated batch.
+        The draw comes from the engine's generator of stream ``f"view{view}"`` (:meth:`Task.generator`) for
+        every sample of the step (all processes, all micro-batches); this micro-batch keeps its rows
+        (:meth:`Task.rows`). So N processes, or ``grad_accum`` micro-batches, see exactly the tokens one
+        process would see with the whole batch, and no two micro-batches share a pattern.
+
+        Args:
+            step: optimizer step.
+            view: index of the view (its own stream).
+            local_batch: samples of this micro-batch on this process.
+            ratio: dropping ratio of the step.
+            device: device of the returned tensors.
+            keep_idx: (local_batch, K) kept tokens chosen per sample (attention policy); only the corruption
+                is drawn then. The other rows of the step batch get placeholders, so the draws of these rows
+                are the same as with the whole batch.
         """
-        world, rank = get_world_size(), get_rank()
-        g = step_generator(self.seed, step, salt)
+        rows = self.rows(local_batch, device)
+        g = self.generator(step, f"view{view}")
         corrupt = self.token_weight(ratio) > 0.0
-        if keep_idx is not None:  # attention policy: per-sample, computed locally
-            return self.objective.draw(local_batch, 1.0 - ratio, g, keep_idx=keep_idx, corrupt=corrupt).to(
-                device
-            )
-        corr = self.objective.draw(local_batch * world, 1.0 - ratio, g, corrupt=corrupt)
-        return corr.slice(rank * local_batch, (rank + 1) * local_batch).to(device)
+        if keep_idx is not None:  # attention policy: per-sample kept tokens, computed locally
+            k = keep_idx.shape[1]
+            full = torch.arange(k).expand(rows.total, k).clone()  # (total, K) placeholders
+            full[rows.rows] = keep_idx.cpu()
+            keep_idx = full
+        corr = self.objective.draw(rows.total, 1.0 - ratio, g, keep_idx=keep_idx, corrupt=corrupt)
+        return corr.slice(rows.start, rows.stop).to(device)
 
     def student_tokens(self, backbone: nn.Module, x: Tensor, corr: CorruptedTokens) -> Tensor:
         """Student output (B, P + K, D) on the corrupted sparse input."""

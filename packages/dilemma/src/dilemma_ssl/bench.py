@@ -23,7 +23,7 @@ import torch
 from dilemma_ssl.config import MethodConfig, ModelConfig
 from dilemma_ssl.evaluate import markdown_table
 from dilemma_ssl.schedule import SparsitySchedule
-from dilemma_ssl.task import MoCoV3DilemmaTask
+from dilemma_ssl.variants.mocov3 import MoCoV3DilemmaTask
 from sparse_core.timing import training_step_time
 
 __all__ = ["run", "time_step"]

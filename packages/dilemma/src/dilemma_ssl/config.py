@@ -1,6 +1,7 @@
 """Typed run configuration of dilemma-train / dilemma-eval (defaults -> YAML -> CLI overrides).
 
-Architecture (:class:`ModelConfig`) is kept apart from the method (:class:`MethodConfig`), the data
+Architecture (:class:`ModelConfig`) is kept apart from the method (:class:`MethodConfig`, with the groups
+:class:`DINOConfig` and :class:`MAEConfig` of its variants), the data
 (:class:`DataConfig`) and the evaluation (:class:`EvalConfig`); the training loop and optimiser configs come
 from sparse-core's engine.
 """
@@ -14,6 +15,8 @@ from sparse_core.engine.config import OptimConfig, TrainConfig
 __all__ = [
     "ModelConfig",
     "MethodConfig",
+    "DINOConfig",
+    "MAEConfig",
     "DataConfig",
     "EvalConfig",
     "DilemmaRunConfig",
@@ -62,6 +65,36 @@ class ModelConfig:
 
 
 @dataclass
+class DINOConfig:
+    """DINO multi-crop variant (thesis sec. 3.2.2): head width, local crops and teacher temperature."""
+
+    out_dim: int = 65536
+    """DINO head output dimension."""
+    local_crops: int = 6
+    """Number of small (local) crops of DINO's multi-crop; they are never sparsified."""
+    local_size: int = 96
+    """Resolution of the local crops."""
+    teacher_temp: float = 0.04
+    """Final teacher temperature (linear warm-up from 0.04 over teacher_temp_warmup_steps)."""
+    teacher_temp_warmup_steps: int = 0
+    """Steps of the teacher-temperature warm-up."""
+
+
+@dataclass
+class MAEConfig:
+    """MAE variant (thesis Table 3.14): masking ratio, decoder and reconstruction target."""
+
+    mask_ratio: float = 0.75
+    """Fraction of tokens dropped from the encoder and reconstructed by the decoder."""
+    decoder_dim: int = 512
+    """Decoder width (heads: decoder_dim / 64)."""
+    decoder_depth: int = 8
+    """Decoder depth."""
+    norm_pix_loss: bool = True
+    """Reconstruct per-patch normalised pixels."""
+
+
+@dataclass
 class MethodConfig:
     """The SSL method, the DILEMMA loss and the sparsity schedule (thesis sec. 3.2, Tables 3.8-3.14)."""
 
@@ -92,26 +125,10 @@ class MethodConfig:
     """Temperature of the contrastive loss (MoCo v3: 0.2; SimCLR: 0.1)."""
     momentum: float = 0.99
     """Base EMA momentum of the teacher, cosine-increased to 1 (MoCo v3)."""
-    # DINO
-    dino_out_dim: int = 65536
-    """DINO head output dimension."""
-    dino_local_crops: int = 6
-    """Number of small (local) crops of DINO's multi-crop; they are never sparsified."""
-    dino_local_size: int = 96
-    """Resolution of the local crops."""
-    dino_teacher_temp: float = 0.04
-    """Final teacher temperature of DINO (linear warm-up from 0.04 over dino_teacher_temp_warmup_steps)."""
-    dino_teacher_temp_warmup_steps: int = 0
-    """Steps of the teacher-temperature warm-up."""
-    # MAE
-    mae_mask_ratio: float = 0.75
-    """MAE: fraction of tokens dropped from the encoder and reconstructed by the decoder."""
-    mae_decoder_dim: int = 512
-    """MAE decoder width."""
-    mae_decoder_depth: int = 8
-    """MAE decoder depth."""
-    mae_norm_pix_loss: bool = True
-    """MAE: reconstruct per-patch normalised pixels."""
+    dino: DINOConfig = field(default_factory=DINOConfig)
+    """DINO variant (``method.variant=dino``): head and multi-crop."""
+    mae: MAEConfig = field(default_factory=MAEConfig)
+    """MAE variant (``method.variant=mae``): masking and decoder."""
 
     def __post_init__(self) -> None:
         if self.variant not in VARIANTS:

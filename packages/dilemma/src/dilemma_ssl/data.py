@@ -53,8 +53,8 @@ def build_pretrain_dataset(data: DataConfig, model: ModelConfig, method: MethodC
     if method.variant == "dino":
         transform = MultiCropTransform(
             global_size=model.img_size,
-            local_size=method.dino_local_size,
-            num_local=method.dino_local_crops,
+            local_size=method.dino.local_size,
+            num_local=method.dino.local_crops,
             global_scale=(max(data.min_scale, 0.25), 1.0),
             local_scale=(0.05, max(data.min_scale, 0.25)),
         )

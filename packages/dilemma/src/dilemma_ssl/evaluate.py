@@ -13,8 +13,8 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from dilemma_ssl.backbone import encode, num_prefix_tokens
 from dilemma_ssl.objectives import TokenObjective
-from dilemma_ssl.schedule import step_generator
 from sparse_core.data.collate import collate_skip_none
+from sparse_core.engine.randomness import step_generator
 from sparse_core.eval import extract_features, knn_classify, linear_probe, low_shot_indices
 
 __all__ = [
@@ -147,7 +147,7 @@ def mismatch_accuracy(
         if "image" not in batch or (max_batches is not None and i >= max_batches):
             continue
         x = batch["image"].to(dev)
-        corr = objective.draw(x.shape[0], 1.0 - sparsity, step_generator(seed, i, 99)).to(dev)
+        corr = objective.draw(x.shape[0], 1.0 - sparsity, step_generator(seed, i, stream="eval")).to(dev)
         tokens = encode(backbone, objective.prepare_input(x, corr), corr.keep_idx, corr.pos_idx)
         logits = objective.head(tokens[:, num_prefix_tokens(backbone) :]).squeeze(-1)
         hits += float(((logits > 0).float() == corr.labels).float().sum())

@@ -23,7 +23,7 @@ from sparse_core import masking
 __all__ = [
     "CorruptedTokens",
     "num_corrupted",
-    "select_tokens",
+    "choose_corrupted",
     "sparsify_and_mismatch",
     "flip_patches",
     "sparsify",
@@ -71,10 +71,10 @@ def sparsify(
     return masking.random_keep_indices(batch_size, num_tokens, keep_ratio, generator=generator)
 
 
-def select_tokens(
+def choose_corrupted(
     batch_size: int, num_kept: int, theta: float, generator: torch.Generator | None = None
 ) -> Tensor:
-    """Choose ``floor(theta * K + 0.5)`` of the K kept tokens of every sample.
+    """Choose which kept tokens of every sample to corrupt: ``floor(theta * K + 0.5)`` of the K, uniformly.
 
     Shape:
         returns (B, K) bool.
@@ -121,7 +121,7 @@ def sparsify_and_mismatch(
     if theta <= 0.0:
         return CorruptedTokens(keep_idx, keep_idx.clone(), torch.zeros(batch_size, k))
     if k >= num_tokens:
-        chosen = select_tokens(batch_size, k, theta, generator)
+        chosen = choose_corrupted(batch_size, k, theta, generator)
         pos_idx = _shuffle_within(keep_idx, chosen)
         return CorruptedTokens(keep_idx, pos_idx, (pos_idx != keep_idx).float())
     pos_idx, labels = masking.mismatch_positions(keep_idx, num_tokens, theta, generator=generator)

@@ -18,7 +18,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from dilemma_ssl.mismatch import CorruptedTokens, flip_patches, select_tokens, sparsify, sparsify_and_mismatch
+from dilemma_ssl.mismatch import (
+    CorruptedTokens,
+    choose_corrupted,
+    flip_patches,
+    sparsify,
+    sparsify_and_mismatch,
+)
 from sparse_core import masking
 from sparse_core.distributed import global_mean
 
@@ -87,7 +93,7 @@ class TokenObjective(nn.Module):
                 return sparsify_and_mismatch(batch_size, n, 1.0, theta, generator)
             pos_idx, labels = masking.mismatch_positions(keep_idx, n, theta, generator=generator)
             return CorruptedTokens(keep_idx, pos_idx, labels.float())
-        chosen = select_tokens(batch_size, k, theta, generator)
+        chosen = choose_corrupted(batch_size, k, theta, generator)
         return CorruptedTokens(keep_idx, keep_idx.clone(), chosen.float())
 
     def prepare_input(self, images: Tensor, corr: CorruptedTokens) -> Tensor:

@@ -30,12 +30,12 @@ log = logging.getLogger("dilemma_ssl")
 def build_schedule(cfg: DilemmaRunConfig) -> SparsitySchedule:
     """The sparsity schedule of the run.
 
-    MAE drops ``mae_mask_ratio`` every step; DINO uses constant sparsity on its large crops (sec. 3.2.2);
+    MAE drops ``method.mae.mask_ratio`` every step; DINO uses constant sparsity on its large crops (sec. 3.2.2);
     the others draw from ``method.sparsity`` unless ``random_sparsity`` is False.
     """
     m, base, seed = cfg.method, cfg.train.batch_size, cfg.train.seed
     if m.variant == "mae":
-        return SparsitySchedule.constant(base, m.mae_mask_ratio, 1, seed)
+        return SparsitySchedule.constant(base, m.mae.mask_ratio, 1, seed)
     if m.variant == "dino" or not m.random_sparsity:
         return SparsitySchedule.constant(base, m.constant_sparsity, m.constant_multiplier, seed)
     return SparsitySchedule.from_lists(base, m.sparsity, m.batch_multipliers, seed)

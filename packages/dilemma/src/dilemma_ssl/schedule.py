@@ -2,8 +2,9 @@
 
 Each optimizer step draws a sparsity ratio from a set (default 0 %, 40 %, 55 %, 65 %) and scales the base
 batch by the matching factor (default 1x, 2x, 3x, 4x) so that accelerator memory stays about constant. The
-draw is a pure function of ``(seed, step)``: the engine's ``batch_size_fn`` and the task's training step
-agree on it without sharing state, and a resumed run repeats it exactly.
+draw is a pure function of ``(seed, step)`` through the engine's
+:func:`~sparse_core.engine.randomness.step_generator` (stream ``"sparsity"``): the engine's ``batch_size_fn``
+and the task's training step agree on it without sharing state, and a resumed run repeats it exactly.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ from dataclasses import dataclass
 import torch
 
 from sparse_core import masking
+from sparse_core.engine.randomness import step_generator
 
-__all__ = ["SparsitySchedule", "step_generator"]
+__all__ = ["SparsitySchedule"]
 
-
-def step_generator(seed: int, step: int, salt: int = 0) -> torch.Generator:
-    """A CPU generator seeded deterministically from ``(seed, step, salt)``."""
-    return torch.Generator().manual_seed((seed * 1_000_003 + step) * 7 + salt)
+STREAM = "sparsity"
+"""Stream of the per-step ratio draw (one draw per optimizer step, shared by every micro-batch and rank)."""
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class SparsitySchedule:
         """Index into ``ratios`` used at ``step``."""
         if not self.random or len(self.ratios) == 1:
             return 0
-        g = step_generator(self.seed, step, salt=1)
+        g = step_generator(self.seed, step, stream=STREAM)
         return int(torch.randint(len(self.ratios), (1,), generator=g).item())
 
     def ratio(self, step: int) -> float:

@@ -12,10 +12,9 @@ import torch
 from torch import Tensor
 
 from dilemma_ssl.backbone import build_backbone, encode
-from dilemma_ssl.base import DilemmaTaskBase, batch_views
+from dilemma_ssl.base import DilemmaTaskBase, Encoder, batch_views
 from dilemma_ssl.config import MethodConfig, ModelConfig
 from dilemma_ssl.schedule import SparsitySchedule
-from dilemma_ssl.task import Encoder
 from sparse_core.ema import EMATeacher, cosine_momentum
 from sparse_core.heads import DINOHead
 from sparse_core.losses import DINOLoss, teacher_temp_schedule
@@ -34,10 +33,10 @@ class DINODilemmaTask(DilemmaTaskBase):
             raise ValueError("partial_jigsaw is implemented for the mocov3 and simclr variants only")
         backbone = build_backbone(model_cfg, dynamic_img_size=True)
         self._init_objective(backbone)
-        head = DINOHead(int(backbone.embed_dim), out_dim=method_cfg.dino_out_dim)
+        head = DINOHead(int(backbone.embed_dim), out_dim=method_cfg.dino.out_dim)
         self.student = Encoder(backbone, head)
         self.teacher = EMATeacher(self.student)
-        self.dino_loss = DINOLoss(method_cfg.dino_out_dim)
+        self.dino_loss = DINOLoss(method_cfg.dino.out_dim)
 
     @property
     def backbone(self) -> torch.nn.Module:
@@ -68,8 +67,8 @@ class DINODilemmaTask(DilemmaTaskBase):
                 accs.append(acc_i)
         for x in locals_:
             student_out.append(self.student.projector(encode(self.student.backbone, x)[:, 0]))
-        m = self.method_cfg
-        temp = teacher_temp_schedule(step, m.dino_teacher_temp_warmup_steps, 0.04, m.dino_teacher_temp)
+        d = self.method_cfg.dino
+        temp = teacher_temp_schedule(step, d.teacher_temp_warmup_steps, 0.04, d.teacher_temp)
         dino = self.dino_loss(student_out, teacher_out, temp)
         return self.step_outputs("loss_dino", dino, lam, tok, accs, ratio, b)
 

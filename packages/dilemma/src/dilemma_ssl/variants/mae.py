@@ -10,73 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from einops import rearrange
-from timm.models.vision_transformer import Block
-from torch import Tensor, nn
+from torch import Tensor
 
-from dilemma_ssl.backbone import build_backbone
+from dilemma_ssl.backbone import build_backbone, num_prefix_tokens
 from dilemma_ssl.base import DilemmaTaskBase, batch_views
 from dilemma_ssl.config import MethodConfig, ModelConfig
 from dilemma_ssl.schedule import SparsitySchedule
-from sparse_core.distributed import global_mean
-from sparse_core.models.pos_embed import sincos_2d_table
+from sparse_core.losses import masked_pixel_loss
+from sparse_core.models.mae_decoder import MAEDecoder
 
-__all__ = ["MAEDecoder", "MAEDilemmaTask", "patchify"]
-
-
-def patchify(images: Tensor, patch_size: int) -> Tensor:
-    """(B, C, H, W) -> (B, N, p * p * C) pixel patches in token order."""
-    return rearrange(images, "b c (h p) (w q) -> b (h w) (p q c)", p=patch_size, q=patch_size)
-
-
-class MAEDecoder(nn.Module):
-    """MAE's lightweight decoder: encoder tokens at their patches, mask tokens elsewhere, sin-cos positions.
-
-    Args:
-        embed_dim: encoder width D.
-        decoder_dim: decoder width.
-        depth: decoder blocks.
-        num_heads: decoder attention heads.
-        grid: patch grid (Hp, Wp).
-        patch_dim: pixels per patch (p * p * C).
-    """
-
-    def __init__(
-        self,
-        embed_dim: int,
-        decoder_dim: int,
-        depth: int,
-        num_heads: int,
-        grid: tuple[int, int],
-        patch_dim: int,
-    ) -> None:
-        super().__init__()
-        self.embed = nn.Linear(embed_dim, decoder_dim)
-        self.mask_token = nn.Parameter(torch.zeros(1, 1, decoder_dim))
-        nn.init.normal_(self.mask_token, std=0.02)
-        self.register_buffer(
-            "pos_embed", sincos_2d_table(grid[0], grid[1], decoder_dim)[None], persistent=False
-        )
-        self.blocks = nn.Sequential(
-            *[Block(decoder_dim, num_heads, mlp_ratio=4.0, qkv_bias=True) for _ in range(depth)]
-        )
-        self.norm = nn.LayerNorm(decoder_dim)
-        self.pred = nn.Linear(decoder_dim, patch_dim)
-
-    def forward(self, tokens: Tensor, keep_idx: Tensor) -> Tensor:
-        """Predict every patch.
-
-        Shape:
-            tokens: (B, 1 + K, D) encoder output with CLS first; keep_idx: (B, K) -> (B, N, patch_dim).
-        """
-        x = self.embed(tokens[:, 1:])  # (B, K, Dd)
-        b, _, d = x.shape
-        n = self.pos_embed.shape[1]
-        full = self.mask_token.expand(b, n, d).clone()
-        full = full.scatter(1, keep_idx[..., None].expand(-1, -1, d), x)  # encoder tokens at their patches
-        full = full + self.pos_embed.to(full.dtype)
-        h = torch.cat([self.embed(tokens[:, :1]), full], dim=1)
-        return self.pred(self.norm(self.blocks(h)))[:, 1:]
+__all__ = ["MAEDilemmaTask"]
 
 
 class MAEDilemmaTask(DilemmaTaskBase):
@@ -90,15 +33,16 @@ class MAEDilemmaTask(DilemmaTaskBase):
             raise ValueError("flip_detection would corrupt the reconstruction targets; use mocov3 for it")
         self.backbone = build_backbone(model_cfg)
         self._init_objective(self.backbone)
-        heads = max(1, method_cfg.mae_decoder_dim // 64)
+        mae = method_cfg.mae
         grid = tuple(self.backbone.patch_embed.grid_size)
         self.decoder = MAEDecoder(
             int(self.backbone.embed_dim),
-            method_cfg.mae_decoder_dim,
-            method_cfg.mae_decoder_depth,
-            heads,
-            grid,
+            mae.decoder_dim,
+            mae.decoder_depth,
+            max(1, mae.decoder_dim // 64),
+            (int(grid[0]), int(grid[1])),
             model_cfg.patch_size**2 * 3,
+            num_prefix_tokens=num_prefix_tokens(self.backbone),
         )
 
     def training_step(self, batch: dict[str, Any], step: int) -> dict[str, Tensor]:
@@ -112,14 +56,9 @@ class MAEDilemmaTask(DilemmaTaskBase):
         ratio = self.schedule.ratio(step)
         lam = self.token_weight(ratio)
         corr = self.draw_tokens(step, 0, b, ratio, x.device)
-        tokens = self.student_tokens(self.backbone, x, corr)  # (B, 1 + K, D)
+        tokens = self.student_tokens(self.backbone, x, corr)  # (B, P + K, D)
         pred = self.decoder(tokens, corr.keep_idx)  # (B, N, p*p*3)
-        target = patchify(x, self.model_cfg.patch_size)
-        if self.method_cfg.mae_norm_pix_loss:
-            mean, var = target.mean(-1, keepdim=True), target.var(-1, keepdim=True)
-            target = (target - mean) / (var + 1e-6).sqrt()
-        per_patch = (pred.float() - target.float()).pow(2).mean(-1)  # (B, N)
-        dropped = torch.ones_like(per_patch).scatter(1, corr.keep_idx, 0.0)
-        recon = global_mean(per_patch * dropped, dropped.sum())
+        dropped = torch.ones(pred.shape[:2], device=pred.device).scatter(1, corr.keep_idx, 0.0)  # (B, N)
+        recon = masked_pixel_loss(pred, x, dropped, self.model_cfg.patch_size, self.method_cfg.mae.norm_pix_loss)
         tok, acc = self.token_loss(tokens, corr) if lam > 0 else (recon.new_zeros(()), None)
         return self.step_outputs("loss_recon", recon, lam, tok, [acc] if acc is not None else [], ratio, b)

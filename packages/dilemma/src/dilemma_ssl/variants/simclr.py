@@ -9,40 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from dilemma_ssl.backbone import build_backbone
-from dilemma_ssl.base import DilemmaTaskBase, batch_views
+from dilemma_ssl.base import DilemmaTaskBase, batch_views, build_mlp
 from dilemma_ssl.config import MethodConfig, ModelConfig
 from dilemma_ssl.schedule import SparsitySchedule
-from dilemma_ssl.task import build_mlp
-from sparse_core.distributed import all_gather_sizes, gather_with_grad, get_rank, global_mean
+from sparse_core.losses import nt_xent
 
-__all__ = ["SimCLRDilemmaTask", "nt_xent"]
-
-
-def nt_xent(z1: Tensor, z2: Tensor, tau: float) -> Tensor:
-    """SimCLR's normalised-temperature cross-entropy with negatives from every process.
-
-    Args:
-        z1, z2: local projections of the two views, row-aligned.
-        tau: temperature.
-
-    Shape:
-        z1, z2: (b, G) -> scalar (distributed-exact mean over the 2B anchors of the global batch).
-    """
-    b = z1.shape[0]
-    z = F.normalize(torch.cat([z1, z2]), dim=-1)  # (2b, G): local view-1 rows then view-2 rows
-    sizes = all_gather_sizes(2 * b, z.device)
-    allz = gather_with_grad(z, sizes)  # (2B, G), rank-major
-    offset = sum(sizes[: get_rank()])
-    logits = z @ allz.t() / tau  # (2b, 2B)
-    own = torch.arange(2 * b, device=z.device) + offset
-    logits = logits.masked_fill(F.one_hot(own, allz.shape[0]).bool(), float("-inf"))
-    pos = torch.cat([own[b:], own[:b]])  # view-1 row i <-> view-2 row i
-    return global_mean(F.cross_entropy(logits.float(), pos, reduction="none"))
+__all__ = ["SimCLRDilemmaTask"]
 
 
 class SimCLRDilemmaTask(DilemmaTaskBase):

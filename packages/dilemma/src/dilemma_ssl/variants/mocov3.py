@@ -11,69 +11,18 @@ Flags give the baselines from the same code: ``objective='none'`` (or ``lambda_d
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
-import torch
 from torch import Tensor, nn
 
-from dilemma_ssl.backbone import build_backbone, encode
-from dilemma_ssl.base import DilemmaTaskBase, batch_views
+from dilemma_ssl.backbone import build_backbone
+from dilemma_ssl.base import DilemmaTaskBase, Encoder, batch_views, build_mlp
 from dilemma_ssl.config import MethodConfig, ModelConfig
 from dilemma_ssl.schedule import SparsitySchedule
 from sparse_core.ema import EMATeacher, cosine_momentum
-from sparse_core.heads import MLPHead
 from sparse_core.losses import info_nce
 
-__all__ = ["Encoder", "MoCoV3DilemmaTask"]
-
-
-class Encoder(nn.Module):
-    """Backbone + projection MLP: what MoCo v3's momentum encoder averages.
-
-    Args:
-        backbone: a ``SparseVisionTransformer``.
-        projector: MLP from the CLS token (D) to the contrastive space (G).
-    """
-
-    def __init__(self, backbone: nn.Module, projector: nn.Module) -> None:
-        super().__init__()
-        self.backbone = backbone
-        self.projector = projector
-
-    def forward(self, x: Tensor) -> Tensor:
-        """Dense forward. (B, C, H, W) -> (B, G) projected CLS token."""
-        return self.projector(encode(self.backbone, x)[:, 0])
-
-
-@contextmanager
-def batchnorm_batch_stats(module: nn.Module) -> Iterator[None]:
-    """Let the BN layers of an eval-mode teacher normalise with batch statistics (MoCo v3's momentum encoder
-    runs in train mode); running statistics are left untouched and the previous modes are restored."""
-    bns = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-    saved = [(m.training, m.track_running_stats) for m in bns]
-    for m in bns:
-        m.train()
-        m.track_running_stats = False
-    try:
-        yield
-    finally:
-        for m, (mode, track) in zip(bns, saved):
-            m.train(mode)
-            m.track_running_stats = track
-
-
-def build_mlp(cfg: ModelConfig, in_dim: int, num_layers: int, last_norm: bool) -> nn.Module:
-    """MoCo v3 MLP head on sparse-core's ``MLPHead``."""
-    return MLPHead(
-        in_dim,
-        cfg.proj_hidden_dim,
-        cfg.proj_dim,
-        num_layers=num_layers,
-        norm=cfg.head_norm,
-        last_norm=last_norm,
-    )
+__all__ = ["MoCoV3DilemmaTask"]
 
 
 class MoCoV3DilemmaTask(DilemmaTaskBase):
@@ -96,7 +45,7 @@ class MoCoV3DilemmaTask(DilemmaTaskBase):
             backbone, build_mlp(model_cfg, int(backbone.embed_dim), model_cfg.proj_layers, True)
         )
         self.predictor = build_mlp(model_cfg, model_cfg.proj_dim, model_cfg.pred_layers, False)
-        self.teacher = EMATeacher(self.student)
+        self.teacher = EMATeacher(self.student, bn_batch_stats=True)  # MoCo v3: BN with batch statistics
 
     @property
     def backbone(self) -> nn.Module:
@@ -113,8 +62,7 @@ class MoCoV3DilemmaTask(DilemmaTaskBase):
         b = views[0].shape[0]
         ratio = self.schedule.ratio(step)
         lam = self.token_weight(ratio)
-        with torch.no_grad(), batchnorm_batch_stats(self.teacher.module):
-            keys = [self.teacher(v) for v in views]  # 2 x (B, G), dense, correct positions
+        keys = [self.teacher(v) for v in views]  # 2 x (B, G), dense, correct positions
         tau = self.method_cfg.tau
         cnt = views[0].new_zeros(())
         tok = views[0].new_zeros(())
