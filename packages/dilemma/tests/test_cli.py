@@ -44,6 +44,7 @@ def test_help_lists_the_method_options(capsys: pytest.CaptureFixture[str]) -> No
     assert exc.value.code == 0
     text = capsys.readouterr().out
     assert "--method.lambda_dilemma" in text and "--method.sparsity" in text and "--train.max_steps" in text
+    assert "--method.dino.out_dim" in text and "--method.mae.decoder_depth" in text  # variant groups
 
 
 def test_every_shipped_config_parses() -> None:
@@ -62,6 +63,12 @@ def test_every_shipped_config_parses() -> None:
     for name in names:
         cfg = parse_config(DilemmaRunConfig, ["--config", name], config_dir=CONFIG_DIR)
         assert isinstance(cfg.method, MethodConfig)
+    dino = parse_config(DilemmaRunConfig, ["--config", "dino_dilemma"], config_dir=CONFIG_DIR).method.dino
+    assert (dino.teacher_temp, dino.teacher_temp_warmup_steps) == (0.07, 200182)
+    mae = parse_config(
+        DilemmaRunConfig, ["--config", "mae_dilemma", "--method.mae.decoder_depth", "2"], config_dir=CONFIG_DIR
+    ).method.mae
+    assert (mae.decoder_dim, mae.decoder_depth) == (512, 2)
 
 
 def test_bad_config_key_is_rejected(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

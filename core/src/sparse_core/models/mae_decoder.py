@@ -28,6 +28,8 @@ class MAEDecoder(nn.Module):
         num_prefix_tokens: CLS / register tokens in front of the encoder's patch tokens.
     """
 
+    pos_embed: Tensor
+
     def __init__(
         self,
         embed_dim: int,
