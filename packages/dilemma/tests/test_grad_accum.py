@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 import torch
 from dilemma_test_utils import fixed_views, tiny_method, tiny_model
 
@@ -77,3 +78,23 @@ def test_micro_batches_of_one_step_never_repeat_a_pattern() -> None:
             task(batch, STEP, micro)
     patterns = {(tuple(c.keep_idx.flatten().tolist()), tuple(c.pos_idx.flatten().tolist())) for c in rec.seen}
     assert len(patterns) == len(rec.seen) == 8  # 4 micro-batches x 2 views, all different
+
+
+@pytest.mark.parametrize("policy", ["random", "attention"])
+def test_micro_batches_take_their_rows_of_the_whole_batch_draw(policy: str) -> None:
+    """Also under the attention policy, whose kept tokens are chosen per sample (only the mismatch is drawn)."""
+    torch.manual_seed(0)
+    whole = TASKS["mocov3"](tiny_model(), tiny_method(drop_policy=policy), SparsitySchedule.constant(8, 0.5))
+    accum = copy.deepcopy(whole)
+    rec_whole, rec_accum = _Recorded(whole), _Recorded(accum)
+    batch = fixed_views("mocov3", batch=6)
+    with torch.no_grad():
+        whole(batch, STEP, 0)
+        accum.accum = 2
+        for micro in range(2):
+            accum({"views": [v[micro * 3 : (micro + 1) * 3] for v in batch["views"]]}, STEP, micro)
+    for view in range(2):  # recorded order: micro 0 (view 0, view 1), micro 1 (view 0, view 1)
+        full, first, second = rec_whole.seen[view], rec_accum.seen[view], rec_accum.seen[2 + view]
+        assert float(full.labels.sum()) > 0
+        for name in ("keep_idx", "pos_idx", "labels"):
+            assert torch.equal(torch.cat([getattr(first, name), getattr(second, name)]), getattr(full, name))
