@@ -1,5 +1,8 @@
-"""Frozen-feature evaluation: feature extraction, weighted k-NN, linear and attentive probes, low-shot subsets,
-the protocol that runs them, and reconstruction metrics (PSNR, SSIM)."""
+"""Frozen-feature evaluation and reconstruction metrics.
+
+Feature extraction, weighted k-NN, linear and attentive probes, low-shot subsets, the protocol that
+runs them, and PSNR / SSIM.
+"""
 
 from sparse_core.eval.attentive import AttentiveProbe, train_attentive_probe
 from sparse_core.eval.features import extract_features

@@ -1,5 +1,7 @@
-"""Attentive probe (V-JEPA, Bardes et al., 2024): a learned query cross-attends over frozen tokens, then a
-linear classifier."""
+"""Attentive probe (V-JEPA, Bardes et al., 2024).
+
+A learned query cross-attends over frozen tokens, then a linear classifier.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ class AttentiveProbe(nn.Module):
     """
 
     def __init__(self, dim: int, num_classes: int, num_heads: int = 4) -> None:
+        """Build the query, the attention, the norm and the head (query ~ trunc-normal, std 0.02)."""
         super().__init__()
         self.query = nn.Parameter(torch.zeros(1, 1, dim))
         nn.init.trunc_normal_(self.query, std=0.02)
