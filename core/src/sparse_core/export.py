@@ -4,14 +4,19 @@
   metadata, atomically (temp file + rename).
 * :func:`load_weights` loads such a file into a model and reports missing / unexpected keys.
 * :func:`load_checkpoint_file` reads ``.safetensors`` with safetensors and ``.pt`` / ``.pth`` /
-  ``.bin`` / ``.ckpt`` with ``torch.load(weights_only=True)``, so no arbitrary code can run.
+  ``.bin`` / ``.ckpt`` (or any file with a torch header) with ``torch.load(weights_only=True)``, so
+  no arbitrary code can run.
+* :func:`read_state_dict` is the one reader of weights: exported backbones, engine checkpoints,
+  torch / Lightning / timm checkpoints and Hugging Face folders to a flat state dict, wrapper
+  prefixes removed, optionally one sub-network selected by prefix.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -108,46 +113,195 @@ def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
         return dict(f.metadata() or {})
 
 
+def _sniff(path: Path) -> str | None:
+    """``"safetensors"``, ``"torch"`` (zip or legacy pickle) or None, from the first bytes of ``path``."""
+    with open(path, "rb") as f:
+        head = f.read(9)
+    if len(head) == 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < path.stat().st_size:
+        return "safetensors"
+    if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
+        return "torch"
+    return None
+
+
 def load_checkpoint_file(
-    path: str | os.PathLike[str], map_location: str | torch.device = "cpu"
+    path: str | os.PathLike[str],
+    map_location: str | torch.device = "cpu",
+    trust_pickle: bool = False,
 ) -> dict[str, Any]:
     """Load a checkpoint or weight file safely.
 
     ``.safetensors`` -> dict of tensors; ``.pt`` / ``.pth`` / ``.bin`` / ``.ckpt`` ->
     ``torch.load(weights_only=True)`` (tensors, containers and primitive types only; a pickle that
-    needs arbitrary classes is rejected by torch).
+    needs arbitrary classes is rejected by torch). Any other suffix (e.g. V-JEPA's ``.pth.tar``) is
+    read by its content: a safetensors header or a torch zip / pickle.
+
+    Args:
+        path: The file.
+        map_location: Device the tensors are loaded to.
+        trust_pickle: If ``weights_only`` loading fails, unpickle fully (runs code from the file:
+            only for files you trust, e.g. Lightning ``.ckpt`` holding config objects).
+
+    Returns:
+        The stored dict.
 
     Raises:
         FileNotFoundError: ``path`` does not exist.
-        ValueError: Unknown suffix.
+        ValueError: The file is neither safetensors nor a torch checkpoint (unknown suffix), or it
+            holds something other than a dict.
+        RuntimeError: ``weights_only`` loading failed and ``trust_pickle`` is False (the message
+            names the file and torch's reason).
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"checkpoint file {path} does not exist")
     suffix = path.suffix.lower()
-    if suffix == ".safetensors":
-        return dict(load_file(os.fspath(path), device=str(map_location)))
-    if suffix in _TORCH_SUFFIXES:
+    kind = "safetensors" if suffix == ".safetensors" else "torch" if suffix in _TORCH_SUFFIXES else _sniff(path)
+    if kind is None:
+        raise ValueError(
+            f"unknown checkpoint suffix {suffix!r} for {path}: neither a safetensors file nor a torch "
+            f"checkpoint (expected .safetensors or {_TORCH_SUFFIXES})"
+        )
+    if kind == "safetensors":
+        try:
+            return dict(load_file(os.fspath(path), device=str(map_location)))
+        except Exception as err:
+            raise ValueError(f"{path} is not a readable safetensors file: {err}") from err
+    try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
-        if not isinstance(obj, dict):
-            raise ValueError(f"{path} holds a {type(obj).__name__}, expected a dict")
-        return obj
-    raise ValueError(
-        f"unknown checkpoint suffix {suffix!r} for {path}; expected .safetensors or {_TORCH_SUFFIXES}"
-    )
+    except pickle.UnpicklingError as err:
+        if "weights only load failed" not in str(err).lower():
+            raise ValueError(f"{path} is not a readable torch checkpoint: {err}") from err
+        if not trust_pickle:
+            raise RuntimeError(
+                f"{path} cannot be read with weights_only=True ({err}); if you trust the file, "
+                "pass trust_pickle=True (runs the pickle)"
+            ) from err
+        obj = torch.load(path, map_location=map_location, weights_only=False)
+    except Exception as err:  # not a torch file: truncated zip, empty file, random bytes, ...
+        raise ValueError(f"{path} is not a readable torch checkpoint: {err!r}") from err
+    if not isinstance(obj, dict):
+        raise ValueError(f"{path} holds a {type(obj).__name__}, expected a dict")
+    return obj
+
+
+#: Containers that hold the weights: the engine's checkpoint (``{"task": ..., "optimizer": ...}``),
+#: Lightning / timm (``"state_dict"``), DeiT / MAE style (``"model"``).
+CHECKPOINT_KEYS: tuple[str, ...] = ("task", "state_dict", "model")
+#: Leading key prefixes of wrappers: DistributedDataParallel / DataParallel, ``torch.compile``.
+WRAPPER_PREFIXES: tuple[str, ...] = ("module.", "_orig_mod.")
+#: Files of a Hugging Face model folder, in order of preference.
+HF_WEIGHT_FILES: tuple[str, ...] = ("model.safetensors", "pytorch_model.bin")
+
+
+def _strip(key: str, prefixes: Sequence[str]) -> str:
+    while True:
+        for p in prefixes:
+            if key.startswith(p):
+                key = key[len(p) :]
+                break
+        else:
+            return key
+
+
+def extract_state_dict(
+    checkpoint: Mapping[str, Any],
+    select: str | None = None,
+    unwrap: Sequence[str] = CHECKPOINT_KEYS,
+    strip: Sequence[str] = WRAPPER_PREFIXES,
+    source: str = "checkpoint",
+) -> dict[str, Tensor]:
+    """Flat state dict of a loaded checkpoint (steps 2-5 of :func:`read_state_dict`).
+
+    Args:
+        checkpoint: A loaded checkpoint dict or a bare state dict.
+        select: Key prefix of the sub-network to return (removed from the keys).
+        unwrap: Container keys tried in order (``()`` to use the top level).
+        strip: Wrapper prefixes removed from the start of every key, repeatedly (``()`` to keep keys).
+        source: What ``checkpoint`` came from, for error messages (e.g. the file name).
+
+    Returns:
+        ``{name: tensor}``.
+
+    Raises:
+        KeyError: No tensor, or none under ``select`` (the message names ``source``).
+    """
+    obj = checkpoint
+    for key in unwrap:
+        if isinstance(obj.get(key), Mapping):
+            obj = obj[key]
+            break
+    state = {_strip(k, strip): v for k, v in obj.items() if isinstance(v, Tensor)}
+    if not state:
+        raise KeyError(f"{source} holds no tensors (top-level keys: {sorted(obj)[:8]})")
+    if select:
+        state = {k[len(select) :]: v for k, v in state.items() if k.startswith(select)}
+        if not state:
+            raise KeyError(f"{source} holds no '{select}*' weights")
+    return state
+
+
+def read_state_dict(
+    path: str | os.PathLike[str],
+    select: str | None = None,
+    unwrap: Sequence[str] = CHECKPOINT_KEYS,
+    strip: Sequence[str] = WRAPPER_PREFIXES,
+    trust_pickle: bool = False,
+    map_location: str | torch.device = "cpu",
+) -> dict[str, Tensor]:
+    """Read the weights of any of the repository's weight files as a flat state dict.
+
+    Accepts an exported ``.safetensors`` backbone (:func:`save_weights`), an engine checkpoint
+    (``checkpoints/ckpt_*.pt``, whose ``"task"`` entry is the task's state dict), a torch /
+    Lightning / timm checkpoint, or a Hugging Face model folder (``model.safetensors`` or
+    ``pytorch_model.bin``). Steps, in order:
+
+    1. load with :func:`load_checkpoint_file` (``weights_only=True``);
+    2. unwrap the first of ``unwrap`` that is present and a dict;
+    3. keep tensor entries only (drops ``"epoch"``, ``"global_step"``, ...);
+    4. remove leading ``strip`` prefixes, repeatedly (``module._orig_mod.x`` -> ``x``);
+    5. if ``select``, keep only the keys starting with it and remove it (e.g.
+       ``"teacher.module.backbone."`` to take one network out of a task).
+
+    Method-specific renaming (VideoMAE, taming VQGAN, ...) is left to the caller.
+
+    Args:
+        path: File or Hugging Face model folder.
+        select: Key prefix of the sub-network to return (removed from the keys).
+        unwrap: Container keys tried in order (``()`` to use the file's top level).
+        strip: Wrapper prefixes removed from the start of every key (``()`` to keep keys).
+        trust_pickle: See :func:`load_checkpoint_file`.
+        map_location: Device the tensors are loaded to.
+
+    Returns:
+        ``{name: tensor}``.
+
+    Raises:
+        FileNotFoundError: ``path`` (or the weight file of a folder) does not exist.
+        ValueError: The file is neither safetensors nor a torch checkpoint.
+        KeyError: No tensor in the file, or none under ``select`` (the message names the file).
+    """
+    path = Path(path)
+    if path.is_dir():
+        found = [path / n for n in HF_WEIGHT_FILES if (path / n).is_file()]
+        if not found:
+            raise FileNotFoundError(f"{path} is a folder holding none of {HF_WEIGHT_FILES}")
+        path = found[0]
+    checkpoint = load_checkpoint_file(path, map_location=map_location, trust_pickle=trust_pickle)
+    return extract_state_dict(checkpoint, select, unwrap, strip, source=str(path))
 
 
 def load_weights(
     model: nn.Module, path: str | os.PathLike[str], strict: bool = True, prefix: str = ""
 ) -> LoadResult:
-    """Load a weight file (see :func:`load_checkpoint_file`) into ``model``.
+    """Load a weight file into ``model`` through :func:`read_state_dict`.
 
-    A torch checkpoint wrapping the weights as ``{"model": state_dict}`` or ``{"state_dict": ...}``
-    is unwrapped. Shapes must match.
+    Engine checkpoints (``{"task": ...}``) and ``{"model": ...}`` / ``{"state_dict": ...}`` wrappers
+    are unwrapped and ``module.`` / ``_orig_mod.`` prefixes removed. Shapes must match.
 
     Args:
         model: Target module.
-        path: ``.safetensors`` / ``.pt`` / ``.pth`` file.
+        path: ``.safetensors`` / ``.pt`` / ``.pth`` file or Hugging Face model folder.
         strict: Raise ``RuntimeError`` if keys do not match exactly.
         prefix: Only keys starting with ``prefix`` are used, with the prefix removed (e.g.
             ``"backbone."`` to load an encoder out of a full model's weights).
@@ -155,12 +309,6 @@ def load_weights(
     Returns:
         :class:`LoadResult` with ``missing_keys`` and ``unexpected_keys`` (empty when ``strict``).
     """
-    state = load_checkpoint_file(path)
-    for key in ("model", "state_dict"):
-        if key in state and isinstance(state[key], dict):
-            state = state[key]
-            break
-    if prefix:
-        state = {k[len(prefix) :]: v for k, v in state.items() if k.startswith(prefix)}
+    state = read_state_dict(path, select=prefix or None)
     res = model.load_state_dict(state, strict=strict)
     return LoadResult(list(res.missing_keys), list(res.unexpected_keys))

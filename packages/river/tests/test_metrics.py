@@ -1,4 +1,7 @@
-"""PSNR / SSIM against scikit-image and torchmetrics; Fréchet distance against a direct NumPy computation."""
+"""Fréchet distance against a direct NumPy computation, the local I3D, and the PSNR / SSIM river uses.
+
+PSNR / SSIM are sparse-core's; their tests against scikit-image and torchmetrics are in core/tests/test_metrics.py.
+"""
 
 from __future__ import annotations
 
@@ -8,50 +11,7 @@ import torch
 
 from river_vp.metrics.fvd import I3DFeatures, frechet_distance, fvd_from_features
 from river_vp.metrics.image import psnr, ssim
-
-
-def _pair() -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(0)
-    a = torch.rand(3, 3, 32, 32, generator=g)
-    b = (a + 0.1 * torch.randn(3, 3, 32, 32, generator=g)).clamp(0, 1)
-    return a, b
-
-
-def test_psnr_formula() -> None:
-    a, b = _pair()
-    mse = ((a - b) ** 2).mean(dim=(1, 2, 3))
-    torch.testing.assert_close(psnr(b, a), 10 * torch.log10(1 / mse), rtol=1e-5, atol=1e-5)
-
-
-def test_ssim_matches_scikit_image() -> None:
-    skm = pytest.importorskip("skimage.metrics")
-    a, b = _pair()
-    ours = ssim(b, a)
-    for i in range(3):
-        ref = skm.structural_similarity(
-            a[i].permute(1, 2, 0).numpy(),
-            b[i].permute(1, 2, 0).numpy(),
-            data_range=1.0,
-            channel_axis=2,
-            gaussian_weights=True,
-            sigma=1.5,
-            use_sample_covariance=False,
-        )
-        assert float(ours[i]) == pytest.approx(ref, abs=1e-5)
-    assert float(ssim(a, a).mean()) == pytest.approx(1.0, abs=1e-6)
-
-
-def test_psnr_ssim_match_torchmetrics() -> None:
-    tm = pytest.importorskip("torchmetrics.functional.image")
-    a, b = _pair()
-    for i in range(3):
-        ref_p = tm.peak_signal_noise_ratio(b[i : i + 1], a[i : i + 1], data_range=1.0)
-        assert float(psnr(b[i], a[i])) == pytest.approx(float(ref_p), abs=1e-4)
-        ref_s = tm.structural_similarity_index_measure(
-            b[i : i + 1].double(), a[i : i + 1].double(), data_range=1.0
-        )
-        # torchmetrics pads reflectively and averages over all positions; skimage crops: close, not equal
-        assert float(ssim(b[i], a[i])) == pytest.approx(float(ref_s), abs=2e-2)
+from sparse_core.eval import metrics
 
 
 def test_frechet_distance_matches_direct_formula() -> None:
@@ -82,3 +42,7 @@ def test_i3d_needs_a_local_file(tmp_path) -> None:
     torch.jit.script(Fake()).save(str(tmp_path / "i3d.pt"))
     feats = I3DFeatures(tmp_path / "i3d.pt", size=16)(torch.zeros(2, 4, 3, 8, 8))
     assert feats.shape == (2, 3)
+
+
+def test_river_metrics_are_core_metrics() -> None:
+    assert psnr is metrics.psnr and ssim is metrics.ssim

@@ -63,3 +63,12 @@ def test_init_errors() -> None:
         load_init(enc, InitConfig(kind="videomae"))
     with pytest.raises(ValueError, match="init.kind"):
         load_init(enc, InitConfig(kind="mae"))
+
+
+def test_init_bad_path_names_the_file(tmp_path: Path) -> None:
+    enc = build_encoder(tiny_config().encoder)
+    with pytest.raises(FileNotFoundError, match="missing_videomae"):
+        load_init(enc, InitConfig(kind="videomae", path=str(tmp_path / "missing_videomae")))
+    (tmp_path / "notes.txt").write_text("not weights")
+    with pytest.raises(ValueError, match="notes.txt"):
+        load_init(enc, InitConfig(kind="videomae", path=str(tmp_path / "notes.txt")))

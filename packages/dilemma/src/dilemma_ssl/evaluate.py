@@ -12,16 +12,18 @@ from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
 from dilemma_ssl.backbone import encode, num_prefix_tokens
+from dilemma_ssl.config import EvalConfig
 from dilemma_ssl.objectives import TokenObjective
 from sparse_core.data.collate import collate_skip_none
 from sparse_core.engine.randomness import step_generator
-from sparse_core.eval import extract_features, knn_classify, linear_probe, low_shot_indices
+from sparse_core.eval import ProtocolConfig, extract_features, linear_grid, linear_probe, run_protocol
 
 __all__ = [
     "cls_features",
+    "protocol_config",
+    "protocol_metrics",
     "knn_eval",
     "linear_f",
-    "few_shot",
     "mismatch_accuracy",
     "attention_masks",
     "attention_jaccard",
@@ -52,12 +54,40 @@ def _device(module: nn.Module) -> torch.device:
     return next(module.parameters()).device
 
 
+def protocol_config(e: EvalConfig) -> ProtocolConfig:
+    """The core protocol as the thesis runs it (sec. 3.3): k-NN, Linear_F with and without normalisation,
+    and k-NN + Linear_F on each few-shot fraction, seed 0."""
+    return ProtocolConfig(
+        knn_k=e.knn_k,
+        knn_temperature=e.knn_t,
+        linear=e.linear,
+        linear_epochs=e.linear_epochs,
+        linear_normalize=[False, True],
+        low_shot_fractions=list(e.few_shot),
+    )
+
+
+def protocol_metrics(res: dict[str, Any]) -> dict[str, float]:
+    """Flatten :func:`~sparse_core.eval.protocol.run_protocol`'s result to dilemma's keys.
+
+    Returns:
+        ``knn``, ``linear`` (Linear_F top-1, if run), ``fewshot_<p>_{knn,linear}`` with ``p`` like ``"1%"``.
+    """
+    out = {"knn": res["knn_top1"]}
+    if "linear" in res:
+        out["linear"] = res["linear"]["top1"]
+    for frac, r in res.get("lowshot", {}).items():
+        name = f"{frac * 100:g}%"
+        out[f"fewshot_{name}_knn"], out[f"fewshot_{name}_linear"] = r["knn_top1"], r["linear_top1"]
+    return out
+
+
 def knn_eval(
     train: tuple[Tensor, Tensor], test: tuple[Tensor, Tensor], k: int = 20, t: float = 0.07
 ) -> float:
     """Weighted k-NN top-1 (%) from precomputed (features, labels)."""
-    c = int(max(train[1].max(), test[1].max())) + 1
-    return knn_classify(train[0], train[1], test[0], test[1], k=k, T=t, num_classes=c)
+    cfg = ProtocolConfig(knn_k=k, knn_temperature=t, linear=False)
+    return run_protocol(*train, *test, cfg)["knn_top1"]
 
 
 def linear_f(
@@ -65,60 +95,18 @@ def linear_f(
     test: tuple[Tensor, Tensor],
     epochs: int = 100,
     lrs: Sequence[float] = (1e-3, 1e-2, 1e-1),
-    batch_sizes: Sequence[int] = (256,),
+    batch_size: int = 256,
 ) -> dict[str, Any]:
-    """Linear_F: a linear layer on frozen CLS features, no augmentation, grid over lr / batch / normalisation.
+    """Linear_F: a linear layer on frozen CLS features, no augmentation, grid over lr / normalisation.
 
     Returns:
         ``{"top1": test %, "val_top1", "lr", "batch_size", "normalize": bool}`` of the best validation run.
     """
+    cfg = ProtocolConfig(
+        linear_epochs=epochs, linear_lrs=list(lrs), linear_batch_size=batch_size, linear_normalize=[False, True]
+    )
     c = int(max(train[1].max(), test[1].max())) + 1
-    best: dict[str, Any] | None = None
-    for use_bn in (False, True):
-        r = linear_probe(
-            train[0],
-            train[1],
-            test[0],
-            test[1],
-            lrs=lrs,
-            batch_sizes=batch_sizes,
-            epochs=epochs,
-            use_bn=use_bn,
-            num_classes=c,
-        )
-        if best is None or r["val_top1"] > best["val_top1"]:
-            best = {
-                "top1": r["test_top1"],
-                "val_top1": r["val_top1"],
-                "lr": r["best_lr"],
-                "batch_size": r["best_batch_size"],
-                "normalize": use_bn,
-            }
-    assert best is not None
-    return best
-
-
-def few_shot(
-    train: tuple[Tensor, Tensor],
-    test: tuple[Tensor, Tensor],
-    fractions: Sequence[float],
-    epochs: int = 100,
-    seed: int = 0,
-) -> dict[str, dict[str, float]]:
-    """k-NN and Linear_F trained on class-balanced label fractions (thesis Table 3.2).
-
-    Returns:
-        ``{"1%": {"knn": .., "linear": ..}, ...}``.
-    """
-    out = {}
-    for frac in fractions:
-        idx = low_shot_indices(train[1], fraction=frac, seed=seed)
-        sub = (train[0][idx], train[1][idx])
-        out[f"{frac * 100:g}%"] = {
-            "knn": knn_eval(sub, test),
-            "linear": linear_f(sub, test, epochs=epochs)["top1"],
-        }
-    return out
+    return linear_grid(*train, *test, cfg, c)
 
 
 @torch.no_grad()

@@ -19,6 +19,7 @@ from dilemma_ssl.data import build_eval_datasets, build_pretrain_dataset
 from dilemma_ssl.schedule import SparsitySchedule
 from dilemma_ssl.variants import TASKS
 from sparse_core.engine import Trainer
+from sparse_core.eval import run_protocol
 from sparse_core.export import save_weights
 
 __all__ = ["CONFIG_DIR", "build_schedule", "build_task", "train", "evaluate_backbone", "total_steps"]
@@ -119,11 +120,7 @@ def evaluate_backbone(
     train_ds, test_ds = build_eval_datasets(cfg.data, cfg.model)
     train_ds, test_ds = ev.subsample(train_ds, e.max_train_samples), ev.subsample(test_ds, e.max_test_samples)
     tr, te = ev.features(backbone, train_ds, e.batch_size), ev.features(backbone, test_ds, e.batch_size)
-    res: dict[str, Any] = {"knn": ev.knn_eval(tr, te, e.knn_k, e.knn_t)}
-    if e.linear:
-        res["linear"] = ev.linear_f(tr, te, epochs=e.linear_epochs)["top1"]
-    for name, r in ev.few_shot(tr, te, e.few_shot, epochs=e.linear_epochs).items():
-        res[f"fewshot_{name}_knn"], res[f"fewshot_{name}_linear"] = r["knn"], r["linear"]
+    res: dict[str, Any] = ev.protocol_metrics(run_protocol(*tr, *te, ev.protocol_config(e)))
     if e.mismatch and task.objective.kind in ("dilemma", "flip_detection"):
         for s in sorted(set(schedule.ratios) | {0.0}):
             res[f"md_acc_{s:g}"] = ev.mismatch_accuracy(backbone, task.objective, test_ds, s, e.batch_size)

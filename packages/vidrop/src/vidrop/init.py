@@ -1,6 +1,8 @@
 """Backbone initialisation from local checkpoints: VideoMAE (Hugging Face format) or V-JEPA (Table 6.2).
 
-VideoMAE goes through sparse-core's key mapping (:func:`sparse_core.models.load_videomae_weights`). V-JEPA
+Files are read by :func:`sparse_core.export.read_state_dict` (``weights_only``; a Hugging Face folder, a
+``.safetensors`` / ``.bin`` file or a ``.pth.tar``). VideoMAE goes through sparse-core's key mapping
+(:func:`sparse_core.models.load_videomae_weights`). V-JEPA
 (facebookresearch/jepa) encoder checkpoints are ``torch.save`` dicts whose ``"target_encoder"`` (EMA, what
 V-JEPA evaluates) or ``"encoder"`` entry holds the state dict with keys, after removing the ``module.`` and
 ``backbone.`` prefixes, that already match VideoViT's::
@@ -16,57 +18,33 @@ The CLS token, the MSK token and the heads are not in either checkpoint and star
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
+from typing import Any
 
-import torch
 from torch import Tensor
 
+from sparse_core.export import extract_state_dict, read_state_dict
 from sparse_core.models import load_videomae_weights
 from vidrop.config import InitConfig
 from vidrop.model import ViDROPEncoder
 
-__all__ = ["load_init", "load_state_dict_file", "vjepa_to_videovit"]
+__all__ = ["load_init", "vjepa_to_videovit"]
 
 INIT_KINDS = ("random", "videomae", "vjepa")
+VJEPA_KEYS = ("target_encoder", "encoder")
+"""Entries of a V-JEPA checkpoint holding an encoder: the EMA target (what V-JEPA evaluates), else the online."""
+VJEPA_PREFIXES = ("module.", "backbone.")
+"""Wrapper prefixes of V-JEPA's encoder keys (DDP, then its MultiMaskWrapper)."""
 
 
-def load_state_dict_file(path: str | Path) -> dict[str, Tensor]:
-    """Read a state dict from a ``.safetensors`` / ``.bin`` / ``.pt`` file or a Hugging Face model folder."""
-    path = Path(path)
-    if path.is_dir():
-        for name in ("model.safetensors", "pytorch_model.bin"):
-            if (path / name).is_file():
-                return load_state_dict_file(path / name)
-        raise FileNotFoundError(f"{path} holds neither model.safetensors nor pytorch_model.bin")
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {path} not found")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def vjepa_to_videovit(checkpoint: Mapping[str, object], key: str = "target_encoder") -> dict[str, Tensor]:
+def vjepa_to_videovit(checkpoint: Mapping[str, Any], key: str = "target_encoder") -> dict[str, Tensor]:
     """Map a V-JEPA checkpoint to VideoViT parameter names (see the module docstring).
 
     Args:
         checkpoint: the loaded ``torch.save`` dict (or a bare encoder state dict).
         key: which encoder to take when several are stored (``"target_encoder"``, else ``"encoder"``).
     """
-    sd: Mapping[str, object] = checkpoint
-    for k in (key, "target_encoder", "encoder"):
-        if k in checkpoint and isinstance(checkpoint[k], Mapping):
-            sd = checkpoint[k]  # type: ignore[assignment]
-            break
-    out: dict[str, Tensor] = {}
-    for name, value in sd.items():
-        if not isinstance(value, Tensor):
-            continue
-        for prefix in ("module.", "backbone."):
-            name = name.removeprefix(prefix)
-        out[name] = value
-    return out
+    return extract_state_dict(checkpoint, unwrap=(key, *VJEPA_KEYS), strip=VJEPA_PREFIXES,
+                              source="V-JEPA checkpoint")
 
 
 def load_init(encoder: ViDROPEncoder, cfg: InitConfig) -> list[str]:
@@ -78,11 +56,11 @@ def load_init(encoder: ViDROPEncoder, cfg: InitConfig) -> list[str]:
     if cfg.path is None:
         raise ValueError(f"init.kind={cfg.kind!r} needs init.path (a local checkpoint file or folder)")
     if cfg.kind == "videomae":
-        missing = load_videomae_weights(encoder.vit, load_state_dict_file(cfg.path), strict=False)
+        missing = load_videomae_weights(encoder.vit, read_state_dict(cfg.path), strict=False)
         return ["cls_token", *(f"vit.{m}" for m in missing)]
     if encoder.vit.pos_embed_type != "learned":
         raise ValueError("V-JEPA's position table is part of its checkpoint: set encoder.pos_embed_type=learned")
-    sd = vjepa_to_videovit(torch.load(cfg.path, map_location="cpu", weights_only=True))
+    sd = read_state_dict(cfg.path, unwrap=VJEPA_KEYS, strip=VJEPA_PREFIXES)
     own = encoder.vit.state_dict()
     unexpected = sorted(set(sd) - set(own))
     if unexpected:

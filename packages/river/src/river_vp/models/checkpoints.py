@@ -14,46 +14,24 @@ checkpoint key                              river_vp key
 ``quantize.used`` / ``*.ema*``              dropped
 ==========================================  ==========================================
 
-Nothing is downloaded: pass the path of a checkpoint you have.
+Files are read by :func:`sparse_core.export.read_state_dict` (``weights_only`` unless ``trust_pickle``); the
+renaming above is river's own. Nothing is downloaded: pass the path of a checkpoint you have.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
-import torch
 from torch import Tensor
 
 from river_vp.models.vqgan import VQGAN
+from sparse_core.export import read_state_dict
 
 __all__ = ["PREFIXES", "discriminator_state", "load_vqgan_checkpoint", "map_taming_keys"]
 
 PREFIXES = ("first_stage_model.", "ae.", "autoencoder.", "module.", "model.")
-
-
-def _read(path: str | Path, trust_pickle: bool = False) -> dict[str, Tensor]:
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"VQGAN checkpoint {path} not found (weights are never downloaded)")
-    if path.suffix == ".safetensors":
-        from safetensors.torch import load_file
-
-        return load_file(str(path))
-    try:
-        obj: Any = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as err:  # Lightning checkpoints may pickle config objects
-        if not trust_pickle:
-            raise RuntimeError(
-                f"{path} cannot be read with weights_only=True ({err}); if you trust the file, "
-                "pass trust_pickle=True (runs the pickle)"
-            ) from err
-        obj = torch.load(path, map_location="cpu", weights_only=False)
-    for key in ("state_dict", "model", "ema"):
-        if isinstance(obj, dict) and key in obj and isinstance(obj[key], dict):
-            obj = obj[key]
-            break
-    return obj
+CHECKPOINT_KEYS = ("state_dict", "model", "ema")
+"""Containers of the weights in published checkpoints (Lightning, plain, EMA-only), tried in order."""
 
 
 def map_taming_keys(state: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -94,7 +72,7 @@ def load_vqgan_checkpoint(
         FileNotFoundError: ``path`` does not exist.
         RuntimeError: ``strict`` and keys or shapes do not match (the config differs from the checkpoint's).
     """
-    raw = _read(path, trust_pickle)
+    raw = read_state_dict(path, unwrap=CHECKPOINT_KEYS, strip=(), trust_pickle=trust_pickle)
     mapped = map_taming_keys(raw)
     result = model.load_state_dict(mapped, strict=strict)
     return {"missing": list(result.missing_keys), "unexpected": list(result.unexpected_keys)}

@@ -12,7 +12,7 @@ from torch import nn
 from river_vp.flow.conditioning import ConditionSpec
 from river_vp.models.uvit import VectorFieldConfig, VectorFieldRegressor
 from river_vp.models.vqgan import VQGAN, VQGANConfig
-from sparse_core.export import load_checkpoint_file, read_metadata, save_weights
+from sparse_core.export import read_metadata, read_state_dict, save_weights
 
 __all__ = ["AE_FILE", "FLOW_FILE", "load_river", "load_vqgan", "save_river", "save_vqgan"]
 
@@ -40,7 +40,7 @@ def load_vqgan(path: str | Path) -> VQGAN:
     path = _resolve(path, AE_FILE)
     cfg = VQGANConfig(**json.loads(read_metadata(path)["vqgan"]))
     model = VQGAN(cfg)
-    model.load_state_dict(load_checkpoint_file(path))
+    model.load_state_dict(read_state_dict(path))
     return model.eval()
 
 
@@ -66,7 +66,7 @@ def load_river(path: str | Path) -> tuple[VectorFieldRegressor, ConditionSpec, f
     path = _resolve(path, FLOW_FILE)
     meta = read_metadata(path)
     model = VectorFieldRegressor(VectorFieldConfig(**json.loads(meta["model"])))
-    model.load_state_dict(load_checkpoint_file(path))
+    model.load_state_dict(read_state_dict(path))
     spec = ConditionSpec(**json.loads(meta["condition"]))
     return model.eval(), spec, float(meta["sigma_min"]), json.loads(meta.get("extra", "{}"))
 

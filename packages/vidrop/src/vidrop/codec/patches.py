@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import torch
 from einops import rearrange
 
+from sparse_core.eval.metrics import psnr as image_psnr
 from vidrop.codec.codebook import PatchCodebook, import_faiss
 
 __all__ = ["frames_to_patches", "patches_to_frames", "encode", "decode", "decode_torch", "psnr",
@@ -95,11 +94,16 @@ def decode_torch(codes: torch.Tensor, centroids: torch.Tensor, patch_size: int) 
 
 
 def psnr(reference: np.ndarray, reconstruction: np.ndarray) -> float:
-    """Peak signal-to-noise ratio in dB over all pixels of two uint8 videos (reference cropped to match)."""
+    """PSNR in dB over all pixels of a decoded uint8 video: :func:`sparse_core.eval.metrics.psnr` with
+    ``data_range=255`` (``inf`` when lossless), the reference cropped to the decoded extent (decoding drops the
+    bottom / right remainders of the patch grid).
+
+    Shape:
+        reference ``(T', H', W', 3)``, reconstruction ``(T, H, W, 3)`` with ``T <= T'``, ``H <= H'``, ``W <= W'``.
+    """
     t, h, w = reconstruction.shape[:3]
-    ref = reference[:t, :h, :w].astype(np.float64)
-    mse = float(np.mean((ref - reconstruction.astype(np.float64)) ** 2))
-    return float("inf") if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
+    ref = torch.from_numpy(np.ascontiguousarray(reference[:t, :h, :w]))
+    return float(image_psnr(torch.from_numpy(reconstruction), ref, data_range=255.0, dim=None, min_mse=0.0))
 
 
 def compression_factor(codebook: PatchCodebook) -> float:

@@ -11,12 +11,11 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from sparse_core.data.collate import collate_skip_none
-from sparse_core.eval import knn_classify, linear_probe, low_shot_indices
-from vidrop.evaluation.attentive import train_attentive_probe
+from sparse_core.eval import ProtocolConfig, run_protocol, train_attentive_probe
 from vidrop.evaluation.clips import EvalClips
 from vidrop.model import ViDROPEncoder
 
-__all__ = ["ProbeConfig", "encode_dataset", "run_protocols", "PROTOCOLS"]
+__all__ = ["ProbeConfig", "encode_dataset", "protocol_config", "run_protocols", "PROTOCOLS"]
 
 log = logging.getLogger("vidrop.eval")
 
@@ -57,6 +56,15 @@ class ProbeConfig:
     """Videos per feature-extraction batch."""
     seed: int = 0
     """Seed of the probe splits and initialisations."""
+
+
+def protocol_config(cfg: ProbeConfig) -> ProtocolConfig:
+    """sparse-core's protocol for ``cfg``: k-NN, linear probe with BN, linear-only low-shot runs."""
+    return ProtocolConfig(knn="knn" in cfg.protocols, knn_k=cfg.knn_k, knn_temperature=cfg.knn_temperature,
+                          linear="linear" in cfg.protocols, linear_epochs=cfg.linear_epochs,
+                          linear_lrs=list(cfg.linear_lrs), linear_normalize=[True],
+                          low_shot_fractions=list(cfg.low_shot_fractions) if "lowshot" in cfg.protocols else [],
+                          low_shot_knn=False, seed=cfg.seed)
 
 
 @torch.no_grad()
@@ -116,22 +124,15 @@ def run_protocols(encoder: ViDROPEncoder, train_set: Dataset, test_set: Dataset,
     te_f, te_y, te_t, sk2 = encode_dataset(encoder, test_set, cfg, keep_tokens=attentive)
     out: dict[str, Any] = {"num_train": len(tr_y), "num_test": len(te_y), "skipped": sk1 + sk2,
                            "feature_dim": int(tr_f.shape[1])}
-    if "knn" in cfg.protocols:
-        out["knn_top1"] = knn_classify(tr_f, tr_y, te_f, te_y, k=min(cfg.knn_k, len(tr_y)),
-                                       T=cfg.knn_temperature, num_classes=num_classes)
-    probe_kw = {"lrs": cfg.linear_lrs, "batch_sizes": (min(256, len(tr_y)),), "epochs": cfg.linear_epochs,
-                "num_classes": num_classes, "seed": cfg.seed}
-    if "linear" in cfg.protocols:
-        res = linear_probe(tr_f, tr_y, te_f, te_y, **probe_kw)
-        out["linear_top1"], out["linear_best_lr"] = res["test_top1"], res["best_lr"]
+    res = run_protocol(tr_f, tr_y, te_f, te_y, protocol_config(cfg), num_classes)
+    if "knn_top1" in res:
+        out["knn_top1"] = res["knn_top1"]
+    if "linear" in res:
+        out["linear_top1"], out["linear_best_lr"] = res["linear"]["top1"], res["linear"]["lr"]
     if "lowshot" in cfg.protocols:
-        out["lowshot_top1"] = {}
-        for frac in cfg.low_shot_fractions:
-            idx = low_shot_indices(tr_y, frac, seed=cfg.seed)
-            res = linear_probe(tr_f[idx], tr_y[idx], te_f, te_y, **probe_kw)
-            out["lowshot_top1"][str(frac)] = res["test_top1"]
+        out["lowshot_top1"] = {str(frac): r["linear_top1"] for frac, r in res.get("lowshot", {}).items()}
     if attentive:
         assert tr_t is not None and te_t is not None
-        res = train_attentive_probe(tr_t, tr_y, te_t, te_y, num_classes, epochs=cfg.attentive_epochs, seed=cfg.seed)
-        out["attentive_top1"] = res["test_top1"]
+        att = train_attentive_probe(tr_t, tr_y, te_t, te_y, num_classes, epochs=cfg.attentive_epochs, seed=cfg.seed)
+        out["attentive_top1"] = att["test_top1"]
     return out
