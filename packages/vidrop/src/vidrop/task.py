@@ -107,8 +107,8 @@ class ViDROPTask(Task):
         """
         rows = self.rows(local_batch, device)
         tc = self.cfg.tokens
-        drawn = sample_student_tokens(num_views * rows.total, grid, tc.drop_ratio, tc.drop_pattern,
-                                      tuple(tc.mask_ratio) if self.loss_cfg.variant == "ibot" else (0.0, 0.0),
+        lo, hi = tc.mask_ratio if self.loss_cfg.variant == "ibot" else (0.0, 0.0)
+        drawn = sample_student_tokens(num_views * rows.total, grid, tc.drop_ratio, tc.drop_pattern, (lo, hi),
                                       tc.mask_sample_fraction, self.generator(step, "tokens"))
         mine = torch.arange(num_views * rows.total).view(num_views, rows.total)[:, rows.rows].reshape(-1)
         out = StudentTokens(drawn.keep_idx[mine], drawn.mask_kept[mine], drawn.num_tokens)
