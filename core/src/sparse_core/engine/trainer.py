@@ -89,8 +89,9 @@ class Trainer:
         collate_fn: list of samples -> batch (default ``sparse_core.data.collate.collate_skip_none``).
         batch_size_fn: optional ``step -> global batch size`` (DILEMMA's random sparsity schedule).
         config: the package's full config dataclass, saved as ``out_dir/config.yaml``.
-        find_unused_parameters: True turns DDP's search for unused parameters on for the whole run; the
-            default (None) asks ``task.find_unused_parameters(step)`` and turns it on only on those steps.
+        find_unused_parameters: True turns DDP's search for unused parameters on for the whole run; None or
+            False (default) ask ``task.find_unused_parameters(step)`` and turn it on only on those steps
+            (DDP is re-wrapped when the answer changes).
 
     Before the optimizer is built the Trainer sets ``task.seed`` / ``task.accum`` and calls
     ``task.setup(total_steps)``; the optimizer follows ``task.param_groups()``.
