@@ -29,13 +29,36 @@ class LinearTask(Task):
         return {"loss": (self.net(batch["x"]) - batch["y"]).pow(2).mean()}
 
 
+class LateHeadTask(LinearTask):
+    """A second head joins the loss at step 3 (as a GAN's discriminator after ``disc_start``): before that its
+    parameters get no gradient, which DDP only tolerates while it looks for unused parameters."""
+
+    late = 3
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head = nn.Linear(8, 1)
+
+    def training_step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
+        out = super().training_step(batch, step)
+        if step >= self.late:
+            out["loss"] = out["loss"] + (self.head(batch["x"]) - batch["y"]).pow(2).mean()
+        return out
+
+    def find_unused_parameters(self, step: int) -> bool:
+        return step < self.late
+
+
+TASKS = {"linear": LinearTask, "late_head": LateHeadTask}
+
+
 def _cfgs(out: Path) -> tuple[TrainConfig, OptimConfig]:
     return (TrainConfig(out_dir=str(out), max_steps=6, batch_size=8, seed=1, ckpt_every=3, log_every=1,
                         progress=False, grad_accum=2, resume="none"),
             OptimConfig(lr=1e-2, warmup_steps=1, weight_decay=0.05))
 
 
-def _worker(rank: int, port: int, init: str, out: str) -> None:
+def _worker(rank: int, port: int, init: str, out: str, task_name: str) -> None:
     os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank),
                        "WORLD_SIZE": "2", "LOCAL_RANK": str(rank), "LOCAL_WORLD_SIZE": "2",
                        "ACCELERATE_USE_CPU": "true"})
@@ -44,11 +67,12 @@ def _worker(rank: int, port: int, init: str, out: str) -> None:
     AcceleratorState._reset_state(True)  # forked from a process that may already hold a single-process state
     PartialState._reset_state()
     torch.set_num_threads(1)
-    task = LinearTask()
+    task = TASKS[task_name]()
     task.load_state_dict(torch.load(init, weights_only=True))
     trainer = Trainer(task, NoisyRegression(), *_cfgs(Path(out)))
     assert trainer.accelerator.num_processes == 2
     trainer.fit()
+    assert not trainer.task.find_unused_parameters  # on only while the late head was idle (steps 0-2)
     if rank == 0:
         torch.save(trainer.unwrapped.state_dict(), Path(out) / "final.pt")
     torch.distributed.destroy_process_group()
@@ -61,15 +85,16 @@ def _free_port() -> int:
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="fork-based launcher")
-def test_two_process_training_matches_single_process(tmp_path: Path) -> None:
+@pytest.mark.parametrize("task_name", list(TASKS))
+def test_two_process_training_matches_single_process(tmp_path: Path, task_name: str) -> None:
     torch.manual_seed(0)
-    ref = LinearTask()
+    ref = TASKS[task_name]()
     torch.save(ref.state_dict(), tmp_path / "init.pt")
     Trainer(ref, NoisyRegression(), *_cfgs(tmp_path / "single")).fit()
 
     ctx = mp.get_context("fork")
     port = _free_port()
-    procs = [ctx.Process(target=_worker, args=(r, port, str(tmp_path / "init.pt"), str(tmp_path / "ddp")))
+    procs = [ctx.Process(target=_worker, args=(r, port, str(tmp_path / "init.pt"), str(tmp_path / "ddp"), task_name))
              for r in range(2)]
     for p in procs:
         p.start()

@@ -76,6 +76,42 @@ def test_autoencoder_before_disc_start_has_no_gan_terms(vqgan_cfg) -> None:
     assert "g_loss" not in out and torch.isfinite(out["loss"])
 
 
+def test_discriminator_gets_its_own_lr_weight_decay_and_clip(vqgan_cfg) -> None:
+    from sparse_core.engine import OptimConfig, build_optimizer
+    from sparse_core.engine.optim import clip_grad_groups
+
+    optim = OptimConfig(lr=1e-3, weight_decay=0.05)
+    default = AutoencoderTask(vqgan_cfg, AELossConfig(disc_weight=0.5, disc_ndf=8, disc_layers=2))
+    assert default.param_groups() is None  # defaults: the generator's settings, the engine's usual groups
+    assert {g["group"] for g in build_optimizer(default, optim, 1e-3).param_groups} == {"default"}
+    loss = AELossConfig(disc_weight=0.5, disc_start=0, disc_ndf=8, disc_layers=2, disc_lr_scale=0.5,
+                        disc_weight_decay=0.2, disc_clip_grad=1e-4)
+    task = AutoencoderTask(vqgan_cfg, loss)
+    opt = build_optimizer(task, optim, 1e-3)
+    disc_names = {f"discriminator.{n}" for n, _ in task.discriminator.named_parameters()}
+    for g in opt.param_groups:
+        is_disc = set(g["names"]) <= disc_names
+        assert is_disc or not set(g["names"]) & disc_names  # no group mixes the two networks
+        assert g["lr_scale"] == (0.5 if is_disc else 1.0)
+        assert g["clip_grad"] == (1e-4 if is_disc else None)
+        assert g["weight_decay"] in ((0.0, 0.2) if is_disc else (0.0, 0.05))  # 0.0: biases and norms
+        assert not (is_disc and g["apply_wd"])  # the schedule leaves the discriminator's constant decay alone
+    assert any(set(g["names"]) <= disc_names and g["weight_decay"] == 0.2 for g in opt.param_groups)
+    task.training_step({"image": torch.rand(4, 3, 16, 16) * 2 - 1}, step=0)["loss"].backward()
+    before = {n: p.grad.clone() for n, p in task.named_parameters() if p.grad is not None}
+    norms = clip_grad_groups(opt, clip_grad=1e6)  # the generator's norm is far below 1e6: not clipped
+    assert norms["grad_norm/discriminator"] > 1e-4
+    after = {n: p.grad for n, p in task.named_parameters() if p.grad is not None}
+    disc_norm = torch.cat([after[n].flatten() for n in disc_names]).norm()
+    assert float(disc_norm) == pytest.approx(1e-4, rel=1e-4)
+    for n in before.keys() - disc_names:  # clipping the discriminator does not scale the generator
+        assert torch.equal(after[n], before[n]), n
+    assert task.find_unused_parameters(0) is False
+    late = AutoencoderTask(vqgan_cfg, AELossConfig(disc_weight=0.5, disc_start=5, disc_ndf=8, disc_layers=2))
+    assert [late.find_unused_parameters(s) for s in (0, 4, 5)] == [True, True, False]
+    assert AutoencoderTask(vqgan_cfg, AELossConfig(disc_weight=0.0)).find_unused_parameters(0) is False
+
+
 def test_latent_dataset_reads_three_frames(tmp_path) -> None:
     writer = LatentCacheWriter(tmp_path, shard_frames=10)
     videos = [torch.arange(n, dtype=torch.float32).view(n, 1, 1, 1).expand(n, 2, 3, 3) for n in (6, 8, 7)]

@@ -132,3 +132,21 @@ def test_full_step_uses_mask_only_in_ibot(monkeypatch: pytest.MonkeyPatch) -> No
         assert calls[0] == (True, expect_mask)  # large clips: dropped (+ masked for ibot)
         assert calls[1] == (False, False)  # small clips: dense
         assert ("ibot_loss" in out) == (variant != "dino")
+
+
+def test_micro_batch_draws_are_the_rows_of_the_whole_batch_draw() -> None:
+    """``grad_accum = 2``: each micro-batch keeps its samples' columns of one whole-step draw (view-major)."""
+    task = ViDROPTask(tiny_config(), total_steps=10)
+    grid, views = (2, 4, 4), 2
+    whole = task.draw_tokens(8, views, grid, step=3)
+    k = whole.keep_idx.shape[1]
+    task.accum = 2
+    for m in range(2):
+        task.micro = m
+        part = task.draw_tokens(4, views, grid, step=3)
+        cols = slice(4 * m, 4 * m + 4)
+        assert torch.equal(part.keep_idx, whole.keep_idx.view(views, 8, k)[:, cols].reshape(-1, k))
+        assert torch.equal(part.mask_kept, whole.mask_kept.view(views, 8, k)[:, cols].reshape(-1, k))
+    task.micro = 0
+    first, second = task.draw_tokens(4, views, grid, step=3), part
+    assert not torch.equal(first.keep_idx, second.keep_idx)  # micro-batches do not repeat a pattern

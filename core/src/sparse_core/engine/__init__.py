@@ -2,13 +2,13 @@
 
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import OptimConfig, TrainConfig
-from .optim import build_optimizer, param_groups
+from .optim import ParamGroup, build_optimizer, param_groups
 from .randomness import GlobalRows, global_rows, mix_seed, step_generator, stream_id
 from .schedules import cosine_schedule, linear_warmup
 from .task import Task
 from .trainer import NonFiniteLossError, Trainer, move_to_device
 
 __all__ = ["Task", "Trainer", "TrainConfig", "OptimConfig", "NonFiniteLossError", "cosine_schedule",
-           "linear_warmup", "build_optimizer", "param_groups", "save_checkpoint", "load_checkpoint",
+           "linear_warmup", "build_optimizer", "param_groups", "ParamGroup", "save_checkpoint", "load_checkpoint",
            "latest_checkpoint", "move_to_device", "step_generator", "global_rows", "GlobalRows", "mix_seed",
            "stream_id"]

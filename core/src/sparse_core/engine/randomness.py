@@ -16,6 +16,10 @@ The row layout follows :class:`sparse_core.engine.sampler.StepBatchSampler`: ran
 
 Streams are named (``"tokens"``, ``"view0"``, ...) so that two independent choices of one step never share a
 generator; :func:`stream_id` maps a name to a stable integer (CRC-32, independent of ``PYTHONHASHSEED``).
+
+:func:`mix_seed` is the one seed formula of the engine: the data order (``sampler.epoch_permutation``,
+stream ``"order"``), the per-sample augmentation seeds (``sampler.sample_seed``, ``"augment"``) and the
+global torch RNG of each step and process (``trainer.step_seed``, ``"global"``) are keyed through it too.
 """
 
 from __future__ import annotations

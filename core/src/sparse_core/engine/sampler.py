@@ -15,7 +15,9 @@ from typing import Any
 import torch
 from torch.utils.data import Dataset, Sampler
 
-__all__ = ["StreamState", "StepBatchSampler", "SeededDataset", "advance", "sample_seed"]
+from .randomness import mix_seed, stream_id
+
+__all__ = ["StreamState", "StepBatchSampler", "SeededDataset", "advance", "sample_seed", "epoch_permutation"]
 
 
 @dataclass
@@ -41,13 +43,18 @@ def advance(state: StreamState, global_batch: int, num_samples: int) -> tuple[St
 
 
 def epoch_permutation(seed: int, epoch: int, num_samples: int) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+    """Data order of ``epoch``: a permutation of ``range(num_samples)`` keyed by ``(seed, epoch, "order")``.
+
+    Shape:
+        returns ``(num_samples,)`` long.
+    """
+    g = torch.Generator().manual_seed(mix_seed(seed, epoch, stream_id("order")))
     return torch.randperm(num_samples, generator=g)
 
 
 def sample_seed(seed: int, epoch: int, index: int) -> int:
-    """Seed of the augmentations of sample ``index`` in ``epoch`` (fits in 63 bits)."""
-    return (seed * 1_000_003 + epoch * 7_919 + index * 104_729 + 12_345) % (2**63 - 1)
+    """Seed of the augmentations of sample ``index`` in ``epoch``: ``mix_seed(seed, epoch, index, "augment")``."""
+    return mix_seed(seed, epoch, index, stream_id("augment"))
 
 
 class StepBatchSampler(Sampler[list[tuple[int, int]]]):

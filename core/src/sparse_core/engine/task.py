@@ -7,6 +7,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from sparse_core.engine.optim import ParamGroup
 from sparse_core.engine.randomness import GlobalRows, global_rows, step_generator
 
 __all__ = ["Task"]
@@ -22,6 +23,10 @@ class Task(nn.Module):
     ``train.seed``, the optimizer step and a stream name), drawn for the step's whole batch, of which this
     micro-batch keeps :meth:`rows` (the Trainer passes the micro-batch index to :meth:`forward` and sets
     ``accum`` from ``train.grad_accum``). See :mod:`sparse_core.engine.randomness`.
+
+    Hooks the Trainer calls besides the step: :meth:`setup` (once, with the run length, before the optimizer
+    is built), :meth:`param_groups` (groups with their own lr / weight decay / clipping),
+    :meth:`find_unused_parameters` (steps on which some parameters get no gradient) and :meth:`on_after_step`.
     """
 
     seed: int = 0
@@ -60,6 +65,29 @@ class Task(nn.Module):
         """
         self.micro = micro
         return self.training_step(batch, step)
+
+    def setup(self, total_steps: int) -> None:
+        """Called once by the Trainer before training (and before a checkpoint is restored, so restored
+        state wins): the place for schedules that need the run length.
+
+        Args:
+            total_steps: optimizer steps of the whole run (``train.max_steps`` or epochs x steps per epoch).
+        """
+
+    def param_groups(self) -> list[ParamGroup] | None:
+        """Groups of parameters with their own lr scale, weight decay and clip norm (``None``: one setting for
+        all, the default). Read once when the optimizer is built; see :class:`~sparse_core.engine.optim.ParamGroup`.
+        """
+        return None
+
+    def find_unused_parameters(self, step: int) -> bool:
+        """Whether some trainable parameters may get no gradient at optimizer step ``step``.
+
+        DDP then looks for them after each backward (costly, so only on those steps): a GAN whose
+        discriminator only joins after ``disc_start`` says ``step < disc_start``. Must be the same on every
+        process (a function of the step). Default False.
+        """
+        return False
 
     def on_after_step(self, step: int, total_steps: int) -> None:
         """Called after each optimizer step (EMA teacher updates, etc.)."""

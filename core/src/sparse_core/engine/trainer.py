@@ -22,7 +22,8 @@ from ..config import save_config
 from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from .config import OptimConfig, TrainConfig
 from .metrics import MetricLogger, plot_metrics
-from .optim import build_optimizer
+from .optim import build_optimizer, clip_grad_groups
+from .randomness import mix_seed, stream_id
 from .sampler import SeededDataset, StepBatchSampler, StreamState, advance
 from .schedules import cosine_schedule
 from .task import Task
@@ -37,8 +38,12 @@ class NonFiniteLossError(RuntimeError):
 
 
 def step_seed(seed: int, step: int, rank: int) -> int:
-    """Seed of the global torch RNG at the start of optimizer step ``step`` on process ``rank``."""
-    return (seed * 2_654_435_761 + step * 40_503 + rank * 9_973 + 1) % (2**63 - 1)
+    """Seed of the global torch RNG at the start of optimizer step ``step`` on process ``rank``.
+
+    For what a method does not draw from ``Task.generator`` (dropout, drop-path): per process, so it is not
+    shared between processes the way :mod:`~sparse_core.engine.randomness` draws are.
+    """
+    return mix_seed(seed, step, rank, stream_id("global"))
 
 
 def move_to_device(batch: Any, device: torch.device) -> Any:
@@ -84,13 +89,18 @@ class Trainer:
         collate_fn: list of samples -> batch (default ``sparse_core.data.collate.collate_skip_none``).
         batch_size_fn: optional ``step -> global batch size`` (DILEMMA's random sparsity schedule).
         config: the package's full config dataclass, saved as ``out_dir/config.yaml``.
-        find_unused_parameters: forwarded to DDP (needed when some heads are idle on some steps).
+        find_unused_parameters: True turns DDP's search for unused parameters on for the whole run; None or
+            False (default) ask ``task.find_unused_parameters(step)`` and turn it on only on those steps
+            (DDP is re-wrapped when the answer changes).
+
+    Before the optimizer is built the Trainer sets ``task.seed`` / ``task.accum`` and calls
+    ``task.setup(total_steps)``; the optimizer follows ``task.param_groups()``.
     """
 
     def __init__(self, task: Task, dataset: Dataset, train: TrainConfig, optim: OptimConfig,
                  collate_fn: Callable[[Sequence[Any]], Any] | None = None,
                  batch_size_fn: Callable[[int], int] | None = None, config: Any = None,
-                 find_unused_parameters: bool = False) -> None:
+                 find_unused_parameters: bool | None = None) -> None:
         from accelerate import Accelerator
         from accelerate.utils import DistributedDataParallelKwargs
 
@@ -98,7 +108,8 @@ class Trainer:
         _allow_new_precision(train.precision)
         self.accelerator = Accelerator(
             mixed_precision=train.precision,
-            kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=find_unused_parameters)])
+            kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=bool(find_unused_parameters))])
+        self._find_unused_always = bool(find_unused_parameters)
         if train.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
         self.out_dir = Path(train.out_dir)
@@ -116,6 +127,7 @@ class Trainer:
         self.config = config
         self.base_lr = optim.lr * (train.batch_size / 256 if optim.scale_lr else 1.0)
         task.seed, task.accum = train.seed, train.grad_accum  # the owner of per-step randomness (Task.generator)
+        task.setup(self.total_steps)
         optimizer = build_optimizer(task, optim, self.base_lr)
         self.task, self.optimizer = self.accelerator.prepare(task, optimizer)
         self.step, self.stream = 0, StreamState()
@@ -210,6 +222,32 @@ class Trainer:
                 group["weight_decay"] = wd
         return lr
 
+    def _sync_unused_search(self, step: int) -> None:
+        """Re-wrap DDP when ``task.find_unused_parameters(step)`` changes (a collective: every process
+        re-wraps at the same step, since the answer is a function of the step)."""
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        old = self.task
+        if self._find_unused_always or not isinstance(old, DDP):
+            return
+        want = bool(self.unwrapped.find_unused_parameters(step))
+        if want == old.find_unused_parameters:
+            return
+        new = DDP(old.module, device_ids=old.device_ids, output_device=old.output_device,
+                  broadcast_buffers=old.broadcast_buffers, find_unused_parameters=want,
+                  bucket_cap_mb=old.bucket_bytes_cap / 2**20, gradient_as_bucket_view=old.gradient_as_bucket_view)
+        models = self.accelerator._models
+        models[:] = [new if m is old else m for m in models]  # drop the old wrapper (and its gradient hooks)
+        self.task = new
+
+    def _clip(self) -> dict[str, float]:
+        """Clip gradient norms (``train.clip_grad`` and the task's group norms); returns the norms."""
+        clip = self.train_cfg.clip_grad
+        if clip is None and all(g.get("clip_grad") is None for g in self.optimizer.param_groups):
+            return {}
+        self.accelerator.unscale_gradients()
+        return clip_grad_groups(self.optimizer, clip)
+
     def _check_finite(self, loss: torch.Tensor) -> None:
         bad = torch.tensor(0.0 if torch.isfinite(loss.detach()).all() else 1.0, device=loss.device)
         if self.accelerator.num_processes > 1:
@@ -237,6 +275,7 @@ class Trainer:
         micro, step_skipped, lr = 0, 0, 0.0
         for batch in loader:
             if micro == 0:
+                self._sync_unused_search(self.step)
                 torch.manual_seed(step_seed(cfg.seed, self.step, self.accelerator.process_index))
                 lr = self._set_schedules(self.step)
                 sums, step_skipped = {}, 0
@@ -258,8 +297,8 @@ class Trainer:
             if not sync:
                 continue
             micro = 0
-            if cfg.clip_grad is not None and self.accelerator.sync_gradients:
-                sums["grad_norm"] = float(self.accelerator.clip_grad_norm_(self.task.parameters(), cfg.clip_grad))
+            if self.accelerator.sync_gradients:
+                sums.update(self._clip())
             self.optimizer.step()
             self.optimizer.zero_grad(set_to_none=True)
             self.unwrapped.on_after_step(self.step, self.total_steps)

@@ -1,9 +1,10 @@
 """The ViDROP training step (sec. 6.2): EMA teacher on dense large clips, student on dropped + masked large
 clips and dense small clips; DINO CLS loss, iBOT patch loss on the MSK tokens, KoLeo.
 
-Per-step random choices (which tokens are dropped / masked) are drawn for the *global* batch from a generator
-seeded by ``(seed, step)`` and each process takes its slice, so one process and N processes compute the same
-loss, and a resumed run draws the same tokens.
+Per-step random choices (which tokens are dropped / masked) come from the engine: drawn for the step's whole
+batch (every process, every micro-batch) from ``Task.generator(step, "tokens")``, of which this micro-batch keeps
+its rows (``Task.rows``). One process and N processes compute the same loss, ``grad_accum`` micro-batches get
+the rows of one whole-batch draw, and a resumed run draws the same tokens.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from sparse_core.distributed import all_gather_sizes, get_rank, get_world_size
+from sparse_core.distributed import get_world_size
 from sparse_core.ema import EMATeacher, cosine_momentum
 from sparse_core.engine import Task
 from sparse_core.heads import DINOHead
@@ -55,10 +56,11 @@ class ViDROPTask(Task):
 
     Args:
         cfg: full run config (encoder, head, loss, tokens, train.seed).
-        total_steps: length of training (teacher momentum and temperature schedules).
+        total_steps: length of training (teacher temperature schedule) when the task is used on its own; the
+            Trainer sets it through :meth:`setup`.
     """
 
-    def __init__(self, cfg: ViDROPConfig, total_steps: int) -> None:
+    def __init__(self, cfg: ViDROPConfig, total_steps: int = 1) -> None:
         super().__init__()
         self.cfg = cfg
         self.loss_cfg: LossConfig = cfg.loss
@@ -71,7 +73,10 @@ class ViDROPTask(Task):
         self.dino_loss = DINOLoss(cfg.head.out_dim, lc.student_temp, lc.center_momentum, skip_same_view=True)
         patch_dim = cfg.head.out_dim if cfg.head.shared else cfg.head.patch_out_dim
         self.ibot_loss = IBOTPatchLoss(patch_dim, lc.student_temp, lc.center_momentum)
-        self._micro = (-1, 0)  # (step, micro-batch index) so accumulation steps draw fresh tokens
+
+    def setup(self, total_steps: int) -> None:
+        """Length of training for the teacher temperature schedule (called by the Trainer)."""
+        self.total_steps = max(1, total_steps)
 
     # ------------------------------------------------------------------ helpers
     @property
@@ -94,35 +99,30 @@ class ViDROPTask(Task):
                                      lc.warmup_teacher_temp, lc.teacher_temp)
 
     def draw_tokens(self, local_batch: int, num_views: int, grid: tuple[int, int, int], step: int,
-                    micro: int = 0, device: torch.device | None = None) -> StudentTokens:
-        """Dropped / masked tokens of this process's ``num_views x local_batch`` student clips (view-major).
+                    device: torch.device | None = None) -> StudentTokens:
+        """Dropped / masked tokens of this micro-batch's ``num_views x local_batch`` student clips (view-major).
 
-        The draw covers the global batch (``num_views x sum_r b_r`` clips indexed by view and global sample) from
-        a generator seeded by ``(seed, step, micro)``; this process keeps the columns of its own samples.
+        The draw covers the step's whole batch (``num_views x total`` clips indexed by view and sample, from
+        ``self.generator(step, "tokens")``); this micro-batch keeps the columns of its rows (``self.rows``).
         """
-        sizes = all_gather_sizes(local_batch, device)
-        offset = sum(sizes[: get_rank()]) if len(sizes) > 1 else 0
-        total = sum(sizes)
-        gen = torch.Generator().manual_seed((self.seed * 1_000_003 + step * 1_009 + micro) % (2**63 - 1))
+        rows = self.rows(local_batch, device)
         tc = self.cfg.tokens
-        drawn = sample_student_tokens(num_views * total, grid, tc.drop_ratio, tc.drop_pattern,
-                                      tuple(tc.mask_ratio) if self.loss_cfg.variant == "ibot" else (0.0, 0.0),
-                                      tc.mask_sample_fraction, gen)
-        rows = torch.arange(num_views * total).view(num_views, total)[:, offset:offset + local_batch].reshape(-1)
-        out = StudentTokens(drawn.keep_idx[rows], drawn.mask_kept[rows], drawn.num_tokens)
+        lo, hi = tc.mask_ratio if self.loss_cfg.variant == "ibot" else (0.0, 0.0)
+        drawn = sample_student_tokens(num_views * rows.total, grid, tc.drop_ratio, tc.drop_pattern, (lo, hi),
+                                      tc.mask_sample_fraction, self.generator(step, "tokens"))
+        mine = torch.arange(num_views * rows.total).view(num_views, rows.total)[:, rows.rows].reshape(-1)
+        out = StudentTokens(drawn.keep_idx[mine], drawn.mask_kept[mine], drawn.num_tokens)
         return out.to(device) if device is not None else out
 
     # ------------------------------------------------------------------ step
     def training_step(self, batch: dict[str, Any], step: int) -> dict[str, Tensor]:
         """Compute the ViDROP loss of one batch (see the module docstring)."""
-        micro = self._micro[1] + 1 if self._micro[0] == step else 0
-        self._micro = (step, micro)
         lc = self.loss_cfg
         glob: Tensor = batch["global"]
         b, n_g = glob.shape[:2]
         glob = glob.transpose(0, 1).flatten(0, 1)  # (G*b, 3, T, S, S), view-major
         grid = self.encoder.grid_of(glob.shape[2], glob.shape[3])
-        tokens = self.draw_tokens(b, n_g, grid, step, micro, glob.device)
+        tokens = self.draw_tokens(b, n_g, grid, step, glob.device)
         temp = self.teacher_temp(step)
         teacher: nn.ModuleDict = self.teacher.module  # type: ignore[assignment]
         variant = lc.variant

@@ -84,10 +84,6 @@ class StudentTokens:
         b, k = self.mask_kept.nonzero(as_tuple=True)
         return torch.stack([b, self.keep_idx[b, k]], dim=1)
 
-    def slice(self, start: int, stop: int) -> StudentTokens:
-        """The bookkeeping of clips ``start:stop`` (a rank's share of a global draw)."""
-        return StudentTokens(self.keep_idx[start:stop], self.mask_kept[start:stop], self.num_tokens)
-
     def to(self, device: torch.device | str) -> StudentTokens:
         """Move to ``device``."""
         return StudentTokens(self.keep_idx.to(device), self.mask_kept.to(device), self.num_tokens)

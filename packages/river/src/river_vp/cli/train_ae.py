@@ -31,6 +31,7 @@ def run(cfg: AutoencoderRunConfig) -> dict[str, Any]:
         info = load_vqgan_checkpoint(task.vqgan, cfg.init_checkpoint)
         cfg.loss.init_codebook_from_data = False
         log.info("initialised from %s (%s)", cfg.init_checkpoint, info)
+    # the task gives the discriminator its optimizer settings and tells DDP when it is idle (Task hooks)
     trainer = Trainer(
         task,
         frame_dataset(cfg.data),
@@ -38,7 +39,6 @@ def run(cfg: AutoencoderRunConfig) -> dict[str, Any]:
         cfg.optim,
         collate_fn=collate_skip_none,
         config=cfg,
-        find_unused_parameters=task.discriminator is not None,
     )
     summary = trainer.fit()
     weights = None

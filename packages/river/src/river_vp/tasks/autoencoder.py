@@ -13,7 +13,7 @@ from torch.func import functional_call
 from river_vp.losses import PerceptualLoss, adaptive_weight, hinge_d_loss
 from river_vp.models.discriminator import PatchDiscriminator
 from river_vp.models.vqgan import VQGAN, VQGANConfig
-from sparse_core.engine import Task
+from sparse_core.engine import ParamGroup, Task
 
 __all__ = ["AELossConfig", "AutoencoderTask"]
 
@@ -36,6 +36,12 @@ class AELossConfig:
     """Width of the first discriminator layer."""
     disc_layers: int = 3
     """Stride-2 layers of the patch discriminator."""
+    disc_lr_scale: float = 1.0
+    """Discriminator lr as a multiple of the scheduled optim.lr (1.0: the generator's lr)."""
+    disc_weight_decay: float | None = None
+    """Constant weight decay of the discriminator (None: the generator's optim.weight_decay schedule)."""
+    disc_clip_grad: float | None = None
+    """Clip the discriminator's gradient norm on its own (None: together with the generator by train.clip_grad)."""
     init_codebook_from_data: bool = True
     """At step 0, set the codebook to encoder outputs of the first batch (off when fine-tuning)."""
     adaptive_weight: bool = True
@@ -47,7 +53,9 @@ class AutoencoderTask(Task):
 
     Generator and discriminator share the engine's single optimizer: the generator's adversarial term is
     evaluated with detached discriminator weights, and the discriminator's term on detached reconstructions,
-    so one backward pass gives each network only its own gradient.
+    so one backward pass gives each network only its own gradient. The discriminator's lr, weight decay and
+    clipping can differ from the generator's (``disc_lr_scale``, ``disc_weight_decay``, ``disc_clip_grad``
+    through :meth:`param_groups`), and DDP looks for unused parameters only before ``disc_start``.
     """
 
     def __init__(self, model: VQGANConfig, loss: AELossConfig) -> None:
@@ -60,6 +68,18 @@ class AutoencoderTask(Task):
             else None
         )
         self.perceptual = PerceptualLoss(loss.perceptual_path)
+
+    def param_groups(self) -> list[ParamGroup] | None:
+        """The discriminator's own lr scale / weight decay / clip norm; None when they equal the generator's."""
+        cfg = self.loss_cfg
+        if self.discriminator is None or (cfg.disc_lr_scale, cfg.disc_weight_decay, cfg.disc_clip_grad) == (
+                1.0, None, None):
+            return None
+        return [ParamGroup("discriminator", cfg.disc_lr_scale, cfg.disc_weight_decay, cfg.disc_clip_grad)]
+
+    def find_unused_parameters(self, step: int) -> bool:
+        """The discriminator gets no gradient before ``disc_start``."""
+        return self.discriminator is not None and step < self.loss_cfg.disc_start
 
     def training_step(self, batch: dict[str, Any], step: int) -> dict[str, Tensor]:
         """Losses of a batch ``{"image": (B, 3, H, W) in [-1, 1]}``."""

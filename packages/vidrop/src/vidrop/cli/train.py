@@ -33,8 +33,7 @@ def train(cfg: ViDROPConfig) -> dict[str, Any]:
         the engine's summary (steps, metrics, checkpoint, time) plus ``"backbone"``, the exported path.
     """
     dataset = build_dataset(cfg.data, MultiClipViews(cfg.views))
-    total = cfg.train.max_steps or cfg.train.epochs * (len(dataset) // cfg.train.batch_size)  # type: ignore[arg-type]
-    task = ViDROPTask(cfg, total)
+    task = ViDROPTask(cfg)  # the Trainer gives it the run length (Task.setup) and the per-step randomness
     trainer = Trainer(task, dataset, cfg.train, cfg.optim, config=cfg)
     result = trainer.fit()
     out = Path(cfg.train.out_dir) / "teacher_backbone.safetensors"
