@@ -23,7 +23,7 @@ Architecture and initialisation follow MoCo v3's ViT recipe (facebookresearch/mo
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import Tensor, nn
@@ -75,13 +75,14 @@ def init_mocov3_vit(backbone: nn.Module) -> None:
                 nn.init.xavier_uniform_(module.weight)
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
-    proj = backbone.patch_embed.proj
+    proj = cast(nn.Conv2d, cast(nn.Module, backbone.patch_embed).proj)
     bound = patch_embed_bound(proj.weight)
     nn.init.uniform_(proj.weight, -bound, bound)
     if proj.bias is not None:
         nn.init.zeros_(proj.bias)
-    if getattr(backbone, "cls_token", None) is not None:
-        nn.init.normal_(backbone.cls_token, std=1e-6)
+    cls_token = getattr(backbone, "cls_token", None)
+    if isinstance(cls_token, Tensor):
+        nn.init.normal_(cls_token, std=1e-6)
 
 
 class MoCoV3DilemmaTask(DilemmaTaskBase):
