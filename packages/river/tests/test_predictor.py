@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from river_vp.flow.conditioning import ConditionSpec
+from river_vp.flow.conditioning import ConditionSpec, official_condition_spec
 from river_vp.flow.sampler import SamplerConfig
+from river_vp.models.io import save_river
 from river_vp.models.uvit import VectorFieldRegressor
 from river_vp.models.vqgan import VQGAN
 from river_vp.predictor import RiverPredictor
@@ -41,3 +42,27 @@ def test_generate_and_infill(predictor: RiverPredictor, vqgan_cfg, field_cfg) ->
         VectorFieldRegressor(field_cfg()), ConditionSpec(mode="interp"), 1e-4, VQGAN(vqgan_cfg)
     )
     assert planner.infill(src, goal, 2, SamplerConfig(steps=2), gen).shape == (1, 4, 3, 16, 16)
+
+
+def test_official_conditioning_survives_saving_and_reaches_the_field(tmp_path, tiny_ae_dir, field_cfg) -> None:
+    field = VectorFieldRegressor(field_cfg())
+    save_river(field, tmp_path / "river.safetensors", official_condition_spec(), 1e-4)
+    pred = RiverPredictor.from_paths(tmp_path, tiny_ae_dir)
+    assert pred.spec == official_condition_spec()
+    seen: list[tuple[torch.Tensor, torch.Tensor]] = []
+    forward = pred.field.forward
+
+    def spy(z, t, conds, dists):  # the frames' own indices are not visible in latents: record the distances
+        seen.append((dists.clone(), conds.clone()))
+        return forward(z, t, conds, dists)
+
+    pred.field.forward = spy  # type: ignore[method-assign]
+    video = torch.rand(8, 4, 3, 16, 16) * 2 - 1
+    pred.predict(video, 1, SamplerConfig(steps=6), generator=torch.Generator().manual_seed(0))
+    z = pred.encode(video)  # (B, 4, C, h, w): target tau = 4, reference 3, context in {0, 1, 2}
+    for dists, conds in seen:
+        assert (dists[:, 0] == 1).all()
+        for row in range(8):
+            c = 3 - int(dists[row, 1])  # official distance = reference - context
+            torch.testing.assert_close(conds[row, 1], z[row, c])
+    assert any(d[:, 1].unique().numel() > 1 for d, _ in seen)  # per-sample context draws

@@ -8,7 +8,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from river_vp.flow.conditioning import ConditionSpec
+from river_vp.flow.conditioning import ConditionSpec, context_range, official_condition_spec
 from river_vp.flow.rollout import infill, predict_future
 from river_vp.flow.sampler import SamplerConfig, integrate, sample_next_frame
 
@@ -46,9 +46,9 @@ class Spy:
         return torch.full_like(z, self.value)
 
 
-def _frames(m: int = 12) -> Tensor:
+def _frames(m: int = 12, b: int = 2) -> Tensor:
     # frame i is filled with the value i, so condition indices can be read off the tensors
-    return torch.arange(m, dtype=torch.float32).view(1, m, 1, 1, 1).expand(2, m, 2, 3, 3).clone()
+    return torch.arange(m, dtype=torch.float32).view(1, m, 1, 1, 1).expand(b, m, 2, 3, 3).clone()
 
 
 def test_zero_field_returns_start() -> None:
@@ -107,6 +107,34 @@ def test_fresh_context_at_every_evaluation_within_window(window: int | None) -> 
     lo = 0 if window is None else tau - 1 - window
     assert min(ctxs) == lo and max(ctxs) == tau - 2  # all allowed frames get used, none outside
     assert all(int(d[0, 1]) == tau - c for (_, _, d), c in zip(spy.calls, ctxs, strict=True))
+
+
+def test_thesis_form_shares_one_context_index_across_the_batch() -> None:
+    spy = Spy(0.0)
+    sample_next_frame(spy, _frames(m=12, b=8), 10, ConditionSpec(), SamplerConfig(steps=20))
+    for _, conds, dists in spy.calls:
+        assert conds[:, 1, 0, 0, 0].unique().numel() == 1 and dists[:, 1].unique().numel() == 1
+
+
+@pytest.mark.parametrize("window", [None, 3])
+def test_official_form_draws_a_context_per_sample_at_every_evaluation(window: int | None) -> None:
+    spy = Spy(0.0)
+    tau, b, steps = 10, 16, 30
+    frames = _frames(m=12, b=b)
+    sample_next_frame(
+        spy, frames, tau, official_condition_spec(window), SamplerConfig(steps=steps), torch.Generator().manual_seed(0)
+    )
+    # the direct replay of the seeded generator: the initial noise, then B context indices per NFE
+    g = torch.Generator().manual_seed(0)
+    torch.randn((b, 2, 3, 3), generator=g)
+    lo, hi = context_range(tau, window)
+    assert len(spy.calls) == steps
+    for _, conds, dists in spy.calls:
+        ctx = torch.randint(lo, hi + 1, (b,), generator=g)
+        assert (conds[:, 0, 0, 0, 0] == tau - 1).all() and (dists[:, 0] == 1).all()
+        torch.testing.assert_close(conds[:, 1, 0, 0, 0].long(), ctx)
+        torch.testing.assert_close(dists[:, 1], tau - 1 - ctx)  # reference - context
+    assert any(c[:, 1, 0, 0, 0].unique().numel() > 1 for _, c, _ in spy.calls)
 
 
 def test_predict_future_and_samples() -> None:

@@ -56,7 +56,23 @@ class Encoder(nn.Module):
 
 
 def build_mlp(cfg: ModelConfig, in_dim: int, num_layers: int, last_norm: bool) -> nn.Module:
-    """MoCo v3 / SimCLR MLP head on sparse-core's ``MLPHead`` (widths and norm from ``cfg``)."""
+    """MoCo v3 / SimCLR MLP head on sparse-core's ``MLPHead`` (widths and norm from ``cfg``).
+
+    Matches MoCo v3's ``_build_mlp(num_layers, in_dim, cfg.proj_hidden_dim, cfg.proj_dim, last_bn)``
+    (facebookresearch/moco-v3 ``moco/builder.py``): hidden Linear(bias=False) + BN + ReLU, then a Linear and,
+    if ``last_norm``, a BN without affine parameters. MoCo v3's ViT uses ``last_norm=True`` for both its
+    projector (3 layers) and its predictor (2 layers). With ``cfg.head_norm == "none"`` there is no BN and the
+    linears carry biases.
+
+    Args:
+        cfg: head widths (``proj_hidden_dim``, ``proj_dim``) and normalisation (``head_norm``).
+        in_dim: input width.
+        num_layers: number of linear layers.
+        last_norm: end with a BN without affine (MoCo v3's ``last_bn``).
+
+    Returns:
+        the MLP, (..., in_dim) -> (..., cfg.proj_dim).
+    """
     return MLPHead(
         in_dim,
         cfg.proj_hidden_dim,

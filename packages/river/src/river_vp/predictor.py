@@ -24,7 +24,9 @@ class RiverPredictor:
 
     Args:
         field: vector field.
-        spec: conditioning it was trained with.
+        spec: conditioning it was trained with; its ``form`` ('thesis' or 'official', set by the loader of an
+            official RIVER checkpoint through ``official_condition_spec``) selects the context distance and
+            whether the context draws are per sample.
         sigma_min: sigma_min it was trained with.
         vqgan: autoencoder of the latent space.
         device: where both run.

@@ -7,12 +7,25 @@ projection, plus ``lambda`` times the per-token binary cross-entropy of a linear
 
 Flags give the baselines from the same code: ``objective='none'`` (or ``lambda_dilemma=0``) is +Sparsity and
 ``sparsity=[0.0]`` with ``objective='none'`` is dense MoCo v3.
+
+Architecture and initialisation follow MoCo v3's ViT recipe (facebookresearch/moco-v3, ``moco/builder.py``
+``MoCo_ViT`` and ``vits.py`` ``VisionTransformerMoCo``; the public DILEMMA code builds the same model):
+
+* projector ``_build_mlp(3, D, 4096, 256)`` and predictor ``_build_mlp(2, 256, 4096, 256)``, both with the
+  default ``last_bn=True``: hidden Linear(bias=False) + BN + ReLU, then a Linear followed by a BatchNorm1d
+  *without* affine parameters (only MoCo v3's ResNet variant drops the predictor's last BN);
+* :func:`init_mocov3_vit` on the backbone before the momentum teacher copies it (MoCo v3 copies the base
+  encoder into the momentum encoder at construction); the heads keep PyTorch's default initialisation, as in
+  MoCo v3, where they are built after the ViT's own initialisation;
+* the patch projection frozen (``stop_grad_conv1``): ``model.freeze_patch_embed`` (default True).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, cast
 
+import torch
 from torch import Tensor, nn
 
 from dilemma_ssl.backbone import build_backbone
@@ -22,11 +35,61 @@ from dilemma_ssl.schedule import SparsitySchedule
 from sparse_core.ema import EMATeacher, cosine_momentum
 from sparse_core.losses import info_nce
 
-__all__ = ["MoCoV3DilemmaTask"]
+__all__ = ["MoCoV3DilemmaTask", "init_mocov3_vit", "patch_embed_bound", "qkv_bound"]
+
+
+def qkv_bound(weight: Tensor) -> float:
+    """Xavier-uniform bound of a fused ``qkv`` weight (3D, D) treated as three (D, D) matrices:
+    ``sqrt(6 / (3D / 3 + D))`` (MoCo v3 ``vits.py``)."""
+    return math.sqrt(6.0 / (weight.shape[0] // 3 + weight.shape[1]))
+
+
+def patch_embed_bound(weight: Tensor) -> float:
+    """Xavier-uniform bound of the patch projection seen as a linear map of the flattened patch:
+    ``sqrt(6 / (C p^2 + D))`` for a (D, C, p, p) conv weight (MoCo v3: ``sqrt(6 / (3 p^2 + D))``, RGB)."""
+    return math.sqrt(6.0 / (weight[0].numel() + weight.shape[0]))
+
+
+@torch.no_grad()
+def init_mocov3_vit(backbone: nn.Module) -> None:
+    """MoCo v3's ViT initialisation (facebookresearch/moco-v3 ``vits.py``, ``VisionTransformerMoCo``), in place.
+
+    * every ``nn.Linear``: Xavier-uniform weight and zero bias, except the fused ``qkv`` projections, whose
+      uniform bound :func:`qkv_bound` treats Q, K and V as three separate matrices;
+    * the patch projection (a p x p conv with stride p): uniform in ``+-`` :func:`patch_embed_bound`, i.e.
+      Xavier-uniform of the linear map from the flattened patch to the token, and zero bias;
+    * the CLS token: normal with std 1e-6.
+
+    Norm layers and the (fixed sin-cos or learned) position embedding are left as they are. Whether the patch
+    projection is trained is ``ModelConfig.freeze_patch_embed``'s business (MoCo v3's ``stop_grad_conv1``).
+
+    Args:
+        backbone: a ``SparseVisionTransformer`` (timm ViT names: ``patch_embed.proj``, ``blocks.*.attn.qkv``).
+    """
+    for name, module in backbone.named_modules():
+        if isinstance(module, nn.Linear):
+            if name.split(".")[-1] == "qkv":
+                bound = qkv_bound(module.weight)
+                nn.init.uniform_(module.weight, -bound, bound)
+            else:
+                nn.init.xavier_uniform_(module.weight)
+            if module.bias is not None:
+                nn.init.zeros_(module.bias)
+    proj = cast(nn.Conv2d, cast(nn.Module, backbone.patch_embed).proj)
+    bound = patch_embed_bound(proj.weight)
+    nn.init.uniform_(proj.weight, -bound, bound)
+    if proj.bias is not None:
+        nn.init.zeros_(proj.bias)
+    cls_token = getattr(backbone, "cls_token", None)
+    if isinstance(cls_token, Tensor):
+        nn.init.normal_(cls_token, std=1e-6)
 
 
 class MoCoV3DilemmaTask(DilemmaTaskBase):
     """MoCo v3 (+Sparsity) (+DILEMMA or an ablation objective).
+
+    Heads and initialisation as MoCo v3's ViT (see the module docstring): 3-layer projector and 2-layer
+    predictor, each ending in a BN without affine; :func:`init_mocov3_vit` on the backbone.
 
     Args:
         model_cfg: backbone and head architecture.
@@ -40,11 +103,13 @@ class MoCoV3DilemmaTask(DilemmaTaskBase):
     ) -> None:
         super().__init__(model_cfg, method_cfg, schedule, seed)
         backbone = build_backbone(model_cfg)
+        init_mocov3_vit(backbone)
         self._init_objective(backbone)
         self.student = Encoder(
             backbone, build_mlp(model_cfg, int(backbone.embed_dim), model_cfg.proj_layers, True)
         )
-        self.predictor = build_mlp(model_cfg, model_cfg.proj_dim, model_cfg.pred_layers, False)
+        # MoCo_ViT: _build_mlp(2, dim, mlp_dim, dim) with its default last_bn=True
+        self.predictor = build_mlp(model_cfg, model_cfg.proj_dim, model_cfg.pred_layers, True)
         self.teacher = EMATeacher(self.student, bn_batch_stats=True)  # MoCo v3: BN with batch statistics
 
     @property

@@ -13,7 +13,19 @@ Frames are indexed from 0. For a target frame ``tau``:
   positive for the past, negative for the future.
 
 Distances are what the network's distance encoding receives; distance 0 marks a condition replaced by noise
-(unconditional generation, sec. 5.3.3).
+(unconditional generation, sec. 5.3.3). Two forms exist (``ConditionSpec.form``):
+
+* ``"thesis"`` (default; eq. 5.10): every condition at index ``i`` gets ``tau - i`` (reference 1, context
+  ``tau - c``), and at inference one context index is drawn per NFE and shared by the batch.
+* ``"official"``: the public RIVER code (github.com/Araachie/river, ``model/model.py``: ``index_distances =
+  reference - context`` in training, ``higher_bound - conditioning_latents_indices`` in ``generate_frames``,
+  then ``torch.log`` in ``model/vector_field_regressor.py``): the context gets ``(tau - 1) - c``, its
+  distance to the reference, and at inference every sample draws its own context index at every NFE. The
+  reference slot keeps ``tau - (tau - 1) = 1`` (the official network does not encode the reference's
+  distance). At ``tau = 1`` the context distance is 1, as in the official code, which duplicates a single
+  given frame so that its context sits one frame before its reference. Only the ``"river"`` mode has an
+  official form. The log of the distance is part of the official network's distance encoding, not of this
+  module. :func:`official_condition_spec` is what a loader of an official checkpoint sets.
 """
 
 from __future__ import annotations
@@ -24,14 +36,23 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "FORMS",
+    "OFFICIAL_FORM",
     "ConditionSpec",
+    "condition_distances",
+    "context_distance",
     "context_range",
     "num_conditions",
+    "official_condition_spec",
+    "sample_context_batch",
     "sample_context_indices",
     "sample_training_indices",
 ]
 
 MODES = ("river", "no_ref", "interp")
+FORMS = ("thesis", "official")
+OFFICIAL_FORM = "official"
+"""``ConditionSpec.form`` of the public RIVER code (see the module docstring)."""
 
 
 @dataclass
@@ -44,6 +65,9 @@ class ConditionSpec:
     """Context frames are drawn among the last `window` frames before the reference (None: whole past)."""
     min_target: int = 2
     """Smallest target index drawn in training (2 = thesis Algorithm 1; 1 also trains the 1-frame start)."""
+    form: str = "thesis"
+    """'thesis' (context distance tau - c, one context index per NFE for the batch) or 'official' (public
+    RIVER code: context distance tau - 1 - c, one context index per sample and NFE; mode 'river' only)."""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -52,6 +76,22 @@ class ConditionSpec:
             raise ValueError(f"context window must be >= 1 or None, got {self.window}")
         if self.min_target < 1:
             raise ValueError(f"min_target must be >= 1, got {self.min_target}")
+        if self.form not in FORMS:
+            raise ValueError(f"condition form must be one of {FORMS}, got '{self.form}'")
+        if self.form == OFFICIAL_FORM and self.mode != "river":
+            raise ValueError(f"the official conditioning exists for mode 'river' only, got '{self.mode}'")
+
+
+def official_condition_spec(window: int | None = None) -> ConditionSpec:
+    """The conditioning of the public RIVER code: mode 'river', targets from 2, ``form='official'``.
+
+    A loader of an official RIVER checkpoint returns this spec with the weights, so that sampling reproduces
+    the official conditioning (context distance ``tau - 1 - c``, per-sample context draws).
+
+    Args:
+        window: context window (the official ``past_horizon``; None: the whole past).
+    """
+    return ConditionSpec(mode="river", window=window, min_target=2, form=OFFICIAL_FORM)
 
 
 def num_conditions(mode: str) -> int:
@@ -76,6 +116,38 @@ def context_range(tau: int, window: int | None, include_reference: bool = False)
     return lo, hi
 
 
+def context_distance(tau: int, context: Tensor, form: str) -> Tensor:
+    """Distance the network receives for the context frame(s) ``context`` of target ``tau``.
+
+    Args:
+        tau: target frame index (>= 1).
+        context: context frame indices (any shape, long).
+        form: 'thesis': ``tau - c``; 'official': ``max(tau - 1 - c, 1)`` (reference - context; the 1 only
+            at ``tau = 1``, where the reference doubles as the context).
+
+    Returns:
+        distances, the shape of ``context``.
+    """
+    if form == OFFICIAL_FORM:
+        return (tau - 1 - context).clamp(min=1)
+    return tau - context
+
+
+def condition_distances(tau: int, idx: Tensor, spec: ConditionSpec) -> Tensor:
+    """Distances of condition indices ``idx`` (..., n_cond) of target ``tau`` in ``spec``'s form.
+
+    Every condition gets ``tau - i``; in the official form the context (column 1 of mode 'river') gets
+    :func:`context_distance` instead.
+
+    Shape:
+        idx: (..., n_cond) long; returns (..., n_cond) long.
+    """
+    dist = tau - idx
+    if spec.form == OFFICIAL_FORM:
+        dist[..., 1] = context_distance(tau, idx[..., 1], spec.form)
+    return dist
+
+
 def _randint(lo: int, hi: int, generator: torch.Generator | None) -> int:
     return int(torch.randint(lo, hi + 1, (1,), generator=generator).item())
 
@@ -97,7 +169,8 @@ def sample_context_indices(
         future_index: 'interp' at inference: the known future (goal) frame used as the second condition.
 
     Returns:
-        (indices, distances), each a list of ``num_conditions(spec.mode)`` ints; distance = ``tau - index``.
+        (indices, distances), each a list of ``num_conditions(spec.mode)`` ints; distances from
+        :func:`condition_distances` (``tau - index`` in the thesis form).
     """
     if spec.mode == "river":
         lo, hi = context_range(tau, spec.window)
@@ -116,7 +189,33 @@ def sample_context_indices(
             if num_frames is None or tau + 1 > num_frames - 1:
                 raise ValueError("interp mode needs a future frame: pass num_frames > tau + 1")
             idx = [past, _randint(tau + 1, num_frames - 1, generator)]
-    return idx, [tau - i for i in idx]
+    return idx, condition_distances(tau, torch.tensor(idx), spec).tolist()
+
+
+def sample_context_batch(
+    tau: int, spec: ConditionSpec, batch: int, generator: torch.Generator | None = None
+) -> tuple[Tensor, Tensor]:
+    """One draw of condition indices *per sample* for predicting frame ``tau`` (official RIVER inference).
+
+    Mode 'river': the reference ``tau - 1`` and a context index drawn independently for every sample from
+    :func:`context_range`; mode 'no_ref': one context index per sample. Distances as
+    :func:`condition_distances`.
+
+    Args:
+        tau: index of the frame being generated (>= 1).
+        spec: condition mode ('river' or 'no_ref'), window and form.
+        batch: number of samples B.
+        generator: torch generator of the draws (None: global RNG).
+
+    Returns:
+        (indices, distances), each (B, n_cond) long on the CPU.
+    """
+    if spec.mode == "interp":
+        raise ValueError("per-sample context draws exist for modes 'river' and 'no_ref', not 'interp'")
+    lo, hi = context_range(tau, spec.window, include_reference=spec.mode == "no_ref")
+    ctx = torch.randint(lo, hi + 1, (batch,), generator=generator)
+    idx = torch.stack([torch.full_like(ctx, tau - 1), ctx], 1) if spec.mode == "river" else ctx[:, None]
+    return idx, condition_distances(tau, idx, spec)
 
 
 def sample_training_indices(

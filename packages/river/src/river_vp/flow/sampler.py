@@ -2,7 +2,9 @@
 (thesis eq. 5.9-5.12, warm start sec. 5.2.3).
 
 At every function evaluation (NFE) a fresh context frame is drawn (eq. 5.10), so one frame's integration sees
-many different past frames while each evaluation costs only two conditions. Euler is implemented directly
+many different past frames while each evaluation costs only two conditions: one index shared by the batch in
+the thesis form, one per sample in the official form (``ConditionSpec.form``, the public RIVER code's
+``generate_frames``). Euler is implemented directly
 (``N`` steps of size ``1/N``); ``rk4``, ``midpoint``, ``dopri5`` and the other torchdiffeq solvers go through
 ``torchdiffeq.odeint``. Warm start with strength ``s`` starts at ``z'_s ~ p_s(z | z^{T-1})`` and integrates
 ``[s, 1]`` with the same step size, i.e. ``ceil((1 - s) N)`` steps.
@@ -17,7 +19,12 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from river_vp.flow.conditioning import ConditionSpec, sample_context_indices
+from river_vp.flow.conditioning import (
+    OFFICIAL_FORM,
+    ConditionSpec,
+    sample_context_batch,
+    sample_context_indices,
+)
 
 __all__ = ["FieldFn", "SamplerConfig", "integrate", "sample_next_frame", "warm_start_point"]
 
@@ -97,10 +104,12 @@ def sample_next_frame(
         frames: (B, M, C, H, W) latents; frames ``0..tau-1`` (and
         ``future_index`` in 'interp') must be filled.
         tau: index of the frame to generate.
-        spec: conditioning mode and context window (the window is enforced at every NFE). One context
-            index is drawn per NFE and shared by the batch (rows are independent through their noise).
+        spec: conditioning mode, context window (enforced at every NFE) and form. Thesis form: one context
+            index is drawn per NFE and shared by the batch (rows are independent through their noise);
+            official form: every sample draws its own index at every NFE (:func:`sample_context_batch`).
         cfg: solver, steps and warm start.
-        generator: torch generator of the initial noise and of the context draws (CPU generator).
+        generator: torch generator of the initial noise and of the context draws (CPU generator; the noise
+            is drawn first, then the contexts of each NFE in order).
         future_index: 'interp' only: the goal frame's index.
         unconditional: generate without conditions (noise conditions, distance 0; video generation's frame 0).
 
@@ -118,6 +127,10 @@ def sample_next_frame(
         if unconditional:
             conds = torch.randn((b, n_cond, *shape), generator=generator).to(z_t.device, z_t.dtype)
             dists = torch.zeros(b, n_cond, dtype=torch.long, device=z_t.device)
+        elif spec.form == OFFICIAL_FORM:
+            idx_b, dist_b = sample_context_batch(tau, spec, b, generator)  # (B, n_cond) each
+            conds = frames[torch.arange(b)[:, None], idx_b.to(frames.device)]  # (B, n_cond, C, H, W)
+            dists = dist_b.to(z_t.device)
         else:
             idx, dist = sample_context_indices(
                 tau, spec, generator, num_frames=frames.shape[1], future_index=future_index
