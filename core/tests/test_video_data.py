@@ -239,7 +239,7 @@ def test_procedural_motion_is_visible() -> None:
         diff = np.abs(frames.astype(float) - np.median(frames, axis=0)).sum(-1)  # (T, H, W) object vs background
         phase = 2 * np.pi * (np.mgrid[:48, :48] + 0.5) / 48  # periodic coordinates (rows, cols)
         w = diff / diff.sum((1, 2), keepdims=True)
-        ang = np.stack([np.angle((w * np.exp(1j * phase[1])).sum((1, 2))), np.angle((w * np.exp(1j * phase[0])).sum((1, 2)))], 1)
+        ang = np.stack([np.angle((w * np.exp(1j * phase[k])).sum((1, 2))) for k in (1, 0)], 1)
         return np.unwrap(ang, axis=0) * 48 / (2 * np.pi)  # (T, 2): x, y in pixels, unwrapped over time
 
     right, up = com(pv.video(0)), com(pv.video(2))  # labels 0 (right), 2 (up)
@@ -329,7 +329,7 @@ def test_segments_redraw_the_appearance() -> None:
 def test_bouncing_shapes_deterministic_closed_form_and_inside() -> None:
     from sparse_core.data.video import BouncingShapes
 
-    a, b = BouncingShapes(4, num_frames=40, image_size=24, seed=2), BouncingShapes(4, num_frames=40, image_size=24, seed=2)
+    a, b = (BouncingShapes(4, num_frames=40, image_size=24, seed=2) for _ in range(2))
     v = a.video(1)
     assert v.shape == (40, 24, 24, 3) and v.dtype == np.uint8 and np.array_equal(v, b.video(1))
     assert not np.array_equal(v, BouncingShapes(4, num_frames=40, image_size=24, seed=3).video(1))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 from torch import Tensor
@@ -38,7 +38,7 @@ def _write_mp4(path: Path, frames: np.ndarray, fps: int, crf: int, pix_fmt: str)
         frames = np.pad(frames, ((0, 0), (0, frames.shape[1] % 2), (0, frames.shape[2] % 2), (0, 0)))
     codec = "libx264" if "libx264" in av.codecs_available else "mpeg4"
     with av.open(str(path), mode="w") as container:
-        stream = container.add_stream(codec, rate=fps)
+        stream: Any = container.add_stream(codec, rate=fps)  # a VideoStream (PyAV's stubs return a union)
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = pix_fmt if codec == "libx264" else "yuv420p"
         if codec == "libx264":
