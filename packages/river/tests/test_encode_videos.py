@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from river_vp.cli import encode
-from river_vp.data.video_files import VideoFramesDataset, list_video_sources
+from river_vp.data.video_files import VideoFramesDataset, list_river_videos
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def video_folder(tmp_path: Path) -> Path:
 def test_corrupt_video_is_skipped_and_counted(
     video_folder: Path, tmp_path: Path, tiny_ae_dir: Path, capsys
 ) -> None:
-    assert len(list_video_sources(video_folder)) == 3
+    assert len(list_river_videos(video_folder)) == 3
     out = tmp_path / "lat"
     encode.main(
         [
