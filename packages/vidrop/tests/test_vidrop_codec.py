@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from sparse_core.data.video import MotionShapes, write_video_folder
 from vidrop.cli import compress
 from vidrop.codec import (
     PatchCodebook,
@@ -23,7 +24,6 @@ from vidrop.codec import (
     sample_patches,
 )
 from vidrop.codec.patches import nearest_centroid_bruteforce
-from sparse_core.data.video import MotionShapes, write_video_folder
 
 
 def _codebook_video(rng: np.random.Generator, p: int = 10, k: int = 50, t: int = 3, hp: int = 4, wp: int = 5):

@@ -13,9 +13,9 @@ import torch
 
 from sparse_core.data.collate import collate_skip_none
 from sparse_core.data.errors import DatasetError
+from sparse_core.data.video import MotionShapes, write_video_folder
 from vidrop.codec import PatchCodebook, decode, encode
 from vidrop.config import DataConfig, ViewsConfig
-from sparse_core.data.video import MotionShapes, write_video_folder
 from vidrop.data import CodeFolderDataset, MultiClipViews, VideoFolderDataset, build_dataset
 from vidrop.evaluation.clips import multiview_clips
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from sparse_core.data.collate import collate_skip_none
-from vidrop.config import EncoderConfig, HeadConfig, ViDROPConfig, ViewsConfig
 from sparse_core.data.video import MotionShapes
+from vidrop.config import EncoderConfig, HeadConfig, ViDROPConfig, ViewsConfig
 from vidrop.data.views import MultiClipViews
 
 

@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from sparse_core.data.video import MotionShapes, write_video
 from sparse_core.timing import training_step_time
 from vidrop.codec import PatchCodebook, decode_torch, encode
 from vidrop.config import EncoderConfig, HeadConfig, ViDROPConfig, ViewsConfig
-from sparse_core.data.video import MotionShapes, write_video
 from vidrop.task import ViDROPTask
 
 __all__ = ["run"]

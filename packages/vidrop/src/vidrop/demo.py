@@ -19,9 +19,9 @@ import numpy as np
 import torch
 
 from sparse_core.config import parse_config
+from sparse_core.data.video import MOTIONS, MotionShapes
 from vidrop.codec import compression_factor, decode, encode, fit_codebook, psnr, sample_patches
 from vidrop.config import CONFIG_DIR, ViDROPConfig
-from sparse_core.data.video import MOTIONS, MotionShapes
 from vidrop.evaluation.protocols import ProbeConfig, run_protocols
 from vidrop.model import build_encoder
 

@@ -91,10 +91,10 @@ def sparsity_study(budget_s: float = 90.0, drop_ratio: float = 0.75) -> list[dic
     import torch
 
     from sparse_core.config import parse_config
+    from sparse_core.data.video import MOTIONS, MotionShapes
     from vidrop.cli.train import train
     from vidrop.config import CONFIG_DIR, ViDROPConfig
     from vidrop.data.datasets import ProceduralClipDataset
-    from sparse_core.data.video import MOTIONS, MotionShapes
     from vidrop.evaluation.loading import load_backbone
     from vidrop.evaluation.protocols import ProbeConfig, run_protocols
     from vidrop.model import build_encoder
@@ -134,9 +134,9 @@ def shortcut_study(jitters: tuple[tuple[float, float], ...] = ((0.0, 0.0), (0.8,
     import torch.nn.functional as F
 
     from sparse_core.config import parse_config
+    from sparse_core.data.video import MotionShapes
     from sparse_core.eval import knn_classify, linear_probe
     from vidrop.config import CONFIG_DIR, ViDROPConfig
-    from sparse_core.data.video import MotionShapes
     from vidrop.data.views import MultiClipViews
 
     cfg = parse_config(ViDROPConfig, ["--config", "tiny"], config_dir=CONFIG_DIR)

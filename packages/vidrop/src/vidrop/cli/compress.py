@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from sparse_core.data.video import MotionShapes, write_video
 from vidrop.codec import PatchCodebook, compression_factor, decode, encode, fit_codebook, psnr, sample_patches
 from vidrop.codec.folder import encode_folder, fit_folder
 from vidrop.data.io import read_video
-from sparse_core.data.video import MotionShapes, write_video
 
 __all__ = ["main", "run", "build_parser"]
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 
+from sparse_core.data.video import list_videos
 from vidrop.codec.codebook import PatchCodebook, fit_codebook
 from vidrop.codec.patches import encode, frames_to_patches
-from sparse_core.data.video import list_videos
 from vidrop.data.io import read_video
 
 __all__ = ["EncodeReport", "fit_folder", "encode_folder"]
