@@ -347,10 +347,15 @@ def test_registry_procedural_splits_and_prefixed_lookup() -> None:
     assert not torch.equal(tr[0]["video"], te[0]["video"])  # type: ignore[index]
     assert len(build_dataset("moving_shapes", num_videos=3, num_frames=2)) == 3  # type: ignore[arg-type]
 
-    @register_dataset("_test_ns.alpha")
+    from sparse_core.data import registry
+
+    @register_dataset("zz_test.alpha")
     def _alpha(root: object, split: str, transform: object) -> list[int]:
         return [1]
 
-    assert get_dataset_builder("alpha", prefix="_test_ns.") is _alpha
-    with pytest.raises(DatasetError, match=r"unknown data.source 'beta'; registered: alpha$"):
-        get_dataset_builder("beta", prefix="_test_ns.", what="data.source")
+    try:
+        assert get_dataset_builder("alpha", prefix="zz_test.") is _alpha
+        with pytest.raises(DatasetError, match=r"unknown data.source 'beta'; registered: alpha$"):
+            get_dataset_builder("beta", prefix="zz_test.", what="data.source")
+    finally:
+        registry._REGISTRY.pop("zz_test.alpha")  # keep the global registry as the other tests expect it
