@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from river_vp.cli import encode
-from river_vp.data.video_files import VideoFramesDataset, list_video_sources
+from river_vp.data.video_files import VideoFramesDataset, list_river_videos
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def video_folder(tmp_path: Path) -> Path:
 def test_corrupt_video_is_skipped_and_counted(
     video_folder: Path, tmp_path: Path, tiny_ae_dir: Path, capsys
 ) -> None:
-    assert len(list_video_sources(video_folder)) == 3
+    assert len(list_river_videos(video_folder)) == 3
     out = tmp_path / "lat"
     encode.main(
         [
@@ -67,3 +67,26 @@ def test_frame_dataset_skips_corrupt(video_folder: Path) -> None:
     items = [ds[i] for i in range(len(ds))]
     assert sum(x is None for x in items) == 2 and ds.num_skipped == 2
     assert all(x["image"].shape == (3, 16, 16) for x in items if x is not None)
+
+
+def test_sources_go_through_the_core_registry(video_folder: Path) -> None:
+    import torch
+
+    from river_vp.config import VideoDataConfig
+    from river_vp.data.sources import VideoSource, frame_dataset
+    from sparse_core.data import DatasetError, list_datasets
+    from sparse_core.data.video import BouncingShapes
+
+    assert list_datasets("river.") == ["river.folder", "river.moving_shapes"]
+    with pytest.raises(DatasetError, match=r"'nope' is neither a registered source \(folder, moving_shapes\)"):
+        frame_dataset(VideoDataConfig(source="nope"))
+    cfg = VideoDataConfig(num_videos=2, num_frames=5, image_size=16, seed=3)
+    src = VideoSource(cfg)
+    expected = torch.from_numpy(BouncingShapes(2, 5, 16, seed=3).video(1)).permute(0, 3, 1, 2).float() / 127.5 - 1
+    torch.testing.assert_close(src.video(1), expected)
+    assert src.name(1) == "moving_shapes/seed3/000001"
+    frames = frame_dataset(cfg)
+    assert len(frames) == 10
+    torch.testing.assert_close(frames[5 + 2]["image"], expected[2])
+    by_root = VideoSource(VideoDataConfig(source="folder", root=str(video_folder), image_size=16, num_frames=0))
+    assert len(by_root) == 3 and by_root.video(0) is None and by_root.num_skipped == 1  # broken.mp4 sorts first

@@ -11,7 +11,7 @@ from sparse_core.config import ConfigError
 from vidrop.cli import compress, evaluate
 from vidrop.cli import train as train_cli
 
-TINY = ["--config", "tiny", "--train.max_steps", "3", "--train.batch_size", "4", "--data.num_samples", "8",
+TINY = ["--config", "tiny", "--train.max_steps", "3", "--train.batch_size", "4", "--data.num_videos", "8",
         "--encoder.depth", "1", "--encoder.embed_dim", "48", "--encoder.num_heads", "2", "--head.out_dim", "64",
         "--head.patch_out_dim", "64", "--head.hidden_dim", "64", "--views.num_local", "1"]
 
@@ -63,7 +63,7 @@ def test_tiny_train_then_eval_from_cli(tmp_path: Path) -> None:
     assert (run / "teacher_backbone.safetensors").is_file() and (run / "config.yaml").is_file()
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["step"] == 3 and "ibot_loss" in rows[-1]
-    assert evaluate.main(["--config", "tiny", "--run_dir", str(run), "--data.num_samples", "16",
+    assert evaluate.main(["--config", "tiny", "--run_dir", str(run), "--data.num_videos", "16",
                           "--test_num_samples", "8", "--compare_random", "false",
                           "--probe.protocols", "[knn, attentive]", "--probe.attentive_epochs", "2"]) == 0
     res = json.loads((run / "eval.json").read_text())
@@ -72,5 +72,5 @@ def test_tiny_train_then_eval_from_cli(tmp_path: Path) -> None:
     # the engine checkpoint loads as well as the export
     ckpt = next((run / "checkpoints").glob("*.pt"))
     assert evaluate.main(["--config", "tiny", "--run_dir", str(run), "--weights", str(ckpt),
-                          "--data.num_samples", "8", "--test_num_samples", "8", "--compare_random", "false",
+                          "--data.num_videos", "8", "--test_num_samples", "8", "--compare_random", "false",
                           "--probe.protocols", "[knn]", "--out", str(tmp_path / "e.json")]) == 0

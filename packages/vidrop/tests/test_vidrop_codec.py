@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 
+from sparse_core.data.video import MotionShapes, write_video_folder
 from vidrop.cli import compress
 from vidrop.codec import (
     PatchCodebook,
@@ -23,7 +24,6 @@ from vidrop.codec import (
     sample_patches,
 )
 from vidrop.codec.patches import nearest_centroid_bruteforce
-from vidrop.data.procedural import ProceduralVideos, write_video_folder
 
 
 def _codebook_video(rng: np.random.Generator, p: int = 10, k: int = 50, t: int = 3, hp: int = 4, wp: int = 5):
@@ -50,7 +50,7 @@ def test_psnr_matches_formula_and_known_noise() -> None:
 
 
 def test_faiss_assignments_equal_bruteforce_nearest_centroid() -> None:
-    pv = ProceduralVideos(4, num_frames=6, size=40, seed=3)
+    pv = MotionShapes(4, num_frames=6, image_size=40, seed=3)
     videos = [pv.video(i) for i in range(4)]
     cb = fit_codebook(sample_patches(videos, 8, 5000, seed=0), 64, 8, niter=5)
     for v in videos:
@@ -67,7 +67,7 @@ def test_faiss_assignments_equal_bruteforce_nearest_centroid() -> None:
 def test_round_trip_psnr_is_the_reported_one_and_factor_is_exact(tmp_path: Path) -> None:
     """Thesis setting: p = 10, 65536 clusters, uint16 -> 300 bytes / 2 bytes = factor 150 exactly."""
     rng = np.random.default_rng(2)
-    pv = ProceduralVideos(2, num_frames=4, size=60, seed=5)
+    pv = MotionShapes(2, num_frames=4, image_size=60, seed=5)
     video = pv.video(0)
     # a 65536-entry codebook: real patches of the clip (so the round trip is good) plus random fill
     real = frames_to_patches(video, 10).reshape(-1, 300)
@@ -125,7 +125,7 @@ def test_real_clip_round_trip_if_available() -> None:
 
 def test_cli_fit_encode_decode_psnr_skips_corrupt(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = tmp_path / "videos"
-    write_video_folder(src, ProceduralVideos(4, num_frames=6, size=40, seed=1))
+    write_video_folder(src, MotionShapes(4, num_frames=6, image_size=40, seed=1))
     good = next(src.rglob("*.mp4"))
     (good.parent / "truncated.mp4").write_bytes(good.read_bytes()[:200])  # corrupt file
     cb_path = tmp_path / "cb.npz"

@@ -1,4 +1,7 @@
-"""Data: deterministic procedural clips, views, code folders, corrupt videos skipped and counted."""
+"""Data: views, code folders, corrupt videos skipped and counted, registered sources.
+
+(The procedural clips' own tests live with the generator, in core/tests/test_video_data.py.)
+"""
 
 from __future__ import annotations
 
@@ -10,48 +13,25 @@ import torch
 
 from sparse_core.data.collate import collate_skip_none
 from sparse_core.data.errors import DatasetError
+from sparse_core.data.video import MotionShapes, write_video_folder
 from vidrop.codec import PatchCodebook, decode, encode
 from vidrop.config import DataConfig, ViewsConfig
-from vidrop.data import CodeFolderDataset, MultiClipViews, ProceduralVideos, VideoFolderDataset, build_dataset
-from vidrop.data.procedural import write_video_folder
+from vidrop.data import CodeFolderDataset, MultiClipViews, VideoFolderDataset, build_dataset
 from vidrop.evaluation.clips import multiview_clips
-
-
-def test_procedural_is_deterministic_per_seed_and_balanced() -> None:
-    a, b, c = ProceduralVideos(16, seed=3), ProceduralVideos(16, seed=3), ProceduralVideos(16, seed=4)
-    assert np.array_equal(a.video(5), b.video(5))
-    assert not np.array_equal(a.video(5), c.video(5))
-    assert a.video(0).shape == (16, 64, 64, 3) and a.video(0).dtype == np.uint8
-    assert sorted(a.label(i) for i in range(16)) == sorted(list(range(8)) * 2)
-
-
-def test_procedural_motion_is_visible() -> None:
-    """'right' moves the object's centre of mass right, 'up' moves it up."""
-    pv = ProceduralVideos(4, num_frames=8, size=48, seed=0)
-
-    def com(frames: np.ndarray) -> np.ndarray:
-        diff = np.abs(frames.astype(float) - np.median(frames, axis=0)).sum(-1)  # (T, H, W) object vs background
-        ys, xs = np.mgrid[:48, :48]
-        w = diff / diff.sum((1, 2), keepdims=True)
-        return np.stack([(w * xs).sum((1, 2)), (w * ys).sum((1, 2))], 1)
-
-    right, up = com(pv.video(0)), com(pv.video(2))  # labels 0 (right), 2 (up)
-    assert right[-1, 0] - right[0, 0] > 5
-    assert up[0, 1] - up[-1, 1] > 5
 
 
 def test_views_shapes() -> None:
     views = MultiClipViews(ViewsConfig(global_frames=4, global_size=16, local_frames=2, local_size=8, num_local=3,
                                        frame_stride=2))
-    out = views(torch.from_numpy(ProceduralVideos(1, seed=0).video(0)))
+    out = views(torch.from_numpy(MotionShapes(1, seed=0).video(0)))
     assert out["global"].shape == (2, 3, 4, 16, 16) and out["local"].shape == (3, 3, 2, 8, 8)
-    clips = multiview_clips(torch.from_numpy(ProceduralVideos(1, seed=0).video(0)), 4, 2, 16, 5, 3)
+    clips = multiview_clips(torch.from_numpy(MotionShapes(1, seed=0).video(0)), 4, 2, 16, 5, 3)
     assert clips.shape == (15, 3, 4, 16, 16)
 
 
 def test_views_colour_jitter_and_grayscale() -> None:
     """Jitter changes a clip's colours (same crops, same seed); grey clips have equal channels."""
-    video = torch.from_numpy(ProceduralVideos(1, seed=0).video(0))
+    video = torch.from_numpy(MotionShapes(1, seed=0).video(0))
     kw = {"global_frames": 4, "global_size": 16, "num_local": 0, "frame_stride": 2, "global_scale": (1.0, 1.0)}
     torch.manual_seed(0)
     plain = MultiClipViews(ViewsConfig(**kw))(video)["global"]  # type: ignore[arg-type]
@@ -63,7 +43,7 @@ def test_views_colour_jitter_and_grayscale() -> None:
 
 
 def test_corrupt_video_skipped_and_counted(tmp_path: Path) -> None:
-    write_video_folder(tmp_path, ProceduralVideos(3, num_frames=6, size=32, seed=0))
+    write_video_folder(tmp_path, MotionShapes(3, num_frames=6, image_size=32, seed=0))
     good = sorted(tmp_path.rglob("*.mp4"))[0]
     (good.parent / "broken.mp4").write_bytes(good.read_bytes()[: len(good.read_bytes()) // 3])
     (good.parent / "empty.mp4").write_bytes(b"")
@@ -80,7 +60,7 @@ def test_code_folder_decodes_like_the_codec_and_skips_bad_arrays(tmp_path: Path)
     rng = np.random.default_rng(0)
     cb = PatchCodebook(rng.uniform(0, 255, (40, 4 * 4 * 3)).astype(np.float32), 4)
     cb.save(tmp_path / "codebook.npz")
-    video = ProceduralVideos(1, num_frames=4, size=16, seed=0).video(0)
+    video = MotionShapes(1, num_frames=4, image_size=16, seed=0).video(0)
     codes = encode(video, cb)
     (tmp_path / "a").mkdir()
     np.save(tmp_path / "a" / "x.npy", codes)
@@ -107,7 +87,7 @@ def test_snippet_features_one_row_per_snippet(tmp_path: Path) -> None:
     from vidrop.model import build_encoder
 
     enc = build_encoder(tiny_config().encoder, drop_path_rate=0.0)
-    video = torch.from_numpy(ProceduralVideos(1, num_frames=20, size=24, seed=0).video(0))
+    video = torch.from_numpy(MotionShapes(1, num_frames=20, image_size=24, seed=0).video(0))
     f = snippet_features(enc, video, num_frames=4, frame_stride=2, size=16, snippet_stride=4)
     assert f.shape == (4, 2 * 48)  # starts 0, 4, 8, 12 (a clip spans 7 frames); [CLS, mean token]
     from vidrop.data.views import clip_to_tensor
@@ -116,3 +96,15 @@ def test_snippet_features_one_row_per_snippet(tmp_path: Path) -> None:
     torch.testing.assert_close(f[1], enc.features(clip)[0], rtol=1e-4, atol=1e-4)
     paths = export_snippet_features(enc, {"v0": video}, tmp_path, 4, 2, 16, 4)
     assert np.load(paths[0]).shape == (4, 96)
+
+
+def test_sources_go_through_the_core_registry() -> None:
+    from sparse_core.data import list_datasets
+
+    assert list_datasets("vidrop.") == ["vidrop.codes", "vidrop.procedural", "vidrop.video"]
+    with pytest.raises(DatasetError, match="unknown data.source 'nope'; registered: codes, procedural, video"):
+        build_dataset(DataConfig(source="nope"))
+    cfg = DataConfig(num_videos=3, num_frames=4, image_size=16, seed=2)
+    ds = build_dataset(cfg, seed_offset=5)
+    assert len(ds) == 3
+    np.testing.assert_array_equal(ds[1]["video"].numpy(), MotionShapes(3, 4, 16, seed=7).video(1))

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 
 from sparse_core.data.collate import collate_skip_none
+from sparse_core.data.video import MotionShapes
 from vidrop.config import EncoderConfig, HeadConfig, ViDROPConfig, ViewsConfig
-from vidrop.data.procedural import ProceduralVideos
 from vidrop.data.views import MultiClipViews
 
 
@@ -27,6 +27,6 @@ def tiny_config(**loss: object) -> ViDROPConfig:
 def make_batch(cfg: ViDROPConfig, n: int, seed: int = 0) -> dict:
     """``n`` procedural videos cut into the config's views (deterministic)."""
     torch.manual_seed(seed)
-    pv = ProceduralVideos(n, num_frames=8, size=24, seed=seed)
+    pv = MotionShapes(n, num_frames=8, image_size=24, seed=seed)
     views = MultiClipViews(cfg.views)
     return collate_skip_none([{**views(torch.from_numpy(pv.video(i))), "label": pv.label(i)} for i in range(n)])

@@ -1,4 +1,9 @@
-"""Name -> dataset builder registry, so configs can say ``dataset: shapes``."""
+"""Name -> dataset builder registry, so configs can say ``dataset: shapes``.
+
+Packages register their own sources under a dotted prefix (``vidrop.codes``, ``river.frames``) and
+look them up with :func:`get_dataset_builder`, so every dataset name of the monorepo resolves in one
+place and an unknown name is answered with the registered ones.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,7 @@ from sparse_core.data.errors import DatasetError
 from sparse_core.data.fashion_mnist import FashionMNIST
 from sparse_core.data.image_folder import ImageFolderDataset
 from sparse_core.data.shapes import SyntheticShapes
-from sparse_core.data.video import VideoClipDataset
+from sparse_core.data.video import BouncingShapes, MotionShapes, VideoClipDataset
 
 Builder = Callable[..., Dataset[Any]]
 _REGISTRY: dict[str, Builder] = {}
@@ -30,9 +35,30 @@ def register_dataset(name: str) -> Callable[[Builder], Builder]:
     return deco
 
 
-def list_datasets() -> list[str]:
-    """Registered dataset names."""
-    return sorted(_REGISTRY)
+def list_datasets(prefix: str = "") -> list[str]:
+    """Registered dataset names starting with ``prefix`` (all of them by default), sorted."""
+    return sorted(n for n in _REGISTRY if n.startswith(prefix))
+
+
+def get_dataset_builder(name: str, prefix: str = "", what: str = "dataset") -> Builder:
+    """The builder registered as ``prefix + name``.
+
+    Args:
+        name: Dataset name as a config gives it.
+        prefix: Namespace of the caller (e.g. ``"vidrop."``); the error lists only the names under it.
+        what: What the name is called in the caller's config, for the error (e.g. ``"data.source"``).
+
+    Returns:
+        The registered builder.
+
+    Raises:
+        DatasetError: No builder is registered under ``prefix + name``.
+    """
+    full = prefix + name
+    if full not in _REGISTRY:
+        names = [n[len(prefix) :] for n in list_datasets(prefix)]
+        raise DatasetError(f"unknown {what} {name!r}; registered: {', '.join(names)}")
+    return _REGISTRY[full]
 
 
 def build_dataset(
@@ -48,14 +74,14 @@ def build_dataset(
     ``root/<class>/<img>``), ``"fashion_mnist"``, ``"shapes"`` (``num_samples``, ``image_size``,
     ``seed`` in ``kwargs``; the test split uses seed ``seed + 1``), ``"video"``
     (``root`` = folder, list file; ``clip_len``, ``stride``, ``sampler`` in ``kwargs``;
-    ``root/<split>`` used if it exists).
+    ``root/<split>`` used if it exists), ``"motion_shapes"`` and ``"moving_shapes"`` (the procedural
+    :class:`MotionShapes` and bouncing :class:`BouncingShapes` videos; their arguments in ``kwargs``;
+    the test split uses seed ``seed + 1``).
 
     Raises:
         DatasetError: Unknown name (message lists the registered ones) or the builder's own error.
     """
-    if name not in _REGISTRY:
-        raise DatasetError(f"unknown dataset {name!r}; registered: {', '.join(list_datasets())}")
-    return _REGISTRY[name](root=root, split=split, transform=transform, **kwargs)
+    return get_dataset_builder(name)(root=root, split=split, transform=transform, **kwargs)
 
 
 def _split_dir(root: str | os.PathLike[str] | None, split: str, what: str) -> str | os.PathLike[str]:
@@ -83,3 +109,13 @@ def _shapes(root: Any, split: str, transform: Any, seed: int = 0, **kwargs: Any)
 @register_dataset("video")
 def _video(root: Any, split: str, transform: Any, **kwargs: Any) -> Dataset[Any]:
     return VideoClipDataset(_split_dir(root, split, "video"), transform=transform, **kwargs)
+
+
+@register_dataset("motion_shapes")
+def _motion_shapes(root: Any, split: str, transform: Any, seed: int = 0, **kwargs: Any) -> Dataset[Any]:
+    return MotionShapes(seed=seed if split == "train" else seed + 1, **kwargs)
+
+
+@register_dataset("moving_shapes")
+def _bouncing_shapes(root: Any, split: str, transform: Any, seed: int = 0, **kwargs: Any) -> Dataset[Any]:
+    return BouncingShapes(seed=seed if split == "train" else seed + 1, **kwargs)

@@ -21,7 +21,7 @@ from sparse_core.data.errors import DatasetError
 SHAPES: tuple[str, ...] = ("circle", "square", "triangle", "star", "cross")
 
 
-def _shape_mask(kind: str, dx: np.ndarray, dy: np.ndarray, r: float, angle: float) -> np.ndarray:
+def shape_mask(kind: str, dx: np.ndarray, dy: np.ndarray, r: float, angle: float) -> np.ndarray:
     """Boolean mask of one shape of circumradius ``r`` rotated by ``angle``.
 
     Args:
@@ -58,8 +58,18 @@ def _shape_mask(kind: str, dx: np.ndarray, dy: np.ndarray, r: float, angle: floa
     raise ValueError(f"unknown shape {kind!r}; choose from {SHAPES}")
 
 
-def _background(rng: np.random.Generator, size: int, yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
-    """Random textured background, ``(H, W, 3)`` float32 in [0, 1]."""
+def textured_background(rng: np.random.Generator, size: int, yy: np.ndarray, xx: np.ndarray) -> np.ndarray:
+    """Random textured background: a gradient, stripes, a checkerboard or a flat colour, plus pixel noise.
+
+    Args:
+        rng: Source of every random choice.
+        size: Image side ``S`` in pixels.
+        yy: ``(S, S)`` row coordinates (``np.mgrid``).
+        xx: ``(S, S)`` column coordinates.
+
+    Returns:
+        ``(S, S, 3)`` float32 in [0, 1].
+    """
     c0, c1 = rng.random(3), rng.random(3)
     kind = rng.integers(4)
     if kind == 0:  # linear gradient between two colours
@@ -97,7 +107,7 @@ def render_shape(seed: int, index: int, image_size: int, shapes: tuple[str, ...]
     rng = np.random.default_rng((seed, index))
     label = index % len(shapes)
     yy, xx = np.mgrid[0:image_size, 0:image_size].astype(np.float64)
-    bg = _background(rng, image_size, yy, xx)
+    bg = textured_background(rng, image_size, yy, xx)
     mean = bg.reshape(-1, 3).mean(0)
     color = rng.random(3)
     for _ in range(64):
@@ -108,7 +118,7 @@ def render_shape(seed: int, index: int, image_size: int, shapes: tuple[str, ...]
         color = np.where(mean > 0.5, 0.0, 1.0)
     r = rng.uniform(0.2, 0.4) * image_size
     cx, cy = rng.uniform(r, image_size - r, size=2)
-    mask = _shape_mask(shapes[label], xx + 0.5 - cx, yy + 0.5 - cy, r, rng.uniform(0, 2 * np.pi))
+    mask = shape_mask(shapes[label], xx + 0.5 - cx, yy + 0.5 - cy, r, rng.uniform(0, 2 * np.pi))
     color32 = color.astype(np.float32)
     img = np.where(mask[..., None], color32, bg)  # (H, W, 3)
     return {

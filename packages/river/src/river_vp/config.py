@@ -14,6 +14,7 @@ from river_vp.flow.sampler import SamplerConfig
 from river_vp.models.uvit import VectorFieldConfig
 from river_vp.models.vqgan import VQGANConfig
 from river_vp.tasks.autoencoder import AELossConfig
+from sparse_core.data.video import VideoDataConfig as CoreVideoDataConfig
 from sparse_core.engine import OptimConfig, TrainConfig
 
 __all__ = [
@@ -35,22 +36,18 @@ def config_dir(stage: str) -> Path:
 
 
 @dataclass
-class VideoDataConfig:
-    """Pixel videos: the embedded procedural bouncing shapes or a folder of real videos."""
+class VideoDataConfig(CoreVideoDataConfig):
+    """Pixel videos: sparse-core's video data config with RIVER's defaults and frames per video."""
 
     source: str = "moving_shapes"
-    """'moving_shapes' (generated, nothing stored) or a folder of videos (mp4/avi/webm/...) / frame folders.
-    """
+    """'moving_shapes' (sparse-core's bouncing shapes, generated, nothing stored), 'folder' (videos under
+    ``root``) or directly a folder of videos (mp4/avi/webm/...) / frame folders."""
     image_size: int = 32
     """Frame side after centre crop and resize."""
     num_videos: int = 512
     """moving_shapes: number of videos (folders: all videos are used)."""
     num_frames: int = 16
     """moving_shapes: frames per video; folders: at most this many frames are read per video (0: all)."""
-    num_shapes: int = 2
-    """moving_shapes: shapes per video."""
-    seed: int = 0
-    """moving_shapes: dataset seed (use different seeds for train and test)."""
     frames_per_video: int = 16
     """Autoencoder training: single frames drawn per video per epoch."""
 

@@ -21,10 +21,10 @@ from typing import Any
 import numpy as np
 import torch
 
+from sparse_core.data.video import MotionShapes, write_video
 from sparse_core.timing import training_step_time
 from vidrop.codec import PatchCodebook, decode_torch, encode
 from vidrop.config import EncoderConfig, HeadConfig, ViDROPConfig, ViewsConfig
-from vidrop.data.procedural import ProceduralVideos, write_video
 from vidrop.task import ViDROPTask
 
 __all__ = ["run"]
@@ -79,7 +79,7 @@ def bench_codec(quick: bool = False) -> dict[str, float]:
     rng = np.random.default_rng(0)
     cb = PatchCodebook(rng.uniform(0, 255, (k, 300)).astype(np.float32), 10)
     videos = [np.ascontiguousarray(np.resize(v, (frames, size, size, 3)))
-              for v in (ProceduralVideos(n_clips, num_frames=frames, size=size, seed=0).video(i)
+              for v in (MotionShapes(n_clips, num_frames=frames, image_size=size, seed=0).video(i)
                         for i in range(n_clips))]
     t0 = time.perf_counter()
     codes = [encode(v, cb) for v in videos]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sparse_core.data.video import VideoDataConfig
 from sparse_core.engine import OptimConfig, TrainConfig
 
 __all__ = ["ViewsConfig", "EncoderConfig", "HeadConfig", "LossConfig", "TokenConfig", "DataConfig", "InitConfig",
@@ -137,27 +138,15 @@ class TokenConfig:
 
 
 @dataclass
-class DataConfig:
-    """Where training videos come from."""
+class DataConfig(VideoDataConfig):
+    """Where training videos come from: sparse-core's video data config plus ViDROP's codec fields."""
 
     source: str = "procedural"
-    """'procedural' (generated in-package), 'video' (raw files through decord) or 'codes' (k-means arrays)."""
-    root: str | None = None
-    """Folder root/<class>/<file> of videos or of .npy code arrays (source 'video' / 'codes')."""
+    """'procedural' (sparse-core's MotionShapes), 'video' (raw files through decord) or 'codes' (k-means arrays)."""
     codebook: str | None = None
     """Codebook .npz for source 'codes' (default root/codebook.npz)."""
     max_frames: int | None = 64
     """Decode at most this many consecutive frames per raw video (random window; None: all)."""
-    num_samples: int = 256
-    """Procedural: number of clips."""
-    num_classes: int = 8
-    """Procedural: number of motion classes (<= 8)."""
-    frames: int = 16
-    """Procedural: frames per generated clip."""
-    size: int = 64
-    """Procedural: frame side in pixels."""
-    seed: int = 0
-    """Procedural: generator seed (clip i is a pure function of (seed, i))."""
 
 
 @dataclass

@@ -19,9 +19,9 @@ import numpy as np
 import torch
 
 from sparse_core.config import parse_config
+from sparse_core.data.video import MOTIONS, MotionShapes
 from vidrop.codec import compression_factor, decode, encode, fit_codebook, psnr, sample_patches
 from vidrop.config import CONFIG_DIR, ViDROPConfig
-from vidrop.data.procedural import MOTIONS, ProceduralVideos
 from vidrop.evaluation.protocols import ProbeConfig, run_protocols
 from vidrop.model import build_encoder
 
@@ -30,7 +30,7 @@ __all__ = ["run"]
 PATCH, CLUSTERS = 8, 1024
 
 
-def _codec_stage(out_dir: Path, train: ProceduralVideos, test: ProceduralVideos) -> dict[str, Any]:
+def _codec_stage(out_dir: Path, train: MotionShapes, test: MotionShapes) -> dict[str, Any]:
     t0 = time.perf_counter()
     patches = sample_patches((train.video(i) for i in range(len(train))), PATCH, 60_000, seed=0)
     cb = fit_codebook(patches, CLUSTERS, PATCH, niter=15, seed=0)
@@ -116,8 +116,8 @@ def run(out_dir: Path, steps: int = 40) -> dict[str, Any]:
     cfg = parse_config(ViDROPConfig, ["--config", "tiny", "--train.out_dir", str(out_dir / "train"),
                                       "--train.max_steps", str(steps), "--train.resume", "none"],
                        config_dir=CONFIG_DIR)
-    train_videos = ProceduralVideos(cfg.data.num_samples, cfg.data.frames, cfg.data.size, cfg.data.seed)
-    test_videos = ProceduralVideos(128, cfg.data.frames, cfg.data.size, cfg.data.seed + 1000)
+    train_videos = MotionShapes(cfg.data.num_videos, cfg.data.num_frames, cfg.data.image_size, cfg.data.seed)
+    test_videos = MotionShapes(128, cfg.data.num_frames, cfg.data.image_size, cfg.data.seed + 1000)
     codec = _codec_stage(out_dir, train_videos, test_videos)
 
     cfg.data.source, cfg.data.root = "codes", str(codec["codes_root"])

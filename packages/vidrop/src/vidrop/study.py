@@ -91,10 +91,10 @@ def sparsity_study(budget_s: float = 90.0, drop_ratio: float = 0.75) -> list[dic
     import torch
 
     from sparse_core.config import parse_config
+    from sparse_core.data.video import MOTIONS, MotionShapes
     from vidrop.cli.train import train
     from vidrop.config import CONFIG_DIR, ViDROPConfig
     from vidrop.data.datasets import ProceduralClipDataset
-    from vidrop.data.procedural import MOTIONS, ProceduralVideos
     from vidrop.evaluation.loading import load_backbone
     from vidrop.evaluation.protocols import ProbeConfig, run_protocols
     from vidrop.model import build_encoder
@@ -116,8 +116,8 @@ def sparsity_study(budget_s: float = 90.0, drop_ratio: float = 0.75) -> list[dic
             wall = time.perf_counter() - t0
             probe = ProbeConfig(protocols=["knn", "linear"], num_frames=8, frame_stride=2, size=32, num_temporal=2,
                                 num_spatial=1, linear_epochs=30, linear_lrs=[0.01, 0.1], batch_size=32)
-            tr = ProceduralClipDataset(ProceduralVideos(256, 16, 48, 0))
-            te = ProceduralClipDataset(ProceduralVideos(128, 16, 48, 1000))
+            tr = ProceduralClipDataset(MotionShapes(256, 16, 48, 0))
+            te = ProceduralClipDataset(MotionShapes(128, 16, 48, 1000))
             torch.manual_seed(0)
             enc = build_encoder(cfg.encoder, drop_path_rate=0.0)
             load_backbone(enc, res["backbone"])
@@ -134,9 +134,9 @@ def shortcut_study(jitters: tuple[tuple[float, float], ...] = ((0.0, 0.0), (0.8,
     import torch.nn.functional as F
 
     from sparse_core.config import parse_config
+    from sparse_core.data.video import MotionShapes
     from sparse_core.eval import knn_classify, linear_probe
     from vidrop.config import CONFIG_DIR, ViDROPConfig
-    from vidrop.data.procedural import ProceduralVideos
     from vidrop.data.views import MultiClipViews
 
     cfg = parse_config(ViDROPConfig, ["--config", "tiny"], config_dir=CONFIG_DIR)
@@ -147,7 +147,7 @@ def shortcut_study(jitters: tuple[tuple[float, float], ...] = ((0.0, 0.0), (0.8,
         views = MultiClipViews(cfg.views)
 
         def cut(n: int, seed: int, views: MultiClipViews = views) -> tuple[torch.Tensor, torch.Tensor]:
-            vids = ProceduralVideos(n, d.frames, d.size, seed)
+            vids = MotionShapes(n, d.num_frames, d.image_size, seed)
             torch.manual_seed(seed)
             x = torch.stack([views(torch.from_numpy(vids.video(i)))["global"] for i in range(n)])
             return x, torch.tensor([vids.label(i) for i in range(n)])  # (n, G, 3, T, S, S), (n,)

@@ -19,8 +19,9 @@ from river_vp.config import PredictConfig, config_dir
 from river_vp.data.sources import VideoSource
 from river_vp.metrics.image import psnr
 from river_vp.predictor import RiverPredictor
-from river_vp.viz.video import comparison_frames, save_frame_grid, save_gif, save_mp4
+from river_vp.viz.video import comparison_frames, save_frame_grid
 from sparse_core.config import parse_config, save_config
+from sparse_core.data.video import write_video
 
 log = logging.getLogger("river_vp.predict")
 
@@ -62,8 +63,8 @@ def run(cfg: PredictConfig) -> dict[str, Any]:
         frames = comparison_frames([gt, *pred, copy_last], cfg.num_context, scale=max(1, 128 // gt.shape[-1]))
         stem = out / f"video_{done:03d}"
         outputs += [
-            save_mp4(frames, stem.with_suffix(".mp4"), cfg.fps),
-            save_gif(frames, stem.with_suffix(".gif"), cfg.fps),
+            write_video(stem.with_suffix(".mp4"), frames, cfg.fps, crf=18, pix_fmt="yuv420p"),
+            write_video(stem.with_suffix(".gif"), frames, cfg.fps),
             save_frame_grid([gt, *pred], stem.with_name(stem.name + "_grid.png")),
         ]
         done += 1

@@ -1,15 +1,14 @@
-"""Data of river-vp: procedural videos, real video files, and the latent cache."""
+"""Data of river-vp: procedural and real videos (through sparse-core's video layer), and the latent cache."""
 
 from river_vp.data.latent_cache import LatentCache, LatentCacheWriter, LatentFlowDataset
-from river_vp.data.moving_shapes import MovingShapes, MovingShapesFrames
-from river_vp.data.sources import VideoSource, frame_dataset
+from river_vp.data.sources import ShapeFrames, VideoSource, frame_dataset, video_dataset
 
 __all__ = [
     "LatentCache",
     "LatentCacheWriter",
     "LatentFlowDataset",
-    "MovingShapes",
-    "MovingShapesFrames",
+    "ShapeFrames",
     "VideoSource",
     "frame_dataset",
+    "video_dataset",
 ]

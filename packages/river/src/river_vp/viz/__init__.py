@@ -1,5 +1,5 @@
-"""Writing predicted videos (MP4, GIF) and frame grids (PNG)."""
+"""Comparison frames of predicted videos and frame grids (PNG); clips are written by sparse-core."""
 
-from river_vp.viz.video import comparison_frames, save_frame_grid, save_gif, save_mp4, to_uint8
+from river_vp.viz.video import comparison_frames, save_frame_grid, to_uint8
 
-__all__ = ["comparison_frames", "save_frame_grid", "save_gif", "save_mp4", "to_uint8"]
+__all__ = ["comparison_frames", "save_frame_grid", "to_uint8"]

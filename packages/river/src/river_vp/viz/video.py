@@ -1,4 +1,7 @@
-"""Video and image files of predictions next to ground truth (imageio; MP4 through imageio-ffmpeg)."""
+"""Frames of predictions next to ground truth, and PNG frame grids.
+
+Clips are written with sparse-core's :func:`~sparse_core.data.video.write_video` (MP4 / GIF).
+"""
 
 from __future__ import annotations
 
@@ -10,13 +13,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["comparison_frames", "save_frame_grid", "save_gif", "save_mp4", "to_uint8"]
+from sparse_core.data.video import float_to_frames
+
+__all__ = ["comparison_frames", "save_frame_grid", "to_uint8"]
 
 
 def to_uint8(video: Tensor) -> np.ndarray:
-    """(T, 3, H, W) in [-1, 1] -> (T, H, W, 3) uint8."""
-    x = ((video.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte()
-    return x.permute(0, 2, 3, 1).cpu().numpy()
+    """(T, 3, H, W) in [-1, 1] -> (T, H, W, 3) uint8 (sparse-core's canonical clip layout)."""
+    return float_to_frames(video, "signed").numpy()
 
 
 def comparison_frames(rows: Sequence[Tensor], num_context: int, scale: int = 1, pad: int = 2) -> np.ndarray:
@@ -49,32 +53,6 @@ def comparison_frames(rows: Sequence[Tensor], num_context: int, scale: int = 1, 
             tiles.append(f)
         frames.append(torch.cat(tiles, dim=-1))
     return to_uint8(torch.cat(frames))
-
-
-def save_gif(frames: np.ndarray, path: str | Path, fps: int = 4) -> Path:
-    """Write (T, H, W, 3) uint8 frames as a looping GIF."""
-    import imageio.v2 as imageio
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    imageio.mimsave(path, list(frames), duration=1000 / fps, loop=0)
-    return path
-
-
-def save_mp4(frames: np.ndarray, path: str | Path, fps: int = 4) -> Path:
-    """Write (T, H, W, 3) uint8 frames as an H.264 MP4 (sides padded to multiples of 16 by ffmpeg's rules)."""
-    import imageio.v2 as imageio
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    h, w = frames.shape[1:3]
-    ph, pw = (-h) % 16, (-w) % 16
-    if ph or pw:
-        frames = np.pad(frames, ((0, 0), (0, ph), (0, pw), (0, 0)))
-    with imageio.get_writer(path, fps=fps, codec="libx264", quality=8, macro_block_size=16) as writer:
-        for f in frames:
-            writer.append_data(f)
-    return path
 
 
 def save_frame_grid(rows: Sequence[Tensor], path: str | Path, scale: int = 2) -> Path:

@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from sparse_core.data.video import MotionShapes, write_video
 from vidrop.codec import PatchCodebook, compression_factor, decode, encode, fit_codebook, psnr, sample_patches
 from vidrop.codec.folder import encode_folder, fit_folder
 from vidrop.data.io import read_video
-from vidrop.data.procedural import ProceduralVideos, write_video
 
 __all__ = ["main", "run", "build_parser"]
 
@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _fit(args: argparse.Namespace) -> dict[str, Any]:
     t0 = time.perf_counter()
     if args.procedural is not None:
-        pv = ProceduralVideos(args.procedural, seed=args.seed)
+        pv = MotionShapes(args.procedural, seed=args.seed)
         patches = sample_patches((pv.video(i) for i in range(len(pv))), args.patch_size,
                                  args.patches_per_video * len(pv), seed=args.seed)
         cb = fit_codebook(patches, args.clusters, args.patch_size, niter=args.niter, seed=args.seed, gpu=args.gpu)

@@ -82,7 +82,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     enc_cfg = _encoder_cfg(cfg)
     weights = cfg.weights or (str(Path(cfg.run_dir) / "teacher_backbone.safetensors") if cfg.run_dir else None)
     train_set = build_dataset(cfg.data)
-    test_cfg = DataConfig(**{**vars(cfg.data), "num_samples": cfg.test_num_samples})
+    test_cfg = DataConfig(**{**vars(cfg.data), "num_videos": cfg.test_num_samples})
     test_set = build_dataset(test_cfg, root=cfg.test_root, seed_offset=cfg.test_seed_offset)
     num_classes = int(getattr(train_set, "num_classes", 0)) or None
     if num_classes is None:

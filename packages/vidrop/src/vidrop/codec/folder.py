@@ -10,10 +10,10 @@ from pathlib import Path
 
 import numpy as np
 
+from sparse_core.data.video import list_videos
 from vidrop.codec.codebook import PatchCodebook, fit_codebook
 from vidrop.codec.patches import encode, frames_to_patches
-from vidrop.data.datasets import list_class_folder
-from vidrop.data.io import VIDEO_EXTENSIONS, read_video
+from vidrop.data.io import read_video
 
 __all__ = ["EncodeReport", "fit_folder", "encode_folder"]
 
@@ -39,7 +39,7 @@ class EncodeReport:
 def fit_folder(root: str | Path, patch_size: int = 10, num_clusters: int = 65536, patches_per_video: int = 2000,
                max_frames: int | None = 64, niter: int = 20, seed: int = 0, gpu: bool = False) -> PatchCodebook:
     """Sample ``patches_per_video`` patches from each readable video under ``root`` and fit the codebook."""
-    items, _ = list_class_folder(root, VIDEO_EXTENSIONS)
+    items = list_videos(root, layout="classes").items
     rng = np.random.default_rng(seed)
     chunks = []
     for path, _label in items:
@@ -62,7 +62,7 @@ def encode_folder(src: str | Path, dst: str | Path, codebook: PatchCodebook, cod
     Unreadable videos are skipped and listed in the report (and logged).
     """
     src, dst = Path(src), Path(dst)
-    items, _ = list_class_folder(src, VIDEO_EXTENSIONS)
+    items = list_videos(src, layout="classes").items
     report = EncodeReport()
     t0 = time.perf_counter()
     for path, _label in items:

@@ -1,23 +1,59 @@
-"""Build the training / evaluation datasets named by a :class:`~vidrop.config.DataConfig`."""
+"""Build the training / evaluation datasets named by a :class:`~vidrop.config.DataConfig`.
+
+ViDROP's sources are registered in sparse-core's dataset registry as ``vidrop.<source>``
+(``procedural``, ``video``, ``codes``); :func:`build_dataset` looks ``cfg.source`` up there.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from sparse_core.data import get_dataset_builder, list_datasets, register_dataset
+from sparse_core.data.video import MotionShapes
 from vidrop.config import DataConfig
 from vidrop.data.datasets import CodeFolderDataset, ProceduralClipDataset, VideoFolderDataset
-from vidrop.data.procedural import ProceduralVideos
 
 __all__ = ["build_dataset", "DATA_SOURCES"]
 
-DATA_SOURCES = ("procedural", "video", "codes")
+PREFIX = "vidrop."
+Transform = Callable[[Tensor], dict[str, Tensor]]
 
 
-def build_dataset(cfg: DataConfig, transform: Callable[[Tensor], dict[str, Tensor]] | None = None,
-                  root: str | None = None, seed_offset: int = 0) -> Dataset:
+def _root(cfg: DataConfig, root: str | None) -> str:
+    path = root or cfg.root
+    if path is None:
+        raise ValueError(f"data.source={cfg.source!r} needs data.root (a folder root/<class>/<file>)")
+    return path
+
+
+@register_dataset(PREFIX + "procedural")
+def _procedural(root: str | None, split: str, transform: Transform | None, cfg: DataConfig,
+                seed_offset: int = 0) -> Dataset:
+    videos = MotionShapes(cfg.num_videos, cfg.num_frames, cfg.image_size, cfg.seed + seed_offset, cfg.num_classes,
+                          cfg.segment_frames or None)
+    return ProceduralClipDataset(videos, transform)
+
+
+@register_dataset(PREFIX + "video")
+def _video(root: str | None, split: str, transform: Transform | None, cfg: DataConfig, seed_offset: int = 0) -> Dataset:
+    return VideoFolderDataset(_root(cfg, root), transform, cfg.max_frames)
+
+
+@register_dataset(PREFIX + "codes")
+def _codes(root: str | None, split: str, transform: Transform | None, cfg: DataConfig, seed_offset: int = 0) -> Dataset:
+    return CodeFolderDataset(_root(cfg, root), transform, cfg.codebook)
+
+
+DATA_SOURCES = tuple(n[len(PREFIX):] for n in list_datasets(PREFIX))
+"""The registered ViDROP sources."""
+
+
+def build_dataset(cfg: DataConfig, transform: Transform | None = None, root: str | None = None,
+                  seed_offset: int = 0, **kwargs: Any) -> Dataset:
     """The dataset of ``cfg`` with ``transform`` applied to each ``(T, H, W, 3)`` uint8 video.
 
     Args:
@@ -25,15 +61,11 @@ def build_dataset(cfg: DataConfig, transform: Callable[[Tensor], dict[str, Tenso
         transform: e.g. :class:`~vidrop.data.views.MultiClipViews` for training (None: raw ``"video"``).
         root: overrides ``cfg.root`` (e.g. an evaluation split).
         seed_offset: added to the procedural seed (a disjoint evaluation set).
+        kwargs: passed to the registered builder.
+
+    Raises:
+        sparse_core.data.DatasetError: ``cfg.source`` is not registered (the message lists the sources).
+        ValueError: a file-based source without a root.
     """
-    if cfg.source == "procedural":
-        videos = ProceduralVideos(cfg.num_samples, cfg.frames, cfg.size, cfg.seed + seed_offset, cfg.num_classes)
-        return ProceduralClipDataset(videos, transform)
-    path = root or cfg.root
-    if path is None:
-        raise ValueError(f"data.source={cfg.source!r} needs data.root (a folder root/<class>/<file>)")
-    if cfg.source == "video":
-        return VideoFolderDataset(path, transform, cfg.max_frames)
-    if cfg.source == "codes":
-        return CodeFolderDataset(path, transform, cfg.codebook)
-    raise ValueError(f"data.source must be one of {DATA_SOURCES}, got {cfg.source!r}")
+    builder = get_dataset_builder(cfg.source, prefix=PREFIX, what="data.source")
+    return builder(root=root, split="train", transform=transform, cfg=cfg, seed_offset=seed_offset, **kwargs)

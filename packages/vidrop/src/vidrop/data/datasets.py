@@ -1,6 +1,7 @@
 """Video datasets returning multi-clip views: procedural clips, raw video folders and k-means code folders.
 
-Folder layout (Kinetics-style): ``root/<class>/<video>.<ext>``; classes sorted give the labels. A code folder
+Folder layout (Kinetics-style): ``root/<class>/<video>.<ext>``, listed by sparse-core's
+:func:`~sparse_core.data.video.list_videos` (classes sorted give the labels). A code folder
 mirrors it with ``.npy`` code arrays (written by ``vidrop-compress encode``) and holds ``codebook.npz``.
 A corrupt or unreadable file makes ``__getitem__`` return ``None`` and is counted in ``num_skipped``
 (``sparse_core.data.collate.collate_skip_none`` counts it per batch).
@@ -18,30 +19,13 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from sparse_core.data.errors import DatasetError, SkipCounter
+from sparse_core.data.video import MotionShapes, list_videos
 from vidrop.codec import PatchCodebook, decode_torch
-from vidrop.data.io import VIDEO_EXTENSIONS, read_video
-from vidrop.data.procedural import ProceduralVideos
+from vidrop.data.io import read_video
 
-__all__ = ["ProceduralClipDataset", "VideoFolderDataset", "CodeFolderDataset", "list_class_folder"]
+__all__ = ["ProceduralClipDataset", "VideoFolderDataset", "CodeFolderDataset"]
 
 Transform = Callable[[Tensor], dict[str, Tensor]]
-
-
-def list_class_folder(root: str | Path, extensions: tuple[str, ...]) -> tuple[list[tuple[Path, int]], list[str]]:
-    """``(path, label)`` pairs and class names of a ``root/<class>/<file>`` folder.
-
-    Raises:
-        DatasetError: ``root`` is missing or holds no file with one of ``extensions``.
-    """
-    root = Path(root)
-    if not root.is_dir():
-        raise DatasetError(f"video folder {root} does not exist (expected root/<class>/<video>{extensions[0]})")
-    classes = sorted(d.name for d in root.iterdir() if d.is_dir())
-    items = [(p, label) for label, c in enumerate(classes) for p in sorted((root / c).iterdir())
-             if p.suffix.lower() in extensions]
-    if not items:
-        raise DatasetError(f"no {'/'.join(extensions)} files under {root}/<class>/ (classes found: {classes})")
-    return items, classes
 
 
 def _sample(video: Tensor, label: int, transform: Transform | None) -> dict[str, Any]:
@@ -51,12 +35,12 @@ def _sample(video: Tensor, label: int, transform: Transform | None) -> dict[str,
 
 
 class ProceduralClipDataset(Dataset):
-    """The in-package procedural clips (:class:`~vidrop.data.procedural.ProceduralVideos`) as a dataset.
+    """sparse-core's procedural motion clips (:class:`~sparse_core.data.video.MotionShapes`) as a dataset.
 
     Each item is ``transform(video)`` plus ``"label"``, or ``{"video": (T, S, S, 3) uint8, "label"}``.
     """
 
-    def __init__(self, videos: ProceduralVideos, transform: Transform | None = None) -> None:
+    def __init__(self, videos: MotionShapes, transform: Transform | None = None) -> None:
         self.videos, self.transform = videos, transform
         self.num_classes = videos.num_classes
 
@@ -71,7 +55,8 @@ class VideoFolderDataset(SkipCounter, Dataset):
     """Raw videos decoded with decord (PyAV fallback) from ``root/<class>/<video>``."""
 
     def __init__(self, root: str | Path, transform: Transform | None = None, max_frames: int | None = None) -> None:
-        self.items, self.classes = list_class_folder(root, VIDEO_EXTENSIONS)
+        listing = list_videos(root, layout="classes")
+        self.items, self.classes = listing.items, listing.classes
         self.transform, self.max_frames = transform, max_frames
         self.num_classes = len(self.classes)
         self.num_skipped = 0
@@ -94,7 +79,8 @@ class CodeFolderDataset(SkipCounter, Dataset):
 
     def __init__(self, root: str | Path, transform: Transform | None = None,
                  codebook: str | Path | None = None) -> None:
-        self.items, self.classes = list_class_folder(root, (".npy",))
+        listing = list_videos(root, layout="classes", extensions=(".npy",))
+        self.items, self.classes = listing.items, listing.classes
         cb_path = Path(codebook) if codebook is not None else Path(root) / "codebook.npz"
         if not cb_path.is_file():
             raise DatasetError(f"codebook {cb_path} not found (written by `vidrop-compress fit`)")

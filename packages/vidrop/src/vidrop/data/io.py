@@ -6,10 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sparse_core.data.video import VIDEO_EXTENSIONS, RandomClipSampler
+from sparse_core.data.video import RandomClipSampler
 from sparse_core.data.video import read_video as _core_read_video
 
-__all__ = ["read_video", "VIDEO_EXTENSIONS"]
+__all__ = ["read_video"]
 
 
 def read_video(path: str | Path, max_frames: int | None = None) -> np.ndarray:

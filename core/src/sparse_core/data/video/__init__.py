@@ -1,0 +1,68 @@
+"""The one video data layer: listing, decoding, writing, clip layout, samplers, procedural videos.
+
+Modules, one concern each:
+
+* :mod:`~sparse_core.data.video.listing`: class folders (-> labels), flat folders, list files.
+* :mod:`~sparse_core.data.video.samplers`: frame count -> frame indices.
+* :mod:`~sparse_core.data.video.decoding`: :func:`read_video` (decord, PyAV fallback, frame folders).
+* :mod:`~sparse_core.data.video.writing`: :func:`write_video` (MP4 / GIF).
+* :mod:`~sparse_core.data.video.layout`: the canonical clip layout ``(T, H, W, 3)`` uint8 and converters.
+* :mod:`~sparse_core.data.video.procedural`: seeded :class:`MotionShapes` / :class:`BouncingShapes`.
+* :mod:`~sparse_core.data.video.dataset`: :class:`VideoClipDataset`.
+* :mod:`~sparse_core.data.video.config`: :class:`VideoDataConfig`, the data part of a run config.
+"""
+
+from sparse_core.data.video.config import VideoDataConfig
+from sparse_core.data.video.dataset import VideoClipDataset
+from sparse_core.data.video.decoding import Backend, read_video
+from sparse_core.data.video.layout import center_crop_resize, float_to_frames, frames_to_float
+from sparse_core.data.video.listing import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, VideoListing, list_videos
+from sparse_core.data.video.procedural import (
+    MOTION_SHAPES,
+    MOTIONS,
+    PALETTE,
+    BouncingShapes,
+    MotionShapes,
+    render_bouncing_frame,
+    render_motion_clip,
+)
+from sparse_core.data.video.samplers import (
+    AllFrames,
+    FrameSampler,
+    RandomClipSampler,
+    RandomFrameSampler,
+    SparseRandomSampler,
+    UniformSampler,
+    make_sampler,
+)
+from sparse_core.data.video.writing import write_video, write_video_folder
+
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "MOTIONS",
+    "MOTION_SHAPES",
+    "PALETTE",
+    "VIDEO_EXTENSIONS",
+    "AllFrames",
+    "Backend",
+    "BouncingShapes",
+    "FrameSampler",
+    "MotionShapes",
+    "RandomClipSampler",
+    "RandomFrameSampler",
+    "SparseRandomSampler",
+    "UniformSampler",
+    "VideoClipDataset",
+    "VideoDataConfig",
+    "VideoListing",
+    "center_crop_resize",
+    "float_to_frames",
+    "frames_to_float",
+    "list_videos",
+    "make_sampler",
+    "read_video",
+    "render_bouncing_frame",
+    "render_motion_clip",
+    "write_video",
+    "write_video_folder",
+]
