@@ -16,14 +16,11 @@ from sparse_core.models.token_ops import embed_kept_patches
 ARCH = dict(img_size=32, num_frames=4, tubelet_size=2, patch_size=8, embed_dim=64, depth=2, num_heads=4)
 
 
-def block_input(model: VideoViT, *args: object, **kwargs: object) -> torch.Tensor:
-    """The tokens entering the first block."""
-    seen = {}
-    hook = model.blocks[0].register_forward_pre_hook(lambda m, a: seen.setdefault("x", a[0].detach()))
+def block_input(model: VideoViT, x: torch.Tensor, keep_idx: torch.Tensor | None = None,
+                mask: torch.Tensor | None = None, no_pos: torch.Tensor | None = None) -> torch.Tensor:
+    """What ``forward_features`` feeds to the blocks: CLS (if any), then the selected, positioned tokens."""
     with torch.no_grad():
-        model.forward_features(*args, **kwargs)
-    hook.remove()
-    return seen["x"]
+        return model._prepare_tokens(x, keep_idx, None, mask, no_pos)
 
 
 @pytest.mark.parametrize("pos_type", ["sincos", "learned"])

@@ -56,12 +56,7 @@ class SparseForwardMixin(nn.Module):
     grad_checkpointing: bool
 
     def _prepare_tokens(
-        self,
-        x: Tensor,
-        keep_idx: Tensor | None,
-        pos_idx: Tensor | None,
-        mask: Tensor | None,
-        no_pos: Tensor | None,
+        self, x: Tensor, keep_idx: Tensor | None, pos_idx: Tensor | None, mask: Tensor | None, no_pos: Tensor | None
     ) -> Tensor:
         """The blocks' input: prefix tokens then the embedded, selected, positioned patch tokens.
 
@@ -71,11 +66,7 @@ class SparseForwardMixin(nn.Module):
         raise NotImplementedError
 
     def forward_features(  # type: ignore[override]
-        self,
-        x: Tensor,
-        keep_idx: Tensor | None = None,
-        pos_idx: Tensor | None = None,
-        mask: Tensor | None = None,
+        self, x: Tensor, keep_idx: Tensor | None = None, pos_idx: Tensor | None = None, mask: Tensor | None = None,
         no_pos: Tensor | None = None,
     ) -> Tensor:
         """Embed the kept patches, mask and position them, run the blocks and the final norm.
@@ -101,23 +92,15 @@ class SparseForwardMixin(nn.Module):
         return self.norm(x)
 
     def forward(  # type: ignore[override]
-        self,
-        x: Tensor,
-        keep_idx: Tensor | None = None,
-        pos_idx: Tensor | None = None,
-        mask: Tensor | None = None,
+        self, x: Tensor, keep_idx: Tensor | None = None, pos_idx: Tensor | None = None, mask: Tensor | None = None,
         no_pos: Tensor | None = None,
     ) -> Tensor:
         """``forward_head(forward_features(x, ...))``: logits ``(B, num_classes)`` or pooled ``(B, D)``."""
         tokens = self.forward_features(x, keep_idx=keep_idx, pos_idx=pos_idx, mask=mask, no_pos=no_pos)
-        return cast(Tensor, self.forward_head(tokens))  # type: ignore[attr-defined]
+        return cast(Tensor, self.forward_head(tokens))  # type: ignore[operator]  # defined by the model
 
     def get_last_selfattention(
-        self,
-        x: Tensor,
-        keep_idx: Tensor | None = None,
-        pos_idx: Tensor | None = None,
-        mask: Tensor | None = None,
+        self, x: Tensor, keep_idx: Tensor | None = None, pos_idx: Tensor | None = None, mask: Tensor | None = None,
         no_pos: Tensor | None = None,
     ) -> Tensor:
         """Attention probabilities of the last block (DINO's attention maps; with a CLS token row 0 is its query).

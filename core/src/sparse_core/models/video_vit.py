@@ -236,11 +236,7 @@ class VideoViT(SparseForwardMixin):
         return pos.permute(0, 2, 3, 4, 1).flatten(1, 3).to(self.pos_embed.dtype)
 
     def _embed(
-        self,
-        x: Tensor,
-        keep_idx: Tensor | None,
-        pos_idx: Tensor | None,
-        mask: Tensor | None,
+        self, x: Tensor, keep_idx: Tensor | None, pos_idx: Tensor | None, mask: Tensor | None,
         no_pos: Tensor | None = None,
     ) -> Tensor:
         """Patch tokens only (no CLS): the kept tubelets embedded, masked and positioned.
@@ -259,12 +255,7 @@ class VideoViT(SparseForwardMixin):
         return select_tokens(tokens, pos, keep_idx, pos_idx, mask, self.mask_token, no_pos=no_pos)
 
     def _prepare_tokens(
-        self,
-        x: Tensor,
-        keep_idx: Tensor | None,
-        pos_idx: Tensor | None,
-        mask: Tensor | None,
-        no_pos: Tensor | None,
+        self, x: Tensor, keep_idx: Tensor | None, pos_idx: Tensor | None, mask: Tensor | None, no_pos: Tensor | None
     ) -> Tensor:
         tokens = self._embed(x, keep_idx, pos_idx, mask, no_pos)  # (B, K, D)
         if self.cls_token is None:

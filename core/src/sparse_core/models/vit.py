@@ -38,7 +38,7 @@ __all__ = ["SparseVisionTransformer"]
 PosEmbedType = Literal["learned", "sincos"]
 
 
-class SparseVisionTransformer(SparseForwardMixin, VisionTransformer):
+class SparseVisionTransformer(SparseForwardMixin, VisionTransformer):  # type: ignore[misc]  # adds token args
     """timm ViT whose forward takes ``keep_idx``, ``pos_idx``, ``mask`` and ``no_pos`` (see the module docstring).
 
     Args:
@@ -129,11 +129,7 @@ class SparseVisionTransformer(SparseForwardMixin, VisionTransformer):
         return prefix_pos, patch_pos
 
     def _pos_embed(  # type: ignore[override]
-        self,
-        x: Tensor,
-        keep_idx: Tensor | None = None,
-        pos_idx: Tensor | None = None,
-        mask: Tensor | None = None,
+        self, x: Tensor, keep_idx: Tensor | None = None, pos_idx: Tensor | None = None, mask: Tensor | None = None,
         no_pos: Tensor | None = None,
         grid: tuple[int, int] | None = None,
     ) -> Tensor:
@@ -187,12 +183,7 @@ class SparseVisionTransformer(SparseForwardMixin, VisionTransformer):
         return int(grid[0]), int(grid[1])
 
     def _prepare_tokens(
-        self,
-        x: Tensor,
-        keep_idx: Tensor | None,
-        pos_idx: Tensor | None,
-        mask: Tensor | None,
-        no_pos: Tensor | None,
+        self, x: Tensor, keep_idx: Tensor | None, pos_idx: Tensor | None, mask: Tensor | None, no_pos: Tensor | None
     ) -> Tensor:
         pe = self.patch_embed
         grid = self._kept_patch_grid(x) if keep_idx is not None else None
