@@ -248,3 +248,75 @@ def test_flops_scale_with_kept_tokens() -> None:
         tokens = (1 + 64 * keep) / 65
         assert 0.8 * tokens <= ratio <= 1.1 * tokens, (keep, ratio, tokens)
     assert flops[0.25] < flops[0.5] < flops[1.0]
+
+
+def block_input(model: torch.nn.Module, *args: object, **kwargs: object) -> torch.Tensor:
+    """The tokens entering the first block (after embedding, selection, positions and prefix tokens)."""
+    seen = {}
+    hook = model.blocks[0].register_forward_pre_hook(lambda m, a: seen.setdefault("x", a[0].detach()))
+    with torch.no_grad():
+        model.forward_features(*args, **kwargs)
+    hook.remove()
+    return seen["x"]
+
+
+@pytest.mark.parametrize("no_embed_class", [False, True])
+def test_no_pos_tokens_get_no_position_embedding_with_registers(no_embed_class: bool) -> None:
+    model = tiny(reg_tokens=3, no_embed_class=no_embed_class)
+    with torch.no_grad():
+        model.pos_embed.normal_()  # timm starts learned positions near zero; make them visible
+        model.reg_token.normal_()
+    prefix = model.num_prefix_tokens
+    assert prefix == 4
+    x = torch.randn(2, 3, 32, 32)
+    keep = torch.tensor([[2, 5, 7, 11, 13], [0, 1, 6, 9, 15]])
+    pos = keep.flip(1)  # mismatched positions too
+    no_pos = torch.tensor([[True, False, False, True, False], [False, False, True, False, False]])
+    got = block_input(model, x, keep_idx=keep, pos_idx=pos, no_pos=no_pos)  # (B, 4 + K, D)
+
+    # direct formula: conv embedding of every patch, gathered; positions added except where no_pos
+    with torch.no_grad():
+        emb = model.patch_embed(x).gather(1, keep[..., None].expand(-1, -1, 32))  # (B, K, D)
+        table = model.pos_embed[:, 0 if no_embed_class else prefix :]  # (1, N, D)
+        patch_pos = table.expand(2, -1, -1).gather(1, pos[..., None].expand(-1, -1, 32))
+        expected_patches = emb + patch_pos * (~no_pos)[..., None]
+        prefix_tokens = torch.cat([model.cls_token, model.reg_token], dim=1).expand(2, -1, -1)
+        if not no_embed_class:
+            prefix_tokens = prefix_tokens + model.pos_embed[:, :prefix]
+    torch.testing.assert_close(got[:, prefix:], expected_patches, atol=1e-5, rtol=0)
+    torch.testing.assert_close(got[:, :prefix], prefix_tokens, atol=1e-6, rtol=0)
+    # a no-position token is its content alone: changing the whole table leaves it unchanged
+    torch.testing.assert_close(got[:, prefix:][no_pos], emb[no_pos], atol=1e-5, rtol=0)
+    with torch.no_grad():
+        model.pos_embed.add_(1.0)
+    moved = block_input(model, x, keep_idx=keep, pos_idx=pos, no_pos=no_pos)
+    assert torch.equal(moved[:, prefix:][no_pos], got[:, prefix:][no_pos])
+    assert not torch.allclose(moved[:, prefix:][~no_pos], got[:, prefix:][~no_pos])
+    # all False is the ordinary forward; the dense (B, N) form works without keep_idx
+    with torch.no_grad():
+        torch.testing.assert_close(
+            model.forward_features(x, keep, pos, no_pos=torch.zeros_like(no_pos)), model.forward_features(x, keep, pos)
+        )
+        dense_no_pos = torch.zeros(2, 16, dtype=torch.bool)
+        dense_no_pos[:, 3] = True
+        dense = block_input(model, x, no_pos=dense_no_pos)
+        torch.testing.assert_close(dense[:, prefix + 3], model.patch_embed(x)[:, 3], atol=1e-6, rtol=0)
+    with pytest.raises(ValueError, match="no_pos"):
+        model.forward_features(x, keep, no_pos=no_pos[:, :3])
+
+
+@pytest.mark.parametrize("size, pad", [(64, False), (40, True)])
+def test_dynamic_size_sparse_forward_embeds_only_kept_patches(size: int, pad: bool) -> None:
+    """DINO's local crops (``dynamic_img_size``) take the kept-patch embedding too, with timm's padding."""
+    model = tiny(dynamic_img_size=True, dynamic_img_pad=pad)
+    x = torch.randn(2, 3, size, size)
+    n = (-(-size // 8)) ** 2
+    keep = random_keep_indices(2, n, 0.25, torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        got = model.forward_features(x, keep_idx=keep)
+        # reference: timm's patch embedding of every patch (conv, NHWC, padded), then selection
+        ref = model.norm(model.blocks(model.norm_pre(model._pos_embed(model.patch_embed(x), keep_idx=keep))))
+    torch.testing.assert_close(got, ref, atol=1e-5, rtol=1e-5)
+    conv = count_flops(lambda: model.patch_embed.proj(torch.nn.functional.pad(x, (0, -size % 8, 0, -size % 8))))
+    embed_sparse = count_flops(lambda: model._prepare_tokens(x, keep, None, None, None))
+    assert embed_sparse <= 0.3 * conv  # the conv over all patches is not run

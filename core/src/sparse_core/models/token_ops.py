@@ -1,4 +1,5 @@
-"""Token selection shared by the image and video ViTs: drop, re-position and mask patch tokens."""
+"""Token selection shared by the image and video ViTs: embed, drop, re-position, mask and un-position patch
+tokens."""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from typing import cast
 
 import torch
 import torch.nn.functional as F
-from timm.layers import Attention
 from torch import Tensor, nn
 
 
@@ -40,13 +40,14 @@ def select_tokens(
     mask: Tensor | None = None,
     mask_token: Tensor | None = None,
     num_tokens: int | None = None,
+    no_pos: Tensor | None = None,
 ) -> Tensor:
     """Mask, drop and position-embed patch tokens (before any prefix token is prepended).
 
     The result is as if (1) masked patch embeddings were replaced by ``mask_token``; (2) only the ``keep_idx``
     tokens were kept, in the given order; (3) kept token ``k`` received position embedding ``pos_idx[:, k]``
-    (default ``keep_idx``, i.e. its own position). With all of ``keep_idx``, ``pos_idx`` and ``mask`` left out
-    this is ``x + pos_embed``, bit for bit.
+    (default ``keep_idx``, i.e. its own position), or none at all where ``no_pos[:, k]`` is True. With all of
+    ``keep_idx``, ``pos_idx``, ``mask`` and ``no_pos`` left out this is ``x + pos_embed``, bit for bit.
 
     Args:
         x: Patch embeddings, shape ``(B, N, D)``; or, when ``num_tokens`` is given, the embeddings of the kept
@@ -59,6 +60,9 @@ def select_tokens(
             patches (checked first), or ``(B, K)`` over the kept tokens.
         mask_token: Learned mask embedding. Shape ``(1, 1, D)``.
         num_tokens: N, when ``x`` already holds only the kept tokens (requires ``keep_idx``).
+        no_pos: True where a kept token gets no position embedding (its content only; DILEMMA's partial
+            jigsaw ablation). The table is multiplied by zero there, so it stays in the autograd graph.
+            Shape ``(B, K)`` bool (``(B, N)`` if ``keep_idx`` is None).
 
     Returns:
         Tokens to feed the transformer blocks. Shape ``(B, K, D)``.
@@ -84,6 +88,10 @@ def select_tokens(
             mask = mask.gather(1, keep_idx)  # (B, K): masking commutes with token selection
         elif mask.shape[1] != (keep_idx.shape[1] if keep_idx is not None else n):
             raise ValueError(f"mask has {mask.shape[1]} columns; expected N={n} or K")
+    if no_pos is not None:
+        expected = keep_idx.shape[1] if keep_idx is not None else n
+        if no_pos.ndim != 2 or no_pos.shape[0] != batch or no_pos.shape[1] != expected or no_pos.dtype != torch.bool:
+            raise ValueError(f"no_pos must be a (B={batch}, {expected}) bool tensor, got {tuple(no_pos.shape)}")
 
     if keep_idx is not None and not preselected:
         x = gather_tokens(x, keep_idx)  # (B, K, D)
@@ -92,30 +100,15 @@ def select_tokens(
         x = torch.where(mask.unsqueeze(-1), mask_token.to(x.dtype), x)
     if pos_embed is not None:
         if keep_idx is None and pos_idx is None:
-            x = x + pos_embed
+            pos = pos_embed  # (1 or B, N, D)
         else:
             idx = pos_idx if pos_idx is not None else keep_idx
             assert idx is not None
-            x = x + gather_tokens(pos_embed, idx)
+            pos = gather_tokens(pos_embed, idx)  # (B, K, D)
+        if no_pos is not None:
+            pos = pos * (~no_pos).unsqueeze(-1).to(pos.dtype)
+        x = x + pos
     return x
-
-
-def attention_probs(attn: nn.Module, x: Tensor) -> Tensor:
-    """Softmax attention probabilities of a timm ``Attention`` layer, computed explicitly (no fused kernel).
-
-    Args:
-        attn: A ``timm.layers.Attention`` (uses its ``qkv``, ``q_norm``, ``k_norm``, ``scale``).
-        x: The layer's (already normed) input. Shape ``(B, T, D)``.
-
-    Returns:
-        Attention probabilities. Shape ``(B, heads, T, T)``; rows sum to one.
-    """
-    attn = cast(Attention, attn)
-    batch, tokens, _ = x.shape
-    qkv = attn.qkv(x).reshape(batch, tokens, 3, attn.num_heads, attn.head_dim).permute(2, 0, 3, 1, 4)
-    q, k, _ = qkv.unbind(0)  # (B, H, T, hd)
-    q, k = attn.q_norm(q), attn.k_norm(k)
-    return ((q * attn.scale) @ k.transpose(-2, -1)).softmax(dim=-1)
 
 
 def is_patchify_conv(proj: nn.Module) -> bool:

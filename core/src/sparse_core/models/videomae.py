@@ -100,8 +100,8 @@ def load_videomae_weights(model: VideoViT, hf_state_dict: Mapping[str, Tensor], 
         model: Target model.
         hf_state_dict: ``state_dict()`` of ``VideoMAEModel`` / ``VideoMAEForVideoClassification`` /
             ``VideoMAEForPreTraining``.
-        strict: Raise if an encoder weight of ``model`` is not provided (the classifier ``head``, ``fc_norm``
-            and ``mask_token`` may be absent: they stay as initialised).
+        strict: Raise if an encoder weight of ``model`` is not provided (the classifier ``head``, ``fc_norm``,
+            ``mask_token`` and ``cls_token`` may be absent: they stay as initialised).
 
     Returns:
         Names of ``model`` parameters left as initialised.
@@ -122,7 +122,7 @@ def load_videomae_weights(model: VideoViT, hf_state_dict: Mapping[str, Tensor], 
                 f"shape mismatch for {key}: checkpoint {tuple(value.shape)} vs model {tuple(own[key].shape)}"
             )
     missing = sorted(set(own) - set(converted))
-    optional = ("head.", "fc_norm.", "mask_token")
+    optional = ("head.", "fc_norm.", "mask_token", "cls_token")
     if strict and [k for k in missing if not k.startswith(optional)]:
         raise KeyError(f"model weights missing from the VideoMAE state dict: {missing[:8]}")
     model.load_state_dict(converted, strict=False)

@@ -6,35 +6,40 @@ initialisation, blocks (fused SDPA attention), drop-path, gradient checkpointing
 ``keep_idx`` / ``pos_idx`` / ``mask``, outputs equal timm's model with the same weights. What is added happens
 between the patch embedding and the blocks (see :func:`sparse_core.models.token_ops.select_tokens`):
 
-* ``keep_idx`` (B, K): only these patch tokens enter the blocks, so cost falls with K (timm ``PatchDropout``
-  does the same with random indices; here the caller chooses them, e.g. with :mod:`sparse_core.masking`).
+* ``keep_idx`` (B, K): only these patch tokens are embedded and enter the blocks, so cost falls with K (timm
+  ``PatchDropout`` does the same with random indices after embedding every patch; here the caller chooses
+  them, e.g. with :mod:`sparse_core.masking`).
 * ``pos_idx`` (B, K): the position embedding each kept token receives (DILEMMA's position mismatch).
 * ``mask`` (B, N) bool: patch embeddings replaced by a learned mask token before positions are added (iBOT,
   BEiT; DINOv2 keeps its ``mask_token`` the same way, initialised to zeros).
+* ``no_pos`` (B, K) bool: kept tokens that get no position embedding (DILEMMA's partial-jigsaw ablation).
 
+The forward itself (blocks, final norm, last-block attention) is :class:`~.sparse_forward.SparseForwardMixin`'s.
 Prefix tokens (CLS and registers) are always kept.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 import torch
+import torch.nn.functional as F
 from timm.layers import resample_abs_pos_embed
-from timm.models import build_model_with_cfg, checkpoint_seq, generate_default_cfgs, register_model
-from timm.models.vision_transformer import Block, VisionTransformer, checkpoint_filter_fn
+from timm.models import build_model_with_cfg, generate_default_cfgs, register_model
+from timm.models.vision_transformer import VisionTransformer, checkpoint_filter_fn
 from torch import Tensor, nn
 
 from .pos_embed import sincos_2d_table
-from .token_ops import attention_probs, embed_kept_patches, is_patchify_conv, select_tokens
+from .sparse_forward import SparseForwardMixin
+from .token_ops import embed_kept_patches, is_patchify_conv, select_tokens
 
 __all__ = ["SparseVisionTransformer"]
 
 PosEmbedType = Literal["learned", "sincos"]
 
 
-class SparseVisionTransformer(VisionTransformer):
-    """timm ViT whose forward takes ``keep_idx``, ``pos_idx`` and ``mask`` (see the module docstring).
+class SparseVisionTransformer(SparseForwardMixin, VisionTransformer):  # type: ignore[misc]  # adds token args
+    """timm ViT whose forward takes ``keep_idx``, ``pos_idx``, ``mask`` and ``no_pos`` (see the module docstring).
 
     Args:
         *args: Positional arguments of ``timm``'s ``VisionTransformer``.
@@ -123,33 +128,33 @@ class SparseVisionTransformer(VisionTransformer):
                 )
         return prefix_pos, patch_pos
 
-    def _pos_embed(
-        self,
-        x: Tensor,
-        keep_idx: Tensor | None = None,
-        pos_idx: Tensor | None = None,
-        mask: Tensor | None = None,
-        num_tokens: int | None = None,
+    def _pos_embed(  # type: ignore[override]
+        self, x: Tensor, keep_idx: Tensor | None = None, pos_idx: Tensor | None = None, mask: Tensor | None = None,
+        no_pos: Tensor | None = None,
+        grid: tuple[int, int] | None = None,
     ) -> Tensor:
         """Select/mask patch tokens, add positions and prepend prefix tokens.
 
         Args:
             x: Patch embeddings. Shape ``(B, N, D)`` or ``(B, Hp, Wp, D)`` (``dynamic_img_size``); or only the
-                kept ones ``(B, K, D)`` when ``num_tokens`` (N) is given.
-            keep_idx, pos_idx, mask: See :meth:`forward_features`.
-            num_tokens: Set when ``x`` holds only the ``keep_idx`` tokens.
+                kept ones ``(B, K, D)`` when ``grid`` (the full patch grid) is given.
+            keep_idx, pos_idx, mask, no_pos: See :meth:`forward_features`.
+            grid: Patch grid ``(Hp, Wp)`` of the image, set when ``x`` holds only the ``keep_idx`` tokens.
 
         Returns:
             Shape ``(B, num_prefix_tokens + K, D)``.
         """
-        if x.ndim == 4:
+        num_tokens = None
+        if grid is not None:
+            num_tokens = grid[0] * grid[1]
+        elif x.ndim == 4:
             batch, grid_h, grid_w, dim = x.shape
             grid = (grid_h, grid_w)
             x = x.reshape(batch, grid_h * grid_w, dim)
         else:
             grid = self.patch_grid
         prefix_pos, patch_pos = self._patch_pos_embed(grid)
-        x = select_tokens(x, patch_pos, keep_idx, pos_idx, mask, self.mask_token, num_tokens)  # (B, K, D)
+        x = select_tokens(x, patch_pos, keep_idx, pos_idx, mask, self.mask_token, num_tokens, no_pos)  # (B, K, D)
 
         prefix = []
         if self.cls_token is not None:
@@ -164,84 +169,36 @@ class SparseVisionTransformer(VisionTransformer):
         return self.pos_drop(x)
 
     # ------------------------------------------------------------------ forward
-    def _embed(self, x: Tensor, keep_idx: Tensor | None, pos_idx: Tensor | None, mask: Tensor | None) -> Tensor:
+    def _kept_patch_grid(self, x: Tensor) -> tuple[int, int] | None:
+        """Patch grid of ``x`` if its kept patches can be embedded alone (the conv as a matmul), else None."""
         pe = self.patch_embed
-        if (
-            keep_idx is not None
-            and not self.dynamic_img_size
-            and not pe.dynamic_img_pad
-            and pe.flatten
-            and tuple(x.shape[-2:]) == tuple(pe.img_size)
-            and is_patchify_conv(pe.proj)
-        ):
+        size = (x.shape[-2], x.shape[-1])
+        if not is_patchify_conv(pe.proj):
+            return None
+        if not self.dynamic_img_size:
+            return self.patch_grid if pe.flatten and size == tuple(pe.img_size) else None
+        if not pe.dynamic_img_pad and (size[0] % pe.patch_size[0] or size[1] % pe.patch_size[1]):
+            return None  # timm's PatchEmbed raises for this input
+        grid = pe.dynamic_feat_size(size)
+        return int(grid[0]), int(grid[1])
+
+    def _prepare_tokens(
+        self, x: Tensor, keep_idx: Tensor | None, pos_idx: Tensor | None, mask: Tensor | None, no_pos: Tensor | None
+    ) -> Tensor:
+        pe = self.patch_embed
+        grid = self._kept_patch_grid(x) if keep_idx is not None else None
+        if keep_idx is not None and grid is not None:
             # only the kept patches are embedded (the conv as a matmul), so cost falls with K here too
+            if pe.dynamic_img_pad:
+                pad_h = -x.shape[-2] % pe.patch_size[0]
+                pad_w = -x.shape[-1] % pe.patch_size[1]
+                x = F.pad(x, (0, pad_w, 0, pad_h))
             tokens = pe.norm(embed_kept_patches(x, pe.proj, keep_idx))  # (B, K, D)
-            x = self._pos_embed(tokens, keep_idx, pos_idx, mask, num_tokens=self.num_patches)
+            x = self._pos_embed(tokens, keep_idx, pos_idx, mask, no_pos, grid=grid)
         else:
-            x = self._pos_embed(pe(x), keep_idx=keep_idx, pos_idx=pos_idx, mask=mask)
+            x = self._pos_embed(pe(x), keep_idx, pos_idx, mask, no_pos)
         x = self.patch_drop(x)
         return self.norm_pre(x)
-
-    def forward_features(  # type: ignore[override]
-        self,
-        x: Tensor,
-        keep_idx: Tensor | None = None,
-        pos_idx: Tensor | None = None,
-        mask: Tensor | None = None,
-    ) -> Tensor:
-        """Embed, drop/mask tokens, run the blocks and the final norm.
-
-        Args:
-            x: Images. Shape ``(B, C, H, W)``.
-            keep_idx: Patch tokens to keep (order preserved); the others never enter the blocks.
-                Shape ``(B, K)`` long.
-            pos_idx: Position embedding index of each kept token; defaults to ``keep_idx``.
-                Shape ``(B, K)`` long.
-            mask: True where the patch embedding is replaced by the mask token, before positions are added.
-                Shape ``(B, N)`` bool over all patches (or ``(B, K)`` over the kept tokens when ``K != N``).
-
-        Returns:
-            Normed tokens, prefix tokens first. Shape ``(B, num_prefix_tokens + K, D)``.
-        """
-        x = self._embed(x, keep_idx, pos_idx, mask)
-        if self.grad_checkpointing and not torch.jit.is_scripting():
-            x = checkpoint_seq(self.blocks, x)
-        else:
-            x = self.blocks(x)
-        return self.norm(x)
-
-    def forward(  # type: ignore[override]
-        self,
-        x: Tensor,
-        keep_idx: Tensor | None = None,
-        pos_idx: Tensor | None = None,
-        mask: Tensor | None = None,
-    ) -> Tensor:
-        """``forward_head(forward_features(x, ...))``: logits ``(B, num_classes)`` or pooled ``(B, D)``."""
-        return self.forward_head(self.forward_features(x, keep_idx=keep_idx, pos_idx=pos_idx, mask=mask))
-
-    def get_last_selfattention(
-        self,
-        x: Tensor,
-        keep_idx: Tensor | None = None,
-        pos_idx: Tensor | None = None,
-        mask: Tensor | None = None,
-    ) -> Tensor:
-        """Attention probabilities of the last block (DINO's attention maps; row 0 is the CLS query).
-
-        All blocks but the last run as usual; the last block's attention is computed explicitly.
-
-        Args:
-            x, keep_idx, pos_idx, mask: As in :meth:`forward_features`.
-
-        Returns:
-            Shape ``(B, heads, T, T)`` with ``T = num_prefix_tokens + K``.
-        """
-        x = self._embed(x, keep_idx, pos_idx, mask)
-        for blk in self.blocks[:-1]:
-            x = blk(x)
-        last = cast(Block, self.blocks[-1])
-        return attention_probs(last.attn, last.norm1(x))
 
 
 # ---------------------------------------------------------------------- timm registry
@@ -307,54 +264,28 @@ _SIZES = {
 default_cfgs = generate_default_cfgs({f"sparse_vit_{size}_patch{p}_224": _cfg() for size in _SIZES for p in (14, 16)})
 
 
+_ABBREV = {"tiny": "Ti", "small": "S", "base": "B", "large": "L"}
+
+
 def _make(size: str, patch: int, pretrained: bool, kwargs: dict[str, Any]) -> SparseVisionTransformer:
     args = dict(patch_size=patch, img_size=224, **_SIZES[size])
     return _create(f"sparse_vit_{size}_patch{patch}_224", pretrained=pretrained, **dict(args, **kwargs))
 
 
-@register_model
-def sparse_vit_tiny_patch16_224(pretrained: bool = False, **kwargs: Any) -> SparseVisionTransformer:
-    """ViT-Ti/16 (192 wide, 12 deep, 3 heads) with token dropping."""
-    return _make("tiny", 16, pretrained, kwargs)
+def _register(size: str, patch: int) -> None:
+    """Register the timm entry point ``sparse_vit_{size}_patch{patch}_224`` (a module attribute too)."""
+    name = f"sparse_vit_{size}_patch{patch}_224"
+
+    def entry(pretrained: bool = False, **kwargs: Any) -> SparseVisionTransformer:
+        return _make(size, patch, pretrained, kwargs)
+
+    dims = _SIZES[size]
+    entry.__name__ = entry.__qualname__ = name
+    entry.__doc__ = (f"ViT-{_ABBREV[size]}/{patch} ({dims['embed_dim']} wide, {dims['depth']} deep, "
+                     f"{dims['num_heads']} heads) with token dropping.")
+    globals()[name] = register_model(entry)
 
 
-@register_model
-def sparse_vit_tiny_patch14_224(pretrained: bool = False, **kwargs: Any) -> SparseVisionTransformer:
-    """ViT-Ti/14 (192 wide, 12 deep, 3 heads) with token dropping."""
-    return _make("tiny", 14, pretrained, kwargs)
-
-
-@register_model
-def sparse_vit_small_patch16_224(pretrained: bool = False, **kwargs: Any) -> SparseVisionTransformer:
-    """ViT-S/16 (384 wide, 12 deep, 6 heads) with token dropping."""
-    return _make("small", 16, pretrained, kwargs)
-
-
-@register_model
-def sparse_vit_small_patch14_224(pretrained: bool = False, **kwargs: Any) -> SparseVisionTransformer:
-    """ViT-S/14 (384 wide, 12 deep, 6 heads) with token dropping."""
-    return _make("small", 14, pretrained, kwargs)
-
-
-@register_model
-def sparse_vit_base_patch16_224(pretrained: bool = False, **kwargs: Any) -> SparseVisionTransformer:
-    """ViT-B/16 (768 wide, 12 deep, 12 heads) with token dropping."""
-    return _make("base", 16, pretrained, kwargs)
-
-
-@register_model
-def sparse_vit_base_patch14_224(pretrained: bool = False, **kwargs: Any) -> SparseVisionTransformer:
-    """ViT-B/14 (768 wide, 12 deep, 12 heads) with token dropping."""
-    return _make("base", 14, pretrained, kwargs)
-
-
-@register_model
-def sparse_vit_large_patch16_224(pretrained: bool = False, **kwargs: Any) -> SparseVisionTransformer:
-    """ViT-L/16 (1024 wide, 24 deep, 16 heads) with token dropping."""
-    return _make("large", 16, pretrained, kwargs)
-
-
-@register_model
-def sparse_vit_large_patch14_224(pretrained: bool = False, **kwargs: Any) -> SparseVisionTransformer:
-    """ViT-L/14 (1024 wide, 24 deep, 16 heads) with token dropping."""
-    return _make("large", 14, pretrained, kwargs)
+for _size in _SIZES:
+    for _patch in (14, 16):
+        _register(_size, _patch)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import timm
-import torch
 from torch import Tensor, nn
 
 import sparse_core.models  # noqa: F401 - registers the sparse_vit_* timm models
@@ -54,42 +53,10 @@ def encode(
         x: (B, C, H, W) images.
         keep_idx: (B, K) kept patch tokens (None: all).
         pos_idx: (B, K) position index of each kept token (None: its own).
-        no_pos: (B, K) bool, tokens that get no position embedding at all (partial-jigsaw ablation).
+        no_pos: (B, K) bool, tokens that get no position embedding at all (partial-jigsaw ablation; see
+            :func:`sparse_core.models.token_ops.select_tokens`).
 
     Returns:
         (B, P + K, D) with the P prefix (CLS) tokens first.
     """
-    if no_pos is None:
-        return backbone.forward_features(x, keep_idx=keep_idx, pos_idx=pos_idx)
-    return _encode_without_positions(backbone, x, keep_idx, pos_idx, no_pos)
-
-
-def _encode_without_positions(
-    backbone: nn.Module, x: Tensor, keep_idx: Tensor | None, pos_idx: Tensor | None, no_pos: Tensor
-) -> Tensor:
-    """Forward pass where the ``no_pos`` tokens carry only their content (timm ViT internals).
-
-    The position embedding of the removed tokens is multiplied by zero, so it keeps its autograd graph.
-    """
-    tokens = backbone.patch_embed(x)  # (B, N, D)
-    b, n, _ = tokens.shape
-    if keep_idx is None:
-        keep_idx = torch.arange(n, device=x.device).expand(b, n)
-    if pos_idx is None:
-        pos_idx = keep_idx
-    d = tokens.shape[-1]
-    tokens = tokens.gather(1, keep_idx[..., None].expand(-1, -1, d))  # (B, K, D)
-    pos = backbone.pos_embed
-    prefix = num_prefix_tokens(backbone)
-    has_prefix_pos = pos.shape[1] == n + prefix and not getattr(backbone, "no_embed_class", False)
-    patch_pos = pos[:, prefix:] if has_prefix_pos else pos  # (1, N, D)
-    p = patch_pos.expand(b, -1, -1).gather(1, pos_idx[..., None].expand(-1, -1, d))  # (B, K, D)
-    tokens = tokens + p * (~no_pos)[..., None].to(p.dtype)
-    cls = backbone.cls_token.expand(b, -1, -1)
-    if has_prefix_pos:
-        cls = cls + pos[:, :prefix]
-    h = torch.cat([cls, tokens], dim=1)
-    h = backbone.pos_drop(h)
-    h = backbone.norm_pre(h)
-    h = backbone.blocks(h)
-    return backbone.norm(h)
+    return backbone.forward_features(x, keep_idx=keep_idx, pos_idx=pos_idx, no_pos=no_pos)

@@ -57,7 +57,7 @@ def load_init(encoder: ViDROPEncoder, cfg: InitConfig) -> list[str]:
         raise ValueError(f"init.kind={cfg.kind!r} needs init.path (a local checkpoint file or folder)")
     if cfg.kind == "videomae":
         missing = load_videomae_weights(encoder.vit, read_state_dict(cfg.path), strict=False)
-        return ["cls_token", *(f"vit.{m}" for m in missing)]
+        return ["cls_token", *(f"vit.{m}" for m in missing if m != "cls_token")]
     if encoder.vit.pos_embed_type != "learned":
         raise ValueError("V-JEPA's position table is part of its checkpoint: set encoder.pos_embed_type=learned")
     sd = read_state_dict(cfg.path, unwrap=VJEPA_KEYS, strip=VJEPA_PREFIXES)
@@ -70,4 +70,4 @@ def load_init(encoder: ViDROPEncoder, cfg: InitConfig) -> list[str]:
             raise ValueError(f"shape mismatch for {name}: checkpoint {tuple(value.shape)} vs model "
                              f"{tuple(own[name].shape)} (check encoder.* against the V-JEPA config)")
     encoder.vit.load_state_dict(sd, strict=False)
-    return ["cls_token", *(f"vit.{m}" for m in sorted(set(own) - set(sd)))]
+    return ["cls_token", *(f"vit.{m}" for m in sorted(set(own) - set(sd)) if m != "cls_token")]
