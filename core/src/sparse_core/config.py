@@ -132,16 +132,19 @@ def parse_config(cls: type[T], argv: Sequence[str] | None = None, prog: str | No
 
 
 def _explain(message: str, cls: type) -> str:
-    """Add the valid keys of the group an unrecognised ``--group.key`` belongs to."""
+    """One line: the parser's complaint plus the valid keys of the group an unrecognised ``--group.key`` is in."""
     hint = ""
     match = re.search(r"unrecognized arguments: --([\w.]+)", message)
     if match:
         node: Any = cls
         for part in match.group(1).split(".")[:-1]:
-            node = _field_class(node, part) if isinstance(node, type) and dataclasses.is_dataclass(node) else None
-        if node is not None and dataclasses.is_dataclass(node):
-            hint = f"\nvalid keys here: {', '.join(f.name for f in dataclasses.fields(node))}"
-    return f"invalid configuration: {message.strip()}{hint}\n(run with --help for every option and its default)"
+            sub = _field_class(node, part)
+            if sub is None or not dataclasses.is_dataclass(sub):
+                break  # '--no.such_key': 'no' is not a group, so list the keys of the level above
+            node = sub
+        hint = f"; valid keys here: {', '.join(f.name for f in dataclasses.fields(node))}"
+    text = "; ".join(line.strip() for line in message.splitlines() if line.strip())
+    return f"invalid configuration: {text}{hint} (run with --help for every option and its default)"
 
 
 def _check_yaml_keys(path: Path, cls: type) -> None:
