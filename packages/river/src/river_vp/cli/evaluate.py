@@ -20,12 +20,13 @@ import torch
 from river_vp.cli._common import resolve_device
 from river_vp.config import PROTOCOLS, EvalConfig, config_dir
 from river_vp.data.sources import VideoSource
-from river_vp.evaluation import evaluate_prediction, markdown_table, summary_dict
+from river_vp.evaluation import evaluate_prediction, summary_dict
 from river_vp.losses.perceptual import PerceptualLoss
 from river_vp.metrics.fvd import I3DFeatures
 from river_vp.predictor import RiverPredictor
 from sparse_core.cli import require_path, run_cli
 from sparse_core.config import ConfigError, save_config
+from sparse_core.report import markdown_table
 
 log = logging.getLogger("river_vp.eval")
 
@@ -89,7 +90,8 @@ def run(cfg: EvalConfig) -> dict[str, Any]:
     save_config(cfg, out / "config.yaml")
     summary = {**summary_dict(result), "protocol": {"context": k, "future": n, "samples": s}}
     (out / "metrics.json").write_text(json.dumps(summary, indent=1))
-    (out / "metrics.md").write_text(markdown_table({f"{k}->{n} x{s}": result.metrics}, TABLE_KEYS) + "\n")
+    row = {"run": f"{k}->{n} x{s}", **result.metrics}
+    (out / "metrics.md").write_text(markdown_table([row], ["run", *TABLE_KEYS], fmt=".4g") + "\n")
     _plot(result.curves, out / "psnr_per_frame.png", k)
     return summary
 
