@@ -96,8 +96,9 @@ def run_cli(
         cls: the CLI's typed config (nested dataclasses; see :func:`sparse_core.config.parse_config`).
         run: the work; it may raise :class:`ConfigError` for a problem it detects before training (a
             missing path, a shape that does not match the data) or
-            :class:`~sparse_core.data.errors.DatasetError` for a data folder that cannot be used. If it returns an ``int`` that is the exit
-            status (e.g. 1 when a stage of a suite failed); anything else means success.
+            :class:`~sparse_core.data.errors.DatasetError` for a data folder that cannot be used. If it
+            returns an ``int`` that is the exit status (e.g. 1 when a stage of a suite failed); anything
+            else means success.
         argv: command-line arguments (default ``sys.argv[1:]``).
         prog: program name for ``--help`` and error messages.
         config_dir: folder of shipped YAML configs for ``--config NAME``.
