@@ -93,7 +93,7 @@ def test_tiny_pipeline_end_to_end(tmp_path: Path, tiny_ae_dir: Path, capsys: pyt
             "4",
             *data,
         ]
-    )
+    ) == 0
     assert (ae_out / "vqgan.safetensors").is_file() and (ae_out / "metrics.jsonl").is_file()
     # 2. encode procedural videos with the (fixture) autoencoder
     lat = tmp_path / "latents"
