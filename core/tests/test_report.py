@@ -34,9 +34,12 @@ def test_mean_std_is_the_sample_statistics() -> None:
 
 
 def test_seed_summary_merges_rows_by_key() -> None:
-    seed0 = [{"method": "dense", "knn": 10.0, "note": "x"}, {"method": "sparse", "knn": 20.0, "note": "y"}]
-    seed1 = [{"method": "sparse", "knn": 24.0, "note": "y"}, {"method": "dense", "knn": 12.0, "note": "x"}]
+    seed0 = [{"method": "dense", "knn": 10.0, "note": "x", "steps": 5},
+             {"method": "sparse", "knn": 20.0, "note": "y", "steps": 5}]
+    seed1 = [{"method": "sparse", "knn": 24.0, "note": "y", "steps": 5},
+             {"method": "dense", "knn": 12.0, "note": "x", "steps": 5}]
     merged = seed_summary([seed0, seed1], key=["method"], fmt=".1f")
     assert [r["method"] for r in merged] == ["dense", "sparse"]
     assert merged[0]["knn"] == mean_std([10.0, 12.0], ".1f") and merged[1]["knn"] == mean_std([20.0, 24.0], ".1f")
     assert merged[0]["note"] == "x" and merged[0]["seeds"] == 2
+    assert merged[1]["steps"] == 5  # equal in every seed: kept as it is

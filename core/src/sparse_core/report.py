@@ -90,7 +90,8 @@ def seed_summary(
         fmt: format spec of the means and standard deviations.
 
     Returns:
-        one row per row of the first seed, with ``"mean ± std"`` for every numeric column and ``"seeds"``.
+        one row per row of the first seed, with ``"mean ± std"`` for every numeric column that differs
+        between seeds (a column equal in all of them keeps its value) and ``"seeds"``, the number of seeds.
     """
     if not runs:
         return []
@@ -104,7 +105,7 @@ def seed_summary(
                 continue
             nums = [r[col] for r in same if isinstance(r.get(col), (int, float)) and not isinstance(r[col], bool)]
             if isinstance(value, (int, float)) and not isinstance(value, bool) and nums:
-                out[col] = mean_std(nums, fmt)
+                out[col] = value if all(v == nums[0] for v in nums) else mean_std(nums, fmt)
             else:
                 out[col] = value
         out["seeds"] = len(same)

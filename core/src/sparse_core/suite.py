@@ -228,10 +228,12 @@ class StudyConfig:
     """Seeds of the training runs; tables report mean ± std over them."""
     quick: bool = False
     """A minutes-long smoke version (tiny sizes; numbers not meaningful)."""
+    doc: str | None = None
+    """Also write the Markdown summary to this file (e.g. the package's docs/study.md)."""
 
 
 def run_study(cfg: StudyConfig, study: Callable[[Any], StageResult], name: str) -> StageResult:
-    """Run ``study(cfg)``, time it and write ``<out>/study.md`` and ``<out>/study.json``.
+    """Run ``study(cfg)``, time it and write ``<out>/study.md``, ``<out>/study.json`` (and ``cfg.doc``).
 
     Args:
         cfg: the study's config (a :class:`StudyConfig` subclass).
@@ -248,6 +250,10 @@ def run_study(cfg: StudyConfig, study: Callable[[Any], StageResult], name: str) 
     md = out / "study.md"
     md.write_text(result.summary.rstrip() + "\n")
     result.outputs = [*result.outputs, str(md), str(out / "study.json")]
+    if cfg.doc:
+        Path(cfg.doc).parent.mkdir(parents=True, exist_ok=True)
+        Path(cfg.doc).write_text(result.summary.rstrip() + "\n")
+        result.outputs.append(cfg.doc)
     (out / "study.json").write_text(json.dumps(result.to_dict(), indent=2, default=str))
     print(f"{result.summary}\n\nwrote {md} and {out / 'study.json'} ({result.time_s:.0f} s)")
     return result
