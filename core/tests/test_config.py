@@ -64,6 +64,26 @@ def test_wrong_type_and_invalid_value_rejected() -> None:
         parse_config(RunCfg, ["--train.precision", "fp8"])
 
 
+@dataclass
+class FlagsCfg:
+    """Options spelled as argparse would."""
+
+    quick: bool = False
+    only: list[str] | None = None
+    batch_size: int = 4
+    model: ModelCfg = field(default_factory=ModelCfg)
+
+
+def test_argparse_spellings_are_accepted() -> None:
+    cfg = parse_config(FlagsCfg, ["--quick", "--only", "core", "dilemma", "--batch-size", "8"])
+    assert cfg.quick is True and cfg.only == ["core", "dilemma"] and cfg.batch_size == 8
+    cfg = parse_config(FlagsCfg, ["--only", "[core]", "--quick", "false", "--model.keep_ratio=0.2"])
+    assert cfg.only == ["core"] and cfg.quick is False and cfg.model.keep_ratio == 0.2
+    assert parse_config(FlagsCfg, ["--only", "core"]).only == ["core"]
+    with pytest.raises(ConfigError, match="batch-sise"):
+        parse_config(FlagsCfg, ["--batch-sise", "8"])
+
+
 def test_help_lists_options_defaults_and_docs(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         parse_config(RunCfg, ["--help"], prog="demo-train")

@@ -2,13 +2,14 @@
 
 Subcommands, each with its typed config (``vidrop.config.COMPRESS_COMMANDS``)::
 
-    vidrop-compress fit    --videos K400/train --patch_size 10 --clusters 65536 --out codebook.npz [--gpu true]
+    vidrop-compress fit    --videos K400/train --patch_size 10 --clusters 65536 --out codebook.npz [--gpu]
     vidrop-compress encode --codebook codebook.npz --src K400/train --dst K400-codes/train
     vidrop-compress decode --codebook codebook.npz --codes K400-codes/train/abseiling/x.npy --out x.mp4
     vidrop-compress psnr   --codebook codebook.npz --video clip.mp4
 
 ``fit --procedural N`` fits on N in-package procedural clips instead of a folder (the tiny setting). Options
-are the config fields; the dashed spellings of earlier versions (``--patch-size``) are still accepted.
+are the config fields; the argparse spellings of earlier versions (``--patch-size 10``, ``--gpu``) are still
+accepted (see :func:`sparse_core.config.parse_config`).
 """
 
 from __future__ import annotations
@@ -105,19 +106,8 @@ def _usage() -> str:
     return "\n".join(lines)
 
 
-def _undash(args: Sequence[str]) -> list[str]:
-    """``--patch-size 8`` -> ``--patch_size 8`` (flags of the former argparse CLI)."""
-    out = []
-    for a in args:
-        if a.startswith("--"):
-            flag, eq, value = a[2:].partition("=")
-            a = "--" + flag.replace("-", "_") + eq + value
-        out.append(a)
-    return out
-
-
 def split_command(argv: Sequence[str] | None = None) -> tuple[str, list[str]]:
-    """Split ``argv`` into the subcommand and its (underscored) options.
+    """Split ``argv`` into the subcommand and its options.
 
     ``--help`` / ``-h`` in place of a command prints the list of commands and exits 0.
 
@@ -134,7 +124,7 @@ def split_command(argv: Sequence[str] | None = None) -> tuple[str, list[str]]:
     if args[0] not in COMPRESS_COMMANDS:
         what = "option" if args[0].startswith("-") else "command"
         raise ConfigError(f"unknown {what} '{args[0]}' where a command is expected; valid commands: {valid}")
-    return args[0], _undash(args[1:])
+    return args[0], args[1:]
 
 
 def run(argv: Sequence[str] | None = None) -> dict[str, Any]:
