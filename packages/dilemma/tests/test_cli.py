@@ -161,3 +161,14 @@ def test_corrupt_image_is_skipped_and_counted(tmp_path: Path) -> None:
     res = train(cfg, evaluate=False)
     assert res["train"]["num_skipped"] == 1  # 3 steps x 3 images = one pass over the 9 files
     assert res["train"]["steps"] == 3
+
+
+def test_study_has_the_common_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    from sparse_core.suite import StudyConfig
+    from dilemma_ssl import study
+
+    configs = [v for v in vars(study).values() if isinstance(v, type) and issubclass(v, StudyConfig)]
+    assert len(configs) >= 2  # the package's own subclass next to the imported StudyConfig
+    assert study.main(["--no.such_key", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "no.such_key" in err and "out, seeds, quick" in err and len(err.strip().splitlines()) == 1

@@ -202,3 +202,14 @@ def test_tiny_pipeline_end_to_end(tmp_path: Path, tiny_ae_dir: Path, capsys: pyt
         assert key in metrics and torch.isfinite(torch.tensor(metrics[key]))
     assert metrics["psnr_gt_best"] >= metrics["psnr_gt"] - 1e-6
     assert (ev_out / "metrics.md").is_file() and (ev_out / "psnr_per_frame.png").is_file()
+
+
+def test_study_has_the_common_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    from sparse_core.suite import StudyConfig
+    from river_vp import study
+
+    configs = [v for v in vars(study).values() if isinstance(v, type) and issubclass(v, StudyConfig)]
+    assert len(configs) >= 2  # the package's own subclass next to the imported StudyConfig
+    assert study.main(["--no.such_key", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "no.such_key" in err and "out, seeds, quick" in err and len(err.strip().splitlines()) == 1

@@ -101,3 +101,14 @@ def test_tiny_train_then_eval_from_cli(tmp_path: Path) -> None:
     assert evaluate.main(["--config", "tiny", "--run_dir", str(run), "--weights", str(ckpt),
                           "--data.num_samples", "8", "--test_num_samples", "8", "--compare_random", "false",
                           "--probe.protocols", "[knn]", "--out", str(tmp_path / "e.json")]) == 0
+
+
+def test_study_has_the_common_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    from sparse_core.suite import StudyConfig
+    from vidrop import study
+
+    configs = [v for v in vars(study).values() if isinstance(v, type) and issubclass(v, StudyConfig)]
+    assert len(configs) >= 2  # the package's own subclass next to the imported StudyConfig
+    assert study.main(["--no.such_key", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "no.such_key" in err and "out, seeds, quick" in err and len(err.strip().splitlines()) == 1
