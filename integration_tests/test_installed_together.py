@@ -44,6 +44,7 @@ def test_demo_and_bench_stages_discovered_in_thesis_order() -> None:
     assert "core" in discover("sparse_ssl.bench")
 
 
+@pytest.mark.slow  # one fresh interpreter per script: about 10 s each on 2 busy cores
 @pytest.mark.parametrize("script", _scripts())
 def test_console_script_help(script: str) -> None:
     exe = Path(sys.executable).parent / script
