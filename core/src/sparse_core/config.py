@@ -182,7 +182,7 @@ def _normalise_flags(args: list[str], cls: type) -> list[str]:
         if eq:
             continue
         hint = _without_none(_hint_of(cls, key))
-        values = []
+        values: list[str] = []
         while i + len(values) < len(args) and not args[i + len(values)].startswith("--"):
             values.append(args[i + len(values)])
         if hint is bool and not values:

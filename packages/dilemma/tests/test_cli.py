@@ -164,8 +164,8 @@ def test_corrupt_image_is_skipped_and_counted(tmp_path: Path) -> None:
 
 
 def test_study_has_the_common_shape(capsys: pytest.CaptureFixture[str]) -> None:
-    from sparse_core.suite import StudyConfig
     from dilemma_ssl import study
+    from sparse_core.suite import StudyConfig
 
     configs = [v for v in vars(study).values() if isinstance(v, type) and issubclass(v, StudyConfig)]
     assert len(configs) >= 2  # the package's own subclass next to the imported StudyConfig

@@ -205,8 +205,8 @@ def test_tiny_pipeline_end_to_end(tmp_path: Path, tiny_ae_dir: Path, capsys: pyt
 
 
 def test_study_has_the_common_shape(capsys: pytest.CaptureFixture[str]) -> None:
-    from sparse_core.suite import StudyConfig
     from river_vp import study
+    from sparse_core.suite import StudyConfig
 
     configs = [v for v in vars(study).values() if isinstance(v, type) and issubclass(v, StudyConfig)]
     assert len(configs) >= 2  # the package's own subclass next to the imported StudyConfig
