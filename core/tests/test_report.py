@@ -43,3 +43,6 @@ def test_seed_summary_merges_rows_by_key() -> None:
     assert merged[0]["knn"] == mean_std([10.0, 12.0], ".1f") and merged[1]["knn"] == mean_std([20.0, 24.0], ".1f")
     assert merged[0]["note"] == "x" and merged[0]["seeds"] == 2
     assert merged[1]["steps"] == 5  # equal in every seed: kept as it is
+    nan = float("nan")
+    merged = seed_summary([[{"m": "dense", "md_acc": nan}], [{"m": "dense", "md_acc": nan}]], key=["m"])
+    assert markdown_table(merged, ["m", "md_acc"]).splitlines()[-1] == "| dense | - |"

@@ -103,7 +103,8 @@ def seed_summary(
         for col, value in row.items():
             if col in out:
                 continue
-            nums = [r[col] for r in same if isinstance(r.get(col), (int, float)) and not isinstance(r[col], bool)]
+            nums = [r[col] for r in same if isinstance(r.get(col), (int, float)) and not isinstance(r[col], bool)
+                    and math.isfinite(r[col])]  # NaN (a metric a row does not have) stays NaN, shown as '-'
             if isinstance(value, (int, float)) and not isinstance(value, bool) and nums:
                 out[col] = value if all(v == nums[0] for v in nums) else mean_std(nums, fmt)
             else:
