@@ -31,6 +31,7 @@ def test_mean_std_is_the_sample_statistics() -> None:
     m, s = statistics.fmean(vals), statistics.stdev(vals)
     assert mean_std(vals) == f"{m:.2f} ± {s:.2f}"
     assert mean_std([3.0]) == "3.00" and mean_std([]) == "-"
+    assert mean_std([1.0, float("nan"), 2.0, 4.0]) == mean_std(vals) and mean_std([float("nan")]) == "-"
 
 
 def test_seed_summary_merges_rows_by_key() -> None:

@@ -61,7 +61,7 @@ def markdown_table(
 
 
 def mean_std(values: Sequence[float], fmt: str = ".2f") -> str:
-    """``"m ± s"`` (sample standard deviation) of ``values``; one value gives just ``"m"``.
+    """``"m ± s"`` (sample standard deviation) of the finite ``values``; one value gives just ``"m"``.
 
     Args:
         values: one number per seed.
@@ -70,7 +70,7 @@ def mean_std(values: Sequence[float], fmt: str = ".2f") -> str:
     Returns:
         the formatted summary.
     """
-    vals = [float(v) for v in values]
+    vals = [float(v) for v in values if math.isfinite(float(v))]  # NaN / inf (no value) are left out
     if not vals:
         return "-"
     m = statistics.fmean(vals)

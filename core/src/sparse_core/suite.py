@@ -82,7 +82,7 @@ class StageResult:
             name=name,
             ok=True,
             time_s=round(time_s, 1),
-            headline={k: float(v) for k, v in dict(data.pop("headline", {}) or {}).items()},
+            headline={k: float(v) for k, v in dict(data.pop("headline", {}) or {}).items() if v is not None},
             summary=str(data.pop("summary", "") or ""),
             outputs=[str(p) for p in data.pop("outputs", []) or []],
             details=data,
