@@ -64,6 +64,26 @@ def test_wrong_type_and_invalid_value_rejected() -> None:
         parse_config(RunCfg, ["--train.precision", "fp8"])
 
 
+@dataclass
+class FlagsCfg:
+    """Options spelled as argparse would."""
+
+    quick: bool = False
+    only: list[str] | None = None
+    batch_size: int = 4
+    model: ModelCfg = field(default_factory=ModelCfg)
+
+
+def test_argparse_spellings_are_accepted() -> None:
+    cfg = parse_config(FlagsCfg, ["--quick", "--only", "core", "dilemma", "--batch-size", "8"])
+    assert cfg.quick is True and cfg.only == ["core", "dilemma"] and cfg.batch_size == 8
+    cfg = parse_config(FlagsCfg, ["--only", "[core]", "--quick", "false", "--model.keep_ratio=0.2"])
+    assert cfg.only == ["core"] and cfg.quick is False and cfg.model.keep_ratio == 0.2
+    assert parse_config(FlagsCfg, ["--only", "core"]).only == ["core"]
+    with pytest.raises(ConfigError, match="batch-sise"):
+        parse_config(FlagsCfg, ["--batch-sise", "8"])
+
+
 def test_help_lists_options_defaults_and_docs(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         parse_config(RunCfg, ["--help"], prog="demo-train")
@@ -80,3 +100,91 @@ def test_saved_config_round_trips(tmp_path: Path) -> None:
     assert yaml.safe_load(path.read_text())["model"]["keep_ratio"] == 0.3
     again = parse_config(RunCfg, ["--config", str(path)])
     assert again == cfg
+
+
+# --- the CLI entry (sparse_core.cli.run_cli): exit statuses and one-line messages --------------------------
+
+
+def _entry(run, argv, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    from sparse_core.cli import run_cli
+
+    code = run_cli(RunCfg, run, argv, prog="demo-train")
+    return code, capsys.readouterr().err
+
+
+def test_cli_success_returns_zero_and_passes_the_parsed_config(capsys: pytest.CaptureFixture[str]) -> None:
+    seen: list[RunCfg] = []
+    code, err = _entry(seen.append, ["--model.keep_ratio", "0.3"], capsys)
+    assert code == 0 and err == ""
+    assert seen[0].model.keep_ratio == 0.3 and seen[0].model.name == ModelCfg().name
+    code, _ = _entry(lambda cfg: 1, [], capsys)  # an int returned by the run is the exit status
+    assert code == 1
+
+
+@pytest.mark.parametrize("argv, key", [(["--model.keep_ration", "0.3"], "keep_ration"),
+                                       (["--no.such_key", "1"], "no.such_key"),
+                                       (["--train.batch_size", "many"], "batch_size"),
+                                       (["--train.precision", "fp8"], "precision")])
+def test_cli_config_error_is_one_line_and_exit_2(argv: list[str], key: str,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    ran: list[RunCfg] = []
+    code, err = _entry(ran.append, argv, capsys)
+    assert code == 2 and not ran
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("demo-train: ") and key in lines[0]
+    assert "Traceback" not in err
+
+
+def test_cli_unknown_key_names_the_valid_keys_of_its_level(capsys: pytest.CaptureFixture[str]) -> None:
+    _, err = _entry(print, ["--no.such_key", "1"], capsys)
+    assert "valid keys here: model, train, optim" in err  # 'no' is not a group: the top-level keys
+    _, err = _entry(print, ["--model.keep_ration", "0.3"], capsys)
+    assert "valid keys here: name, keep_ratio" in err
+
+
+def test_cli_errors_raised_by_the_run_before_training(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from sparse_core.cli import require_path
+    from sparse_core.data import DatasetError
+
+    def needs_data(cfg: RunCfg) -> None:
+        require_path(tmp_path / "absent", "data.root", "dir")
+
+    code, err = _entry(needs_data, [], capsys)
+    assert code == 2 and err.strip() == f"demo-train: data.root: no such folder: {tmp_path / 'absent'}"
+
+    def empty_folder(cfg: RunCfg) -> None:
+        raise DatasetError(f"{tmp_path} holds no images\n(expected root/<class>/<image>)")
+
+    code, err = _entry(empty_folder, [], capsys)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "holds no images" in err
+
+    def bug(cfg: RunCfg) -> None:
+        raise RuntimeError("a bug, not a user's mistake")
+
+    with pytest.raises(RuntimeError):  # anything else keeps its traceback
+        _entry(bug, [], capsys)
+
+
+def test_require_path_kinds(tmp_path: Path) -> None:
+    from sparse_core.cli import require_path
+
+    (tmp_path / "f.txt").write_text("x")
+    assert require_path(tmp_path / "f.txt", "weights", "file") == tmp_path / "f.txt"
+    assert require_path(str(tmp_path), "root", "dir") == tmp_path
+    with pytest.raises(ConfigError, match="root: no such folder"):
+        require_path(tmp_path / "f.txt", "root", "dir")
+    with pytest.raises(ConfigError, match="checkpoint is required"):
+        require_path(None, "checkpoint")
+
+
+def test_every_core_console_script_rejects_an_unknown_key() -> None:
+    from sparse_core.testing import call_script, console_scripts
+
+    scripts = console_scripts("sparse-core")
+    assert {"sparse-ssl-demo", "sparse-ssl-bench", "sparse-core-bench"} <= set(scripts)
+    for name, entry in scripts.items():
+        res = call_script(entry, ["--no.such_key", "1"])
+        assert res.code == 2, (name, res.err)
+        lines = res.err.strip().splitlines()
+        assert len(lines) == 1 and "no.such_key" in lines[0] and "valid" in lines[0], (name, res.err)
+        assert "Traceback" not in res.err + res.out

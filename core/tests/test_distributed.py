@@ -9,18 +9,11 @@ replicated parameters: ``mean_r grad_r == reference grad``, so DDP's averaged pa
 
 from __future__ import annotations
 
-import datetime
 import math
-import os
-import socket
-import time
-from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
-import torch.distributed as dist
-import torch.multiprocessing as mp
 from torch import Tensor, nn
 
 from sparse_core.distributed import (
@@ -43,6 +36,7 @@ from sparse_core.losses import (
     nt_xent,
     symmetric_info_nce,
 )
+from sparse_core.testing import run_distributed
 
 WORLD = 2
 SIZES = [3, 5]
@@ -183,41 +177,16 @@ def _compute(inp: dict[str, Tensor], lo: int, hi: int, use_ddp: bool) -> dict[st
     return out
 
 
-def _worker(rank: int, port: int, tmp: str) -> None:
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=WORLD, timeout=datetime.timedelta(seconds=60))
-    try:
-        inp = torch.load(Path(tmp) / "inputs.pt", weights_only=True)
-        lo = sum(SIZES[:rank])
-        res = _compute(inp, lo, lo + SIZES[rank], use_ddp=True)
-        torch.save({k: v[1] for k, v in res.items()}, Path(tmp) / f"rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def _rank(rank: int, world: int, inp: dict[str, Tensor]) -> dict[str, Tensor]:
+    lo = sum(SIZES[:rank])
+    res = _compute(inp, lo, lo + SIZES[rank], use_ddp=True)
+    return {k: v[1] for k, v in res.items()}
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    tmp = tmp_path_factory.mktemp("gloo")
+def runs() -> dict[str, Any]:
     inp = _inputs()
-    torch.save(inp, tmp / "inputs.pt")
-    # fork (Linux) reuses this process's imports, which makes the run several times faster than spawn
-    method = "fork" if "fork" in mp.get_all_start_methods() else "spawn"
-    ctx = mp.start_processes(_worker, args=(_free_port(), str(tmp)), nprocs=WORLD, join=False,
-                             start_method=method)
-    deadline = time.monotonic() + 180
-    while not ctx.join(timeout=1):  # raises if a rank failed
-        if time.monotonic() > deadline:
-            for proc in ctx.processes:
-                proc.kill()
-            pytest.fail("the two-rank gloo run did not finish within 180 s")
-    ranks = [torch.load(tmp / f"rank{r}.pt", weights_only=True) for r in range(WORLD)]
+    ranks = run_distributed(_rank, inp, world_size=WORLD, timeout_s=180)
     ref = _compute(inp, 0, sum(SIZES), use_ddp=False)
     return {"ref": ref, "ranks": ranks}
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
-import os
-import socket
 import sys
 from pathlib import Path
 
@@ -13,6 +10,7 @@ import torch
 from torch import nn
 
 from sparse_core.engine import OptimConfig, Task, TrainConfig, Trainer
+from sparse_core.testing import run_distributed
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_engine import NoisyRegression
@@ -58,10 +56,7 @@ def _cfgs(out: Path) -> tuple[TrainConfig, OptimConfig]:
             OptimConfig(lr=1e-2, warmup_steps=1, weight_decay=0.05))
 
 
-def _worker(rank: int, port: int, init: str, out: str, task_name: str) -> None:
-    os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank),
-                       "WORLD_SIZE": "2", "LOCAL_RANK": str(rank), "LOCAL_WORLD_SIZE": "2",
-                       "ACCELERATE_USE_CPU": "true"})
+def _rank(rank: int, world: int, init: str, out: str, task_name: str) -> dict[str, torch.Tensor] | None:
     from accelerate.state import AcceleratorState, PartialState
 
     AcceleratorState._reset_state(True)  # forked from a process that may already hold a single-process state
@@ -70,18 +65,10 @@ def _worker(rank: int, port: int, init: str, out: str, task_name: str) -> None:
     task = TASKS[task_name]()
     task.load_state_dict(torch.load(init, weights_only=True))
     trainer = Trainer(task, NoisyRegression(), *_cfgs(Path(out)))
-    assert trainer.accelerator.num_processes == 2
+    assert trainer.accelerator.num_processes == world
     trainer.fit()
     assert not trainer.task.find_unused_parameters  # on only while the late head was idle (steps 0-2)
-    if rank == 0:
-        torch.save(trainer.unwrapped.state_dict(), Path(out) / "final.pt")
-    torch.distributed.destroy_process_group()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    return trainer.unwrapped.state_dict() if rank == 0 else None
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="fork-based launcher")
@@ -92,18 +79,10 @@ def test_two_process_training_matches_single_process(tmp_path: Path, task_name: 
     torch.save(ref.state_dict(), tmp_path / "init.pt")
     Trainer(ref, NoisyRegression(), *_cfgs(tmp_path / "single")).fit()
 
-    ctx = mp.get_context("fork")
-    port = _free_port()
-    procs = [ctx.Process(target=_worker, args=(r, port, str(tmp_path / "init.pt"), str(tmp_path / "ddp"), task_name))
-             for r in range(2)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=240)
-        if p.is_alive():
-            p.kill()
-    assert [p.exitcode for p in procs] == [0, 0]
-    ddp = torch.load(tmp_path / "ddp" / "final.pt", weights_only=True)
+    results = run_distributed(_rank, str(tmp_path / "init.pt"), str(tmp_path / "ddp"), task_name, world_size=2,
+                              init_group=False, env={"ACCELERATE_USE_CPU": "true"}, timeout_s=240)
+    assert len(results) == 2 and results[1] is None  # both ranks finished; rank 0 returns the weights
+    ddp = results[0]
     for k, v in ref.state_dict().items():
         torch.testing.assert_close(ddp[k], v, rtol=1e-5, atol=1e-6, msg=k)
     # the reference really moved: the comparison is not between two untouched initialisations

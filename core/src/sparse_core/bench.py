@@ -8,13 +8,12 @@ of the process's peak resident set during the timed steps (``VmHWM`` after reset
 ``/proc/self/clear_refs``; falls back to ``ru_maxrss`` growth, which only ever increases). MFU (CUDA, bf16
 autocast) = FLOPs of one step counted by ``FlopCounterMode`` / step time / the device's dense bf16 peak.
 
-Run ``sparse-core-bench --out DIR [--quick]``; ``nox -s bench`` calls :func:`run` through the
+Run ``sparse-core-bench --out DIR [--quick true]``; ``nox -s bench`` calls :func:`run` through the
 ``sparse_ssl.bench`` entry point. Benchmarks are never tests.
 """
 
 from __future__ import annotations
 
-import argparse
 import ctypes
 import gc
 import json
@@ -23,6 +22,7 @@ import resource
 import statistics
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +30,13 @@ import timm
 import torch
 from torch.utils.flop_counter import FlopCounterMode, sdpa_backward_flop_count, sdpa_flop_count
 
+from sparse_core.cli import run_cli
 from sparse_core.masking import num_keep, random_keep_indices
 from sparse_core.models import SparseVisionTransformer
+from sparse_core.report import markdown_table
+from sparse_core.suite import StageResult
 
-__all__ = ["run", "run_bench", "main", "count_flops", "flop_counter", "peak_bf16_flops"]
+__all__ = ["CoreBenchConfig", "run", "run_bench", "main", "count_flops", "flop_counter", "peak_bf16_flops"]
 
 KEEPS = (1.0, 0.35, 0.15, 0.05)
 MODELS = ("small", "base")
@@ -221,24 +224,18 @@ def _bench_model(
     return rows
 
 
+TABLE_COLUMNS = {"model": "model", "keep": "keep", "tokens": "K", "ms_per_step": "ms/step", "speedup_x": "speed-up",
+                 "ideal_x": "ideal 1/keep", "efficiency": "efficiency", "opt_ms": "optimizer ms",
+                 "peak_mem_mib": "peak MiB", "gflop_per_step": "GFLOP/step", "mfu": "MFU"}
+TABLE_FORMATS = {"ms_per_step": ".1f", "opt_ms": ".1f", "peak_mem_mib": ".0f", "gflop_per_step": ".1f", "mfu": ".1%"}
+
+
 def _table(rows: list[dict[str, Any]]) -> str:
-    head = (
-        "| model | keep | K | ms/step | speed-up | ideal 1/keep | efficiency | optimizer ms | peak MiB"
-        " | GFLOP/step | MFU |"
-    )
-    lines = [head, "|" + "---|" * 11]
+    def times(v: float | None) -> str | None:
+        return None if v is None else f"{v:.2f}x"
 
-    def fmt(v: Any, spec: str) -> str:
-        return "-" if v is None else format(v, spec)
-
-    for r in rows:
-        lines.append(
-            f"| {r['model']} | {r['keep']:.2f} | {r['tokens']} | {r['ms_per_step']:.1f}"
-            f" | {fmt(r['speedup'], '.2f')}x | {r['ideal']:.2f}x | {fmt(r['efficiency'], '.2f')}"
-            f" | {fmt(r['opt_ms'], '.1f')} | {r['peak_mem_mib']:.0f}"
-            f" | {r['gflop_per_step']:.1f} | {fmt(r['mfu'], '.1%')} |"
-        )
-    return "\n".join(lines)
+    shown = [{**r, "speedup_x": times(r["speedup"]), "ideal_x": times(r["ideal"])} for r in rows]
+    return markdown_table(shown, TABLE_COLUMNS, fmt=TABLE_FORMATS)
 
 
 def run(
@@ -250,7 +247,7 @@ def run(
     batch_size: int | None = None,
     repeats: int | None = None,
     compile_mode: str | None = None,
-) -> dict[str, Any]:
+) -> StageResult:
     """Benchmark training steps and write ``out_dir/core.json``.
 
     Args:
@@ -267,7 +264,8 @@ def run(
             CUDA graphs the graph pool is not in ``max_memory_allocated``, so peak memory reads too low.
 
     Returns:
-        ``{"rows": [...], "env": {...}, "table": str}`` (also written to ``out_dir/core.json``).
+        the stage result: ``headline`` the speed-up per (model, keep < 1), ``summary`` the table, ``details``
+        the rows and environment (``out_dir/core.json`` holds ``{"rows", "env", "table"}``).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -308,37 +306,51 @@ def run(
     print(table)
     result = {"rows": rows, "env": env, "table": table}
     (out / "core.json").write_text(json.dumps(result, indent=2))
-    return result
+    headline = {f"{r['model']}_keep{r['keep']:g}_speedup": r["speedup"] for r in rows
+                if r["speedup"] is not None and r["keep"] < 1}
+    return StageResult(headline=headline, summary=table, outputs=[str(out / "core.json")],
+                       details={"rows": rows, "env": env})
 
 
 run_bench = run
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Console script ``sparse-core-bench``."""
-    parser = argparse.ArgumentParser(prog="sparse-core-bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("bench_out"), help="output folder for core.json")
-    parser.add_argument("--quick", action="store_true", help="tiny smoke setting (numbers not meaningful)")
-    parser.add_argument("--models", nargs="+", default=list(MODELS), help="sizes: tiny small base large")
-    parser.add_argument("--keeps", nargs="+", type=float, default=list(KEEPS), help="keep ratios (1.0 = dense)")
-    parser.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
-    parser.add_argument("--batch-size", type=int, default=None, help="batch size per step")
-    parser.add_argument("--repeats", type=int, default=None, help="timed steps per setting")
-    parser.add_argument(
-        "--compile", nargs="?", const="default", default=None, metavar="MODE", help="torch.compile (optional mode)"
-    )
-    args = parser.parse_args(argv)
-    run(
-        args.out,
-        quick=args.quick,
-        models=args.models,
-        keeps=args.keeps,
-        device=args.device,
-        batch_size=args.batch_size,
-        repeats=args.repeats,
-        compile_mode=args.compile,
-    )
+@dataclass
+class CoreBenchConfig:
+    """sparse-core-bench: training-step time, speed-up, peak memory and MFU of the sparse ViT per keep ratio."""
+
+    out: str = "bench_out"
+    """Output folder for core.json."""
+    quick: bool = False
+    """Tiny smoke setting (numbers not meaningful)."""
+    models: list[str] = field(default_factory=lambda: list(MODELS))
+    """Sizes: tiny, small, base, large."""
+    keeps: list[float] = field(default_factory=lambda: list(KEEPS))
+    """Keep ratios (1.0 = dense)."""
+    device: str | None = None
+    """cpu or cuda (default: cuda if available)."""
+    batch_size: int | None = None
+    """Batch size per step (default depends on model and device)."""
+    repeats: int | None = None
+    """Timed steps per setting."""
+    compile: str | None = None
+    """torch.compile mode ('default', 'reduce-overhead', 'max-autotune'); None runs eagerly."""
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.models) - {"tiny", "small", "base", "large"})
+        if unknown:
+            raise ValueError(f"models: unknown size(s) {unknown}; valid: tiny, small, base, large")
+
+
+def _run_config(cfg: CoreBenchConfig) -> StageResult:
+    return run(cfg.out, quick=cfg.quick, models=cfg.models, keeps=cfg.keeps, device=cfg.device,
+               batch_size=cfg.batch_size, repeats=cfg.repeats, compile_mode=cfg.compile)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console script ``sparse-core-bench``: 0 on success, 2 on a config error."""
+    return run_cli(CoreBenchConfig, _run_config, argv, prog="sparse-core-bench")
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -117,6 +117,7 @@ def parse_config(cls: type[T], argv: Sequence[str] | None = None, prog: str | No
             path = _resolve_config_arg(a.split("=", 1)[1], config_dir)
             args[i] = f"--config={path}"
             _check_yaml_keys(Path(path), cls)
+    args = _normalise_flags(args, cls)
     parser = build_parser(cls, prog=prog)
     try:
         ns = parser.parse_args(args)
@@ -131,17 +132,83 @@ def parse_config(cls: type[T], argv: Sequence[str] | None = None, prog: str | No
         raise ConfigError(f"invalid configuration: {err}") from None
 
 
+def _hint_of(cls: type, dotted: str) -> Any:
+    """The type hint of the field ``a.b.c`` of the dataclass ``cls`` (None if there is no such field)."""
+    import typing
+
+    node: Any = cls
+    hint: Any = None
+    for part in dotted.split("."):
+        if not (isinstance(node, type) and dataclasses.is_dataclass(node)):
+            return None
+        try:
+            hint = typing.get_type_hints(node).get(part)
+        except Exception:
+            return None
+        if hint is None:
+            return None
+        node = hint
+    return hint
+
+
+def _without_none(hint: Any) -> Any:
+    import types
+    import typing
+
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        rest = [a for a in typing.get_args(hint) if a is not type(None)]
+        return rest[0] if len(rest) == 1 else hint
+    return hint
+
+
+def _normalise_flags(args: list[str], cls: type) -> list[str]:
+    """Accept the argparse spellings: ``--flag`` (a bool field alone means true), ``--items a b c`` (a list
+    field followed by its values, not written as ``[a,b,c]``) and ``--dashed-name`` for ``--dashed_name``;
+    everything else is passed through unchanged."""
+    import typing
+
+    out: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        out.append(a)
+        i += 1
+        if not a.startswith("--") or a in ("--config", "--help", "--print_config"):
+            continue
+        key, eq, value = a[2:].partition("=")
+        if "-" in key and _hint_of(cls, key) is None and _hint_of(cls, key.replace("-", "_")) is not None:
+            key = key.replace("-", "_")  # --batch-size -> --batch_size
+            out[-1] = f"--{key}{eq}{value}"
+        if eq:
+            continue
+        hint = _without_none(_hint_of(cls, key))
+        values: list[str] = []
+        while i + len(values) < len(args) and not args[i + len(values)].startswith("--"):
+            values.append(args[i + len(values)])
+        if hint is bool and not values:
+            out.append("true")
+        elif typing.get_origin(hint) is list and values and not (
+            len(values) == 1 and (values[0].lstrip().startswith("[") or values[0] in ("null", "None"))
+        ):
+            out.append("[" + ",".join(values) + "]")
+            i += len(values)
+    return out
+
+
 def _explain(message: str, cls: type) -> str:
-    """Add the valid keys of the group an unrecognised ``--group.key`` belongs to."""
+    """One line: the parser's complaint plus the valid keys of the group an unrecognised ``--group.key`` is in."""
     hint = ""
     match = re.search(r"unrecognized arguments: --([\w.]+)", message)
     if match:
         node: Any = cls
         for part in match.group(1).split(".")[:-1]:
-            node = _field_class(node, part) if isinstance(node, type) and dataclasses.is_dataclass(node) else None
-        if node is not None and dataclasses.is_dataclass(node):
-            hint = f"\nvalid keys here: {', '.join(f.name for f in dataclasses.fields(node))}"
-    return f"invalid configuration: {message.strip()}{hint}\n(run with --help for every option and its default)"
+            sub = _field_class(node, part)
+            if sub is None or not dataclasses.is_dataclass(sub):
+                break  # '--no.such_key': 'no' is not a group, so list the keys of the level above
+            node = sub
+        hint = f"; valid keys here: {', '.join(f.name for f in dataclasses.fields(node))}"
+    text = "; ".join(line.strip() for line in message.splitlines() if line.strip())
+    return f"invalid configuration: {text}{hint} (run with --help for every option and its default)"
 
 
 def _check_yaml_keys(path: Path, cls: type) -> None:

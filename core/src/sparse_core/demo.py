@@ -20,6 +20,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from .data import SyntheticShapes
 from .eval import extract_features, knn_classify
 from .masking import mismatch_positions, random_keep_indices
+from .report import markdown_table
+from .suite import StageResult
 
 __all__ = ["run"]
 
@@ -110,23 +112,30 @@ def _knn_floor(num_train: int = 600, num_test: int = 300) -> dict[str, float]:
     return out
 
 
-def run(out_dir: Path) -> dict[str, Any]:
-    """Run the core stage into ``out_dir``; returns ``{"summary": markdown, "outputs": [paths]}``."""
+def run(out_dir: Path) -> StageResult:
+    """Run the core stage into ``out_dir``; returns its result (headline: FLOPs ratios and k-NN floors)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     fig = _token_figure(out_dir / "tokens.png")
     rows = _cost_table()
     knn = _knn_floor()
-    cost = ["| keep | tokens | GFLOPs | FLOPs vs dense | CPU ms | speed-up |", "|---|---|---|---|---|---|"]
-    cost += [f"| {r['keep']:.2f} | {r['tokens']} | {r['gflops']:.2f} | {r['flops_ratio']:.3f} | {r['ms']:.0f} "
-             f"| {r['speedup']:.2f}x |" for r in rows]
-    knn_md = ["| features (SyntheticShapes 32 px, 5 classes) | k-NN top-1 % |", "|---|---|"]
-    knn_md += [f"| {k} | {v:.1f} |" for k, v in knn.items()]
+    cost = markdown_table(
+        [{**r, "speedup_x": f"{r['speedup']:.2f}x"} for r in rows],
+        {"keep": "keep", "tokens": "tokens", "gflops": "GFLOPs", "flops_ratio": "FLOPs vs dense", "ms": "CPU ms",
+         "speedup_x": "speed-up"},
+        fmt={"flops_ratio": ".3f", "ms": ".0f"},
+    ).splitlines()
+    knn_md = markdown_table([{"features": k, "knn": v} for k, v in knn.items()],
+                            {"features": "features (SyntheticShapes 32 px, 5 classes)", "knn": "k-NN top-1 %"},
+                            fmt=".1f").splitlines()
     (out_dir / "cost.md").write_text("\n".join(cost) + "\n")
     (out_dir / "cost.json").write_text(json.dumps(rows, indent=2))
     (out_dir / "knn.md").write_text("\n".join(knn_md) + "\n")
     summary = ("sparse_vit_small_patch16_224 forward, batch 4, 224 px (CPU):\n\n" + "\n".join(cost)
                + "\n\nk-NN (k=20, T=0.07) floor before any training:\n\n" + "\n".join(knn_md))
     print(summary)
-    return {"summary": summary, "outputs": [str(fig), str(out_dir / "cost.md"), str(out_dir / "knn.md")],
-            "knn": knn, "cost": rows}
+    headline = {f"flops_ratio_keep{r['keep']:g}": r["flops_ratio"] for r in rows if r["keep"] < 1}
+    headline.update({f"knn_{k.replace(' ', '_')}": v for k, v in knn.items()})
+    return StageResult(headline=headline, summary=summary,
+                       outputs=[str(fig), str(out_dir / "cost.md"), str(out_dir / "knn.md")],
+                       details={"knn": knn, "cost": rows})

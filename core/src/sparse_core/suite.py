@@ -1,93 +1,269 @@
-"""The main job and the benchmark suite: run every installed package's stage, found by entry points.
+"""The demo, benchmark and study runners, with one typed stage result.
 
-Packages register ``run(out_dir) -> dict`` functions in the entry-point groups ``sparse_ssl.demo`` and
-``sparse_ssl.bench``; installing a package adds its stage, nothing here lists them by hand.
+Packages register ``run(out_dir, **kwargs) -> StageResult`` functions in the entry-point groups
+``sparse_ssl.demo`` and ``sparse_ssl.bench``; installing a package adds its stage, nothing here lists them
+by hand. ``sparse-ssl-demo`` / ``sparse-ssl-bench`` run every installed stage; ``python -m <pkg>.study`` runs
+one package's study through :func:`study_main`. All three write ``README.md`` / ``study.md`` (Markdown) and a
+JSON file holding the :class:`StageResult` of each stage, whose ``headline`` a script can check.
 """
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
 import json
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
-__all__ = ["discover", "run_stages", "demo_main", "bench_main"]
+from sparse_core.cli import run_cli
+from sparse_core.config import ConfigError
+from sparse_core.report import markdown_table
+
+__all__ = [
+    "ORDER",
+    "BenchConfig",
+    "DemoConfig",
+    "StageResult",
+    "StudyConfig",
+    "bench_main",
+    "demo_main",
+    "discover",
+    "run_stages",
+    "run_study",
+    "study_main",
+    "write_report",
+]
 
 ORDER = ("core", "dilemma", "scale", "river", "vidrop", "sfclip")
 
 
-def discover(group: str) -> dict[str, Callable[[], Callable[..., dict[str, Any]]]]:
-    """Installed stages of ``group``, core first then the thesis order."""
+@dataclass
+class StageResult:
+    """What one demo / benchmark / study stage produced."""
+
+    name: str = ""
+    """Stage name (the entry-point name, or the package for a study)."""
+    ok: bool = True
+    """False when the stage raised; ``error`` then holds the exception."""
+    time_s: float = 0.0
+    """Wall-clock seconds of the stage."""
+    headline: dict[str, float] = field(default_factory=dict)
+    """The few numbers a script can check (e.g. ``{"knn_top1": 41.2, "knn_top1_random": 30.5}``)."""
+    summary: str = ""
+    """Markdown paragraph(s) and tables for the report."""
+    outputs: list[str] = field(default_factory=list)
+    """Files the stage wrote (tables, plots, videos)."""
+    details: dict[str, Any] = field(default_factory=dict)
+    """Everything else worth keeping in the JSON (JSON-serialisable)."""
+    error: str | None = None
+    """``repr`` of the exception of a failed stage."""
+
+    @classmethod
+    def of(cls, name: str, value: StageResult | Mapping[str, Any] | None, time_s: float) -> StageResult:
+        """The result of stage ``name`` from what its function returned (a StageResult or a plain dict).
+
+        Args:
+            name: stage name.
+            value: the stage's return value; a dict's ``summary``, ``outputs`` and ``headline`` keys fill
+                those fields and the other keys go to ``details``.
+            time_s: measured wall-clock seconds.
+
+        Returns:
+            the typed result with ``name``, ``ok=True`` and ``time_s`` set.
+        """
+        if isinstance(value, StageResult):
+            return dataclasses.replace(value, name=name, ok=True, time_s=round(time_s, 1))
+        data = dict(value or {})
+        return cls(
+            name=name,
+            ok=True,
+            time_s=round(time_s, 1),
+            headline={k: float(v) for k, v in dict(data.pop("headline", {}) or {}).items() if v is not None},
+            summary=str(data.pop("summary", "") or ""),
+            outputs=[str(p) for p in data.pop("outputs", []) or []],
+            details=data,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict of the result."""
+        return dataclasses.asdict(self)
+
+
+def discover(group: str) -> dict[str, Callable[[], Callable[..., Any]]]:
+    """Installed stages of ``group``, core first then the thesis order (loaded lazily)."""
     found = {ep.name: ep for ep in entry_points(group=group)}
     names = sorted(found, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
     return {n: found[n].load for n in names}  # loaded lazily: a broken package does not stop the others
 
 
-def run_stages(group: str, out: Path, only: Sequence[str] | None = None, **kwargs: Any) -> dict[str, Any]:
-    """Run each stage into ``out/<name>``; a failing stage is reported and the others still run."""
+def run_stages(group: str, out: Path, only: Sequence[str] | None = None, **kwargs: Any) -> dict[str, StageResult]:
+    """Run each stage of ``group`` into ``out/<name>``; a failing stage is reported and the others still run.
+
+    Args:
+        group: entry-point group (``"sparse_ssl.demo"`` or ``"sparse_ssl.bench"``).
+        out: output folder; stage ``name`` writes into ``out/name``.
+        only: run only these stages (default: all installed).
+        **kwargs: passed to every stage function (e.g. ``quick=True`` for benchmarks).
+
+    Returns:
+        the result of each stage, in run order.
+
+    Raises:
+        ConfigError: a name in ``only`` is not an installed stage.
+    """
     stages = discover(group)
     if only:
         unknown = sorted(set(only) - set(stages))
         if unknown:
-            raise SystemExit(f"unknown stage(s) {unknown}; installed: {sorted(stages)}")
+            raise ConfigError(f"unknown stage(s) {unknown}; installed: {sorted(stages)}")
         stages = {n: f for n, f in stages.items() if n in only}
-    results: dict[str, Any] = {}
+    results: dict[str, StageResult] = {}
     for name, load in stages.items():
         stage_dir = out / name
         stage_dir.mkdir(parents=True, exist_ok=True)
         print(f"\n=== {group.split('.')[-1]} stage '{name}' -> {stage_dir}", flush=True)
         t0 = time.perf_counter()
         try:
-            res = load()(stage_dir, **kwargs)
-            results[name] = {"ok": True, "time_s": round(time.perf_counter() - t0, 1), **(res or {})}
+            results[name] = StageResult.of(name, load()(stage_dir, **kwargs), time.perf_counter() - t0)
         except Exception as err:
             traceback.print_exc()
-            results[name] = {"ok": False, "time_s": round(time.perf_counter() - t0, 1), "error": repr(err)}
+            results[name] = StageResult(name=name, ok=False, time_s=round(time.perf_counter() - t0, 1),
+                                        error=repr(err))
     return results
 
 
-def _write_report(results: dict[str, Any], out: Path, title: str) -> Path:
-    lines = [f"# {title}", "", "| stage | status | time (s) |", "|---|---|---|"]
-    for name, r in results.items():
-        lines.append(f"| {name} | {'ok' if r['ok'] else 'FAILED: ' + r['error']} | {r['time_s']} |")
-    for name, r in results.items():
-        if r.get("summary"):
-            lines += ["", f"## {name}", "", str(r["summary"])]
-        if r.get("outputs"):
-            lines += ["", "Outputs:", *[f"- {p}" for p in r["outputs"]]]
-    path = out / "README.md"
+def write_report(results: Mapping[str, StageResult], out: Path, title: str, name: str = "README.md") -> Path:
+    """Write ``out/<name>`` (status table, headlines, each stage's summary) and ``out/results.json``.
+
+    Args:
+        results: stage results by name.
+        out: output folder.
+        title: Markdown title.
+        name: file name of the Markdown report.
+
+    Returns:
+        the path of the Markdown report.
+    """
+    rows = [{"stage": r.name, "status": "ok" if r.ok else f"FAILED: {r.error}", "time (s)": r.time_s,
+             "headline": ", ".join(f"{k} {v:.4g}" for k, v in r.headline.items())} for r in results.values()]
+    lines = [f"# {title}", "", markdown_table(rows, ["stage", "status", "time (s)", "headline"], fmt=".1f")]
+    for r in results.values():
+        if r.summary:
+            lines += ["", f"## {r.name}", "", r.summary]
+        if r.outputs:
+            lines += ["", "Outputs:", *[f"- {p}" for p in r.outputs]]
+    path = out / name
     path.write_text("\n".join(lines) + "\n")
-    (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
+    stem = "results" if name == "README.md" else Path(name).stem
+    (out / f"{stem}.json").write_text(json.dumps({n: r.to_dict() for n, r in results.items()}, indent=2,
+                                                 default=str))
     return path
 
 
+@dataclass
+class DemoConfig:
+    """sparse-ssl-demo: every installed method's tiny stage on embedded data."""
+
+    out: str = "runs/demo"
+    """Output folder (one sub-folder per stage, README.md and results.json on top)."""
+    only: list[str] | None = None
+    """Run only these stages (default: all installed)."""
+
+
+@dataclass
+class BenchConfig:
+    """sparse-ssl-bench: every installed package's benchmarks; JSON per package into --out."""
+
+    out: str = "bench-results"
+    """Output folder."""
+    only: list[str] | None = None
+    """Run only these packages' benchmarks."""
+    quick: bool = False
+    """Tiny sizes and few repeats (smoke run; numbers not meaningful)."""
+
+
+def _demo(cfg: DemoConfig) -> int:
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = run_stages("sparse_ssl.demo", out, cfg.only)
+    report = write_report(results, out, "sparse-ssl demo")
+    print(f"\n{report.read_text()}\nTables, plots and videos are under {out.resolve()} (summary: {report.resolve()})")
+    return 0 if all(r.ok for r in results.values()) else 1
+
+
+def _bench(cfg: BenchConfig) -> int:
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    results = run_stages("sparse_ssl.bench", out, cfg.only, quick=cfg.quick)
+    report = write_report(results, out, "sparse-ssl benchmarks")
+    print(f"\nBenchmark JSON and tables under {out.resolve()} (summary: {report.resolve()})")
+    return 0 if all(r.ok for r in results.values()) else 1
+
+
 def demo_main(argv: Sequence[str] | None = None) -> int:
-    """``sparse-ssl-demo``: every installed method's tiny stage on embedded data."""
-    parser = argparse.ArgumentParser(prog="sparse-ssl-demo", description=demo_main.__doc__)
-    parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="output folder (default runs/demo)")
-    parser.add_argument("--only", nargs="*", help="run only these stages (default: all installed)")
-    args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    results = run_stages("sparse_ssl.demo", args.out, args.only)
-    report = _write_report(results, args.out, "sparse-ssl demo")
-    print(f"\n{report.read_text()}\nTables, plots and videos are under {args.out.resolve()}"
-          f" (summary: {report.resolve()})")
-    return 0 if all(r["ok"] for r in results.values()) else 1
+    """``sparse-ssl-demo``: 0 when every stage ran, 1 when one failed, 2 on a config error."""
+    return run_cli(DemoConfig, _demo, argv, prog="sparse-ssl-demo")
 
 
 def bench_main(argv: Sequence[str] | None = None) -> int:
-    """``sparse-ssl-bench``: every installed package's benchmarks; JSON per package into --out."""
-    parser = argparse.ArgumentParser(prog="sparse-ssl-bench", description=bench_main.__doc__)
-    parser.add_argument("--out", type=Path, default=Path("bench-results"))
-    parser.add_argument("--only", nargs="*", help="run only these packages' benchmarks")
-    parser.add_argument("--quick", action="store_true", help="tiny sizes and few repeats (smoke run)")
-    args = parser.parse_args(argv)
-    args.out.mkdir(parents=True, exist_ok=True)
-    results = run_stages("sparse_ssl.bench", args.out, args.only, quick=args.quick)
-    report = _write_report(results, args.out, "sparse-ssl benchmarks")
-    print(f"\nBenchmark JSON and tables under {args.out.resolve()} (summary: {report.resolve()})")
-    return 0 if all(r["ok"] for r in results.values()) else 1
+    """``sparse-ssl-bench``: 0 when every benchmark ran, 1 when one failed, 2 on a config error."""
+    return run_cli(BenchConfig, _bench, argv, prog="sparse-ssl-bench")
+
+
+@dataclass
+class StudyConfig:
+    """A package's small study: its claim reproduced at small scale, with seeds and error bars.
+
+    Packages subclass it to add their own knobs (training steps, budgets) and keep these three options, so
+    every ``python -m <pkg>.study`` has the same shape.
+    """
+
+    out: str = "runs/study"
+    """Output folder: ``study.md`` (the tables), ``study.json`` (the StageResult) and the runs."""
+    seeds: list[int] = field(default_factory=lambda: [0])
+    """Seeds of the training runs; tables report mean ± std over them."""
+    quick: bool = False
+    """A minutes-long smoke version (tiny sizes; numbers not meaningful)."""
+    doc: str | None = None
+    """Also write the Markdown summary to this file (e.g. the package's docs/study.md)."""
+
+
+def run_study(cfg: StudyConfig, study: Callable[[Any], StageResult], name: str) -> StageResult:
+    """Run ``study(cfg)``, time it and write ``<out>/study.md``, ``<out>/study.json`` (and ``cfg.doc``).
+
+    Args:
+        cfg: the study's config (a :class:`StudyConfig` subclass).
+        study: the package's study; returns its result (``summary`` is the Markdown of ``study.md``).
+        name: package name recorded in the result.
+
+    Returns:
+        the timed result.
+    """
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    result = StageResult.of(name, study(cfg), time.perf_counter() - t0)
+    md = out / "study.md"
+    md.write_text(result.summary.rstrip() + "\n")
+    result.outputs = [*result.outputs, str(md), str(out / "study.json")]
+    if cfg.doc:
+        Path(cfg.doc).parent.mkdir(parents=True, exist_ok=True)
+        Path(cfg.doc).write_text(result.summary.rstrip() + "\n")
+        result.outputs.append(cfg.doc)
+    (out / "study.json").write_text(json.dumps(result.to_dict(), indent=2, default=str))
+    print(f"{result.summary}\n\nwrote {md} and {out / 'study.json'} ({result.time_s:.0f} s)")
+    return result
+
+
+def study_main(cls: type[StudyConfig], study: Callable[[Any], StageResult], argv: Sequence[str] | None,
+               name: str) -> int:
+    """The ``main`` of ``python -m <name>.study``: parse ``cls`` and :func:`run_study`.
+
+    Returns:
+        0 on success, 2 on a config error.
+    """
+    return run_cli(cls, lambda cfg: run_study(cfg, study, name), argv, prog=f"python -m {name}.study")

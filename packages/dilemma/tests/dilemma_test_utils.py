@@ -42,20 +42,12 @@ def fixed_views(variant: str, batch: int = 8, seed: int = 0) -> dict[str, object
     return {"views": views}
 
 
-def distributed_worker(rank: int, world: int, init_file: str, variant: str, out_dir: str) -> None:
-    """One gloo process: its half of the fixed batch, rank-averaged loss and gradients (as DDP)."""
-    import torch.distributed as dist
-
+def distributed_step(rank: int, world: int, variant: str) -> dict:
+    """One gloo rank (run by ``sparse_core.testing.run_distributed``): its block of the fixed batch."""
     from dilemma_ssl.schedule import SparsitySchedule
     from dilemma_ssl.variants import TASKS
 
-    torch.set_num_threads(1)
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
-    try:
-        out = run_fixed_step(variant, SparsitySchedule, TASKS, rank, world)
-        torch.save(out, f"{out_dir}/rank{rank}.pt")
-    finally:
-        dist.destroy_process_group()
+    return run_fixed_step(variant, SparsitySchedule, TASKS, rank, world)
 
 
 def run_fixed_step(variant: str, schedule_cls: type, tasks: dict, rank: int = 0, world: int = 1) -> dict:

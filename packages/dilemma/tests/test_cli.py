@@ -15,6 +15,7 @@ from dilemma_ssl.cli import train as train_cli
 from dilemma_ssl.config import DataConfig, DilemmaRunConfig, EvalConfig, MethodConfig
 from dilemma_ssl.runner import CONFIG_DIR, build_task, train
 from sparse_core.engine import TrainConfig
+from sparse_core.testing import call_script, console_scripts
 
 TINY_RUN = [
     "--train.max_steps",
@@ -72,27 +73,40 @@ def test_every_shipped_config_parses() -> None:
 
 
 def test_bad_config_key_is_rejected(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    with pytest.raises(SystemExit) as exc:
-        train_cli.main(["--config", "tiny", "--method.lamda_dilemma", "0.1"])
-    assert exc.value.code == 2
+    assert train_cli.main(["--config", "tiny", "--method.lamda_dilemma", "0.1"]) == 2
     assert "lamda_dilemma" in capsys.readouterr().err
     bad = tmp_path / "bad.yaml"
     bad.write_text("method:\n  tehta: 0.3\n")
-    with pytest.raises(SystemExit):
-        train_cli.main(["--config", str(bad)])
+    assert train_cli.main(["--config", str(bad)]) == 2
     assert "tehta" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        train_cli.main(["--config", "tiny", "--method.variant", "byol"])
+    assert train_cli.main(["--config", "tiny", "--method.variant", "byol"]) == 2
+    err = capsys.readouterr().err
+    assert "byol" in err and len(err.strip().splitlines()) == 1
+    assert eval_cli.main(["--config", "tiny", "--checkpoint", str(tmp_path / "none.pt")]) == 2
+    assert "checkpoint" in capsys.readouterr().err
+
+
+SCRIPTS = console_scripts("dilemma-ssl")
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_every_console_script_rejects_an_unknown_key(script: str) -> None:
+    res = call_script(SCRIPTS[script], ["--no.such_key", "1"])
+    assert res.code == 2, res.err
+    lines = res.err.strip().splitlines()
+    assert len(lines) == 1 and "no.such_key" in lines[0] and "valid" in lines[0], res.err
+    assert "Traceback" not in res.err + res.out
 
 
 def test_tiny_run_then_eval(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    res = train_cli.main(["--config", "tiny", "--train.out_dir", str(out), *TINY_RUN])
+    assert train_cli.main(["--config", "tiny", "--train.out_dir", str(out), *TINY_RUN]) == 0
+    res = {"eval": json.loads((out / "eval.json").read_text())}
     for name in ("config.yaml", "metrics.jsonl", "loss.png", "backbone.safetensors", "eval.json", "eval.md"):
         assert (out / name).is_file(), name
     assert {"knn", "linear", "md_acc_0.4", "attn_jaccard", "seg_miou"} <= set(res["eval"])
     ckpt = sorted((out / "checkpoints").glob("*.pt"))[-1]
-    again = eval_cli.main(
+    code = eval_cli.main(
         [
             "--config",
             str(out / "config.yaml"),
@@ -104,6 +118,8 @@ def test_tiny_run_then_eval(tmp_path: Path) -> None:
             "false",
         ]
     )
+    assert code == 0
+    again = json.loads((tmp_path / "eval" / "eval.json").read_text())
     assert again["knn"] == pytest.approx(res["eval"]["knn"])
     assert json.loads((tmp_path / "eval" / "eval.json").read_text())["source"] == str(ckpt)
     # the exported backbone is a plain timm model (README one-liner)
@@ -152,3 +168,14 @@ def test_corrupt_image_is_skipped_and_counted(tmp_path: Path) -> None:
     res = train(cfg, evaluate=False)
     assert res["train"]["num_skipped"] == 1  # 3 steps x 3 images = one pass over the 9 files
     assert res["train"]["steps"] == 3
+
+
+def test_study_has_the_common_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    from dilemma_ssl import study
+    from sparse_core.suite import StudyConfig
+
+    configs = [v for v in vars(study).values() if isinstance(v, type) and issubclass(v, StudyConfig)]
+    assert len(configs) >= 2  # the package's own subclass next to the imported StudyConfig
+    assert study.main(["--no.such_key", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "no.such_key" in err and "out, seeds, quick" in err and len(err.strip().splitlines()) == 1

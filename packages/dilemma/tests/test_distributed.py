@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import torch
-import torch.multiprocessing as mp
-from dilemma_test_utils import distributed_worker, run_fixed_step
+from dilemma_test_utils import distributed_step, run_fixed_step
 
 from dilemma_ssl.schedule import SparsitySchedule
 from dilemma_ssl.variants import TASKS
+from sparse_core.testing import run_distributed
 
 
 @pytest.mark.parametrize("variant", ["mocov3", "simclr"])
-def test_two_processes_match_one(tmp_path: Path, variant: str) -> None:
+def test_two_processes_match_one(variant: str) -> None:
     single = run_fixed_step(variant, SparsitySchedule, TASKS)
-    mp.spawn(
-        distributed_worker, args=(2, str(tmp_path / "init"), variant, str(tmp_path)), nprocs=2, join=True
-    )
-    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in range(2)]
+    ranks = run_distributed(distributed_step, variant, world_size=2)
     assert float(single["token"]) > 0  # the DILEMMA term is part of the comparison
     for r in ranks:
         assert torch.allclose(r["loss"], single["loss"], atol=1e-5), (r["loss"], single["loss"])

@@ -17,7 +17,8 @@ from river_vp.config import (
     PredictConfig,
     config_dir,
 )
-from sparse_core.config import ConfigError, parse_config
+from sparse_core.config import parse_config
+from sparse_core.testing import call_script, console_scripts
 
 STAGES = {
     "ae": AutoencoderRunConfig,
@@ -46,20 +47,35 @@ def test_shipped_configs_parse(stage: str) -> None:
         assert isinstance(cfg, STAGES[stage])
 
 
-def test_bad_config_key_is_rejected(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="nheads"):
-        train.main(["--config", "tiny", "--model.nheads", "3"])
+def test_bad_config_key_is_rejected(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert train.main(["--config", "tiny", "--model.nheads", "3"]) == 2
+    assert "nheads" in capsys.readouterr().err
     bad = tmp_path / "bad.yaml"
     bad.write_text("model:\n  widht: 3\n")
-    with pytest.raises(ConfigError, match="widht"):
-        train.main(["--config", str(bad)])
+    assert train.main(["--config", str(bad)]) == 2
+    assert "widht" in capsys.readouterr().err
+    assert train.main(["--config", "tiny", "--latents", str(tmp_path / "missing")]) == 2
+    err = capsys.readouterr().err
+    assert "latents" in err and "missing" in err and len(err.strip().splitlines()) == 1
 
 
-def test_tiny_pipeline_end_to_end(tmp_path: Path, tiny_ae_dir: Path) -> None:
+SCRIPTS = console_scripts("river-vp")
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_every_console_script_rejects_an_unknown_key(script: str) -> None:
+    res = call_script(SCRIPTS[script], ["--no.such_key", "1"])
+    assert res.code == 2, res.err
+    lines = res.err.strip().splitlines()
+    assert len(lines) == 1 and "no.such_key" in lines[0] and "valid" in lines[0], res.err
+    assert "Traceback" not in res.err + res.out
+
+
+def test_tiny_pipeline_end_to_end(tmp_path: Path, tiny_ae_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     data = ["--data.image_size", "16", "--data.num_frames", "6"]
     # 1. autoencoder training runs (2 steps) and exports weights
     ae_out = tmp_path / "ae"
-    train_ae.main(
+    assert train_ae.main(
         [
             "--config",
             "tiny",
@@ -77,11 +93,11 @@ def test_tiny_pipeline_end_to_end(tmp_path: Path, tiny_ae_dir: Path) -> None:
             "4",
             *data,
         ]
-    )
+    ) == 0
     assert (ae_out / "vqgan.safetensors").is_file() and (ae_out / "metrics.jsonl").is_file()
     # 2. encode procedural videos with the (fixture) autoencoder
     lat = tmp_path / "latents"
-    encode.main(
+    assert encode.main(
         [
             "--config",
             "tiny",
@@ -93,14 +109,14 @@ def test_tiny_pipeline_end_to_end(tmp_path: Path, tiny_ae_dir: Path) -> None:
             "6",
             *data,
         ]
-    )
+    ) == 0
     index = json.loads((lat / "index.json").read_text())
     assert len(index["videos"]) == 6 and index["latent_shape"] == [4, 4, 4] and index["num_skipped"] == 0
     # 3. flow training, a shape mismatch is a config error
-    with pytest.raises(ConfigError, match="latent cache"):
-        train.main(["--config", "tiny", "--latents", str(lat)])
+    assert train.main(["--config", "tiny", "--latents", str(lat)]) == 2
+    assert "latent cache" in capsys.readouterr().err
     flow_out = tmp_path / "flow"
-    train.main(
+    assert train.main(
         [
             "--config",
             "tiny",
@@ -119,11 +135,11 @@ def test_tiny_pipeline_end_to_end(tmp_path: Path, tiny_ae_dir: Path) -> None:
             "--train.batch_size",
             "4",
         ]
-    )
+    ) == 0
     assert (flow_out / "river.safetensors").is_file()
     # 4. prediction writes MP4, GIF and PNG
     pred_out = tmp_path / "pred"
-    predict.main(
+    assert predict.main(
         [
             "--config",
             "tiny",
@@ -145,7 +161,7 @@ def test_tiny_pipeline_end_to_end(tmp_path: Path, tiny_ae_dir: Path) -> None:
             "2",
             *data,
         ]
-    )
+    ) == 0
     for suffix in ("mp4", "gif"):
         f = pred_out / f"video_000.{suffix}"
         assert f.is_file() and f.stat().st_size > 100
@@ -156,7 +172,7 @@ def test_tiny_pipeline_end_to_end(tmp_path: Path, tiny_ae_dir: Path) -> None:
     assert frames.shape[0] == 5  # 2 given + 3 predicted
     # 5. evaluation writes metrics with the copy-last baseline and AE-GT variant
     ev_out = tmp_path / "eval"
-    evaluate.main(
+    assert evaluate.main(
         [
             "--config",
             "tiny",
@@ -180,9 +196,20 @@ def test_tiny_pipeline_end_to_end(tmp_path: Path, tiny_ae_dir: Path) -> None:
             "rk4",
             *data,
         ]
-    )
+    ) == 0
     metrics = json.loads((ev_out / "metrics.json").read_text())["metrics"]
     for key in ("psnr_gt", "ssim_gt", "psnr_gt_best", "psnr_ae", "psnr_copy_last", "psnr_ae_recon"):
         assert key in metrics and torch.isfinite(torch.tensor(metrics[key]))
     assert metrics["psnr_gt_best"] >= metrics["psnr_gt"] - 1e-6
     assert (ev_out / "metrics.md").is_file() and (ev_out / "psnr_per_frame.png").is_file()
+
+
+def test_study_has_the_common_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    from river_vp import study
+    from sparse_core.suite import StudyConfig
+
+    configs = [v for v in vars(study).values() if isinstance(v, type) and issubclass(v, StudyConfig)]
+    assert len(configs) >= 2  # the package's own subclass next to the imported StudyConfig
+    assert study.main(["--no.such_key", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "no.such_key" in err and "out, seeds, quick" in err and len(err.strip().splitlines()) == 1

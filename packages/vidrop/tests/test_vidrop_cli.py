@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sparse_core.config import ConfigError
+from sparse_core.testing import call_script, console_scripts
 from vidrop.cli import compress, evaluate
 from vidrop.cli import train as train_cli
 
@@ -32,17 +32,44 @@ def test_train_help_lists_nested_options(capsys: pytest.CaptureFixture[str]) -> 
         assert opt in text
 
 
-def test_bad_config_key_is_rejected_with_valid_keys(tmp_path: Path) -> None:
-    with pytest.raises((ConfigError, SystemExit)) as exc:
-        train_cli.main(["--config", "tiny", "--tokens.drop_rate", "0.9"])
-    if isinstance(exc.value, ConfigError):
-        assert "drop_ratio" in str(exc.value)
+def test_bad_config_key_is_rejected_with_valid_keys(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert train_cli.main(["--config", "tiny", "--tokens.drop_rate", "0.9"]) == 2
+    assert "drop_ratio" in capsys.readouterr().err
     bad = tmp_path / "bad.yaml"
     bad.write_text("tokens:\n  drop_rate: 0.9\n")
-    with pytest.raises(ConfigError, match="drop_ratio"):
-        train_cli.main(["--config", str(bad)])
-    with pytest.raises(ConfigError, match="tiny"):
-        train_cli.main(["--config", "no_such_config"])
+    assert train_cli.main(["--config", str(bad)]) == 2
+    assert "drop_ratio" in capsys.readouterr().err
+    assert train_cli.main(["--config", "no_such_config"]) == 2
+    assert "tiny" in capsys.readouterr().err
+    assert evaluate.main(["--run_dir", str(tmp_path / "nowhere")]) == 2
+    assert "run_dir" in capsys.readouterr().err
+
+
+def test_compress_options_are_typed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert compress.main(["fit", "--procedural", "2", "--out", str(tmp_path / "cb.npz"), "--cluster", "8"]) == 2
+    err = capsys.readouterr().err
+    assert "--cluster" in err and "clusters" in err and len(err.strip().splitlines()) == 1
+    assert compress.main(["fit", "--out", str(tmp_path / "cb.npz")]) == 2  # neither --videos nor --procedural
+    assert "--procedural" in capsys.readouterr().err
+    assert compress.main(["squeeze"]) == 2
+    assert "fit, encode, decode, psnr" in capsys.readouterr().err
+    assert compress.main(["psnr", "--codebook", str(tmp_path / "no.npz"), "--video", "x.mp4"]) == 2
+    assert "codebook" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        compress.main(["fit", "--help"])
+    assert exc.value.code == 0 and "--patches_per_video" in capsys.readouterr().out
+
+
+SCRIPTS = console_scripts("vidrop")
+
+
+@pytest.mark.parametrize("script", sorted(SCRIPTS))
+def test_every_console_script_rejects_an_unknown_key(script: str) -> None:
+    res = call_script(SCRIPTS[script], ["--no.such_key", "1"])
+    assert res.code == 2, res.err
+    lines = res.err.strip().splitlines()
+    assert len(lines) == 1 and "no.such_key" in lines[0] and "valid" in lines[0], res.err
+    assert "Traceback" not in res.err + res.out
 
 
 def test_shipped_configs_parse() -> None:
@@ -74,3 +101,14 @@ def test_tiny_train_then_eval_from_cli(tmp_path: Path) -> None:
     assert evaluate.main(["--config", "tiny", "--run_dir", str(run), "--weights", str(ckpt),
                           "--data.num_videos", "8", "--test_num_samples", "8", "--compare_random", "false",
                           "--probe.protocols", "[knn]", "--out", str(tmp_path / "e.json")]) == 0
+
+
+def test_study_has_the_common_shape(capsys: pytest.CaptureFixture[str]) -> None:
+    from sparse_core.suite import StudyConfig
+    from vidrop import study
+
+    configs = [v for v in vars(study).values() if isinstance(v, type) and issubclass(v, StudyConfig)]
+    assert len(configs) >= 2  # the package's own subclass next to the imported StudyConfig
+    assert study.main(["--no.such_key", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "no.such_key" in err and "out, seeds, quick" in err and len(err.strip().splitlines()) == 1

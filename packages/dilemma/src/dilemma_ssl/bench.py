@@ -21,9 +21,10 @@ from typing import Any
 import torch
 
 from dilemma_ssl.config import MethodConfig, ModelConfig
-from dilemma_ssl.evaluate import markdown_table
 from dilemma_ssl.schedule import SparsitySchedule
 from dilemma_ssl.variants.mocov3 import MoCoV3DilemmaTask
+from sparse_core.report import markdown_table
+from sparse_core.suite import StageResult
 from sparse_core.timing import training_step_time
 
 __all__ = ["run", "time_step"]
@@ -43,8 +44,8 @@ def time_step(
     return training_step_time(task, views, device, repeats, warmup, step=step)
 
 
-def run(out_dir: Path, quick: bool = False) -> dict[str, Any]:
-    """Measure, print a table and write ``out_dir/dilemma.json``."""
+def run(out_dir: Path, quick: bool = False) -> StageResult:
+    """Measure, print a table and write ``out_dir/dilemma.json``; headline: epoch-time and memory ratios."""
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     small = quick or device.type == "cpu"
     if small:
@@ -110,4 +111,6 @@ def run(out_dir: Path, quick: bool = False) -> dict[str, Any]:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "dilemma.json").write_text(json.dumps(res, indent=2))
-    return res
+    headline = {k: res[k] for k in ("epoch_time_ratio", "peak_memory_ratio") if res.get(k) is not None}
+    details = {k: v for k, v in res.items() if k != "summary"}
+    return StageResult(headline=headline, summary=text, outputs=[str(out_dir / "dilemma.json")], details=details)

@@ -29,6 +29,8 @@ from dilemma_ssl.runner import CONFIG_DIR, build_task, train
 from sparse_core import masking
 from sparse_core.config import parse_config
 from sparse_core.eval import extract_features
+from sparse_core.report import markdown_table
+from sparse_core.suite import StageResult
 
 __all__ = ["run"]
 
@@ -60,7 +62,7 @@ def _trivial_md(cfg: DilemmaRunConfig, task: Any) -> float:
     return 100.0 * (1 - m / k)
 
 
-def run(out_dir: Path, max_steps: int | None = None) -> dict[str, Any]:
+def run(out_dir: Path, max_steps: int | None = None) -> StageResult:
     """Train tiny DILEMMA, compare k-NN with a random-init backbone, write ``dilemma_demo.md``.
 
     Args:
@@ -68,7 +70,8 @@ def run(out_dir: Path, max_steps: int | None = None) -> dict[str, Any]:
         max_steps: override of the tiny config's training length (tests use a handful).
 
     Returns:
-        ``{"summary": markdown, "outputs": [paths], "metrics": {...}}``.
+        the stage result; ``headline``: k-NN of the trained and random-init backbones and of raw pixels,
+        mismatch accuracy and CLS-attention Jaccard of the trained one.
     """
     out_dir = Path(out_dir)
     argv = ["--config", "tiny", "--train.out_dir", str(out_dir / "run"), "--train.resume", "none"]
@@ -88,7 +91,8 @@ def run(out_dir: Path, max_steps: int | None = None) -> dict[str, Any]:
         task.eval()
         rows.append({"backbone": name, **_scores(task, cfg)})
     eval_cfg = dataclasses.asdict(cfg.eval)
-    table = ev.markdown_table(
+    pixel_knn = _pixel_knn(cfg)
+    table = markdown_table(
         [
             {
                 "backbone": r["backbone"],
@@ -98,7 +102,7 @@ def run(out_dir: Path, max_steps: int | None = None) -> dict[str, Any]:
             }
             for r in rows
         ]
-        + [{"backbone": "raw pixels (no network, reference)", "k-NN top-1 (%)": _pixel_knn(cfg)}],
+        + [{"backbone": "raw pixels (no network, reference)", "k-NN top-1 (%)": pixel_knn}],
         ["backbone", "k-NN top-1 (%)", "mismatch acc. (%) @55 %", "CLS-attn Jaccard (%)"],
     )
     summary = (
@@ -118,4 +122,8 @@ def run(out_dir: Path, max_steps: int | None = None) -> dict[str, Any]:
     if loss_png.is_file():
         outputs.append(str(loss_png))
     print(summary)
-    return {"summary": summary, "outputs": outputs, "metrics": {r["backbone"]: r for r in rows}}
+    random_row, trained_row = rows
+    headline = {"knn_trained": trained_row["knn"], "knn_random": random_row["knn"], "knn_pixels": pixel_knn,
+                "md_acc_trained": trained_row["md_acc"], "jaccard_trained": trained_row["jaccard"]}
+    return StageResult(headline=headline, summary=summary, outputs=outputs,
+                       details={"metrics": {r["backbone"]: r for r in rows}})

@@ -3,7 +3,6 @@ unsupervised object segmentation from CLS attention, and a linear per-token segm
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -29,7 +28,6 @@ __all__ = [
     "attention_jaccard",
     "segmentation_probe",
     "subsample",
-    "markdown_table",
 ]
 
 
@@ -234,19 +232,6 @@ def segmentation_probe(
         union = ((pred == k) | (yte == k)).sum().item()
         ious.append(inter / max(union, 1))
     return {"miou": 100.0 * sum(ious) / len(ious), "acc": r["test_top1"]}
-
-
-def markdown_table(rows: Sequence[dict[str, Any]], columns: Sequence[str]) -> str:
-    """A Markdown table of ``rows`` (floats with two decimals, NaN as '-')."""
-
-    def fmt(v: Any) -> str:
-        if isinstance(v, float):
-            return "-" if math.isnan(v) else f"{v:.2f}"
-        return str(v)
-
-    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    lines += ["| " + " | ".join(fmt(r.get(c, "")) for c in columns) + " |" for r in rows]
-    return "\n".join(lines)
 
 
 def features(backbone: nn.Module, dataset: Dataset, batch_size: int = 256) -> tuple[Tensor, Tensor]:

@@ -21,6 +21,7 @@ from dilemma_ssl.variants import TASKS
 from sparse_core.engine import Trainer
 from sparse_core.eval import run_protocol
 from sparse_core.export import save_weights
+from sparse_core.report import markdown_table
 
 __all__ = ["CONFIG_DIR", "build_schedule", "build_task", "train", "evaluate_backbone", "total_steps"]
 
@@ -135,7 +136,7 @@ def write_eval(res: dict[str, Any], out_dir: Path, title: str) -> Path:
     """Write ``eval.json`` and a Markdown table ``eval.md``; returns the Markdown path."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "eval.json").write_text(json.dumps(res, indent=2))
-    table = ev.markdown_table([{"metric": k, "value": v} for k, v in res.items()], ["metric", "value"])
+    table = markdown_table([{"metric": k, "value": v} for k, v in res.items()], ["metric", "value"])
     path = out_dir / "eval.md"
     path.write_text(f"# Evaluation: {title}\n\n{table}\n")
     return path

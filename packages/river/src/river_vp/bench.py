@@ -26,6 +26,8 @@ from river_vp.flow.rollout import predict_future
 from river_vp.flow.sampler import SamplerConfig
 from river_vp.models.uvit import VectorFieldConfig, VectorFieldRegressor
 from river_vp.tasks.flow import RiverTask
+from sparse_core.report import markdown_table
+from sparse_core.suite import StageResult
 from sparse_core.timing import median_time
 
 __all__ = ["run"]
@@ -144,8 +146,8 @@ def _training_speed(
     return out
 
 
-def run(out_dir: Path, quick: bool = False) -> dict[str, Any]:
-    """Run the three benchmarks; prints tables and writes ``out_dir/river.json``."""
+def run(out_dir: Path, quick: bool = False) -> StageResult:
+    """Run the three benchmarks; prints tables and writes ``out_dir/river.json``; headline: all-past / RIVER cost."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -169,20 +171,20 @@ def run(out_dir: Path, quick: bool = False) -> dict[str, Any]:
         torch.bfloat16 if device.type == "cuda" else None,
     )
     (out_dir / "river.json").write_text(json.dumps(result, indent=1))
-    print(f"RIVER bench on {result['device']} (width {cfg.width}, {result['model']['blocks']} blocks)")
-    print(
-        "| past frames | NFE river (ms) | NFE all-past (ms) | ratio "
-        "| 16 frames river (s) | all-past (s) | ratio |"
+    scaling = markdown_table(
+        result["context_scaling"],
+        {"past_frames": "past frames", "nfe_river_ms": "NFE river (ms)", "nfe_allpast_ms": "NFE all-past (ms)",
+         "nfe_ratio": "ratio", "predict16_river_s": "16 frames river (s)", "predict16_allpast_s": "all-past (s)",
+         "predict16_ratio": "ratio"},
+        fmt={"predict16_river_s": ".3f", "predict16_allpast_s": ".3f"},
     )
-    print("|---|---|---|---|---|---|---|")
-    for r in result["context_scaling"]:
-        print(
-            f"| {r['past_frames']} | {r['nfe_river_ms']:.2f} | {r['nfe_allpast_ms']:.2f} "
-            f"| {r['nfe_ratio']:.2f} | "
-            f"{r['predict16_river_s']:.3f} | {r['predict16_allpast_s']:.3f} | {r['predict16_ratio']:.2f} |"
-        )
-    print("| Euler steps | warm start s | frames/s |\n|---|---|---|")
-    for r in result["sampling"]:
-        print(f"| {r['steps']} | {r['warm_start']} | {r['frames_per_s']:.1f} |")
-    print(f"training: {result['training']}")
-    return result
+    sampling = markdown_table(result["sampling"],
+                              {"steps": "Euler steps", "warm_start": "warm start s", "frames_per_s": "frames/s"},
+                              fmt={"warm_start": "g", "frames_per_s": ".1f"})
+    text = (f"RIVER bench on {result['device']} (width {cfg.width}, {result['model']['blocks']} blocks)\n"
+            f"{scaling}\n{sampling}\ntraining: {result['training']}")
+    print(text)
+    last = result["context_scaling"][-1]
+    headline = {"nfe_ratio_allpast_vs_river": last["nfe_ratio"], "predict16_ratio": last["predict16_ratio"],
+                "context_frames": last["past_frames"]}
+    return StageResult(headline=headline, summary=text, outputs=[str(out_dir / "river.json")], details=result)

@@ -23,8 +23,9 @@ from river_vp.config import (
     PredictConfig,
     config_dir,
 )
-from river_vp.evaluation import markdown_table
 from sparse_core.config import parse_config
+from sparse_core.report import markdown_table
+from sparse_core.suite import StageResult
 
 __all__ = ["run"]
 
@@ -35,8 +36,8 @@ def _cfg(cls: type, stage: str, args: list[str]) -> Any:
     return parse_config(cls, ["--config", "tiny", *args], config_dir=config_dir(stage))
 
 
-def run(out_dir: Path) -> dict[str, Any]:
-    """Run the demo; returns ``{"summary": markdown, "outputs": [paths]}``."""
+def run(out_dir: Path) -> StageResult:
+    """Run the demo; headline: PSNR / SSIM of RIVER and of the copy-last-frame baseline."""
     out = Path(out_dir)
     ae_dir, lat_dir, flow_dir = out / "ae", out / "latents", out / "flow"
     times = {}
@@ -143,7 +144,7 @@ def run(out_dir: Path) -> dict[str, Any]:
         },
         "autoencoder reconstruction (upper bound)": {"PSNR": m["psnr_ae_recon"]},
     }
-    table = markdown_table(rows, ["PSNR", "SSIM"])
+    table = markdown_table([{"run": name, **v} for name, v in rows.items()], ["run", "PSNR", "SSIM"], fmt=".4g")
     gifs = [p for p in pred["outputs"] if str(p).endswith(".gif")]
     summary = (
         "### RIVER: video prediction by sparsely conditioned flow matching (tiny CPU run)\n\n"
@@ -162,4 +163,5 @@ def run(out_dir: Path) -> dict[str, Any]:
         out / "eval" / "psnr_per_frame.png",
         out / "summary.md",
     ]
-    return {"summary": summary, "outputs": [str(p) for p in outputs]}
+    headline = {k: m[k] for k in ("psnr_gt", "ssim_gt", "psnr_copy_last", "ssim_copy_last", "psnr_ae_recon")}
+    return StageResult(headline=headline, summary=summary, outputs=[str(p) for p in outputs], details={"times": times})

@@ -8,7 +8,6 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
@@ -18,7 +17,7 @@ from river_vp.metrics.fvd import fvd_from_features
 from river_vp.metrics.image import psnr, ssim
 from river_vp.predictor import RiverPredictor
 
-__all__ = ["EvalResult", "evaluate_prediction", "markdown_table"]
+__all__ = ["EvalResult", "evaluate_prediction"]
 
 log = logging.getLogger("river_vp.eval")
 
@@ -137,15 +136,6 @@ def evaluate_prediction(
         result.metrics["fvd_gt"] = fvd_from_features(torch.cat(feats["gt"]), torch.cat(feats["pred"]))
         result.metrics["fvd_ae"] = fvd_from_features(torch.cat(feats["ae"]), torch.cat(feats["pred"]))
     return result
-
-
-def markdown_table(rows: dict[str, dict[str, float]], keys: list[str]) -> str:
-    """A Markdown table with one row per entry of ``rows`` and one column per key (missing: '-')."""
-    lines = ["| run | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
-    for name, metrics in rows.items():
-        cells = [f"{metrics[k]:.4g}" if k in metrics and np.isfinite(metrics[k]) else "-" for k in keys]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
 
 
 def summary_dict(result: EvalResult) -> dict[str, Any]:

@@ -1,25 +1,29 @@
 """Small ablation study on the procedural bouncing shapes (not a test): with vs without the reference frame
 (thesis Table 5.3) and the context window at inference (Table 5.4), PSNR / SSIM.
 
-``python -m river_vp.study --out runs/river_study [--ae_steps 300 --flow_steps 600]`` trains one autoencoder,
-one RIVER model and one model without the reference frame on the same latents, evaluates them on held-out
-videos and writes ``study.md`` (the table) and ``study.json``.
+``python -m river_vp.study --out runs/river_study [--seeds [0,1,2]] [--ae_steps 300 --flow_steps 600]
+[--quick true]`` trains, for each seed, one autoencoder, one RIVER model and one model without the reference
+frame on the same latents, evaluates them on held-out videos and writes ``study.md`` (the table, mean ± std
+over the seeds) and ``study.json`` (built on :func:`sparse_core.suite.study_main`).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from river_vp.cli import encode, evaluate, train, train_ae
 from river_vp.config import AutoencoderRunConfig, EncodeConfig, EvalConfig, FlowRunConfig, config_dir
-from river_vp.evaluation import markdown_table
 from sparse_core.config import parse_config
+from sparse_core.report import markdown_table, seed_summary
+from sparse_core.suite import StageResult, StudyConfig, study_main
 
-__all__ = ["run_study"]
+__all__ = ["RiverStudyConfig", "main", "run_study", "study"]
+
+COLUMNS = ["run", "psnr_gt", "ssim_gt", "psnr_ae", "ssim_ae"]
 
 
 def _cfg(cls: type, stage: str, args: list[str]) -> Any:
@@ -34,8 +38,9 @@ def run_study(
     test_videos: int = 32,
     context: int = 8,
     future: int = 8,
+    seed: int = 0,
 ) -> dict[str, Any]:
-    """Train the three networks and evaluate; returns the rows of the table."""
+    """Train the three networks with training seed ``seed`` and evaluate; returns the rows of the table."""
     out.mkdir(parents=True, exist_ok=True)
     ae, lat = out / "ae", out / "latents"
     frames = str(context + future)
@@ -53,6 +58,8 @@ def run_study(
                     "16",
                     "--model.ch",
                     "16",
+                    "--train.seed",
+                    str(seed),
                 ],
             )
         )
@@ -101,6 +108,8 @@ def run_study(
                         str(d),
                         "--train.max_steps",
                         str(flow_steps),
+                        "--train.seed",
+                        str(seed),
                         *extra,
                     ],
                 )
@@ -144,7 +153,7 @@ def run_study(
         "ssim_ae": first["ssim_copy_last_ae"],
     }
     rows["autoencoder reconstruction"] = {"psnr_gt": first["psnr_ae_recon"]}
-    table = markdown_table(rows, ["psnr_gt", "ssim_gt", "psnr_ae", "ssim_ae"])
+    table = markdown_table([{"run": k, **v} for k, v in rows.items()], COLUMNS, fmt=".4g")
     header = (
         f"Procedural bouncing shapes 32x32, {train_videos} training videos, VQGAN f4 {ae_steps} steps, "
         f"U-ViT (3 blocks, width 128) {flow_steps} steps; {context} given -> {future} predicted frames on "
@@ -156,17 +165,53 @@ def run_study(
     return rows
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """``python -m river_vp.study``."""
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="runs/river_study")
-    p.add_argument("--ae_steps", type=int, default=300)
-    p.add_argument("--flow_steps", type=int, default=600)
-    p.add_argument("--train_videos", type=int, default=256)
-    p.add_argument("--test_videos", type=int, default=32)
-    a = p.parse_args(argv)
-    run_study(Path(a.out), a.ae_steps, a.flow_steps, a.train_videos, a.test_videos)
+@dataclass
+class RiverStudyConfig(StudyConfig):
+    """python -m river_vp.study: with vs without the reference frame, and the context window (Tables 5.3/5.4)."""
+
+    out: str = "runs/river_study"
+    """Output folder (one sub-folder per seed, study.md and study.json on top)."""
+    ae_steps: int = 300
+    """Autoencoder training steps."""
+    flow_steps: int = 600
+    """Vector-field training steps (each of the two models)."""
+    train_videos: int = 256
+    """Procedural training videos."""
+    test_videos: int = 32
+    """Held-out test videos."""
+
+
+def study(cfg: RiverStudyConfig) -> StageResult:
+    """Run :func:`run_study` for every seed; the table holds mean ± std over the seeds."""
+    sizes = (20, 20, 16, 4) if cfg.quick else (cfg.ae_steps, cfg.flow_steps, cfg.train_videos, cfg.test_videos)
+    ae_steps, flow_steps, train_videos, test_videos = sizes
+    per_seed = []
+    for seed in cfg.seeds:
+        rows = run_study(Path(cfg.out) / f"seed{seed}", ae_steps, flow_steps, train_videos, test_videos, seed=seed)
+        per_seed.append([{"run": k, **v} for k, v in rows.items()])
+    merged = seed_summary(per_seed, key=["run"], fmt=".3g")
+    table = markdown_table(merged, [*COLUMNS, "seeds"])
+    summary = (
+        f"# RIVER: reference frame and context window (procedural bouncing shapes)\n\n"
+        f"32x32 frames, {train_videos} training videos, VQGAN f4 {ae_steps} steps, U-ViT (3 blocks, width 128) "
+        f"{flow_steps} steps; 8 given -> 8 predicted frames on {test_videos} held-out videos, Euler 10 steps, "
+        f"1 sample; mean ± std over seeds {cfg.seeds}.\n\n{table}\n"
+    )
+
+    def mean(run: str, key: str) -> float:
+        vals = [r[key] for rows in per_seed for r in rows if r["run"] == run and key in r]
+        return float(sum(vals) / len(vals))
+
+    headline = {"psnr_gt_with_reference": mean("w/ reference (whole past)", "psnr_gt"),
+                "psnr_gt_without_reference": mean("w/o reference", "psnr_gt"),
+                "psnr_gt_copy_last": mean("copy last frame", "psnr_gt")}
+    return StageResult(headline=headline, summary=summary, details={"per_seed": per_seed})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m river_vp.study``: 0 on success, 2 on a config error."""
+    return study_main(RiverStudyConfig, study, argv, "river_vp")
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

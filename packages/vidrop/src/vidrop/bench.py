@@ -16,12 +16,13 @@ import json
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 
 from sparse_core.data.video import MotionShapes, write_video
+from sparse_core.report import markdown_table
+from sparse_core.suite import StageResult
 from sparse_core.timing import training_step_time
 from vidrop.codec import PatchCodebook, decode_torch, encode
 from vidrop.config import EncoderConfig, HeadConfig, ViDROPConfig, ViewsConfig
@@ -109,8 +110,8 @@ def bench_codec(quick: bool = False) -> dict[str, float]:
             "loading_speedup": decord_s / codes_s}
 
 
-def run(out_dir: Path, quick: bool = False) -> dict[str, Any]:
-    """Run both benchmarks, print a table and write ``out_dir/vidrop.json``."""
+def run(out_dir: Path, quick: bool = False) -> StageResult:
+    """Run both benchmarks, print a table and write ``out_dir/vidrop.json``; headline: speed-ups."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
@@ -118,13 +119,16 @@ def run(out_dir: Path, quick: bool = False) -> dict[str, Any]:
     codec = bench_codec(quick)
     arch = "tiny (quick / CPU)" if quick or not torch.cuda.is_available() else "ViT-B/16, 2x16x224^2 + 8x8x96^2"
     lines = [f"ViDROP training throughput on {device}, {arch} (median, data excluded):",
-             "| drop rate | step (s) | clips/s | x dense | peak GB |", "|---|---|---|---|---|"]
-    lines += [f"| {r['drop_rate']:.2f} | {r['step_s']:.4f} | {r['clips_per_s']:.1f} | {r['speedup_vs_dense']:.2f} | "
-              f"{r['peak_mem_gb']:.2f} |" for r in train_rows]
+             markdown_table(train_rows, {"drop_rate": "drop rate", "step_s": "step (s)", "clips_per_s": "clips/s",
+                                         "speedup_vs_dense": "x dense", "peak_mem_gb": "peak GB"},
+                            fmt={"step_s": ".4f", "clips_per_s": ".1f"})]
     lines += ["", f"k-means codec ({codec['clusters']} clusters, p=10, {codec['frame_size']}^2 frames): encode "
               f"{codec['encode_frames_per_s']:.0f} frames/s; loading {codec['codes_clips_per_s']:.1f} clips/s "
               f"(codes) vs {codec['decord_clips_per_s']:.1f} clips/s (decord) = {codec['loading_speedup']:.1f}x"]
     print("\n".join(lines))
     result = {"device": device, "quick": quick, "training": train_rows, "codec": codec, "table": "\n".join(lines)}
     (out_dir / "vidrop.json").write_text(json.dumps(result, indent=2))
-    return result
+    headline = {f"speedup_drop{r['drop_rate']:g}": r["speedup_vs_dense"] for r in train_rows if r["drop_rate"] > 0}
+    headline["codes_loading_speedup"] = codec["loading_speedup"]
+    return StageResult(headline=headline, summary=result["table"], outputs=[str(out_dir / "vidrop.json")],
+                       details={k: v for k, v in result.items() if k != "table"})

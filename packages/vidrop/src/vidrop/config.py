@@ -13,7 +13,8 @@ from sparse_core.data.video import VideoDataConfig
 from sparse_core.engine import OptimConfig, TrainConfig
 
 __all__ = ["ViewsConfig", "EncoderConfig", "HeadConfig", "LossConfig", "TokenConfig", "DataConfig", "InitConfig",
-           "ViDROPConfig", "CONFIG_DIR"]
+           "ViDROPConfig", "CONFIG_DIR", "CodebookFitConfig", "CodesEncodeConfig", "CodesDecodeConfig",
+           "CodecPsnrConfig", "COMPRESS_COMMANDS"]
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
@@ -182,3 +183,96 @@ class ViDROPConfig:
     """Training data."""
     init: InitConfig = field(default_factory=InitConfig)
     """Backbone initialisation."""
+
+
+def _required(cfg: object, *names: str) -> None:
+    missing = [n for n in names if getattr(cfg, n) in (None, "")]
+    if missing:
+        raise ValueError(f"{type(cfg).__doc__.split(':')[0]} needs " + ", ".join(f"--{n}" for n in missing))
+
+
+@dataclass
+class CodebookFitConfig:
+    """vidrop-compress fit: fit a k-means codebook on pixel patches (thesis sec. 6.2.4)."""
+
+    out: str | None = None
+    """Codebook file to write (.npz); required."""
+    videos: str | None = None
+    """Folder root/<class>/<video> to sample patches from (or use `procedural`)."""
+    procedural: int | None = None
+    """Fit on this many in-package procedural clips instead of a folder (the tiny setting)."""
+    patch_size: int = 10
+    """Patch side p (thesis: 10)."""
+    clusters: int = 65536
+    """Codebook size K (thesis: 65536)."""
+    patches_per_video: int = 2000
+    """Patches sampled per video."""
+    max_frames: int = 64
+    """Frames decoded per video."""
+    niter: int = 20
+    """k-means iterations."""
+    seed: int = 0
+    """Patch sampling and k-means seed."""
+    gpu: bool = False
+    """k-means on GPUs (needs faiss-gpu: vidrop[gpu])."""
+
+    def __post_init__(self) -> None:
+        _required(self, "out")
+        if (self.videos is None) == (self.procedural is None):
+            raise ValueError("vidrop-compress fit needs exactly one of --videos FOLDER or --procedural N")
+
+
+@dataclass
+class CodesEncodeConfig:
+    """vidrop-compress encode: encode a video folder to .npy code arrays."""
+
+    codebook: str | None = None
+    """Codebook file (.npz); required."""
+    src: str | None = None
+    """Video folder root/<class>/<video>; required."""
+    dst: str | None = None
+    """Output root/<class>/<video>.npy (+ codebook.npz); required."""
+    max_frames: int | None = None
+    """Encode at most this many frames per video (None: all)."""
+
+    def __post_init__(self) -> None:
+        _required(self, "codebook", "src", "dst")
+
+
+@dataclass
+class CodesDecodeConfig:
+    """vidrop-compress decode: decode a code array to a video (.mp4 / .gif) or frames (.npy)."""
+
+    codebook: str | None = None
+    """Codebook file (.npz); required."""
+    codes: str | None = None
+    """Code array (.npy) written by `encode`; required."""
+    out: str | None = None
+    """Output file: .mp4, .gif or .npy; required."""
+
+    def __post_init__(self) -> None:
+        _required(self, "codebook", "codes", "out")
+
+
+@dataclass
+class CodecPsnrConfig:
+    """vidrop-compress psnr: round-trip a video and report PSNR, compression factor and timings."""
+
+    codebook: str | None = None
+    """Codebook file (.npz); required."""
+    video: str | None = None
+    """Video file to round-trip; required."""
+    max_frames: int | None = None
+    """Read at most this many frames (None: all)."""
+
+    def __post_init__(self) -> None:
+        _required(self, "codebook", "video")
+
+
+COMPRESS_COMMANDS: dict[str, type] = {
+    "fit": CodebookFitConfig,
+    "encode": CodesEncodeConfig,
+    "decode": CodesDecodeConfig,
+    "psnr": CodecPsnrConfig,
+}
+"""The subcommands of ``vidrop-compress`` and the typed config of each."""

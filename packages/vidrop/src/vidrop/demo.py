@@ -20,6 +20,8 @@ import torch
 
 from sparse_core.config import parse_config
 from sparse_core.data.video import MOTIONS, MotionShapes
+from sparse_core.report import markdown_table
+from sparse_core.suite import StageResult
 from vidrop.codec import compression_factor, decode, encode, fit_codebook, psnr, sample_patches
 from vidrop.config import CONFIG_DIR, ViDROPConfig
 from vidrop.evaluation.protocols import ProbeConfig, run_protocols
@@ -106,8 +108,8 @@ def _frame_difference_baseline(train_set: Any, test_set: Any, probe: ProbeConfig
     return float(linear_probe(xtr, ytr, xte, yte, lrs=[0.01, 0.1], epochs=30, num_classes=len(MOTIONS))["test_top1"])
 
 
-def run(out_dir: Path, steps: int = 40) -> dict[str, Any]:
-    """Run the ViDROP demo stage into ``out_dir``; returns ``{"summary": markdown, "outputs": [paths]}``."""
+def run(out_dir: Path, steps: int = 40) -> StageResult:
+    """Run the ViDROP demo stage into ``out_dir``; headline: codec PSNR / factor, k-NN / linear top-1."""
     from vidrop.cli.train import train as train_run
 
     out_dir = Path(out_dir)
@@ -138,13 +140,12 @@ def run(out_dir: Path, steps: int = 40) -> dict[str, Any]:
     trained_res = run_protocols(encoder, train_set, test_set, probe, len(MOTIONS))
     diff_top1 = _frame_difference_baseline(train_set, test_set, probe)
     plot = _plot(out_dir / "vidrop_results.png", trained_res, random_res, Path(cfg.train.out_dir) / "metrics.jsonl")
-    table = (
-        "| backbone | k-NN top-1 (%) | linear top-1 (%) |\n|---|---|---|\n"
-        f"| random init | {random_res['knn_top1']:.1f} | {random_res['linear_top1']:.1f} |\n"
-        f"| tiny ViDROP ({result['steps']} steps) | {trained_res['knn_top1']:.1f} | "
-        f"{trained_res['linear_top1']:.1f} |\n"
-        f"| pixel frame differences (hand-made motion feature) | - | {diff_top1:.1f} |\n"
-    )
+    table = markdown_table(
+        [{"backbone": "random init", **random_res},
+         {"backbone": f"tiny ViDROP ({result['steps']} steps)", **trained_res},
+         {"backbone": "pixel frame differences (hand-made motion feature)", "linear_top1": diff_top1}],
+        {"backbone": "backbone", "knn_top1": "k-NN top-1 (%)", "linear_top1": "linear top-1 (%)"}, fmt=".1f",
+    ) + "\n"
     (out_dir / "vidrop_results.md").write_text(table)
     m, nan = result["metrics"], float("nan")
     summary = (
@@ -165,4 +166,8 @@ def run(out_dir: Path, steps: int = 40) -> dict[str, Any]:
         f"_({time.perf_counter() - t_start:.0f} s on this machine)_\n"
     )
     outputs = [out_dir / "vidrop_results.md", plot, codec["gif"], Path(cfg.train.out_dir) / "loss.png"]
-    return {"summary": summary, "outputs": [str(p) for p in outputs if p.exists()]}
+    headline = {"codec_psnr_db": codec["psnr_db"], "codec_compression_factor": codec["compression_factor"],
+                "knn_top1": trained_res["knn_top1"], "knn_top1_random": random_res["knn_top1"],
+                "linear_top1": trained_res["linear_top1"], "linear_top1_random": random_res["linear_top1"],
+                "linear_top1_frame_diff": diff_top1}
+    return StageResult(headline=headline, summary=summary, outputs=[str(p) for p in outputs if p.exists()])

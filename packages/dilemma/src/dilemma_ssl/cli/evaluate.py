@@ -9,8 +9,6 @@ loads exported backbone weights instead; with neither the backbone is randomly i
 from __future__ import annotations
 
 import json
-import logging
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,11 +18,11 @@ import torch
 
 from dilemma_ssl.config import DilemmaRunConfig
 from dilemma_ssl.runner import CONFIG_DIR, build_task, evaluate_backbone, write_eval
-from sparse_core.config import ConfigError, parse_config
+from sparse_core.cli import require_path, run_cli
 from sparse_core.engine import load_checkpoint
 from sparse_core.export import load_weights
 
-__all__ = ["DilemmaEvalConfig", "main"]
+__all__ = ["DilemmaEvalConfig", "main", "run"]
 
 
 @dataclass
@@ -39,14 +37,12 @@ class DilemmaEvalConfig(DilemmaRunConfig):
     """Folder for eval.json / eval.md (default: train.out_dir)."""
 
 
-def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
-    """Parse, load the weights, evaluate, print and write the results."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    try:
-        cfg = parse_config(DilemmaEvalConfig, argv, prog="dilemma-eval", config_dir=CONFIG_DIR)
-    except (ConfigError, ValueError) as err:
-        print(f"dilemma-eval: {err}", file=sys.stderr)
-        raise SystemExit(2) from None
+def run(cfg: DilemmaEvalConfig) -> dict[str, Any]:
+    """Load the weights, evaluate, print and write the results; returns them."""
+    if cfg.checkpoint:
+        require_path(cfg.checkpoint, "checkpoint", "file")
+    elif cfg.weights:
+        require_path(cfg.weights, "weights", "file")
     torch.manual_seed(cfg.train.seed)
     task = build_task(cfg)
     source = "random init"
@@ -66,5 +62,10 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     return res
 
 
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse and evaluate; 0 on success, 2 on a config error."""
+    return run_cli(DilemmaEvalConfig, run, argv, prog="dilemma-eval", config_dir=CONFIG_DIR)
+
+
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -13,12 +13,12 @@ from typing import Any
 
 import torch
 
-from river_vp.cli._common import resolve_device, setup_logging
+from river_vp.cli._common import resolve_device
 from river_vp.config import EncodeConfig, config_dir
 from river_vp.data.latent_cache import LatentCacheWriter
 from river_vp.data.sources import VideoSource
 from river_vp.models.io import load_vqgan
-from sparse_core.config import parse_config
+from sparse_core.cli import require_path, run_cli
 
 log = logging.getLogger("river_vp.encode")
 
@@ -51,15 +51,20 @@ def run(cfg: EncodeConfig) -> dict[str, Any]:
     return {"index": index, "num_videos": len(writer.videos), "num_skipped": len(writer.skipped)}
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Console entry point."""
-    setup_logging()
-    result = run(parse_config(EncodeConfig, argv, prog="river-encode", config_dir=config_dir("encode")))
+def _run_and_print(cfg: EncodeConfig) -> None:
+    require_path(cfg.autoencoder, "autoencoder")
+    result = run(cfg)
     print(
         f"latent cache: {result['index'].parent}  videos: {result['num_videos']}  "
         f"skipped (unreadable): {result['num_skipped']}"
     )
 
 
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point: 0 on success, 2 on a config error."""
+    return run_cli(EncodeConfig, _run_and_print, argv, prog="river-encode", config_dir=config_dir("encode"))
+
+
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

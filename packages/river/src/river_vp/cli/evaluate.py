@@ -17,14 +17,16 @@ from typing import Any
 
 import torch
 
-from river_vp.cli._common import resolve_device, setup_logging
+from river_vp.cli._common import resolve_device
 from river_vp.config import PROTOCOLS, EvalConfig, config_dir
 from river_vp.data.sources import VideoSource
-from river_vp.evaluation import evaluate_prediction, markdown_table, summary_dict
+from river_vp.evaluation import evaluate_prediction, summary_dict
 from river_vp.losses.perceptual import PerceptualLoss
 from river_vp.metrics.fvd import I3DFeatures
 from river_vp.predictor import RiverPredictor
-from sparse_core.config import ConfigError, parse_config, save_config
+from sparse_core.cli import require_path, run_cli
+from sparse_core.config import ConfigError, save_config
+from sparse_core.report import markdown_table
 
 log = logging.getLogger("river_vp.eval")
 
@@ -88,7 +90,8 @@ def run(cfg: EvalConfig) -> dict[str, Any]:
     save_config(cfg, out / "config.yaml")
     summary = {**summary_dict(result), "protocol": {"context": k, "future": n, "samples": s}}
     (out / "metrics.json").write_text(json.dumps(summary, indent=1))
-    (out / "metrics.md").write_text(markdown_table({f"{k}->{n} x{s}": result.metrics}, TABLE_KEYS) + "\n")
+    row = {"run": f"{k}->{n} x{s}", **result.metrics}
+    (out / "metrics.md").write_text(markdown_table([row], ["run", *TABLE_KEYS], fmt=".4g") + "\n")
     _plot(result.curves, out / "psnr_per_frame.png", k)
     return summary
 
@@ -111,12 +114,20 @@ def _plot(curves: dict[str, list[float]], path: Path, k: int) -> None:
     plt.close(fig)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    """Console entry point."""
-    setup_logging()
-    summary = run(parse_config(EvalConfig, argv, prog="river-eval", config_dir=config_dir("eval")))
+def _run_and_print(cfg: EvalConfig) -> None:
+    require_path(cfg.model, "model")
+    require_path(cfg.autoencoder, "autoencoder")
+    for key in ("i3d_path", "lpips_path"):
+        if getattr(cfg, key):
+            require_path(getattr(cfg, key), key, "file")
+    summary = run(cfg)
     print(json.dumps(summary["metrics"], indent=1))
 
 
+def main(argv: Sequence[str] | None = None) -> int:
+    """Console entry point: 0 on success, 2 on a config error."""
+    return run_cli(EvalConfig, _run_and_print, argv, prog="river-eval", config_dir=config_dir("eval"))
+
+
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from sparse_core.cli import require_path, run_cli
 from sparse_core.config import ConfigError, parse_config
 from vidrop.config import CONFIG_DIR, DataConfig, EncoderConfig, ViDROPConfig
 from vidrop.data.build import build_dataset
@@ -119,14 +120,23 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     return results
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` (``--config NAME`` from ``vidrop/configs/eval``, dotted overrides) and evaluate."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    cfg = parse_config(EvalConfig, argv, prog="vidrop-eval", config_dir=CONFIG_DIR / "eval")
+def _evaluate_and_print(cfg: EvalConfig) -> None:
+    if cfg.run_dir is not None:
+        require_path(cfg.run_dir, "run_dir", "dir")
+    if cfg.weights is not None:
+        require_path(cfg.weights, "weights", "file")
     results = evaluate(cfg)
     print(json.dumps({k: v for k, v in results.items() if k != "snippet_files"}, indent=2))
-    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` (``--config NAME`` from ``vidrop/configs/eval``, dotted overrides) and evaluate.
+
+    Returns:
+        0 on success, 2 on a config error.
+    """
+    return run_cli(EvalConfig, _evaluate_and_print, argv, prog="vidrop-eval", config_dir=CONFIG_DIR / "eval")
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from sparse_core.config import parse_config
+from sparse_core.cli import run_cli
 from sparse_core.engine import Trainer
 from sparse_core.export import save_weights
 from vidrop.config import CONFIG_DIR, ViDROPConfig
@@ -44,15 +44,16 @@ def train(cfg: ViDROPConfig) -> dict[str, Any]:
     return result
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Parse ``argv`` (``--config NAME``, dotted overrides) and train; exit status 0."""
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    cfg = parse_config(ViDROPConfig, argv, prog="vidrop-train", config_dir=CONFIG_DIR)
+def _train_and_log(cfg: ViDROPConfig) -> None:
     result = train(cfg)
     log.info("done: %d steps, final loss %.4f, teacher backbone -> %s", result["steps"],
              result["metrics"].get("loss", float("nan")), result["backbone"])
-    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` (``--config NAME``, dotted overrides) and train; 0 on success, 2 on a config error."""
+    return run_cli(ViDROPConfig, _train_and_log, argv, prog="vidrop-train", config_dir=CONFIG_DIR)
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

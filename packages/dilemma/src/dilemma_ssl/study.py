@@ -1,19 +1,22 @@
 """Small Fashion-MNIST study: dense MoCo v3 vs +Sparsity vs +DILEMMA at equal steps and at equal wall-clock.
 
 Not a test. Needs the Debian package ``dataset-fashion-mnist`` (or ``$SPARSE_SSL_FASHION_MNIST``). Writes
-``docs/study.md`` (and the runs under ``--out``)::
+``<out>/study.md`` and ``<out>/study.json`` (and the runs under ``--out``); ``--doc packages/dilemma/docs/study.md``
+also refreshes the package's documentation page::
 
-    python packages/dilemma/docs/study.py --steps 300 --out runs/dilemma-study
+    python -m dilemma_ssl.study --steps 300 --seeds [0,1,2] --out runs/dilemma-study
 
-The sparse runs of the equal-time rows train until they have used the dense run's wall-clock time.
+The sparse runs of the equal-time rows train until they have used the dense run's wall-clock time. Tables
+report mean ± std over the seeds (built on :func:`sparse_core.suite.study_main`).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -22,6 +25,10 @@ from dilemma_ssl.config import DataConfig, DilemmaRunConfig, EvalConfig, MethodC
 from dilemma_ssl.data import build_eval_datasets
 from dilemma_ssl.runner import build_task, train
 from sparse_core.engine import OptimConfig, TrainConfig
+from sparse_core.report import markdown_table, seed_summary
+from sparse_core.suite import StageResult, StudyConfig, study_main
+
+__all__ = ["METHODS", "DilemmaStudyConfig", "config", "main", "run_one", "scores", "study"]
 
 METHODS = {
     "MoCo v3 (dense)": dict(objective="none", lambda_dilemma=0.0, sparsity=[0.0], batch_multipliers=[1]),
@@ -30,8 +37,8 @@ METHODS = {
 }
 
 
-def config(name: str, steps: int, out: Path, base_batch: int, train_samples: int) -> DilemmaRunConfig:
-    """A small-ViT config on 28 px Fashion-MNIST (patch 4: 7 x 7 tokens)."""
+def config(name: str, steps: int, out: Path, base_batch: int, train_samples: int, seed: int = 0) -> DilemmaRunConfig:
+    """A small-ViT config on 28 px Fashion-MNIST (patch 4: 7 x 7 tokens), training seed ``seed``."""
     return DilemmaRunConfig(
         model=ModelConfig(
             arch="sparse_vit_tiny_patch16_224",
@@ -54,6 +61,7 @@ def config(name: str, steps: int, out: Path, base_batch: int, train_samples: int
             progress=False,
             log_every=25,
             resume="none",
+            seed=seed,
         ),
         optim=OptimConfig(lr=1e-3, warmup_steps=max(1, steps // 10), weight_decay=0.1, min_lr=1e-5),
     )
@@ -89,56 +97,84 @@ def run_one(cfg: DilemmaRunConfig) -> dict[str, float]:
     return {"steps": res["train"]["steps"], "train_s": seconds, **scores(task, cfg)}
 
 
-def main() -> None:
-    """Run the five trainings and write the Markdown table."""
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--steps", type=int, default=300)
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--train-samples", type=int, default=5000, help="k-NN / linear training subset")
-    p.add_argument("--out", type=Path, default=Path("runs/dilemma-study"))
-    p.add_argument("--md", type=Path, default=Path(__file__).with_name("study.md"))
-    a = p.parse_args()
-    t_start = time.perf_counter()
-    torch.set_num_threads(max(1, torch.get_num_threads()))
-    rows = [
+@dataclass
+class DilemmaStudyConfig(StudyConfig):
+    """python -m dilemma_ssl.study: dense MoCo v3 vs +Sparsity vs +DILEMMA on Fashion-MNIST."""
+
+    out: str = "runs/dilemma-study"
+    """Output folder: study.md, study.json and one run folder per (seed, method)."""
+    steps: int = 300
+    """Training steps of the equal-steps rows."""
+    batch: int = 32
+    """Base batch size."""
+    train_samples: int = 5000
+    """k-NN / linear training subset."""
+
+
+def _one_seed(cfg: DilemmaStudyConfig, seed: int, steps: int, train_samples: int) -> list[dict[str, Any]]:
+    """The rows of the table for one training seed (random init, equal steps, equal time)."""
+    out = Path(cfg.out) / f"seed{seed}"
+    rows: list[dict[str, Any]] = [
         {
             "method": "random init (no training)",
             "budget": "-",
-            **random_init(config("+DILEMMA", a.steps, a.out / "random", a.batch, a.train_samples)),
+            **random_init(config("+DILEMMA", steps, out / "random", cfg.batch, train_samples, seed)),
         }
     ]
     for name in METHODS:
-        r = run_one(config(name, a.steps, a.out / name.replace(" ", "_"), a.batch, a.train_samples))
+        r = run_one(config(name, steps, out / name.replace(" ", "_"), cfg.batch, train_samples, seed))
         rows.append({"method": name, "budget": "equal steps", **r})
         print(rows[-1], flush=True)
     dense_s = rows[1]["train_s"]
-    for row in rows[2:4]:  # equal wall-clock: the sparse runs get the dense run's time
+    for row in rows[2:4]:
         # equal wall-clock: the sparse run gets the number of steps that fits in the dense run's time
         # (fewer when a sparse step, with its larger batch and dense teacher, costs more than a dense one)
-        steps = max(1, round(row["steps"] * dense_s / row["train_s"]))
+        n = max(1, round(row["steps"] * dense_s / row["train_s"]))
         name = row["method"]
-        r = run_one(config(name, steps, a.out / (name.replace(" ", "_") + "_time"), a.batch, a.train_samples))
+        r = run_one(config(name, n, out / (name.replace(" ", "_") + "_time"), cfg.batch, train_samples, seed))
         rows.append({"method": name + " ↑", "budget": "equal time", **r})
         print(rows[-1], flush=True)
-    cols = ["method", "budget", "steps", "train_s", "knn", "linear", "md_acc"]
-    table = ev.markdown_table(rows, cols)
-    a.out.mkdir(parents=True, exist_ok=True)
-    (a.out / "study.json").write_text(json.dumps(rows, indent=2))
-    a.md.write_text(
+    return rows
+
+
+def study(cfg: DilemmaStudyConfig) -> StageResult:
+    """Every seed's five trainings and the Markdown table (mean ± std over seeds)."""
+    t_start = time.perf_counter()
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    steps, train_samples = (20, 500) if cfg.quick else (cfg.steps, cfg.train_samples)
+    per_seed = [_one_seed(cfg, seed, steps, train_samples) for seed in cfg.seeds]
+    merged = seed_summary(per_seed, key=["method", "budget"])
+    sizes = "--quick true" if cfg.quick else f"--steps {steps} --train_samples {train_samples}"
+    table = markdown_table(merged, ["method", "budget", "steps", "train_s", "knn", "linear", "md_acc", "seeds"])
+    summary = (
         "# DILEMMA on Fashion-MNIST: a small study\n\n"
-        f"Small ViT (4 blocks, width 96, 28 px, patch 4: 49 tokens), base batch {a.batch}, {a.steps} steps, "
+        f"Small ViT (4 blocks, width 96, 28 px, patch 4: 49 tokens), base batch {cfg.batch}, {steps} steps, "
         "light augmentation (crop, flip, colour jitter without hue, grayscale, solarize), AdamW lr 1e-3. "
         "+Sparsity and +DILEMMA use the random schedule (0/40/55/65 % dropped, batch x1/x2/x3/x4). "
-        f"k-NN (k=20) and Linear_F on frozen CLS features ({a.train_samples} train / 2000 test images), "
+        f"k-NN (k=20) and Linear_F on frozen CLS features ({train_samples} train / 2000 test images), "
         "mismatch-detection accuracy (md_acc, %) of the DILEMMA head at 55 % sparsity "
         "(theta = 0.2, so 80 % is "
         "the all-'correct' baseline). train_s is wall-clock on the machine that ran it (a shared 2-core CPU "
-        "when this file was written), so the time columns are indicative only.\n\n"
-        f"{table}\n\nGenerated by `python packages/dilemma/docs/study.py --steps {a.steps} --batch {a.batch} "
-        f"--train-samples {a.train_samples}` in {time.perf_counter() - t_start:.0f} s in all.\n"
+        "when this file was written), so the time columns are indicative only. "
+        f"Mean ± std over training seeds {cfg.seeds}.\n\n"
+        f"{table}\n\nGenerated by `python -m dilemma_ssl.study {sizes} --batch {cfg.batch} "
+        f"--seeds {list(cfg.seeds)}` in {time.perf_counter() - t_start:.0f} s in all.\n"
     )
-    print(table)
+
+    def mean(method: str, key: str) -> float:
+        vals = [r[key] for rows in per_seed for r in rows if r["method"] == method]
+        return float(sum(vals) / len(vals))
+
+    headline = {"knn_dense": mean("MoCo v3 (dense)", "knn"), "knn_dilemma": mean("+DILEMMA", "knn"),
+                "knn_sparsity": mean("+Sparsity", "knn"), "knn_random": mean("random init (no training)", "knn"),
+                "md_acc_dilemma": mean("+DILEMMA", "md_acc")}
+    return StageResult(headline=headline, summary=summary, details={"per_seed": per_seed})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m dilemma_ssl.study``: 0 on success, 2 on a config error (e.g. Fashion-MNIST not found)."""
+    return study_main(DilemmaStudyConfig, study, argv, "dilemma_ssl")
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -1,0 +1,49 @@
+"""Markdown tables and the mean ± std summary over seeds."""
+
+from __future__ import annotations
+
+import statistics
+
+from sparse_core.report import format_cell, markdown_table, mean_std, seed_summary
+
+
+def test_markdown_table_formats_and_missing_values() -> None:
+    rows = [{"name": "a", "x": 1.23456, "n": 3}, {"name": "b", "x": float("nan")}]
+    assert markdown_table(rows, ["name", "x", "n"]).splitlines() == [
+        "| name | x | n |",
+        "|---|---|---|",
+        "| a | 1.23 | 3 |",
+        "| b | - | - |",
+    ]
+
+
+def test_markdown_table_headers_and_per_column_formats() -> None:
+    rows = [{"k": 0.15, "ms": 12.345, "mfu": 0.4321, "flag": None}]
+    text = markdown_table(rows, {"k": "keep", "ms": "ms/step", "mfu": "MFU", "flag": "flag"},
+                          fmt={"ms": ".1f", "mfu": ".1%"}, missing="n/a")
+    assert text.splitlines()[0] == "| keep | ms/step | MFU | flag |"
+    assert text.splitlines()[2] == "| 0.15 | 12.3 | 43.2% | n/a |"
+    assert format_cell(float("inf")) == "-" and format_cell(2.0, ".4g") == "2" and format_cell("x") == "x"
+
+
+def test_mean_std_is_the_sample_statistics() -> None:
+    vals = [1.0, 2.0, 4.0]
+    m, s = statistics.fmean(vals), statistics.stdev(vals)
+    assert mean_std(vals) == f"{m:.2f} ± {s:.2f}"
+    assert mean_std([3.0]) == "3.00" and mean_std([]) == "-"
+    assert mean_std([1.0, float("nan"), 2.0, 4.0]) == mean_std(vals) and mean_std([float("nan")]) == "-"
+
+
+def test_seed_summary_merges_rows_by_key() -> None:
+    seed0 = [{"method": "dense", "knn": 10.0, "note": "x", "steps": 5},
+             {"method": "sparse", "knn": 20.0, "note": "y", "steps": 5}]
+    seed1 = [{"method": "sparse", "knn": 24.0, "note": "y", "steps": 5},
+             {"method": "dense", "knn": 12.0, "note": "x", "steps": 5}]
+    merged = seed_summary([seed0, seed1], key=["method"], fmt=".1f")
+    assert [r["method"] for r in merged] == ["dense", "sparse"]
+    assert merged[0]["knn"] == mean_std([10.0, 12.0], ".1f") and merged[1]["knn"] == mean_std([20.0, 24.0], ".1f")
+    assert merged[0]["note"] == "x" and merged[0]["seeds"] == 2
+    assert merged[1]["steps"] == 5  # equal in every seed: kept as it is
+    nan = float("nan")
+    merged = seed_summary([[{"m": "dense", "md_acc": nan}], [{"m": "dense", "md_acc": nan}]], key=["m"])
+    assert markdown_table(merged, ["m", "md_acc"]).splitlines()[-1] == "| dense | - |"
