@@ -94,7 +94,10 @@ def test_warmup_longer_than_the_run_is_warned(tmp_path: Path, caplog: pytest.Log
 
 def test_largest_batch_of_a_schedule_is_checked_before_step_zero(tmp_path: Path) -> None:
     train, optim = _cfgs(tmp_path, max_steps=12)
-    schedule = lambda step: 8 if step < 5 else 128  # noqa: E731  (step 5 needs twice the dataset)
+
+    def schedule(step: int) -> int:
+        return 8 if step < 5 else 128  # step 5 needs twice the dataset
+
     with pytest.raises(ConfigError, match=r"needs a batch of 128 at step 5.*larger than the dataset \(64"):
         Trainer(RegTask(), NoisyRegression(), train, optim, batch_size_fn=schedule)
     assert not (tmp_path / "checkpoints").exists() and not (tmp_path / "metrics.jsonl").exists()

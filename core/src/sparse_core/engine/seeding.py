@@ -36,17 +36,17 @@ def seeded(seed: int, restore: bool = True) -> Iterator[None]:
         restore: put the previous RNG states back on exit (default).
     """
     devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
-    py_state, np_state = random.getstate(), np.random.get_state()
+    py_state, np_state = random.getstate(), np.random.get_state()  # noqa: NPY002 (the global RNG)
     try:
         with torch.random.fork_rng(devices=devices, enabled=restore):
             torch.manual_seed(seed)
-            np.random.seed(seed % 2**32)
+            np.random.seed(seed % 2**32)  # noqa: NPY002 (what legacy inits draw from)
             random.seed(seed)
             yield
     finally:
         if restore:
             random.setstate(py_state)
-            np.random.set_state(np_state)
+            np.random.set_state(np_state)  # noqa: NPY002
 
 
 def build_seeded(fn: Callable[..., T], seed: int, *args: Any, **kwargs: Any) -> T:

@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader, Dataset
-
 import yaml
+from torch.utils.data import DataLoader, Dataset
 
 from ..config import ConfigError, save_config
 from .checkpoint import (
@@ -212,7 +211,7 @@ class Trainer:
     def state_dict(self, skips: SkipLog | None = None) -> dict[str, Any]:
         """Everything an exact resume needs (``skips``: the log of every process, default this one's)."""
         scaler = self.accelerator.scaler
-        skips = skips or self.skips
+        skips = self.skips if skips is None else skips
         state = {
             "task": self.unwrapped.state_dict(),
             "optimizer": self.optimizer.state_dict(),
