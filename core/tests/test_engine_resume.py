@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,9 +14,9 @@ from torch import nn
 
 from sparse_core.config import ConfigError
 from sparse_core.engine import OptimConfig, Task, TrainConfig, Trainer
-from sparse_core.engine.checkpoint import CheckpointError, list_checkpoints, load_latest_checkpoint
+from sparse_core.engine.checkpoint import TEMP_PREFIX, CheckpointError, list_checkpoints, load_latest_checkpoint
 from sparse_core.engine.resume import SAFE_ON_RESUME, ResumeConfigError, config_differences
-from sparse_core.export import save_weights
+from sparse_core.export import _temp_beside, save_weights
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_engine import NoisyRegression, RegTask, _cfgs, _weights
@@ -73,7 +74,10 @@ def test_stale_temp_files_of_the_run_are_removed_on_start(tmp_path: Path) -> Non
     ckpt_dir = tmp_path / "checkpoints"
     ckpt_dir.mkdir(parents=True)
     save_weights({"w": torch.zeros(2)}, tmp_path / "backbone.safetensors")
-    stale = [ckpt_dir / ".tmp_ckpt_a1b2c3d4", tmp_path / ".backbone.safetensors.k9_x7q2z.tmp"]
+    # the names the writers really use (a kill -9 mid-write leaves them), and two written by hand
+    stale = [Path(tempfile.mkstemp(prefix=TEMP_PREFIX, dir=ckpt_dir)[1]),
+             Path(_temp_beside(tmp_path / "backbone.safetensors")),
+             ckpt_dir / ".tmp_ckpt_a1b2c3d4", tmp_path / ".backbone.safetensors.k9_x7q2z.tmp"]
     kept = [tmp_path / "notes.tmp", tmp_path / ".tmp_ckpt_x", ckpt_dir / "my.tmp", tmp_path / "backbone.safetensors",
             tmp_path / "sub" / ".tmp_ckpt_a1b2c3d4", tmp_path / "sub" / ".backbone.safetensors.k9_x7q2z.tmp"]
     for p in stale + kept[:3] + kept[4:]:

@@ -27,7 +27,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 _TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
-TEMP_NAME = re.compile(r"^\..+\.[A-Za-z0-9_]{6,}\.tmp$")
+TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
 """Name of the temporary file :func:`save_weights` writes beside ``path`` before renaming it
 (``.<name>.<random>.tmp``); a kill mid-write leaves it behind, and the Trainer removes it on start."""
 

@@ -32,7 +32,7 @@ log = logging.getLogger("sparse_core.engine")
 _NAME = re.compile(r"^ckpt_(\d{8})\.pt$")
 TEMP_PREFIX = ".tmp_ckpt_"
 """Prefix of the temporary file a checkpoint is written to before it is renamed."""
-_TEMP = re.compile(r"^" + re.escape(TEMP_PREFIX) + r"[A-Za-z0-9_]{6,}$")  # tempfile.mkstemp's random tail
+_TEMP = re.compile(r"^" + re.escape(TEMP_PREFIX) + r"[a-z0-9_]{8}$")  # tempfile.mkstemp's random tail
 DAMAGED_SUFFIX = ".damaged"
 """Suffix a checkpoint that fails to load is renamed with (``ckpt_00000012.pt.damaged``)."""
 _REQUIRED = ("task", "optimizer", "step")
