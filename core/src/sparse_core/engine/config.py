@@ -73,7 +73,7 @@ class TrainConfig:
     keep_last: int = 3
     """Number of most recent checkpoints kept on disk."""
     resume: str = "auto"
-    """'auto' (latest checkpoint in out_dir if any), 'none', or a checkpoint path."""
+    """'auto' (newest checkpoint of out_dir that loads, if any, under the same config), 'none', or a path."""
     deterministic: bool = False
     """Use deterministic algorithms (slower; needed for bit-exact resume on GPU)."""
     progress: bool = True
