@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -26,6 +27,16 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 _TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
+TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+"""Name of the temporary file :func:`save_weights` writes beside ``path`` before renaming it
+(``.<name>.<random>.tmp``); a kill mid-write leaves it behind, and the Trainer removes it on start."""
+
+
+def _temp_beside(path: Path) -> str:
+    """A new empty temporary file in ``path``'s folder named as :data:`TEMP_NAME` describes."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    return tmp
 
 
 class LoadResult(NamedTuple):
@@ -96,8 +107,7 @@ def save_weights(
     tensors = _prepare_state_dict(state)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    tmp = _temp_beside(path)
     try:
         save_file(tensors, tmp, metadata=meta)
         os.replace(tmp, path)

@@ -1,12 +1,47 @@
-"""Dataclass configs of the training engine, shared by every package's top-level config."""
+"""Dataclass configs of the training engine, shared by every package's top-level config.
+
+Every numeric field is range-checked when the dataclass is built (``__post_init__``, so also by
+``dataclasses.replace`` and by ``parse_config`` before anything runs): a bad value raises
+:class:`~sparse_core.config.ConfigError` naming the key, the valid range and the value given.
+"""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+
+from ..config import ConfigError
 
 __all__ = ["TrainConfig", "OptimConfig"]
 
 PRECISIONS = ("no", "bf16", "fp16")
+
+
+def _bad(key: str, valid: str, value: object) -> ConfigError:
+    return ConfigError(f"{key} must be {valid}, got {value!r}")
+
+
+def _check_int(key: str, value: object, low: int, optional: bool = False) -> None:
+    """``value`` is an int >= ``low`` (or None if ``optional``)."""
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise _bad(key, f"an integer >= {low}" + (" (or None)" if optional else ""), value)
+
+
+def _check_float(key: str, value: object, low: float, strict: bool, high: float | None = None,
+                 high_strict: bool = False, optional: bool = False) -> None:
+    """``value`` is a finite number in the interval given by ``low``/``high`` (``strict``: open at that end)."""
+    if value is None and optional:
+        return
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok:
+        v = float(value)  # type: ignore[arg-type]
+        ok = (v > low if strict else v >= low) and (high is None or (v < high if high_strict else v <= high))
+    if not ok:
+        left = f"{'>' if strict else '>='} {low:g}"
+        right = "" if high is None else f" and {'<' if high_strict else '<='} {high:g}"
+        raise _bad(key, f"a finite number {left}{right}" + (" (or None)" if optional else ""), value)
 
 
 @dataclass
@@ -18,7 +53,7 @@ class TrainConfig:
     epochs: int = 1
     """Passes over the dataset (ignored when max_steps is set)."""
     max_steps: int | None = None
-    """Total optimizer steps; default epochs * (dataset size // batch_size)."""
+    """Total optimizer steps (>= 1); None: epochs * (dataset size // batch_size)."""
     batch_size: int = 256
     """Global batch size per optimizer step, summed over processes and accumulation steps."""
     grad_accum: int = 1
@@ -30,7 +65,7 @@ class TrainConfig:
     precision: str = "no"
     """Mixed precision: 'no', 'bf16' or 'fp16' (fp16 uses a gradient scaler)."""
     clip_grad: float | None = None
-    """Clip the global gradient norm to this value (None: no clipping)."""
+    """Clip the global gradient norm to this value (> 0; None: no clipping)."""
     log_every: int = 10
     """Write metrics to metrics.jsonl / TensorBoard every this many steps."""
     ckpt_every: int = 1000
@@ -38,20 +73,35 @@ class TrainConfig:
     keep_last: int = 3
     """Number of most recent checkpoints kept on disk."""
     resume: str = "auto"
-    """'auto' (latest checkpoint in out_dir if any), 'none', or a checkpoint path."""
+    """'auto' (newest checkpoint of out_dir that loads, if any, under the same config), 'none', or a path."""
     deterministic: bool = False
     """Use deterministic algorithms (slower; needed for bit-exact resume on GPU)."""
     progress: bool = True
     """Show a progress bar with rate and ETA."""
 
     def __post_init__(self) -> None:
+        """Refuse out-of-range values (see the field docs), naming the key and the valid range.
+
+        Raises:
+            ConfigError: the first bad field.
+        """
         if self.precision not in PRECISIONS:
-            raise ValueError(f"train.precision must be one of {PRECISIONS}, got '{self.precision}'")
+            raise ConfigError(f"train.precision must be one of {PRECISIONS}, got '{self.precision}'")
+        if not isinstance(self.out_dir, str) or not self.out_dir.strip():
+            raise _bad("train.out_dir", "a non-empty path", self.out_dir)
+        if not isinstance(self.resume, str) or not self.resume.strip():
+            raise _bad("train.resume", "'auto', 'none' or a checkpoint path", self.resume)
         for name in ("batch_size", "grad_accum", "log_every", "ckpt_every", "keep_last"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"train.{name} must be >= 1, got {getattr(self, name)}")
-        if self.epochs < 1 and self.max_steps is None:
-            raise ValueError("train.epochs must be >= 1 (or set train.max_steps)")
+            _check_int(f"train.{name}", getattr(self, name), 1)
+        _check_int("train.num_workers", self.num_workers, 0)
+        _check_int("train.seed", self.seed, 0)
+        # max_steps None means "use epochs"; 0 or a negative number is refused (it used to mean epochs / 0 steps).
+        _check_int("train.max_steps", self.max_steps, 1, optional=True)
+        if self.max_steps is None:
+            _check_int("train.epochs", self.epochs, 1)
+        elif isinstance(self.epochs, bool) or not isinstance(self.epochs, int) or self.epochs < 0:
+            raise _bad("train.epochs", "an integer >= 0 (ignored when train.max_steps is set)", self.epochs)
+        _check_float("train.clip_grad", self.clip_grad, 0.0, strict=True, optional=True)
 
 
 @dataclass
@@ -78,3 +128,26 @@ class OptimConfig:
     """Layer-wise lr decay (1.0: off); block i of L gets lr * layer_decay ** (L + 1 - i)."""
     fused: bool = field(default=False)
     """Use the fused AdamW kernel on CUDA."""
+
+    def __post_init__(self) -> None:
+        """Refuse out-of-range values, naming the key and the valid range.
+
+        Valid: ``lr > 0``, ``0 <= min_lr <= lr``, ``warmup_steps >= 0`` (a warmup longer than the run is
+        allowed but warned about by the Trainer: short smoke runs of a shipped config do that),
+        ``weight_decay >= 0``, ``weight_decay_end >= 0`` or None, ``0 <= betas < 1``, ``eps > 0``,
+        ``0 < layer_decay <= 1``.
+
+        Raises:
+            ConfigError: the first bad field.
+        """
+        _check_float("optim.lr", self.lr, 0.0, strict=True)
+        _check_float("optim.min_lr", self.min_lr, 0.0, strict=False, high=float(self.lr))
+        _check_int("optim.warmup_steps", self.warmup_steps, 0)
+        _check_float("optim.weight_decay", self.weight_decay, 0.0, strict=False)
+        _check_float("optim.weight_decay_end", self.weight_decay_end, 0.0, strict=False, optional=True)
+        if not isinstance(self.betas, (tuple, list)) or len(self.betas) != 2:
+            raise _bad("optim.betas", "a pair (beta1, beta2)", self.betas)
+        for i, beta in enumerate(self.betas):
+            _check_float(f"optim.betas[{i}]", beta, 0.0, strict=False, high=1.0, high_strict=True)
+        _check_float("optim.eps", self.eps, 0.0, strict=True)
+        _check_float("optim.layer_decay", self.layer_decay, 0.0, strict=True, high=1.0)

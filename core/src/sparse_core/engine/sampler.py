@@ -17,7 +17,8 @@ from torch.utils.data import Dataset, Sampler
 
 from .randomness import mix_seed, stream_id
 
-__all__ = ["StreamState", "StepBatchSampler", "SeededDataset", "advance", "sample_seed", "epoch_permutation"]
+__all__ = ["StreamState", "StepBatchSampler", "SeededDataset", "advance", "sample_seed", "epoch_permutation",
+           "check_run_batches"]
 
 
 @dataclass
@@ -40,6 +41,43 @@ def advance(state: StreamState, global_batch: int, num_samples: int) -> tuple[St
     if cursor + global_batch > num_samples:
         epoch, cursor = epoch + 1, 0
     return StreamState(epoch, cursor + global_batch), epoch, cursor
+
+
+def check_run_batches(num_samples: int, total_steps: int, batch_size: int,
+                      batch_size_fn: Callable[[int], int] | None = None, parts: int = 1) -> int:
+    """Check every step's global batch of the run before step 0; returns the largest.
+
+    With a ``batch_size_fn`` (DILEMMA's random sparsity schedule) each of the ``total_steps`` steps is asked
+    (a pure function of the step: cheap), so a run is refused up front rather than at the step that first
+    draws too large a batch.
+
+    Args:
+        num_samples: dataset length.
+        total_steps: optimizer steps of the run.
+        batch_size: the global batch of every step when ``batch_size_fn`` is None.
+        batch_size_fn: ``step -> global batch size``.
+        parts: world_size x grad_accum; every batch must divide into them.
+
+    Raises:
+        ConfigError: a batch larger than the dataset, below 1 or not divisible by ``parts`` (the message names
+            the step).
+    """
+    from ..config import ConfigError
+
+    steps = range(total_steps) if batch_size_fn is not None else range(1)
+    largest, at = 0, 0
+    for step in steps:
+        b = batch_size_fn(step) if batch_size_fn is not None else batch_size
+        if b < 1 or b % parts:
+            raise ConfigError(f"the global batch of step {step} is {b}: it must be >= 1 and divisible by "
+                              f"world_size x grad_accum = {parts}")
+        if b > largest:
+            largest, at = b, step
+    if largest > num_samples:
+        what = (f"the batch schedule (batch_size_fn) needs a batch of {largest} at step {at}, the largest of the "
+                f"run" if batch_size_fn is not None else f"train.batch_size={largest}")
+        raise ConfigError(f"{what}: larger than the dataset ({num_samples} samples)")
+    return largest
 
 
 def epoch_permutation(seed: int, epoch: int, num_samples: int) -> torch.Tensor:

@@ -5,27 +5,47 @@ checkpoints; each package owns its :class:`~sparse_core.engine.task.Task` (the t
 Exact resume: model, optimizer, scaler, step and data-stream position are checkpointed; the data order,
 per-sample augmentation seeds and the global RNG of every step are pure functions of ``(seed, step)``; the
 schedules are pure functions of the step.
+
+Before anything is trained or written the Trainer checks what the whole run will need (the resolved number
+of steps, the largest batch of a ``batch_size_fn`` schedule), removes temporary files left in ``out_dir`` by
+an interrupted write, and on auto-resume picks the newest checkpoint that loads (a damaged one is renamed
+``*.damaged`` with a warning, never deleted) and refuses one written under a different config
+(:mod:`~sparse_core.engine.resume`). A non-finite loss stops the run naming the last checkpoint written
+before the loss began to blow up (:mod:`~sparse_core.engine.divergence`).
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
+import yaml
 from torch.utils.data import DataLoader, Dataset
 
-from ..config import save_config
-from .checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from ..config import ConfigError, save_config
+from .checkpoint import (
+    CheckpointError,
+    checkpoint_step,
+    list_checkpoints,
+    load_engine_checkpoint,
+    load_latest_checkpoint,
+    remove_stale_temp_files,
+    save_checkpoint,
+)
 from .config import OptimConfig, TrainConfig
+from .divergence import DivergenceWatch
 from .metrics import MetricLogger, plot_metrics
 from .optim import build_optimizer, clip_grad_groups
 from .randomness import mix_seed, stream_id
-from .sampler import SeededDataset, StepBatchSampler, StreamState, advance
+from .resume import check_resume_config, resolved_config
+from .sampler import SeededDataset, StepBatchSampler, StreamState, advance, check_run_batches
 from .schedules import cosine_schedule
+from .skipped import IndexedDataset, SkipLog, TrackSkipped
 from .task import Task
 
 __all__ = ["Trainer", "NonFiniteLossError", "move_to_device", "step_seed"]
@@ -34,7 +54,8 @@ log = logging.getLogger("sparse_core.engine")
 
 
 class NonFiniteLossError(RuntimeError):
-    """The loss became NaN or infinite; the message names the step and the last good checkpoint."""
+    """The loss became NaN or infinite; the message names the step, where the blow-up began and the last
+    checkpoint written before it."""
 
 
 def step_seed(seed: int, step: int, rank: int) -> int:
@@ -92,15 +113,25 @@ class Trainer:
         find_unused_parameters: True turns DDP's search for unused parameters on for the whole run; None or
             False (default) ask ``task.find_unused_parameters(step)`` and turn it on only on those steps
             (DDP is re-wrapped when the answer changes).
+        safe_resume_keys: dotted keys (or group prefixes) of ``config`` that may change on resume besides
+            :data:`~sparse_core.engine.resume.SAFE_ON_RESUME` (e.g. an initial checkpoint the resumed state
+            replaces).
 
     Before the optimizer is built the Trainer sets ``task.seed`` / ``task.accum`` and calls
     ``task.setup(total_steps)``; the optimizer follows ``task.param_groups()``.
+
+    Raises:
+        ConfigError: (before any training or writing) a run of fewer than 1 step, a batch of the run larger
+            than the dataset, a checkpoint past the run's end, a resume under a different config
+            (:class:`~sparse_core.engine.resume.ResumeConfigError`), or a checkpoint that cannot be used
+            (:class:`~sparse_core.engine.checkpoint.CheckpointError`).
+        ValueError: an empty dataset.
     """
 
     def __init__(self, task: Task, dataset: Dataset, train: TrainConfig, optim: OptimConfig,
                  collate_fn: Callable[[Sequence[Any]], Any] | None = None,
                  batch_size_fn: Callable[[int], int] | None = None, config: Any = None,
-                 find_unused_parameters: bool | None = None) -> None:
+                 find_unused_parameters: bool | None = None, safe_resume_keys: Sequence[str] = ()) -> None:
         from accelerate import Accelerator
         from accelerate.utils import DistributedDataParallelKwargs
 
@@ -119,22 +150,39 @@ class Trainer:
         if self.num_samples == 0:
             raise ValueError("the training dataset is empty")
         self.batch_size_fn = batch_size_fn
-        base_batch = batch_size_fn(0) if batch_size_fn is not None else train.batch_size
-        if base_batch > self.num_samples:
-            raise ValueError(f"train.batch_size={base_batch} is larger than the dataset ({self.num_samples})")
-        self.total_steps = train.max_steps or train.epochs * (self.num_samples // train.batch_size)
+        if batch_size_fn is None and train.batch_size > self.num_samples:
+            raise ConfigError(f"train.batch_size={train.batch_size} is larger than the dataset "
+                              f"({self.num_samples} samples)")
+        self.total_steps = (train.max_steps if train.max_steps is not None
+                            else train.epochs * (self.num_samples // train.batch_size))
+        if self.total_steps < 1:
+            raise ConfigError(f"the run has {self.total_steps} optimizer steps (train.max_steps="
+                              f"{train.max_steps}, train.epochs={train.epochs}); it needs at least 1")
+        check_run_batches(self.num_samples, self.total_steps, train.batch_size, batch_size_fn,
+                          self.accelerator.num_processes * train.grad_accum)
+        if optim.warmup_steps > self.total_steps:
+            log.warning("optim.warmup_steps=%d is longer than the run (%d steps): the lr never reaches optim.lr",
+                        optim.warmup_steps, self.total_steps)
         self.collate_fn = collate_fn or _default_collate
         self.config = config
+        self.safe_resume_keys = tuple(safe_resume_keys)
+        self.step, self.stream = 0, StreamState()
+        self.skips = SkipLog(dataset)
+        self.watch = DivergenceWatch()
+        self.last_checkpoint: Path | None = None
+        if self.is_main:
+            remove_stale_temp_files(self.out_dir, self.ckpt_dir)
+        resume = self._find_resume()  # refuses a damaged checkpoint or another config before anything is written
         self.base_lr = optim.lr * (train.batch_size / 256 if optim.scale_lr else 1.0)
         task.seed, task.accum = train.seed, train.grad_accum  # the owner of per-step randomness (Task.generator)
         task.setup(self.total_steps)
         optimizer = build_optimizer(task, optim, self.base_lr)
         self.task, self.optimizer = self.accelerator.prepare(task, optimizer)
-        self.step, self.stream = 0, StreamState()
-        self.num_skipped = 0
-        self.last_checkpoint: Path | None = None
         self.logger = MetricLogger(self.out_dir, enabled=self.is_main)
-        self._maybe_resume()
+        if resume is not None:
+            self._apply(*resume)
+            if self.is_main:
+                log.info("resumed from %s at step %d", resume[0], self.step)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -154,52 +202,125 @@ class Trainer:
         end = o.weight_decay if o.weight_decay_end is None else o.weight_decay_end
         return cosine_schedule(step, self.total_steps, o.weight_decay, end)
 
+    @property
+    def num_skipped(self) -> int:
+        """Distinct samples skipped so far by this process (all processes: ``fit()``'s ``num_skipped``)."""
+        return len(self.skips)
+
     # ------------------------------------------------------------------ checkpoints
-    def state_dict(self) -> dict[str, Any]:
+    def state_dict(self, skips: SkipLog | None = None) -> dict[str, Any]:
+        """Everything an exact resume needs (``skips``: the log of every process, default this one's)."""
         scaler = self.accelerator.scaler
-        return {
+        skips = self.skips if skips is None else skips
+        state = {
             "task": self.unwrapped.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "scaler": scaler.state_dict() if scaler is not None else {},
             "step": self.step,
             "stream": {"epoch": self.stream.epoch, "cursor": self.stream.cursor},
-            "num_skipped": self.num_skipped,
+            "num_skipped": len(skips),
+            "skipped": skips.state_dict(),
+            "divergence": self.watch.state_dict(),
             "rng": {"torch": torch.get_rng_state()},
         }
+        if self.config is not None:
+            state["config"] = resolved_config(self.config)
+        return state
 
     def save(self) -> Path | None:
-        """Write a checkpoint of the current step (main process) and wait for all processes."""
+        """Write a checkpoint of the current step (main process) and wait for all processes.
+
+        While the loss is blowing up, the last checkpoint from before the blow-up is kept beyond
+        ``train.keep_last`` (it is the one the error message names).
+        """
+        skips = self._global_skips()
         path = None
         if self.is_main:
-            path = save_checkpoint(self.state_dict(), self.ckpt_dir, self.step, self.train_cfg.keep_last)
+            keep = self._checkpoint_before(self.watch.onset.step) if self.watch.onset is not None else None
+            path = save_checkpoint(self.state_dict(skips), self.ckpt_dir, self.step, self.train_cfg.keep_last,
+                                   protect=[keep] if keep is not None else ())
             self.last_checkpoint = path
         self.accelerator.wait_for_everyone()
         return path
 
     def load(self, path: str | Path) -> None:
-        state = load_checkpoint(path)
+        """Restore the checkpoint at ``path`` (see :meth:`state_dict`)."""
+        self._apply(Path(path), load_engine_checkpoint(path))
+
+    def _apply(self, path: Path, state: dict[str, Any]) -> None:
+        self._check_fits(path, state["task"])
         self.unwrapped.load_state_dict(state["task"])
-        self.optimizer.load_state_dict(state["optimizer"])
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (ValueError, KeyError) as err:
+            raise CheckpointError(f"{path} does not fit this run's optimizer ({err})") from None
         if self.accelerator.scaler is not None and state.get("scaler"):
             self.accelerator.scaler.load_state_dict(state["scaler"])
         self.step = int(state["step"])
+        if self.step > self.total_steps:
+            raise ConfigError(f"{path} is at step {self.step}, past the end of this run ({self.total_steps} "
+                              "steps): raise train.max_steps / train.epochs, or use --train.resume none")
         self.stream = StreamState(**state["stream"])
-        self.num_skipped = int(state.get("num_skipped", 0))
+        self.skips = SkipLog(self.dataset)
+        if self.accelerator.process_index == 0:  # the saved log is every process' union: count it once
+            self.skips.load_state_dict(state.get("skipped", {}))
+        self.watch.load_state_dict(state.get("divergence", {}))
         torch.set_rng_state(state["rng"]["torch"])
         self.last_checkpoint = Path(path)
 
-    def _maybe_resume(self) -> None:
+    def _check_fits(self, path: Path, saved: Mapping[str, Any]) -> None:
+        """One-line refusal of a checkpoint of another architecture (instead of load_state_dict's traceback)."""
+        own = self.unwrapped.state_dict()
+        missing = [k for k in own if k not in saved]
+        unexpected = [k for k in saved if k not in own]
+        shapes = [f"{k} {tuple(saved[k].shape)} vs {tuple(v.shape)}" for k, v in own.items()
+                  if k in saved and hasattr(v, "shape") and hasattr(saved[k], "shape") and saved[k].shape != v.shape]
+        if missing or unexpected or shapes:
+            parts = [f"{label} {', '.join(keys[:4])}{' ...' if len(keys) > 4 else ''}"
+                     for label, keys in (("missing", missing), ("unexpected", unexpected),
+                                         ("shape differs:", shapes)) if keys]
+            raise CheckpointError(f"{path} does not fit this model (another architecture?): {'; '.join(parts)}")
+
+    def _find_resume(self) -> tuple[Path, dict[str, Any]] | None:
+        """The checkpoint to resume and its state (``train.resume``), checked against the new config."""
         resume = self.train_cfg.resume
         if resume == "none":
-            return
-        path = latest_checkpoint(self.ckpt_dir) if resume == "auto" else Path(resume)
-        if path is None:
-            return
-        if not path.is_file():
-            raise FileNotFoundError(f"train.resume={resume!r}: no checkpoint at {path}")
-        self.load(path)
-        if self.is_main:
-            log.info("resumed from %s at step %d", path, self.step)
+            return None
+        if resume != "auto":
+            path = Path(resume)
+            if not path.is_file():
+                raise FileNotFoundError(f"train.resume={resume!r}: no checkpoint at {path}")
+            return path, load_engine_checkpoint(path)
+        found = load_latest_checkpoint(self.ckpt_dir, quarantine=self.is_main)
+        if found is None:
+            return None
+        path, state = found
+        if self.config is not None:
+            saved, source = state.get("config"), path.name
+            yaml_path = self.out_dir / "config.yaml"
+            if saved is None and yaml_path.is_file():
+                saved, source = yaml.safe_load(yaml_path.read_text()) or {}, str(yaml_path)
+            if isinstance(saved, Mapping):
+                changed = check_resume_config(saved, self.config, source, self.safe_resume_keys)
+                if changed and self.is_main:
+                    log.info("resuming %s with changed keys (safe on resume): %s", path, ", ".join(changed))
+        return path, state
+
+    def _checkpoint_before(self, step: int) -> Path | None:
+        """Newest checkpoint on disk written before optimizer step ``step`` ran."""
+        found = [p for p in list_checkpoints(self.ckpt_dir) if (checkpoint_step(p) or 0) < step]
+        return found[-1] if found else None
+
+    def _global_skips(self) -> SkipLog:
+        """The skip log of every process (a collective when there are several)."""
+        if self.accelerator.num_processes == 1:
+            return self.skips
+        from accelerate.utils import gather_object
+
+        merged = SkipLog(self.dataset)
+        for part in gather_object([self.skips.state_dict()]):
+            merged.merge(part["indices"], part["reads"])
+        return merged
 
     # ------------------------------------------------------------------ loop
     def _loader(self) -> DataLoader:
@@ -210,7 +331,8 @@ class Trainer:
             batch_size_fn=self.batch_size_fn)
         self._sampler = sampler
         workers = self.train_cfg.num_workers
-        return DataLoader(SeededDataset(self.dataset), batch_sampler=sampler, collate_fn=self.collate_fn,
+        return DataLoader(IndexedDataset(SeededDataset(self.dataset)), batch_sampler=sampler,
+                          collate_fn=TrackSkipped(self.collate_fn),
                           num_workers=workers, pin_memory=torch.cuda.is_available(),
                           persistent_workers=False, prefetch_factor=2 if workers > 0 else None)
 
@@ -253,9 +375,22 @@ class Trainer:
         if self.accelerator.num_processes > 1:
             bad = self.accelerator.reduce(bad, reduction="sum")
         if bad.item() > 0:
-            raise NonFiniteLossError(
-                f"non-finite loss ({loss.item()}) at step {self.step}; training stopped. Last good checkpoint: "
-                f"{self.last_checkpoint or latest_checkpoint(self.ckpt_dir) or 'none written yet'}")
+            raise NonFiniteLossError(self._non_finite_message(loss.detach().float().mean().item()))
+
+    def _non_finite_message(self, loss: float) -> str:
+        onset = self.watch.onset
+        first_bad = self.step if onset is None else min(onset.step, self.step)
+        ckpt = self._checkpoint_before(first_bad)
+        grew = "" if onset is None else (
+            f"; the {onset.key} began to grow at step {onset.step} (at step {onset.flagged_step} it was "
+            f"{onset.value:.4g}, over {self.watch.factor:g}x its running median {onset.median:.4g})")
+        where = (f"{ckpt}" if ckpt is not None else
+                 f"none (no checkpoint from before step {first_bad} remains; raise train.keep_last or "
+                 "lower train.ckpt_every)")
+        return (f"non-finite loss ({loss}) at step {self.step}; training stopped{grew}. Last checkpoint "
+                f"written before {'the blow-up' if onset is not None else 'it'}: {where}. Resuming from it with "
+                "the same settings will fail again (the resume is exact): lower optim.lr, enable or lower "
+                "train.clip_grad, or lengthen optim.warmup_steps")
 
     def fit(self) -> dict[str, Any]:
         """Train to ``total_steps``; returns a summary dict (steps, final metrics, checkpoint, time)."""
@@ -272,15 +407,15 @@ class Trainer:
         t0 = time.perf_counter()
         last: dict[str, float] = {}
         sums: dict[str, float] = {}
-        micro, step_skipped, lr = 0, 0, 0.0
-        for batch in loader:
+        micro, lr = 0, 0.0
+        step_skipped: list[int] = []
+        for batch, skipped in loader:
             if micro == 0:
                 self._sync_unused_search(self.step)
                 torch.manual_seed(step_seed(cfg.seed, self.step, self.accelerator.process_index))
                 lr = self._set_schedules(self.step)
-                sums, step_skipped = {}, 0
-            if isinstance(batch, Mapping):
-                step_skipped += int(batch.get("num_skipped", 0))
+                sums, step_skipped = {}, []
+            step_skipped += skipped
             micro += 1
             sync = micro == accum
             if not _is_empty(batch):
@@ -304,7 +439,8 @@ class Trainer:
             self.unwrapped.on_after_step(self.step, self.total_steps)
             b = self._sampler.global_batch(self.step)
             self.stream, _, _ = advance(self.stream, b, self.num_samples)
-            self.num_skipped += step_skipped
+            self.skips.add(step_skipped)
+            self._watch(sums)
             self.step += 1
             last = {**sums, "lr": lr, "epoch": self.stream.epoch, "skipped_total": self.num_skipped}
             bar.update(1)
@@ -317,13 +453,22 @@ class Trainer:
         if self.last_checkpoint is None or not self.last_checkpoint.name.endswith(f"{self.step:08d}.pt"):
             self.save()
         self.logger.close()
+        skips = self._global_skips()
         loss_png = None
         if self.is_main:
             loss_png = plot_metrics(self.out_dir / "metrics.jsonl", self.out_dir / "loss.png")
-            if self.num_skipped:
-                log.warning("%d corrupt or unreadable samples were skipped", self.num_skipped)
+            if len(skips):
+                log.warning("%s", skips.summary())
         return {"steps": self.step, "metrics": last, "checkpoint": self.last_checkpoint,
-                "loss_png": loss_png, "num_skipped": self.num_skipped, "time_s": time.perf_counter() - t0}
+                "loss_png": loss_png, "num_skipped": len(skips), "skipped_samples": skips.names(),
+                "time_s": time.perf_counter() - t0}
+
+    def _watch(self, sums: Mapping[str, float]) -> None:
+        """Feed the step's loss (and shared gradient norm, when clipping computed it) to the divergence watch."""
+        values = {k: float(sums[k]) for k in ("loss", "grad_norm") if k in sums}
+        if self.accelerator.scaler is not None and not math.isfinite(values.get("grad_norm", 0.0)):
+            values.pop("grad_norm")  # fp16: an overflowing step is skipped by the scaler, not a blow-up
+        self.watch.update(self.step, values)
 
 
 class _nullcontext:
