@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 
 from sparse_core.testing import call_script, console_scripts
 from vidrop.cli import compress, evaluate
@@ -112,3 +113,18 @@ def test_study_has_the_common_shape(capsys: pytest.CaptureFixture[str]) -> None:
     assert study.main(["--no.such_key", "1"]) == 2
     err = capsys.readouterr().err
     assert "no.such_key" in err and "out, seeds, quick" in err and len(err.strip().splitlines()) == 1
+
+
+def test_same_seed_gives_bitwise_equal_weights(tmp_path: Path) -> None:
+    """--train.seed covers the model's initialisation: the global RNG state before the run does not matter."""
+    from safetensors.torch import load_file
+
+    weights = []
+    for i, seed in enumerate([5, 5, 6]):
+        torch.manual_seed(1000 + i)  # a different global RNG state before every run
+        run = tmp_path / f"run{i}"
+        assert train_cli.main([*TINY, "--train.seed", str(seed), "--train.out_dir", str(run)]) == 0
+        weights.append(load_file(run / "teacher_backbone.safetensors"))
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert any(not torch.equal(weights[0][k], weights[2][k]) for k in weights[0])

@@ -9,7 +9,6 @@ import math
 from pathlib import Path
 from typing import Any
 
-import torch
 from torch import nn
 
 from dilemma_ssl import evaluate as ev
@@ -19,6 +18,7 @@ from dilemma_ssl.data import build_eval_datasets, build_pretrain_dataset
 from dilemma_ssl.schedule import SparsitySchedule
 from dilemma_ssl.variants import TASKS
 from sparse_core.engine import Trainer
+from sparse_core.engine.seeding import seeded
 from sparse_core.eval import run_protocol
 from sparse_core.export import save_weights
 from sparse_core.report import markdown_table
@@ -64,9 +64,9 @@ def train(cfg: DilemmaRunConfig, evaluate: bool = True) -> dict[str, Any]:
     Writes to ``train.out_dir``: config.yaml, checkpoints/, metrics.jsonl, tb/, loss.png (engine), then
     backbone.safetensors, eval.json and eval.md.
     """
-    torch.manual_seed(cfg.train.seed)
     schedule = build_schedule(cfg)
-    task = build_task(cfg, schedule)
+    with seeded(cfg.train.seed):  # --train.seed covers the model's initialisation
+        task = build_task(cfg, schedule)
     dataset = build_pretrain_dataset(cfg.data, cfg.model, cfg.method)
     train_cfg = dataclasses.replace(cfg.train, max_steps=total_steps(cfg, len(dataset), schedule))
     varies = schedule.random and len(set(schedule.multipliers)) > 1

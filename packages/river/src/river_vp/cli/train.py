@@ -21,6 +21,7 @@ from sparse_core.cli import require_path, run_cli
 from sparse_core.config import ConfigError
 from sparse_core.data.collate import collate_skip_none
 from sparse_core.engine import Trainer
+from sparse_core.engine.seeding import build_seeded
 
 log = logging.getLogger("river_vp.train")
 
@@ -41,7 +42,7 @@ def run(cfg: FlowRunConfig) -> dict[str, Any]:
         )
     scale = cache.auto_scale() if cfg.latent_scale is None else cfg.latent_scale
     dataset = LatentFlowDataset(cache, cfg.condition, cfg.examples_per_video, scale)
-    task = RiverTask(cfg.model, cfg.sigma_min, cfg.cond_noise_prob)
+    task = build_seeded(RiverTask, cfg.train.seed, cfg.model, cfg.sigma_min, cfg.cond_noise_prob)
     trainer = Trainer(task, dataset, cfg.train, cfg.optim, collate_fn=collate_skip_none, config=cfg)
     summary = trainer.fit()
     weights = None

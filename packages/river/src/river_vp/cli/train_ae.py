@@ -19,13 +19,14 @@ from river_vp.tasks.autoencoder import AutoencoderTask
 from sparse_core.cli import require_path, run_cli
 from sparse_core.data.collate import collate_skip_none
 from sparse_core.engine import Trainer
+from sparse_core.engine.seeding import build_seeded
 
 log = logging.getLogger("river_vp.train_ae")
 
 
 def run(cfg: AutoencoderRunConfig) -> dict[str, Any]:
     """Train and export; returns the trainer summary plus ``"weights"``."""
-    task = AutoencoderTask(cfg.model, cfg.loss)
+    task = build_seeded(AutoencoderTask, cfg.train.seed, cfg.model, cfg.loss)  # --train.seed covers the init
     if cfg.init_checkpoint:
         info = load_vqgan_checkpoint(task.vqgan, cfg.init_checkpoint)
         cfg.loss.init_codebook_from_data = False

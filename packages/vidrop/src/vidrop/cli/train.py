@@ -15,6 +15,7 @@ from typing import Any
 
 from sparse_core.cli import run_cli
 from sparse_core.engine import Trainer
+from sparse_core.engine.seeding import seeded
 from sparse_core.export import save_weights
 from vidrop.config import CONFIG_DIR, ViDROPConfig
 from vidrop.data.build import build_dataset
@@ -33,7 +34,8 @@ def train(cfg: ViDROPConfig) -> dict[str, Any]:
         the engine's summary (steps, metrics, checkpoint, time) plus ``"backbone"``, the exported path.
     """
     dataset = build_dataset(cfg.data, MultiClipViews(cfg.views))
-    task = ViDROPTask(cfg)  # the Trainer gives it the run length (Task.setup) and the per-step randomness
+    with seeded(cfg.train.seed):  # --train.seed covers the model's initialisation
+        task = ViDROPTask(cfg)  # the Trainer gives it the run length (Task.setup) and the per-step randomness
     trainer = Trainer(task, dataset, cfg.train, cfg.optim, config=cfg)
     result = trainer.fit()
     out = Path(cfg.train.out_dir) / "teacher_backbone.safetensors"
