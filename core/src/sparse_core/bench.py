@@ -337,6 +337,11 @@ class CoreBenchConfig:
     """torch.compile mode ('default', 'reduce-overhead', 'max-autotune'); None runs eagerly."""
 
     def __post_init__(self) -> None:
+        """Refuse unknown model sizes at construction.
+
+        Raises:
+            ValueError: a size in ``models`` other than tiny, small, base or large.
+        """
         unknown = sorted(set(self.models) - {"tiny", "small", "base", "large"})
         if unknown:
             raise ValueError(f"models: unknown size(s) {unknown}; valid: tiny, small, base, large")

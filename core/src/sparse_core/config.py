@@ -162,9 +162,12 @@ def _without_none(hint: Any) -> Any:
 
 
 def _normalise_flags(args: list[str], cls: type) -> list[str]:
-    """Accept the argparse spellings: ``--flag`` (a bool field alone means true), ``--items a b c`` (a list
-    field followed by its values, not written as ``[a,b,c]``) and ``--dashed-name`` for ``--dashed_name``;
-    everything else is passed through unchanged."""
+    """Accept the argparse spellings of CLI flags, rewritten to what the config parser reads.
+
+    ``--flag`` (a bool field alone means true), ``--items a b c`` (a list field followed by its values, not
+    written as ``[a,b,c]``) and ``--dashed-name`` for ``--dashed_name``; everything else is passed through
+    unchanged.
+    """
     import typing
 
     out: list[str] = []

@@ -20,6 +20,8 @@ Logged values should be ``all_reduce_mean(loss.detach())``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.distributed as dist
 from torch import Tensor
@@ -91,7 +93,7 @@ class _GatherWithGrad(torch.autograd.Function):
     """All-gather along dim 0 with per-rank sizes; backward sums the gradients of every rank's slice."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, sizes: list[int]) -> Tensor:  # type: ignore[override]
+    def forward(ctx: Any, x: Tensor, sizes: list[int]) -> Tensor:  # type: ignore[override]
         rank = get_rank()
         max_n = max(sizes)
         padded = x.new_zeros((max_n, *x.shape[1:]))
@@ -103,7 +105,7 @@ class _GatherWithGrad(torch.autograd.Function):
         return torch.cat([b[:n] for b, n in zip(buf, sizes)], dim=0)
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:  # type: ignore[override]
         # Each rank holds d(loss_r)/d(gathered); the local slice needs sum_r of its rows (a reduce-scatter).
         # An all-reduce of the (small) gathered gradient works for uneven sizes and on every backend.
         grad = grad.contiguous().clone()

@@ -194,7 +194,9 @@ def tube_mask(
 
     Args:
         batch_size: B.
-        grid_t, grid_h, grid_w: Token grid (T', Hp, Wp).
+        grid_t: Token grid time steps T'.
+        grid_h: Token grid height Hp.
+        grid_w: Token grid width Wp.
         ratio: Masked fraction of each frame's ``Hp * Wp`` tokens (``floor(ratio * Hp * Wp + 0.5)`` masked).
         generator: Random source.
         device: Device of the result.
@@ -230,7 +232,8 @@ def block_mask(
 
     Args:
         batch_size: B.
-        grid_h, grid_w: Token grid (Hp, Wp).
+        grid_h: Token grid height Hp.
+        grid_w: Token grid width Wp.
         ratio: Masked fraction in ``[0, 1]``.
         generator: Random source.
         device: Device of the result.

@@ -10,7 +10,13 @@ __all__ = ["MetricLogger", "plot_metrics", "read_jsonl"]
 
 
 class MetricLogger:
-    """Appends ``{"step": s, **metrics}`` lines to ``metrics.jsonl`` and scalars to TensorBoard (``tb/``)."""
+    """Appends ``{"step": s, **metrics}`` lines to ``metrics.jsonl`` and scalars to TensorBoard (``tb/``).
+
+    Args:
+        out_dir: run directory holding ``metrics.jsonl`` and ``tb/``; created when ``enabled``.
+        enabled: write anything at all (False on non-main ranks: every call is then a no-op).
+        tensorboard: also write TensorBoard scalars (skipped silently when tensorboard cannot be imported).
+    """
 
     def __init__(self, out_dir: str | Path, enabled: bool = True, tensorboard: bool = True) -> None:
         self.out_dir = Path(out_dir)
@@ -28,6 +34,12 @@ class MetricLogger:
                     self._tb = None
 
     def log(self, step: int, metrics: dict[str, float]) -> None:
+        """Append one ``{"step": step, **metrics}`` record and, with TensorBoard, one scalar per key.
+
+        Args:
+            step: optimizer step the metrics belong to.
+            metrics: scalar values by name.
+        """
         if not self.enabled:
             return
         with self.path.open("a") as f:
@@ -37,6 +49,7 @@ class MetricLogger:
                 self._tb.add_scalar(k, v, step)
 
     def close(self) -> None:
+        """Flush and close the TensorBoard writer; later :meth:`log` calls write the JSONL file only."""
         if self._tb is not None:
             self._tb.flush()
             self._tb.close()

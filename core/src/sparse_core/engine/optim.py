@@ -132,8 +132,9 @@ def build_optimizer(model: nn.Module, cfg: OptimConfig, lr: float) -> torch.opti
 
 
 def clip_grad_groups(optimizer: torch.optim.Optimizer, clip_grad: float | None) -> dict[str, float]:
-    """Clip gradient norms group by group: each :class:`ParamGroup` with a ``clip_grad`` of its own, the rest
-    together by ``clip_grad`` (call after unscaling mixed-precision gradients).
+    """Clip gradient norms group by group (call after unscaling mixed-precision gradients).
+
+    Each :class:`ParamGroup` with a ``clip_grad`` of its own is clipped alone; the rest together by ``clip_grad``.
 
     Args:
         optimizer: optimizer built by :func:`build_optimizer` (groups carry ``group`` and ``clip_grad``).

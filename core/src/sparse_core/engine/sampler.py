@@ -102,8 +102,18 @@ class StepBatchSampler(Sampler[list[tuple[int, int]]]):
 
     Args:
         num_samples: dataset length.
-        batch_size: global batch per step (all ranks, all micro-batches), or ``batch_size_fn(step)``.
-        start_step / start_state: where to resume.
+        batch_size: global batch per step (all ranks, all micro-batches), unless ``batch_size_fn`` is given.
+        total_steps: optimizer steps of the run; the sampler stops after the last one.
+        seed: run seed keying the epoch permutations and the per-sample augmentation seeds.
+        rank: this process's rank; it takes the ``rank``-th contiguous share of each global batch.
+        world_size: number of processes sharing each global batch.
+        grad_accum: micro-batches per optimizer step; each rank's share is split into this many.
+        start_step: first step to yield (resume).
+        start_state: stream position at ``start_step`` (resume); the beginning of epoch 0 when None.
+        batch_size_fn: ``step -> global batch size`` (a batch-size schedule), overriding ``batch_size``.
+
+    Raises:
+        ValueError: the global batch of ``start_step`` is not divisible by ``world_size x grad_accum``.
     """
 
     def __init__(self, num_samples: int, batch_size: int, total_steps: int, seed: int = 0, rank: int = 0,
@@ -117,6 +127,17 @@ class StepBatchSampler(Sampler[list[tuple[int, int]]]):
         self.global_batch(start_step)  # validate early
 
     def global_batch(self, step: int) -> int:
+        """Global batch size of ``step`` (all ranks, all micro-batches).
+
+        Args:
+            step: optimizer step.
+
+        Returns:
+            ``batch_size_fn(step)`` when a schedule is set, else ``batch_size``.
+
+        Raises:
+            ValueError: the batch is not divisible by ``world_size x grad_accum``.
+        """
         b = self.batch_size_fn(step) if self.batch_size_fn is not None else self.batch_size
         parts = self.world_size * self.grad_accum
         if b % parts:
@@ -125,9 +146,11 @@ class StepBatchSampler(Sampler[list[tuple[int, int]]]):
         return b
 
     def __len__(self) -> int:
+        """Number of micro-batches still to yield: ``(total_steps - start_step) x grad_accum``."""
         return (self.total_steps - self.start_step) * self.grad_accum
 
     def __iter__(self) -> Iterator[list[tuple[int, int]]]:
+        """Yield this rank's micro-batches, step by step, as lists of ``(dataset_index, augmentation_seed)``."""
         state = self.start_state
         perm_epoch, perm = -1, torch.empty(0, dtype=torch.long)
         for step in range(self.start_step, self.total_steps):
@@ -144,15 +167,26 @@ class StepBatchSampler(Sampler[list[tuple[int, int]]]):
 
 
 class SeededDataset(Dataset):
-    """Calls ``base[index]`` under a fixed torch RNG seed so augmentations are reproducible per sample."""
+    """Calls ``base[index]`` under a fixed torch RNG seed so augmentations are reproducible per sample.
+
+    Args:
+        base: the dataset to read; its items are indexed by the ``(index, seed)`` pairs of
+            :class:`StepBatchSampler`.
+    """
 
     def __init__(self, base: Dataset) -> None:
         self.base = base
 
     def __len__(self) -> int:
+        """Length of the base dataset."""
         return len(self.base)  # type: ignore[arg-type]
 
     def __getitem__(self, item: tuple[int, int]) -> Any:
+        """Return ``base[index]`` read with the global torch RNG seeded by ``seed``; the RNG is restored after.
+
+        Args:
+            item: ``(dataset_index, augmentation_seed)``.
+        """
         index, seed = item
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)

@@ -22,15 +22,24 @@ class IndexedDataset(Dataset):
 
     ``item`` is a dataset index or the ``(index, augmentation_seed)`` pair of
     :class:`~sparse_core.engine.sampler.SeededDataset`.
+
+    Args:
+        base: the dataset to read.
     """
 
     def __init__(self, base: Dataset) -> None:
         self.base = base
 
     def __len__(self) -> int:
+        """Length of the base dataset."""
         return len(self.base)  # type: ignore[arg-type]
 
     def __getitem__(self, item: Any) -> tuple[int, Any]:
+        """Return ``(index, base[item])``, ``index`` being ``item`` or its first element for a pair.
+
+        Args:
+            item: a dataset index or an ``(index, augmentation_seed)`` pair.
+        """
         index = item[0] if isinstance(item, tuple) else item
         return int(index), self.base[item]
 
@@ -46,6 +55,14 @@ class TrackSkipped:
         self.collate_fn = collate_fn
 
     def __call__(self, items: Sequence[tuple[int, Any]]) -> tuple[Any, list[int]]:
+        """Collate the samples of one batch and list the dataset indices of those that are ``None``.
+
+        Args:
+            items: ``(index, sample)`` pairs from :class:`IndexedDataset`.
+
+        Returns:
+            ``(collate_fn(samples), indices of the None samples)``.
+        """
         samples = [s for _, s in items]
         return self.collate_fn(samples), [i for i, s in items if s is None]
 
@@ -101,6 +118,7 @@ class SkipLog:
             self.reads += 1
 
     def __len__(self) -> int:
+        """Number of distinct skipped dataset indices."""
         return len(self.indices)
 
     def names(self, limit: int = 5) -> list[str]:

@@ -67,16 +67,21 @@ class Task(nn.Module):
         return self.training_step(batch, step)
 
     def setup(self, total_steps: int) -> None:
-        """Called once by the Trainer before training (and before a checkpoint is restored, so restored
-        state wins): the place for schedules that need the run length.
+        """Prepare what needs the run length (schedules); called once by the Trainer before training.
+
+        It runs before a checkpoint is restored, so restored state wins.
 
         Args:
             total_steps: optimizer steps of the whole run (``train.max_steps`` or epochs x steps per epoch).
         """
 
     def param_groups(self) -> list[ParamGroup] | None:
-        """Groups of parameters with their own lr scale, weight decay and clip norm (``None``: one setting for
-        all, the default). Read once when the optimizer is built; see :class:`~sparse_core.engine.optim.ParamGroup`.
+        """Groups of parameters with their own lr scale, weight decay and clip norm.
+
+        Read once when the optimizer is built; see :class:`~sparse_core.engine.optim.ParamGroup`.
+
+        Returns:
+            the groups, or ``None`` (the default) for one setting for all parameters.
         """
         return None
 

@@ -54,8 +54,10 @@ log = logging.getLogger("sparse_core.engine")
 
 
 class NonFiniteLossError(RuntimeError):
-    """The loss became NaN or infinite; the message names the step, where the blow-up began and the last
-    checkpoint written before it."""
+    """The loss became NaN or infinite.
+
+    The message names the step, where the blow-up began and the last checkpoint written before it.
+    """
 
 
 def step_seed(seed: int, step: int, rank: int) -> int:
@@ -91,8 +93,12 @@ def _is_empty(batch: Any) -> bool:
 
 
 def _allow_new_precision(precision: str) -> None:
-    """accelerate keeps one process-wide state; let a later Trainer in the same process (a demo running
-    several stages, a test suite) use another precision. The distributed state (PartialState) is kept."""
+    """Let a later Trainer in the same process use another mixed precision than the first one.
+
+    Accelerate keeps one process-wide state; a demo running several stages or a test suite builds several
+    Trainers. The accelerator state is reset only when ``precision`` differs; the distributed state
+    (PartialState) is kept.
+    """
     from accelerate.state import AcceleratorState
 
     shared = AcceleratorState._shared_state
@@ -106,7 +112,8 @@ class Trainer:
     Args:
         task: the method; its ``forward(batch, step)`` defaults to ``training_step``.
         dataset: map-style dataset of dict samples (``None`` for a corrupt sample).
-        train / optim: engine configs.
+        train: engine run config (steps, batch, precision, seed, checkpoints, ``out_dir``).
+        optim: optimizer and lr / weight-decay schedule config.
         collate_fn: list of samples -> batch (default ``sparse_core.data.collate.collate_skip_none``).
         batch_size_fn: optional ``step -> global batch size`` (DILEMMA's random sparsity schedule).
         config: the package's full config dataclass, saved as ``out_dir/config.yaml``.
@@ -187,17 +194,36 @@ class Trainer:
     # ------------------------------------------------------------------ properties
     @property
     def is_main(self) -> bool:
+        """Whether this is the main process (the one that writes metrics, checkpoints and the config)."""
         return self.accelerator.is_main_process
 
     @property
     def unwrapped(self) -> Task:
+        """The task without its DDP / accelerate wrapper."""
         return self.accelerator.unwrap_model(self.task)
 
     def lr_at(self, step: int) -> float:
+        """Base learning rate of ``step``: linear warmup over ``optim.warmup_steps``, then cosine to ``min_lr``.
+
+        Args:
+            step: optimizer step.
+
+        Returns:
+            the lr before each group's ``lr_scale`` (``optim.lr``, scaled by ``batch_size / 256`` when
+            ``optim.scale_lr``, at the end of the warmup).
+        """
         o = self.optim_cfg
         return cosine_schedule(step, self.total_steps, self.base_lr, o.min_lr, o.warmup_steps)
 
     def wd_at(self, step: int) -> float:
+        """Weight decay of ``step``: cosine from ``optim.weight_decay`` to ``optim.weight_decay_end``.
+
+        Args:
+            step: optimizer step.
+
+        Returns:
+            the weight decay of the groups that apply one (constant when ``weight_decay_end`` is None).
+        """
         o = self.optim_cfg
         end = o.weight_decay if o.weight_decay_end is None else o.weight_decay_end
         return cosine_schedule(step, self.total_steps, o.weight_decay, end)
@@ -345,8 +371,10 @@ class Trainer:
         return lr
 
     def _sync_unused_search(self, step: int) -> None:
-        """Re-wrap DDP when ``task.find_unused_parameters(step)`` changes (a collective: every process
-        re-wraps at the same step, since the answer is a function of the step)."""
+        """Re-wrap DDP when ``task.find_unused_parameters(step)`` changes.
+
+        A collective: every process re-wraps at the same step, since the answer is a function of the step.
+        """
         from torch.nn.parallel import DistributedDataParallel as DDP
 
         old = self.task

@@ -19,6 +19,10 @@ class LogitScale(nn.Module):
 
     open_clip clamps the parameter in the training loop after each step; here the clamp is applied in
     ``forward`` (same value, the gradient is zero while clamped).
+
+    Args:
+        init_temperature: initial temperature ``tau``; the parameter starts at ``s = log(1 / tau)``.
+        max_scale: largest scale ``exp(s)`` returned (CLIP: 100).
     """
 
     def __init__(self, init_temperature: float = 0.07, max_scale: float = 100.0) -> None:

@@ -108,7 +108,12 @@ class SparseForwardMixin(nn.Module):
         All blocks but the last run as usual; the last block's attention is computed explicitly.
 
         Args:
-            x, keep_idx, pos_idx, mask, no_pos: As in :meth:`forward_features`.
+            x: Images ``(B, C, H, W)`` or clips ``(B, C, T, H, W)``.
+            keep_idx: Patch tokens to keep, as in :meth:`forward_features`. Shape ``(B, K)`` long.
+            pos_idx: Position embedding index of each kept token (default ``keep_idx``). Shape ``(B, K)`` long.
+            mask: True where the patch embedding is replaced by the mask token. Shape ``(B, N)`` or ``(B, K)``
+                bool.
+            no_pos: True where a kept token gets no position embedding. Shape ``(B, K)`` bool.
 
         Returns:
             Shape ``(B, heads, T, T)`` with ``T = num_prefix_tokens + K``.

@@ -1,5 +1,7 @@
-"""Token selection shared by the image and video ViTs: embed, drop, re-position, mask and un-position patch
-tokens."""
+"""Token selection shared by the image and video ViTs.
+
+Embed, drop, re-position, mask and un-position patch tokens.
+"""
 
 from __future__ import annotations
 

@@ -162,7 +162,7 @@ class VideoViT(SparseForwardMixin):
         self.init_weights()
 
     def init_weights(self) -> None:
-        """timm ViT init (truncated normal 0.02 linears, zero biases); learned positions and CLS trunc-normal 0.02.
+        """Initialise as timm's ViT: trunc-normal 0.02 linears, zero biases, learned positions and CLS 0.02.
 
         The CLS token is drawn last, so the other weights do not depend on whether there is one.
         """

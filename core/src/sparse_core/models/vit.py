@@ -86,7 +86,14 @@ class SparseVisionTransformer(SparseForwardMixin, VisionTransformer):  # type: i
 
     # ------------------------------------------------------------------ init / sizes
     def init_weights(self, mode: str = "", needs_reset: bool = True) -> None:
-        """timm initialisation, then the fixed sin-cos table again if used."""
+        """Initialise as timm does, then fill the fixed sin-cos table again if used.
+
+        Args:
+            mode: timm's init mode (``"jax"``, ``"jax_nlhb"``, ``"moco"``; ``""`` takes the model's
+                ``weight_init_mode``).
+            needs_reset: call ``reset_parameters()`` on the submodules that have it (False when they already
+                initialised themselves).
+        """
         super().init_weights(mode, needs_reset=needs_reset)
         if getattr(self, "pos_embed_type", "learned") == "sincos" and self.pos_embed is not None:
             self._fill_sincos()
@@ -138,7 +145,12 @@ class SparseVisionTransformer(SparseForwardMixin, VisionTransformer):  # type: i
         Args:
             x: Patch embeddings. Shape ``(B, N, D)`` or ``(B, Hp, Wp, D)`` (``dynamic_img_size``); or only the
                 kept ones ``(B, K, D)`` when ``grid`` (the full patch grid) is given.
-            keep_idx, pos_idx, mask, no_pos: See :meth:`forward_features`.
+            keep_idx: Patch tokens to keep (order preserved), as in :meth:`forward_features`.
+                Shape ``(B, K)`` long.
+            pos_idx: Position embedding index of each kept token (default ``keep_idx``). Shape ``(B, K)`` long.
+            mask: True where the patch embedding is replaced by the mask token, before positions are added.
+                Shape ``(B, N)`` or ``(B, K)`` bool.
+            no_pos: True where a kept token gets no position embedding. Shape ``(B, K)`` bool.
             grid: Patch grid ``(Hp, Wp)`` of the image, set when ``x`` holds only the ``keep_idx`` tokens.
 
         Returns:
@@ -203,7 +215,7 @@ class SparseVisionTransformer(SparseForwardMixin, VisionTransformer):  # type: i
 
 # ---------------------------------------------------------------------- timm registry
 def _filter_fn(state_dict: dict[str, Tensor], model: SparseVisionTransformer) -> dict[str, Tensor]:
-    """timm's checkpoint filter (prefixes, resampling) plus our extras.
+    """Apply timm's checkpoint filter (prefixes, resampling) plus our extras.
 
     The mask token is kept out of timm's filter (which would take it for a DINOv2 checkpoint); if the
     checkpoint has none, the model's freshly initialised token is used. A sin-cos model keeps its own fixed
