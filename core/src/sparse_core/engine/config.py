@@ -138,8 +138,9 @@ class OptimConfig:
     def __post_init__(self) -> None:
         """Refuse out-of-range values, naming the key and the valid range.
 
-        Valid: ``lr > 0``, ``scale_lr_rule`` in ``LR_SCALING_RULES``, ``scale_lr_batch >= 1``, ``0 <= min_lr <= lr``, ``warmup_steps >= 0`` (a warmup longer than the run is
-        allowed but warned about by the Trainer: short smoke runs of a shipped config do that),
+        Valid: ``lr > 0``, ``scale_lr_rule`` in ``LR_SCALING_RULES``, ``scale_lr_batch >= 1``,
+        ``0 <= min_lr <= lr``, ``warmup_steps >= 0`` (a warmup longer than the run is allowed but warned
+        about by the Trainer: short smoke runs of a shipped config do that),
         ``weight_decay >= 0``, ``weight_decay_end >= 0`` or None, ``0 <= betas < 1``, ``eps > 0``,
         ``0 < layer_decay <= 1``.
 
