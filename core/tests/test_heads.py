@@ -73,3 +73,18 @@ def test_dino_head_trainable_norm_and_depth() -> None:
     assert len([m for m in bn_head.mlp if isinstance(m, nn.Linear)]) == 4
     assert len(_bns(bn_head)) == 3
     assert bn_head(torch.randn(3, 8)).shape == (3, 10)
+
+
+def test_dino_head_dinov2_magnitude_starts_at_one_and_trains() -> None:
+    torch.manual_seed(0)
+    head = DINOHead(8, out_dim=10, hidden_dim=16, bottleneck_dim=4, norm_last_layer=False)  # DINOv2's head
+    g = head.last_layer.parametrizations.weight.original0
+    assert g.shape == (10, 1) and g.requires_grad and torch.equal(g, torch.ones_like(g))
+    torch.testing.assert_close(head.last_layer.weight.norm(dim=1), torch.ones(10))  # unit prototypes at init
+    opt = torch.optim.SGD(head.parameters(), lr=0.05)
+    head(torch.randn(6, 8)).pow(2).sum().backward()
+    assert g.grad is not None and g.grad.abs().sum() > 0
+    opt.step()
+    norms = head.last_layer.weight.norm(dim=1)  # the prototype norms are |g|: they moved off 1
+    torch.testing.assert_close(norms, g.detach().abs().view(-1))
+    assert not torch.allclose(norms, torch.ones(10))

@@ -79,6 +79,7 @@ class DINOHead(nn.Module):
     layer ``Linear(bottleneck_dim, out_dim, bias=False)`` weight-normalised
     (``torch.nn.utils.parametrizations.weight_norm``) with its magnitude ``g`` filled with 1, and frozen when
     ``norm_last_layer`` (DINO; the prototypes then have unit norm and the output is a cosine similarity).
+DINOv2's head (dinov2/layers/dino_head.py) trains ``g`` from 1: ``norm_last_layer=False``.
 
     Args:
         in_dim: backbone width.
@@ -86,7 +87,8 @@ class DINOHead(nn.Module):
         hidden_dim: MLP hidden width (2048).
         bottleneck_dim: bottleneck width (256).
         num_layers: MLP layers before the bottleneck output (>= 1; DINO: 3).
-        norm_last_layer: freeze ``g = 1`` of the weight-normed prototype layer.
+        norm_last_layer: freeze ``g = 1`` of the weight-normed prototype layer (DINO v1); False trains it
+            from 1 (DINOv2).
         use_bn: BatchNorm after hidden linears (DINO: False for ViTs).
 
     Shape:

@@ -15,6 +15,7 @@ from ..config import ConfigError
 __all__ = ["TrainConfig", "OptimConfig"]
 
 PRECISIONS = ("no", "bf16", "fp16")
+LR_SCALING_RULES = ("linear", "sqrt")
 
 
 def _bad(key: str, valid: str, value: object) -> ConfigError:
@@ -111,7 +112,12 @@ class OptimConfig:
     lr: float = 1.5e-4
     """Peak learning rate (before batch scaling if scale_lr)."""
     scale_lr: bool = False
-    """Multiply lr by batch_size / 256 (linear scaling rule, as MoCo v3 and DINO)."""
+    """Scale lr with the global batch size by scale_lr_rule (default linear, batch_size / 256: MoCo v3, DINO)."""
+    scale_lr_rule: str = "linear"
+    """'linear': lr * batch_size / scale_lr_batch (MoCo v3, DINO); 'sqrt': lr * sqrt(batch_size / scale_lr_batch)
+    (DINOv2's ``optim.scaling_rule: sqrt_wrt_1024``, dinov2/utils/config.py)."""
+    scale_lr_batch: int = 256
+    """Batch size at which lr is given, the reference of scale_lr_rule (MoCo v3 / DINO: 256, DINOv2: 1024)."""
     min_lr: float = 0.0
     """Final learning rate of the cosine schedule."""
     warmup_steps: int = 0
@@ -132,8 +138,9 @@ class OptimConfig:
     def __post_init__(self) -> None:
         """Refuse out-of-range values, naming the key and the valid range.
 
-        Valid: ``lr > 0``, ``0 <= min_lr <= lr``, ``warmup_steps >= 0`` (a warmup longer than the run is
-        allowed but warned about by the Trainer: short smoke runs of a shipped config do that),
+        Valid: ``lr > 0``, ``scale_lr_rule`` in ``LR_SCALING_RULES``, ``scale_lr_batch >= 1``,
+        ``0 <= min_lr <= lr``, ``warmup_steps >= 0`` (a warmup longer than the run is allowed but warned
+        about by the Trainer: short smoke runs of a shipped config do that),
         ``weight_decay >= 0``, ``weight_decay_end >= 0`` or None, ``0 <= betas < 1``, ``eps > 0``,
         ``0 < layer_decay <= 1``.
 
@@ -141,6 +148,9 @@ class OptimConfig:
             ConfigError: the first bad field.
         """
         _check_float("optim.lr", self.lr, 0.0, strict=True)
+        if self.scale_lr_rule not in LR_SCALING_RULES:
+            raise ConfigError(f"optim.scale_lr_rule must be one of {LR_SCALING_RULES}, got {self.scale_lr_rule!r}")
+        _check_int("optim.scale_lr_batch", self.scale_lr_batch, 1)
         _check_float("optim.min_lr", self.min_lr, 0.0, strict=False, high=float(self.lr))
         _check_int("optim.warmup_steps", self.warmup_steps, 0)
         _check_float("optim.weight_decay", self.weight_decay, 0.0, strict=False)

@@ -8,11 +8,15 @@ everything after the blocks (final norm, heads) gets 1.
 
 A task may give groups of its parameters their own settings through ``Task.param_groups()`` (a list of
 :class:`ParamGroup`): an lr scale on top of the schedule, a constant weight decay and a gradient clip norm of
-their own (a GAN's discriminator). Every other parameter keeps the run's settings.
+their own (a GAN's discriminator), or an lr of 0 for the first steps (DINOv2's frozen prototype layer).
+Every other parameter keeps the run's settings.
+
+:func:`scaled_lr` is the peak lr after the batch-size scaling rule of ``optim.scale_lr_rule``.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -22,7 +26,7 @@ from torch import nn
 
 from .config import OptimConfig
 
-__all__ = ["ParamGroup", "param_groups", "build_optimizer", "layer_id", "clip_grad_groups"]
+__all__ = ["ParamGroup", "param_groups", "build_optimizer", "layer_id", "clip_grad_groups", "scaled_lr"]
 
 DEFAULT_GROUP = "default"
 
@@ -38,12 +42,17 @@ class ParamGroup:
             ``no_weight_decay()`` names still get none); ``None`` follows the run's weight-decay schedule.
         clip_grad: clip the group's own gradient norm to this value, apart from the other parameters;
             ``None`` clips it together with the other parameters by ``train.clip_grad``.
+        frozen_steps: the group's lr is 0 during optimizer steps ``0 .. frozen_steps - 1``, so AdamW moves
+            neither its weights nor (decoupled, scaled by the lr) its weight decay, while its gradients still
+            flow and its moment estimates still accumulate: DINOv2's ``freeze_last_layer_epochs``, which zeroes
+            the last layer's lr schedule for those iterations (dinov2/train/train.py).
     """
 
     prefix: str
     lr_scale: float = 1.0
     weight_decay: float | None = None
     clip_grad: float | None = None
+    frozen_steps: int = 0
 
     def owns(self, name: str) -> bool:
         """Whether parameter ``name`` lies under :attr:`prefix`."""
@@ -74,8 +83,8 @@ def param_groups(model: nn.Module, weight_decay: float, layer_decay: float = 1.0
     """Parameter groups for AdamW with ``weight_decay`` and an ``lr_scale`` per group.
 
     Frozen parameters (``requires_grad=False``) are left out. Each group dict carries ``names``,
-    ``lr_scale``, ``apply_wd`` (the trainer sets the scheduled weight decay), ``clip_grad`` and ``group``
-    (the :class:`ParamGroup` prefix, or ``"default"``).
+    ``lr_scale``, ``apply_wd`` (the trainer sets the scheduled weight decay), ``clip_grad``, ``frozen_steps``
+    (the trainer sets lr 0 before that step) and ``group`` (the :class:`ParamGroup` prefix, or ``"default"``).
 
     Args:
         model: the module whose parameters are grouped.
@@ -107,6 +116,7 @@ def param_groups(model: nn.Module, weight_decay: float, layer_decay: float = 1.0
             groups[key] = {"params": [], "names": [], "weight_decay": wd, "apply_wd": not (no_decay or fixed_wd),
                            "lr_scale": scale * (own.lr_scale if own else 1.0),
                            "clip_grad": own.clip_grad if own else None,
+                           "frozen_steps": own.frozen_steps if own else 0,
                            "group": own.prefix if own else DEFAULT_GROUP}
         groups[key]["params"].append(param)
         groups[key]["names"].append(name)
@@ -114,6 +124,26 @@ def param_groups(model: nn.Module, weight_decay: float, layer_decay: float = 1.0
         if not any(grp["group"] == g.prefix for grp in groups.values()):
             raise ValueError(f"parameter group {g.prefix!r} owns no trainable parameter")
     return list(groups.values())
+
+
+def scaled_lr(cfg: OptimConfig, batch_size: int) -> float:
+    """Peak lr of a run with global batch ``batch_size``: ``cfg.lr`` scaled by ``cfg.scale_lr_rule``.
+
+    ``"linear"``: ``lr * batch_size / scale_lr_batch`` (MoCo v3, DINO with reference 256); ``"sqrt"``:
+    ``lr * sqrt(batch_size / scale_lr_batch)`` (DINOv2's ``sqrt_wrt_1024`` with reference 1024,
+    dinov2/utils/config.py). Without ``cfg.scale_lr`` the lr is ``cfg.lr`` unchanged.
+
+    Args:
+        cfg: the optimizer config.
+        batch_size: global batch per optimizer step (all processes and accumulation steps).
+
+    Returns:
+        the learning rate the schedules peak at.
+    """
+    if not cfg.scale_lr:
+        return cfg.lr
+    ratio = batch_size / cfg.scale_lr_batch
+    return cfg.lr * (math.sqrt(ratio) if cfg.scale_lr_rule == "sqrt" else ratio)
 
 
 def build_optimizer(model: nn.Module, cfg: OptimConfig, lr: float) -> torch.optim.Optimizer:

@@ -40,7 +40,7 @@ from .checkpoint import (
 from .config import OptimConfig, TrainConfig
 from .divergence import DivergenceWatch
 from .metrics import MetricLogger, plot_metrics
-from .optim import build_optimizer, clip_grad_groups
+from .optim import build_optimizer, clip_grad_groups, scaled_lr
 from .randomness import mix_seed, stream_id
 from .resume import check_resume_config, resolved_config
 from .sampler import SeededDataset, StepBatchSampler, StreamState, advance, check_run_batches
@@ -180,7 +180,7 @@ class Trainer:
         if self.is_main:
             remove_stale_temp_files(self.out_dir, self.ckpt_dir)
         resume = self._find_resume()  # refuses a damaged checkpoint or another config before anything is written
-        self.base_lr = optim.lr * (train.batch_size / 256 if optim.scale_lr else 1.0)
+        self.base_lr = scaled_lr(optim, train.batch_size)
         task.seed, task.accum = train.seed, train.grad_accum  # the owner of per-step randomness (Task.generator)
         task.setup(self.total_steps)
         optimizer = build_optimizer(task, optim, self.base_lr)
@@ -365,7 +365,7 @@ class Trainer:
     def _set_schedules(self, step: int) -> float:
         lr, wd = self.lr_at(step), self.wd_at(step)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr * group.get("lr_scale", 1.0)
+            group["lr"] = 0.0 if step < group.get("frozen_steps", 0) else lr * group.get("lr_scale", 1.0)
             if group.get("apply_wd", True):
                 group["weight_decay"] = wd
         return lr

@@ -93,6 +93,12 @@ class HeadConfig:
     """MLP layers (DINOv2)."""
     shared: bool = False
     """One head for the CLS and patch losses (Table 6.1e ablation; separate heads are better)."""
+    norm_last_layer: bool = False
+    """Freeze the weight-norm magnitude g = 1 of the prototype layer (DINO v1's norm_last_layer). False
+    (default) trains g from 1, as DINOv2's DINOHead (dinov2/layers/dino_head.py)."""
+    freeze_last_layer_epochs: int = 1
+    """Epochs (passes over the training set) during which the prototype layers of both heads have lr 0, so
+    neither AdamW nor its weight decay moves them (DINOv2 optim.freeze_last_layer_epochs: 1)."""
 
 
 @dataclass
@@ -166,9 +172,13 @@ class ViDROPConfig:
 
     train: TrainConfig = field(default_factory=lambda: TrainConfig(out_dir="runs/vidrop", epochs=60, batch_size=512))
     """Loop, batch and checkpointing (thesis: 60 epochs, batch 512 with accumulation)."""
-    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=5e-4, scale_lr=True, min_lr=1e-6,
-                                                                   weight_decay=0.04, weight_decay_end=0.2))
-    """AdamW (DINOv2 defaults: lr 5e-4 scaled by batch / 256, weight decay 0.04 -> 0.2)."""
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(
+        lr=4e-3, scale_lr=True, scale_lr_rule="sqrt", scale_lr_batch=1024, min_lr=1e-6, weight_decay=0.04,
+        weight_decay_end=0.2))
+    """AdamW, DINOv2's rule (dinov2/configs/ssl_default_config.yaml, dinov2/utils/config.py): base lr 4e-3 at
+    batch 1024 with square-root scaling, lr = 4e-3 * sqrt(batch_size / 1024) (2.83e-3 at the thesis' 512);
+    min lr 1e-6; weight decay cosine 0.04 -> 0.2 (DINOv2's ViT-L/14 and ViT-g/14 configs; its default
+    ImageNet-1k ViT-L/16 config ends at 0.4). The thesis gives no optimizer values for ViDROP."""
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
     """Video ViT architecture."""
     head: HeadConfig = field(default_factory=HeadConfig)

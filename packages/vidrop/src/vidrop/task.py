@@ -5,6 +5,11 @@ Per-step random choices (which tokens are dropped / masked) come from the engine
 batch (every process, every micro-batch) from ``Task.generator(step, "tokens")``, of which this micro-batch keeps
 its rows (``Task.rows``). One process and N processes compute the same loss, ``grad_accum`` micro-batches get
 the rows of one whole-batch draw, and a resumed run draws the same tokens.
+
+The heads are DINOv2's (dinov2/layers/dino_head.py): the prototype layer's weight-norm magnitude is trained
+from 1 (``head.norm_last_layer=False``), and the prototype layers get lr 0 for the first
+``head.freeze_last_layer_epochs`` epochs (DINOv2's ``freeze_last_layer_epochs``, dinov2/train/train.py) through
+an engine :class:`~sparse_core.engine.optim.ParamGroup` with ``frozen_steps``.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from torch import Tensor, nn
 
 from sparse_core.distributed import get_world_size
 from sparse_core.ema import EMATeacher, cosine_momentum
-from sparse_core.engine import Task
+from sparse_core.engine import ParamGroup, Task
 from sparse_core.heads import DINOHead
 from sparse_core.losses import DINOLoss, IBOTPatchLoss, koleo_loss, teacher_temp_schedule
 from vidrop.config import HeadConfig, LossConfig, ViDROPConfig
@@ -24,13 +29,19 @@ from vidrop.init import load_init
 from vidrop.model import ViDROPEncoder, build_encoder
 from vidrop.tokens import StudentTokens, sample_student_tokens
 
-__all__ = ["ViDROPTask", "LOSS_VARIANTS", "build_student"]
+__all__ = ["ViDROPTask", "LOSS_VARIANTS", "LAST_LAYER", "build_student"]
 
 LOSS_VARIANTS = ("ibot", "dino", "stare")
+LAST_LAYER = "last_layer"
+"""Name of the weight-normed prototype layer in each head (DINOHead.last_layer)."""
 
 
 def build_student(cfg: ViDROPConfig) -> nn.ModuleDict:
-    """Student networks: ``backbone``, ``dino_head`` and (unless shared or unused) ``ibot_head``."""
+    """Student networks: ``backbone``, ``dino_head`` and (unless shared or unused) ``ibot_head``.
+
+    The heads are :class:`~sparse_core.heads.DINOHead` with ``norm_last_layer=cfg.head.norm_last_layer``
+    (default False: DINOv2 trains the prototype magnitude, initialised to 1).
+    """
     variant = cfg.loss.variant
     if variant not in LOSS_VARIANTS:
         raise ValueError(f"loss.variant must be one of {LOSS_VARIANTS}, got {variant!r}")
@@ -40,11 +51,12 @@ def build_student(cfg: ViDROPConfig) -> nn.ModuleDict:
     h: HeadConfig = cfg.head
     mods: dict[str, nn.Module] = {
         "backbone": backbone,
-        "dino_head": DINOHead(backbone.embed_dim, h.out_dim, h.hidden_dim, h.bottleneck_dim, h.num_layers),
+        "dino_head": DINOHead(backbone.embed_dim, h.out_dim, h.hidden_dim, h.bottleneck_dim, h.num_layers,
+                              norm_last_layer=h.norm_last_layer),
     }
     if variant != "dino" and not h.shared:
         mods["ibot_head"] = DINOHead(backbone.embed_dim, h.patch_out_dim, h.hidden_dim, h.bottleneck_dim,
-                                     h.num_layers)
+                                     h.num_layers, norm_last_layer=h.norm_last_layer)
     return nn.ModuleDict(mods)
 
 
@@ -58,13 +70,17 @@ class ViDROPTask(Task):
         cfg: full run config (encoder, head, loss, tokens, train.seed).
         total_steps: length of training (teacher temperature schedule) when the task is used on its own; the
             Trainer sets it through :meth:`setup`.
+        steps_per_epoch: optimizer steps per pass over the training set (``len(dataset) // batch_size``, the
+            Trainer's epoch), which ``head.freeze_last_layer_epochs`` is counted in; ``None``:
+            ``total_steps // train.epochs``.
     """
 
-    def __init__(self, cfg: ViDROPConfig, total_steps: int = 1) -> None:
+    def __init__(self, cfg: ViDROPConfig, total_steps: int = 1, steps_per_epoch: int | None = None) -> None:
         super().__init__()
         self.cfg = cfg
         self.loss_cfg: LossConfig = cfg.loss
         self.total_steps = max(1, total_steps)
+        self.steps_per_epoch = steps_per_epoch
         self.seed = cfg.train.seed
         self.student = build_student(cfg)
         self.init_missing = load_init(self.encoder, cfg.init)  # before the teacher copies the student
@@ -75,8 +91,27 @@ class ViDROPTask(Task):
         self.ibot_loss = IBOTPatchLoss(patch_dim, lc.student_temp, lc.center_momentum)
 
     def setup(self, total_steps: int) -> None:
-        """Length of training for the teacher temperature schedule (called by the Trainer)."""
+        """Length of training for the teacher temperature schedule and the last-layer freeze (called by the
+        Trainer before it builds the optimizer)."""
         self.total_steps = max(1, total_steps)
+
+    @property
+    def frozen_last_layer_steps(self) -> int:
+        """Optimizer steps during which the prototype layers have lr 0: ``head.freeze_last_layer_epochs`` x
+        steps per epoch (DINOv2: 1 epoch)."""
+        per_epoch = self.steps_per_epoch
+        if per_epoch is None:
+            per_epoch = self.total_steps // max(1, self.cfg.train.epochs)
+        return self.cfg.head.freeze_last_layer_epochs * per_epoch
+
+    def param_groups(self) -> list[ParamGroup] | None:
+        """The student's prototype layers (``<head>.last_layer``) with lr 0 for the first
+        :attr:`frozen_last_layer_steps` steps (``None`` when there is no freeze)."""
+        frozen = self.frozen_last_layer_steps
+        if frozen <= 0:
+            return None
+        heads = [name for name in ("dino_head", "ibot_head") if name in self.student]
+        return [ParamGroup(f"student.{name}.{LAST_LAYER}", frozen_steps=frozen) for name in heads]
 
     # ------------------------------------------------------------------ helpers
     @property

@@ -35,7 +35,9 @@ def train(cfg: ViDROPConfig) -> dict[str, Any]:
     """
     dataset = build_dataset(cfg.data, MultiClipViews(cfg.views))
     with seeded(cfg.train.seed):  # --train.seed covers the model's initialisation
-        task = ViDROPTask(cfg)  # the Trainer gives it the run length (Task.setup) and the per-step randomness
+        # the Trainer gives it the run length (Task.setup) and the per-step randomness; an epoch counts the
+        # last-layer freeze (head.freeze_last_layer_epochs)
+        task = ViDROPTask(cfg, steps_per_epoch=len(dataset) // cfg.train.batch_size)
     trainer = Trainer(task, dataset, cfg.train, cfg.optim, config=cfg)
     result = trainer.fit()
     out = Path(cfg.train.out_dir) / "teacher_backbone.safetensors"
