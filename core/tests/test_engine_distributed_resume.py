@@ -3,9 +3,6 @@ damaged newest checkpoint to the same step (one of them moves it aside) and resu
 
 from __future__ import annotations
 
-import json
-import multiprocessing as mp
-import os
 import sys
 from pathlib import Path
 
@@ -13,9 +10,10 @@ import pytest
 import torch
 
 from sparse_core.engine import OptimConfig, TrainConfig, Trainer
+from sparse_core.testing import run_distributed
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_engine_distributed import LinearTask, _free_port
+from test_engine_distributed import LinearTask
 from test_engine_guards import NamedFiles
 
 CORRUPT = (1, 5, 9, 13)
@@ -27,38 +25,24 @@ def _cfgs(out: Path) -> tuple[TrainConfig, OptimConfig]:
             OptimConfig(lr=1e-2, warmup_steps=1, weight_decay=0.05))
 
 
-def _worker(rank: int, port: int, out: str) -> None:
-    os.environ.update({"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "RANK": str(rank),
-                       "WORLD_SIZE": "2", "LOCAL_RANK": str(rank), "LOCAL_WORLD_SIZE": "2",
-                       "ACCELERATE_USE_CPU": "true"})
+def _rank(rank: int, world: int, out: str) -> dict:
     from accelerate.state import AcceleratorState, PartialState
 
     AcceleratorState._reset_state(True)
     PartialState._reset_state()
-    torch.set_num_threads(1)
     torch.manual_seed(0)
     trainer = Trainer(LinearTask(), NamedFiles(16, CORRUPT), *_cfgs(Path(out)))
+    assert trainer.accelerator.num_processes == world
     start = trainer.step
     res = trainer.fit()
-    summary = {"start": start, "num_skipped": res["num_skipped"], "names": res["skipped_samples"]}
-    (Path(out) / f"rank{rank}.json").write_text(json.dumps(summary))
     if rank == 0:
         torch.save(trainer.unwrapped.state_dict(), Path(out) / "final.pt")
-    torch.distributed.destroy_process_group()
+    return {"start": start, "num_skipped": res["num_skipped"], "names": res["skipped_samples"]}
 
 
 def _launch(out: Path) -> list[dict]:
-    ctx = mp.get_context("fork")
-    port = _free_port()
-    procs = [ctx.Process(target=_worker, args=(r, port, str(out))) for r in range(2)]
-    for p in procs:
-        p.start()
-    for p in procs:
-        p.join(timeout=240)
-        if p.is_alive():
-            p.kill()
-    assert [p.exitcode for p in procs] == [0, 0]
-    return [json.loads((out / f"rank{r}.json").read_text()) for r in range(2)]
+    return run_distributed(_rank, str(out), world_size=2, init_group=False, env={"ACCELERATE_USE_CPU": "true"},
+                           timeout_s=240)
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="fork-based launcher")
