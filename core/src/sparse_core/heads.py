@@ -79,7 +79,7 @@ class DINOHead(nn.Module):
     layer ``Linear(bottleneck_dim, out_dim, bias=False)`` weight-normalised
     (``torch.nn.utils.parametrizations.weight_norm``) with its magnitude ``g`` filled with 1, and frozen when
     ``norm_last_layer`` (DINO; the prototypes then have unit norm and the output is a cosine similarity).
-DINOv2's head (dinov2/layers/dino_head.py) trains ``g`` from 1: ``norm_last_layer=False``.
+    DINOv2's head (dinov2/layers/dino_head.py) trains ``g`` from 1: ``norm_last_layer=False``.
 
     Args:
         in_dim: backbone width.
