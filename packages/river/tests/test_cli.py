@@ -140,9 +140,4 @@ def test_study_has_the_common_shape() -> None:
 
 def test_same_seed_gives_bitwise_equal_autoencoder(tmp_path: Path) -> None:
     """river-train-ae: --train.seed covers the model's initialisation, whatever the global RNG state was."""
-
-    def train_weights(seed: int, out: Path) -> Path:
-        assert train_ae.main([*TINY_AE, "--train.out_dir", str(out), "--train.seed", str(seed)]) == 0
-        return out / "vqgan.safetensors"
-
-    assert_seed_decides_weights(train_weights, tmp_path, seed=3, other_seed=4, global_seed=100)
+    assert_seed_decides_weights(train_ae.main, TINY_AE, "vqgan.safetensors", tmp_path, seed=3, other_seed=4)

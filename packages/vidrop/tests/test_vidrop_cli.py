@@ -112,9 +112,5 @@ def test_study_has_the_common_shape() -> None:
 
 def test_same_seed_gives_bitwise_equal_weights(tmp_path: Path) -> None:
     """--train.seed covers the model's initialisation: the global RNG state before the run does not matter."""
-
-    def train_weights(seed: int, run: Path) -> Path:
-        assert train_cli.main([*TINY, "--train.seed", str(seed), "--train.out_dir", str(run)]) == 0
-        return run / "teacher_backbone.safetensors"
-
-    assert_seed_decides_weights(train_weights, tmp_path, seed=5, other_seed=6, global_seed=1000)
+    assert_seed_decides_weights(train_cli.main, TINY, "teacher_backbone.safetensors", tmp_path, seed=5, other_seed=6,
+                                global_seed=1000)

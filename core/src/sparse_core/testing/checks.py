@@ -10,10 +10,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib.metadata import EntryPoint
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import torch
 from safetensors.torch import load_file
@@ -28,21 +29,23 @@ UNKNOWN_KEY = "no.such_key"
 """A config key no CLI has (passed as ``--no.such_key 1``)."""
 
 
-def assert_rejects_unknown_key(entry: EntryPoint) -> None:
+def assert_rejects_unknown_key(entry: EntryPoint | Callable[[list[str]], Any]) -> None:
     """Call the console script with ``--no.such_key 1`` and check the one-line refusal.
 
     Args:
-        entry: the console script (see :func:`~sparse_core.testing.console_scripts`).
+        entry: the console script (see :func:`~sparse_core.testing.console_scripts`) or a ``main(argv)``.
 
     Raises:
         AssertionError: the status is not 2, stderr is not one line naming the key and the valid keys, or a
             traceback was printed.
     """
-    res = call_script(entry, [f"--{UNKNOWN_KEY}", "1"])
-    assert res.code == 2, (entry.name, res.err)
+    argv = [f"--{UNKNOWN_KEY}", "1"]
+    res = call_script(entry, argv) if isinstance(entry, EntryPoint) else call_main(entry, argv)
+    name = getattr(entry, "name", getattr(entry, "__name__", "main"))
+    assert res.code == 2, (name, res.err)
     lines = res.err.strip().splitlines()
-    assert len(lines) == 1 and UNKNOWN_KEY in lines[0] and "valid" in lines[0], (entry.name, res.err)
-    assert "Traceback" not in res.err + res.out, entry.name
+    assert len(lines) == 1 and UNKNOWN_KEY in lines[0] and "valid" in lines[0], (name, res.err)
+    assert "Traceback" not in res.err + res.out, name
 
 
 def assert_study_has_common_shape(study: ModuleType) -> None:
@@ -63,26 +66,32 @@ def assert_study_has_common_shape(study: ModuleType) -> None:
     assert UNKNOWN_KEY in res.err and "out, seeds, quick" in res.err and len(res.err.strip().splitlines()) == 1
 
 
-def assert_seed_decides_weights(train: Callable[[int, Path], Path], out_root: Path, seed: int, other_seed: int,
-                                global_seed: int = 100) -> None:
+def assert_seed_decides_weights(main: Callable[[list[str]], int], argv: Sequence[str], weights: str, out_root: Path,
+                                *, seed: int, other_seed: int, global_seed: int = 100) -> None:
     """Train with ``seed``, ``seed`` and ``other_seed``, each after another global RNG state; compare weights.
 
+    Run ``i`` calls ``main([*argv, "--train.seed", S, "--train.out_dir", out_root / f"run{i}"])`` after
+    ``torch.manual_seed(global_seed + i)`` and reads the safetensors file ``weights`` it wrote there.
+
     Args:
-        train: ``train(seed, out_dir)`` runs one training into ``out_dir`` and returns the path of the
-            safetensors weights it wrote.
+        main: the training CLI's ``main(argv) -> int``.
+        argv: its arguments (a tiny config) without the seed and the output folder.
+        weights: file name of the exported weights inside the output folder.
         out_root: folder of the three runs (``run0``, ``run1``, ``run2``).
         seed: the training seed of the first two runs.
         other_seed: the training seed of the third run.
         global_seed: run ``i`` starts from ``torch.manual_seed(global_seed + i)``.
 
     Raises:
-        AssertionError: the two runs with ``seed`` differ in a tensor (or in their keys), or the run with
-            ``other_seed`` equals them in every tensor.
+        AssertionError: a run failed, the two runs with ``seed`` differ in a tensor (or in their keys), or the
+            run with ``other_seed`` equals them in every tensor.
     """
-    weights = []
+    state = []
     for i, s in enumerate([seed, seed, other_seed]):
         torch.manual_seed(global_seed + i)  # a different global RNG state before every run
-        weights.append(load_file(train(s, out_root / f"run{i}")))
-    assert weights[0].keys() == weights[1].keys()
-    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
-    assert any(not torch.equal(weights[0][k], weights[2][k]) for k in weights[0])
+        out = out_root / f"run{i}"
+        assert main([*argv, "--train.seed", str(s), "--train.out_dir", str(out)]) == 0
+        state.append(load_file(out / weights))
+    assert state[0].keys() == state[1].keys()
+    assert all(torch.equal(state[0][k], state[1][k]) for k in state[0])
+    assert any(not torch.equal(state[0][k], state[2][k]) for k in state[0])
