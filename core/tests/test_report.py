@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import statistics
 
-from sparse_core.report import format_cell, markdown_table, mean_std, seed_summary
+import pytest
+
+from sparse_core.report import format_cell, markdown_table, mean_std, seed_mean, seed_summary
 
 
 def test_markdown_table_formats_and_missing_values() -> None:
@@ -47,3 +49,15 @@ def test_seed_summary_merges_rows_by_key() -> None:
     nan = float("nan")
     merged = seed_summary([[{"m": "dense", "md_acc": nan}], [{"m": "dense", "md_acc": nan}]], key=["m"])
     assert markdown_table(merged, ["m", "md_acc"]).splitlines()[-1] == "| dense | - |"
+
+
+def test_seed_mean_averages_the_matching_rows_of_every_seed() -> None:
+    seed0 = [{"method": "dense", "budget": "steps", "knn": 10.0}, {"method": "sparse", "budget": "steps", "knn": 20.0},
+             {"method": "sparse", "budget": "time", "knn": 30.0}, {"method": "sparse", "budget": "time"}]
+    seed1 = [{"method": "sparse", "budget": "steps", "knn": 23.0}, {"method": "dense", "budget": "steps", "knn": 14.0}]
+    assert seed_mean([seed0, seed1], "knn", method="dense") == (10.0 + 14.0) / 2
+    assert seed_mean([seed0, seed1], "knn", method="sparse") == (20.0 + 30.0 + 23.0) / 3  # the row without knn: skipped
+    assert seed_mean([seed0, seed1], "knn", method="sparse", budget="steps") == (20.0 + 23.0) / 2
+    assert seed_mean([seed0], "knn") == (10.0 + 20.0 + 30.0) / 3
+    with pytest.raises(ValueError, match="byol"):
+        seed_mean([seed0, seed1], "knn", method="byol")

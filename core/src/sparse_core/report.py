@@ -11,7 +11,7 @@ import statistics
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["format_cell", "markdown_table", "mean_std", "seed_summary"]
+__all__ = ["format_cell", "markdown_table", "mean_std", "seed_mean", "seed_summary"]
 
 
 def format_cell(value: Any, fmt: str = ".2f", missing: str = "-") -> str:
@@ -112,3 +112,24 @@ def seed_summary(
         out["seeds"] = len(same)
         merged.append(out)
     return merged
+
+
+def seed_mean(runs: Sequence[Sequence[Mapping[str, Any]]], column: str, /, **match: Any) -> float:
+    """Mean of one column over the rows of every seed that match, e.g. a study's headline number.
+
+    Args:
+        runs: for each seed, its rows (as for :func:`seed_summary`).
+        column: the column averaged; rows without it are passed over.
+        **match: the row's identifying values, e.g. ``method="+DILEMMA"``.
+
+    Returns:
+        the plain mean of ``column`` over the matching rows of all seeds.
+
+    Raises:
+        ValueError: no row matches and has ``column``.
+    """
+    vals = [r[column] for rows in runs for r in rows
+            if column in r and all(r.get(k) == v for k, v in match.items())]
+    if not vals:
+        raise ValueError(f"no row with {column!r} matches {match}")
+    return float(sum(vals) / len(vals))

@@ -5,23 +5,13 @@ from __future__ import annotations
 import torch
 
 from dilemma_ssl.config import DINOConfig, MAEConfig, MethodConfig, ModelConfig
+from dilemma_ssl.presets import small_vit
 
 
 def tiny_model(**overrides: object) -> ModelConfig:
-    """ViT with 16 patch tokens, width 32, 2 blocks; heads without BN unless asked."""
-    kw: dict[str, object] = dict(
-        arch="sparse_vit_tiny_patch16_224",
-        img_size=16,
-        patch_size=4,
-        embed_dim=32,
-        depth=2,
-        num_heads=2,
-        proj_hidden_dim=64,
-        proj_dim=16,
-        head_norm="none",
-    )
-    kw.update(overrides)
-    return ModelConfig(**kw)  # type: ignore[arg-type]
+    """The small ViT shrunk to 16 patch tokens, width 32, 2 blocks; heads without BN unless asked."""
+    tiny = dict(embed_dim=32, depth=2, num_heads=2, proj_hidden_dim=64, proj_dim=16, head_norm="none")
+    return small_vit(16, 4, **{**tiny, **overrides})
 
 
 def tiny_method(**overrides: object) -> MethodConfig:

@@ -9,25 +9,20 @@ import pytest
 import torch
 
 from river_vp.cli import encode, evaluate, predict, train, train_ae
-from river_vp.config import (
-    AutoencoderRunConfig,
-    EncodeConfig,
-    EvalConfig,
-    FlowRunConfig,
-    PredictConfig,
-    config_dir,
-)
+from river_vp.cli.stages import STAGES
+from river_vp.config import config_dir
 from sparse_core.config import parse_config
-from sparse_core.testing import call_script, console_scripts
+from sparse_core.testing import (
+    assert_rejects_unknown_key,
+    assert_seed_decides_weights,
+    assert_study_has_common_shape,
+    console_scripts,
+)
 
-STAGES = {
-    "ae": AutoencoderRunConfig,
-    "encode": EncodeConfig,
-    "flow": FlowRunConfig,
-    "predict": PredictConfig,
-    "eval": EvalConfig,
-}
 CLIS = [train_ae, encode, train, predict, evaluate]
+TINY_DATA = ["--data.image_size", "16", "--data.num_frames", "6"]
+TINY_AE = ["--config", "tiny", "--train.max_steps", "2", "--train.batch_size", "4", "--model.ch", "16",
+           "--model.resolution", "16", "--data.num_videos", "4", *TINY_DATA]
 
 
 @pytest.mark.parametrize("module", CLIS, ids=lambda m: m.__name__.rsplit(".", 1)[-1])
@@ -43,8 +38,8 @@ def test_shipped_configs_parse(stage: str) -> None:
     names = sorted(p.stem for p in config_dir(stage).glob("*.yaml"))
     assert "tiny" in names and len(names) >= 5 - (stage in ("predict", "eval", "encode"))
     for name in names:
-        cfg = parse_config(STAGES[stage], ["--config", name], config_dir=config_dir(stage))
-        assert isinstance(cfg, STAGES[stage])
+        cfg = parse_config(STAGES[stage].config, ["--config", name], config_dir=config_dir(stage))
+        assert isinstance(cfg, STAGES[stage].config)
 
 
 def test_bad_config_key_is_rejected(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -64,36 +59,13 @@ SCRIPTS = console_scripts("river-vp")
 
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
 def test_every_console_script_rejects_an_unknown_key(script: str) -> None:
-    res = call_script(SCRIPTS[script], ["--no.such_key", "1"])
-    assert res.code == 2, res.err
-    lines = res.err.strip().splitlines()
-    assert len(lines) == 1 and "no.such_key" in lines[0] and "valid" in lines[0], res.err
-    assert "Traceback" not in res.err + res.out
+    assert_rejects_unknown_key(SCRIPTS[script])
 
 
 def test_tiny_pipeline_end_to_end(tmp_path: Path, tiny_ae_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    data = ["--data.image_size", "16", "--data.num_frames", "6"]
     # 1. autoencoder training runs (2 steps) and exports weights
     ae_out = tmp_path / "ae"
-    assert train_ae.main(
-        [
-            "--config",
-            "tiny",
-            "--train.out_dir",
-            str(ae_out),
-            "--train.max_steps",
-            "2",
-            "--train.batch_size",
-            "4",
-            "--model.ch",
-            "16",
-            "--model.resolution",
-            "16",
-            "--data.num_videos",
-            "4",
-            *data,
-        ]
-    ) == 0
+    assert train_ae.main([*TINY_AE, "--train.out_dir", str(ae_out)]) == 0
     assert (ae_out / "vqgan.safetensors").is_file() and (ae_out / "metrics.jsonl").is_file()
     # 2. encode procedural videos with the (fixture) autoencoder
     lat = tmp_path / "latents"
@@ -107,7 +79,7 @@ def test_tiny_pipeline_end_to_end(tmp_path: Path, tiny_ae_dir: Path, capsys: pyt
             str(lat),
             "--data.num_videos",
             "6",
-            *data,
+            *TINY_DATA,
         ]
     ) == 0
     index = json.loads((lat / "index.json").read_text())
@@ -139,29 +111,9 @@ def test_tiny_pipeline_end_to_end(tmp_path: Path, tiny_ae_dir: Path, capsys: pyt
     assert (flow_out / "river.safetensors").is_file()
     # 4. prediction writes MP4, GIF and PNG
     pred_out = tmp_path / "pred"
-    assert predict.main(
-        [
-            "--config",
-            "tiny",
-            "--model",
-            str(flow_out),
-            "--autoencoder",
-            str(tiny_ae_dir),
-            "--out_dir",
-            str(pred_out),
-            "--num_videos",
-            "1",
-            "--num_context",
-            "2",
-            "--num_future",
-            "3",
-            "--num_samples",
-            "2",
-            "--sampler.steps",
-            "2",
-            *data,
-        ]
-    ) == 0
+    sample = ["--config", "tiny", "--model", str(flow_out), "--autoencoder", str(tiny_ae_dir), "--num_context", "2",
+              "--num_future", "3", "--num_samples", "2", "--sampler.steps", "2", *TINY_DATA]
+    assert predict.main([*sample, "--out_dir", str(pred_out), "--num_videos", "1"]) == 0
     for suffix in ("mp4", "gif"):
         f = pred_out / f"video_000.{suffix}"
         assert f.is_file() and f.stat().st_size > 100
@@ -172,31 +124,7 @@ def test_tiny_pipeline_end_to_end(tmp_path: Path, tiny_ae_dir: Path, capsys: pyt
     assert frames.shape[0] == 5  # 2 given + 3 predicted
     # 5. evaluation writes metrics with the copy-last baseline and AE-GT variant
     ev_out = tmp_path / "eval"
-    assert evaluate.main(
-        [
-            "--config",
-            "tiny",
-            "--model",
-            str(flow_out),
-            "--autoencoder",
-            str(tiny_ae_dir),
-            "--out_dir",
-            str(ev_out),
-            "--num_videos",
-            "2",
-            "--num_context",
-            "2",
-            "--num_future",
-            "3",
-            "--num_samples",
-            "2",
-            "--sampler.steps",
-            "2",
-            "--sampler.method",
-            "rk4",
-            *data,
-        ]
-    ) == 0
+    assert evaluate.main([*sample, "--out_dir", str(ev_out), "--num_videos", "2", "--sampler.method", "rk4"]) == 0
     metrics = json.loads((ev_out / "metrics.json").read_text())["metrics"]
     for key in ("psnr_gt", "ssim_gt", "psnr_gt_best", "psnr_ae", "psnr_copy_last", "psnr_ae_recon"):
         assert key in metrics and torch.isfinite(torch.tensor(metrics[key]))
@@ -204,29 +132,12 @@ def test_tiny_pipeline_end_to_end(tmp_path: Path, tiny_ae_dir: Path, capsys: pyt
     assert (ev_out / "metrics.md").is_file() and (ev_out / "psnr_per_frame.png").is_file()
 
 
-def test_study_has_the_common_shape(capsys: pytest.CaptureFixture[str]) -> None:
+def test_study_has_the_common_shape() -> None:
     from river_vp import study
-    from sparse_core.suite import StudyConfig
 
-    configs = [v for v in vars(study).values() if isinstance(v, type) and issubclass(v, StudyConfig)]
-    assert len(configs) >= 2  # the package's own subclass next to the imported StudyConfig
-    assert study.main(["--no.such_key", "1"]) == 2
-    err = capsys.readouterr().err
-    assert "no.such_key" in err and "out, seeds, quick" in err and len(err.strip().splitlines()) == 1
+    assert_study_has_common_shape(study)
 
 
 def test_same_seed_gives_bitwise_equal_autoencoder(tmp_path: Path) -> None:
     """river-train-ae: --train.seed covers the model's initialisation, whatever the global RNG state was."""
-    from safetensors.torch import load_file
-
-    weights = []
-    for i, seed in enumerate([3, 3, 4]):
-        torch.manual_seed(100 + i)
-        out = tmp_path / f"ae{i}"
-        assert train_ae.main(["--config", "tiny", "--train.out_dir", str(out), "--train.max_steps", "2",
-                              "--train.batch_size", "4", "--model.ch", "16", "--model.resolution", "16",
-                              "--data.num_videos", "4", "--data.image_size", "16", "--data.num_frames", "6",
-                              "--train.seed", str(seed)]) == 0
-        weights.append(load_file(out / "vqgan.safetensors"))
-    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
-    assert any(not torch.equal(weights[0][k], weights[2][k]) for k in weights[0])
+    assert_seed_decides_weights(train_ae.main, TINY_AE, "vqgan.safetensors", tmp_path, seed=3, other_seed=4)

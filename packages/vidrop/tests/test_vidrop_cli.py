@@ -6,9 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-import torch
 
-from sparse_core.testing import call_script, console_scripts
+from sparse_core.testing import (
+    assert_rejects_unknown_key,
+    assert_seed_decides_weights,
+    assert_study_has_common_shape,
+    console_scripts,
+)
 from vidrop.cli import compress, evaluate
 from vidrop.cli import train as train_cli
 
@@ -66,11 +70,7 @@ SCRIPTS = console_scripts("vidrop")
 
 @pytest.mark.parametrize("script", sorted(SCRIPTS))
 def test_every_console_script_rejects_an_unknown_key(script: str) -> None:
-    res = call_script(SCRIPTS[script], ["--no.such_key", "1"])
-    assert res.code == 2, res.err
-    lines = res.err.strip().splitlines()
-    assert len(lines) == 1 and "no.such_key" in lines[0] and "valid" in lines[0], res.err
-    assert "Traceback" not in res.err + res.out
+    assert_rejects_unknown_key(SCRIPTS[script])
 
 
 def test_shipped_configs_parse() -> None:
@@ -104,27 +104,13 @@ def test_tiny_train_then_eval_from_cli(tmp_path: Path) -> None:
                           "--probe.protocols", "[knn]", "--out", str(tmp_path / "e.json")]) == 0
 
 
-def test_study_has_the_common_shape(capsys: pytest.CaptureFixture[str]) -> None:
-    from sparse_core.suite import StudyConfig
+def test_study_has_the_common_shape() -> None:
     from vidrop import study
 
-    configs = [v for v in vars(study).values() if isinstance(v, type) and issubclass(v, StudyConfig)]
-    assert len(configs) >= 2  # the package's own subclass next to the imported StudyConfig
-    assert study.main(["--no.such_key", "1"]) == 2
-    err = capsys.readouterr().err
-    assert "no.such_key" in err and "out, seeds, quick" in err and len(err.strip().splitlines()) == 1
+    assert_study_has_common_shape(study)
 
 
 def test_same_seed_gives_bitwise_equal_weights(tmp_path: Path) -> None:
     """--train.seed covers the model's initialisation: the global RNG state before the run does not matter."""
-    from safetensors.torch import load_file
-
-    weights = []
-    for i, seed in enumerate([5, 5, 6]):
-        torch.manual_seed(1000 + i)  # a different global RNG state before every run
-        run = tmp_path / f"run{i}"
-        assert train_cli.main([*TINY, "--train.seed", str(seed), "--train.out_dir", str(run)]) == 0
-        weights.append(load_file(run / "teacher_backbone.safetensors"))
-    assert weights[0].keys() == weights[1].keys()
-    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
-    assert any(not torch.equal(weights[0][k], weights[2][k]) for k in weights[0])
+    assert_seed_decides_weights(train_cli.main, TINY, "teacher_backbone.safetensors", tmp_path, seed=5, other_seed=6,
+                                global_seed=1000)

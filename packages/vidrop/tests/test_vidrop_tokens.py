@@ -7,7 +7,7 @@ import torch
 from vidrop_testutils import make_batch, tiny_config
 
 from vidrop.task import ViDROPTask
-from vidrop.tokens import DROP_PATTERNS, keep_indices, sample_student_tokens
+from vidrop.tokens import DROP_PATTERNS, StudentTokens, keep_indices, sample_student_tokens
 
 
 @pytest.mark.parametrize("pattern", DROP_PATTERNS)
@@ -74,18 +74,26 @@ def test_student_sees_mask_token_exactly_at_masked_positions() -> None:
     torch.testing.assert_close(tokens, expected)
 
 
-def test_patch_loss_only_on_masked_tokens() -> None:
-    """Changing teacher outputs at unmasked positions or student outputs of unmasked tokens changes nothing."""
+def _task_and_random_tokens(mask_kept: torch.Tensor, n: int) -> tuple[ViDROPTask, StudentTokens]:
+    """A tiny task (after ``torch.manual_seed(0)``) and tokens keeping ``K`` random sorted positions of ``n``.
+
+    Shape:
+        mask_kept: (B, K) bool, True where a kept token is replaced by MSK.
+    """
     torch.manual_seed(0)
     task = ViDROPTask(tiny_config(), total_steps=10)
-    b, k, n, d = 4, 8, 16, 48
+    b, k = mask_kept.shape
     keep = torch.stack([torch.randperm(n)[:k].sort().values for _ in range(b)])
+    return task, StudentTokens(keep, mask_kept, n)
+
+
+def test_patch_loss_only_on_masked_tokens() -> None:
+    """Changing teacher outputs at unmasked positions or student outputs of unmasked tokens changes nothing."""
+    b, k, n, d = 4, 8, 16, 48
     mask_kept = torch.zeros(b, k, dtype=torch.bool)
     mask_kept[0, :3] = True
     mask_kept[2, 5:] = True
-    from vidrop.tokens import StudentTokens
-
-    tok = StudentTokens(keep, mask_kept, n)
+    task, tok = _task_and_random_tokens(mask_kept, n)
     s = torch.randn(b, k, d, requires_grad=True)
     t = torch.randn(b, n, d)
     base = task.patch_loss(s, t, tok, 0.07)
@@ -103,14 +111,9 @@ def test_patch_loss_only_on_masked_tokens() -> None:
 
 def test_masked_targets_come_from_the_teacher_at_the_same_position() -> None:
     """A teacher output that is a function of position only: loss is minimal iff the student matches it there."""
-    torch.manual_seed(0)
-    task = ViDROPTask(tiny_config(), total_steps=10)
     b, k, n, d = 2, 6, 12, 48
-    keep = torch.stack([torch.randperm(n)[:k].sort().values for _ in range(b)])
-    mask_kept = torch.ones(b, k, dtype=torch.bool)
-    from vidrop.tokens import StudentTokens
-
-    tok = StudentTokens(keep, mask_kept, n)
+    task, tok = _task_and_random_tokens(torch.ones(b, k, dtype=torch.bool), n)
+    keep = tok.keep_idx
     t = torch.randn(1, n, d).expand(b, n, d)
     aligned = t.gather(1, keep[..., None].expand(-1, -1, d))  # student token k := teacher at keep_idx[k]
     shuffled = aligned.roll(1, dims=1)

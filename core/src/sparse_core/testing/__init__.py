@@ -1,12 +1,22 @@
-"""Helpers for the tests of every package: CPU gloo process groups and console-script checks.
+"""Helpers for the tests of every package: CPU gloo process groups, console-script calls and shared checks.
 
 * :func:`run_distributed` runs a function on ``world_size`` CPU processes in one gloo process group and
   returns what each rank returned (lightly's conftest runs its distributed code the same way).
-* :func:`console_scripts` / :func:`call_script` find a distribution's console scripts and call one in
-  process, capturing its exit status, stdout and stderr.
+* :func:`console_scripts` / :func:`call_script` / :func:`call_main` find a distribution's console scripts
+  and call one (or any ``main(argv)``) in process, capturing its exit status, stdout and stderr.
+* :func:`assert_rejects_unknown_key`, :func:`assert_study_has_common_shape` and
+  :func:`assert_seed_decides_weights` are the checks every package makes of its CLIs, study and training.
 """
 
+from sparse_core.testing.checks import (
+    UNKNOWN_KEY,
+    assert_rejects_unknown_key,
+    assert_seed_decides_weights,
+    assert_study_has_common_shape,
+)
 from sparse_core.testing.distributed import free_port, run_distributed
-from sparse_core.testing.scripts import ScriptRun, call_script, console_scripts
+from sparse_core.testing.scripts import ScriptRun, call_main, call_script, console_scripts
 
-__all__ = ["ScriptRun", "call_script", "console_scripts", "free_port", "run_distributed"]
+__all__ = ["UNKNOWN_KEY", "ScriptRun", "assert_rejects_unknown_key", "assert_seed_decides_weights",
+           "assert_study_has_common_shape", "call_main", "call_script", "console_scripts", "free_port",
+           "run_distributed"]

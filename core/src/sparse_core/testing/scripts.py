@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import EntryPoint, distribution
+from typing import Any
 
-__all__ = ["ScriptRun", "call_script", "console_scripts"]
+__all__ = ["ScriptRun", "call_main", "call_script", "console_scripts"]
 
 
 @dataclass
@@ -36,18 +37,17 @@ def console_scripts(dist_name: str) -> dict[str, EntryPoint]:
     return {ep.name: ep for ep in sorted(eps, key=lambda e: e.name)}
 
 
-def call_script(entry: EntryPoint, argv: Sequence[str]) -> ScriptRun:
-    """Load the script's ``main`` and call ``main(list(argv))``, capturing stdout, stderr and the status.
+def call_main(main: Callable[[list[str]], Any], argv: Sequence[str]) -> ScriptRun:
+    """Call ``main(list(argv))``, capturing stdout, stderr and the exit status.
 
     Args:
-        entry: the console script's entry point (see :func:`console_scripts`).
+        main: a CLI's ``main(argv) -> int`` (or one that raises ``SystemExit``, as argparse's ``--help`` does).
         argv: its command-line arguments.
 
     Returns:
         the exit status and the captured output. An exception other than ``SystemExit`` propagates, so a
         test sees the traceback a user would have seen.
     """
-    main = entry.load()
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
@@ -55,3 +55,16 @@ def call_script(entry: EntryPoint, argv: Sequence[str]) -> ScriptRun:
         except SystemExit as exc:
             code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     return ScriptRun(code=int(code) if code is not None else 0, out=out.getvalue(), err=err.getvalue())
+
+
+def call_script(entry: EntryPoint, argv: Sequence[str]) -> ScriptRun:
+    """Load the script's ``main`` and :func:`call_main` it.
+
+    Args:
+        entry: the console script's entry point (see :func:`console_scripts`).
+        argv: its command-line arguments.
+
+    Returns:
+        the exit status and the captured output (an exception other than ``SystemExit`` propagates).
+    """
+    return call_main(entry.load(), argv)

@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from dilemma_ssl.config import MethodConfig, ModelConfig
+from dilemma_ssl.presets import small_vit
 from dilemma_ssl.schedule import SparsitySchedule
 from dilemma_ssl.variants.mocov3 import MoCoV3DilemmaTask
 from sparse_core.report import markdown_table
@@ -49,17 +50,7 @@ def run(out_dir: Path, quick: bool = False) -> StageResult:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     small = quick or device.type == "cpu"
     if small:
-        model = ModelConfig(
-            arch="sparse_vit_tiny_patch16_224",
-            img_size=64,
-            patch_size=8,
-            embed_dim=96,
-            depth=4,
-            num_heads=4,
-            proj_hidden_dim=512,
-            proj_dim=128,
-            head_norm="bn",
-        )
+        model = small_vit(img_size=64, patch_size=8)
         base, repeats = 8, 3
     else:
         model = ModelConfig(head_norm="bn")  # ViT-S/16 (12 heads), 224 px, MoCo v3 heads

@@ -5,14 +5,7 @@ from __future__ import annotations
 from torch.utils.data import Dataset
 
 from dilemma_ssl.config import DataConfig, MethodConfig, ModelConfig
-from sparse_core.data.augment import (
-    MultiCropTransform,
-    MultiViewTransform,
-    TwoViewDataset,
-    eval_transform,
-    ssl_view_transform,
-    two_view_transform,
-)
+from sparse_core.data import augment
 from sparse_core.data.errors import DatasetError
 from sparse_core.data.fashion_mnist import FashionMNIST
 from sparse_core.data.image_folder import ImageFolderDataset
@@ -51,7 +44,7 @@ def image_dataset(data: DataConfig, split: str, transform: object | None = None)
 def build_pretrain_dataset(data: DataConfig, model: ModelConfig, method: MethodConfig) -> Dataset:
     """Training set whose items carry ``"views"``: two MoCo v3 views, or DINO's multi-crop."""
     if method.variant == "dino":
-        transform = MultiCropTransform(
+        transform = augment.MultiCropTransform(
             global_size=model.img_size,
             local_size=method.dino.local_size,
             num_local=method.dino.local_crops,
@@ -60,21 +53,21 @@ def build_pretrain_dataset(data: DataConfig, model: ModelConfig, method: MethodC
         )
     elif data.augment == "light":
         kw = dict(scale=(data.min_scale, 1.0), blur_p=0.0, jitter=(0.4, 0.4, 0.2, 0.0))
-        transform = MultiViewTransform(
+        transform = augment.MultiViewTransform(
             [
-                ssl_view_transform(model.img_size, **kw),
-                ssl_view_transform(model.img_size, solarize_p=0.2, **kw),
+                augment.ssl_view_transform(model.img_size, **kw),
+                augment.ssl_view_transform(model.img_size, solarize_p=0.2, **kw),
             ]
         )
     elif data.augment == "mocov3":
-        transform = two_view_transform(model.img_size, min_scale=data.min_scale)
+        transform = augment.two_view_transform(model.img_size, min_scale=data.min_scale)
     else:
         raise DatasetError(f"unknown data.augment '{data.augment}'; choose 'mocov3' or 'light'")
-    return TwoViewDataset(image_dataset(data, "train"), transform)
+    return augment.TwoViewDataset(image_dataset(data, "train"), transform)
 
 
 def build_eval_datasets(data: DataConfig, model: ModelConfig) -> tuple[Dataset, Dataset]:
     """(train, test) sets for k-NN / linear evaluation, resized and centre-cropped to the model's input."""
     ratio = 256 / 224 if model.img_size >= 128 else 1.0
-    transform = eval_transform(model.img_size, resize_ratio=ratio)
+    transform = augment.eval_transform(model.img_size, resize_ratio=ratio)
     return image_dataset(data, "train", transform), image_dataset(data, "test", transform)

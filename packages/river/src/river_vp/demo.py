@@ -11,19 +11,12 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from river_vp.cli import encode, evaluate, predict, train, train_ae
-from river_vp.config import (
-    AutoencoderRunConfig,
-    EncodeConfig,
-    EvalConfig,
-    FlowRunConfig,
-    PredictConfig,
-    config_dir,
-)
-from sparse_core.config import parse_config
+from river_vp.cli.stages import STAGES
 from sparse_core.report import markdown_table
 from sparse_core.suite import StageResult
 
@@ -32,106 +25,28 @@ __all__ = ["run"]
 AE_STEPS, FLOW_STEPS, TRAIN_VIDEOS, TEST_VIDEOS = 300, 300, 128, 16
 
 
-def _cfg(cls: type, stage: str, args: list[str]) -> Any:
-    return parse_config(cls, ["--config", "tiny", *args], config_dir=config_dir(stage))
-
-
 def run(out_dir: Path) -> StageResult:
     """Run the demo; headline: PSNR / SSIM of RIVER and of the copy-last-frame baseline."""
     out = Path(out_dir)
     ae_dir, lat_dir, flow_dir = out / "ae", out / "latents", out / "flow"
+    trainings: list[tuple[str, Callable[[Any], Any], str, list[str]]] = [
+        ("autoencoder", train_ae.run, "ae", ["--train.out_dir", str(ae_dir), "--train.max_steps", str(AE_STEPS),
+                                             "--train.batch_size", "16", "--model.ch", "16", "--train.resume", "none"]),
+        ("encode", encode.run, "encode", ["--autoencoder", str(ae_dir), "--out", str(lat_dir), "--data.num_videos",
+                                          str(TRAIN_VIDEOS), "--device", "cpu"]),
+        ("flow", train.run, "flow", ["--latents", str(lat_dir), "--train.out_dir", str(flow_dir), "--train.max_steps",
+                                     str(FLOW_STEPS), "--train.resume", "none"]),
+    ]
     times = {}
+    for name, run_stage, stage, args in trainings:
+        t0 = time.perf_counter()
+        run_stage(STAGES[stage].tiny(args))
+        times[name] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    train_ae.run(
-        _cfg(
-            AutoencoderRunConfig,
-            "ae",
-            [
-                "--train.out_dir",
-                str(ae_dir),
-                "--train.max_steps",
-                str(AE_STEPS),
-                "--train.batch_size",
-                "16",
-                "--model.ch",
-                "16",
-                "--train.resume",
-                "none",
-            ],
-        )
-    )
-    times["autoencoder"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    encode.run(
-        _cfg(
-            EncodeConfig,
-            "encode",
-            [
-                "--autoencoder",
-                str(ae_dir),
-                "--out",
-                str(lat_dir),
-                "--data.num_videos",
-                str(TRAIN_VIDEOS),
-                "--device",
-                "cpu",
-            ],
-        )
-    )
-    times["encode"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    train.run(
-        _cfg(
-            FlowRunConfig,
-            "flow",
-            [
-                "--latents",
-                str(lat_dir),
-                "--train.out_dir",
-                str(flow_dir),
-                "--train.max_steps",
-                str(FLOW_STEPS),
-                "--train.resume",
-                "none",
-            ],
-        )
-    )
-    times["flow"] = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    pred = predict.run(
-        _cfg(
-            PredictConfig,
-            "predict",
-            [
-                "--model",
-                str(flow_dir),
-                "--autoencoder",
-                str(ae_dir),
-                "--out_dir",
-                str(out / "predict"),
-                "--num_videos",
-                "2",
-            ],
-        )
-    )
-    ev = evaluate.run(
-        _cfg(
-            EvalConfig,
-            "eval",
-            [
-                "--model",
-                str(flow_dir),
-                "--autoencoder",
-                str(ae_dir),
-                "--out_dir",
-                str(out / "eval"),
-                "--num_videos",
-                str(TEST_VIDEOS),
-                "--data.num_videos",
-                str(TEST_VIDEOS),
-            ],
-        )
-    )
+    given = ["--model", str(flow_dir), "--autoencoder", str(ae_dir)]
+    pred = predict.run(STAGES["predict"].tiny([*given, "--out_dir", str(out / "predict"), "--num_videos", "2"]))
+    ev = evaluate.run(STAGES["eval"].tiny([*given, "--out_dir", str(out / "eval"), "--num_videos", str(TEST_VIDEOS),
+                                           "--data.num_videos", str(TEST_VIDEOS)]))
     times["predict+eval"] = time.perf_counter() - t0
     m = ev["metrics"]
     rows = {

@@ -16,18 +16,13 @@ from pathlib import Path
 from typing import Any
 
 from river_vp.cli import encode, evaluate, train, train_ae
-from river_vp.config import AutoencoderRunConfig, EncodeConfig, EvalConfig, FlowRunConfig, config_dir
-from sparse_core.config import parse_config
-from sparse_core.report import markdown_table, seed_summary
+from river_vp.cli.stages import STAGES
+from sparse_core.report import markdown_table, seed_mean, seed_summary
 from sparse_core.suite import StageResult, StudyConfig, study_main
 
 __all__ = ["RiverStudyConfig", "main", "run_study", "study"]
 
 COLUMNS = ["run", "psnr_gt", "ssim_gt", "psnr_ae", "ssim_ae"]
-
-
-def _cfg(cls: type, stage: str, args: list[str]) -> Any:
-    return parse_config(cls, ["--config", "tiny", *args], config_dir=config_dir(stage))
 
 
 def run_study(
@@ -45,100 +40,31 @@ def run_study(
     ae, lat = out / "ae", out / "latents"
     frames = str(context + future)
     if not (ae / "vqgan.safetensors").is_file():
-        train_ae.run(
-            _cfg(
-                AutoencoderRunConfig,
-                "ae",
-                [
-                    "--train.out_dir",
-                    str(ae),
-                    "--train.max_steps",
-                    str(ae_steps),
-                    "--train.batch_size",
-                    "16",
-                    "--model.ch",
-                    "16",
-                    "--train.seed",
-                    str(seed),
-                ],
-            )
-        )
+        train_ae.run(STAGES["ae"].tiny(["--train.out_dir", str(ae), "--train.max_steps", str(ae_steps),
+                                        "--train.batch_size", "16", "--model.ch", "16", "--train.seed", str(seed)]))
     if not (lat / "index.json").is_file():
-        encode.run(
-            _cfg(
-                EncodeConfig,
-                "encode",
-                [
-                    "--autoencoder",
-                    str(ae),
-                    "--out",
-                    str(lat),
-                    "--data.num_videos",
-                    str(train_videos),
-                    "--data.num_frames",
-                    frames,
-                    "--device",
-                    "cpu",
-                ],
-            )
-        )
+        encode.run(STAGES["encode"].tiny(["--autoencoder", str(ae), "--out", str(lat), "--data.num_videos",
+                                          str(train_videos), "--data.num_frames", frames, "--device", "cpu"]))
     runs = {
         "w/ reference": ["--condition.mode", "river"],
-        "w/o reference": [
-            "--condition.mode",
-            "no_ref",
-            "--model.num_conditions",
-            "1",
-            "--condition.min_target",
-            "1",
-        ],
+        "w/o reference": ["--condition.mode", "no_ref", "--model.num_conditions", "1", "--condition.min_target", "1"],
     }
     dirs = {"w/ reference": out / "flow_ref", "w/o reference": out / "flow_noref"}
     for name, extra in runs.items():
         d = dirs[name]
         if not (d / "river.safetensors").is_file():
-            train.run(
-                _cfg(
-                    FlowRunConfig,
-                    "flow",
-                    [
-                        "--latents",
-                        str(lat),
-                        "--train.out_dir",
-                        str(d),
-                        "--train.max_steps",
-                        str(flow_steps),
-                        "--train.seed",
-                        str(seed),
-                        *extra,
-                    ],
-                )
-            )
+            train.run(STAGES["flow"].tiny(["--latents", str(lat), "--train.out_dir", str(d), "--train.max_steps",
+                                           str(flow_steps), "--train.seed", str(seed), *extra]))
     rows: dict[str, dict[str, float]] = {}
 
     def ev(name: str, model: Path, window: str | None) -> None:
         slug = "".join(ch if ch.isalnum() else "_" for ch in name)
-        args = [
-            "--model",
-            str(model),
-            "--autoencoder",
-            str(ae),
-            "--out_dir",
-            str(out / "eval" / slug),
-            "--num_videos",
-            str(test_videos),
-            "--data.num_videos",
-            str(test_videos),
-            "--data.num_frames",
-            frames,
-            "--num_context",
-            str(context),
-            "--num_future",
-            str(future),
-        ]
+        args = ["--model", str(model), "--autoencoder", str(ae), "--out_dir", str(out / "eval" / slug),
+                "--num_videos", str(test_videos), "--data.num_videos", str(test_videos), "--data.num_frames", frames,
+                "--num_context", str(context), "--num_future", str(future)]
         if window is not None:
             args += ["--window", window]
-        m = evaluate.run(_cfg(EvalConfig, "eval", args))["metrics"]
+        m = evaluate.run(STAGES["eval"].tiny(args))["metrics"]
         rows[name] = m
 
     ev("w/ reference (whole past)", out / "flow_ref", None)
@@ -197,14 +123,9 @@ def study(cfg: RiverStudyConfig) -> StageResult:
         f"{flow_steps} steps; 8 given -> 8 predicted frames on {test_videos} held-out videos, Euler 10 steps, "
         f"1 sample; mean ± std over seeds {cfg.seeds}.\n\n{table}\n"
     )
-
-    def mean(run: str, key: str) -> float:
-        vals = [r[key] for rows in per_seed for r in rows if r["run"] == run and key in r]
-        return float(sum(vals) / len(vals))
-
-    headline = {"psnr_gt_with_reference": mean("w/ reference (whole past)", "psnr_gt"),
-                "psnr_gt_without_reference": mean("w/o reference", "psnr_gt"),
-                "psnr_gt_copy_last": mean("copy last frame", "psnr_gt")}
+    headline = {"psnr_gt_with_reference": seed_mean(per_seed, "psnr_gt", run="w/ reference (whole past)"),
+                "psnr_gt_without_reference": seed_mean(per_seed, "psnr_gt", run="w/o reference"),
+                "psnr_gt_copy_last": seed_mean(per_seed, "psnr_gt", run="copy last frame")}
     return StageResult(headline=headline, summary=summary, details={"per_seed": per_seed})
 
 

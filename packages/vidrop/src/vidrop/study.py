@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from sparse_core.report import markdown_table, seed_summary
+from sparse_core.report import markdown_table, seed_mean, seed_summary
 from sparse_core.suite import StageResult, StudyConfig, study_main
 from vidrop.codec import compression_factor, decode, encode, fit_codebook, psnr, sample_patches
 
@@ -221,8 +221,7 @@ def study(cfg: VidropStudyConfig) -> StageResult:
                      markdown_table(merged, ["drop_ratio", "steps", "wall_s", "knn_top1", "linear_top1", "seeds"]),
                      ""]
         for rate in (r["drop_ratio"] for r in per_seed[0]):
-            vals = [r["knn_top1"] for rows in per_seed for r in rows if r["drop_ratio"] == rate]
-            headline[f"knn_top1_drop{rate:g}"] = float(np.mean(vals))
+            headline[f"knn_top1_drop{rate:g}"] = seed_mean(per_seed, "knn_top1", drop_ratio=rate)
     if cfg.only in (None, "shortcut"):
         jitters = ((0.0, 0.0),) if cfg.quick else ((0.0, 0.0), (0.8, 0.2))
         results["shortcut"] = shortcut_study(jitters)

@@ -13,14 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from sparse_core.masking import (
-    block_mask,
-    indices_to_mask,
-    keep_indices_from_mask,
-    random_keep_indices,
-    random_token_mask,
-    tube_mask,
-)
+from sparse_core import masking
 
 __all__ = ["DROP_PATTERNS", "StudentTokens", "keep_indices", "sample_student_tokens"]
 
@@ -46,11 +39,11 @@ def keep_indices(batch: int, grid: tuple[int, int, int], drop_ratio: float, patt
         raise ValueError(f"drop_ratio must be in [0, 1), got {drop_ratio}")
     t, h, w = grid
     if pattern == "random":
-        return random_keep_indices(batch, t * h * w, 1.0 - drop_ratio, generator)
+        return masking.random_keep_indices(batch, t * h * w, 1.0 - drop_ratio, generator)
     if pattern == "tube":
-        return keep_indices_from_mask(tube_mask(batch, t, h, w, drop_ratio, generator))
+        return masking.keep_indices_from_mask(masking.tube_mask(batch, t, h, w, drop_ratio, generator))
     if pattern == "block":
-        return keep_indices_from_mask(block_mask(batch, h, w, drop_ratio, generator, grid_t=t))
+        return masking.keep_indices_from_mask(masking.block_mask(batch, h, w, drop_ratio, generator, grid_t=t))
     raise ValueError(f"drop pattern must be one of {DROP_PATTERNS}, got {pattern!r}")
 
 
@@ -77,7 +70,7 @@ class StudentTokens:
     @property
     def kept(self) -> Tensor:
         """``(B, N)`` bool: True at kept positions."""
-        return indices_to_mask(self.keep_idx, self.num_tokens)
+        return masking.indices_to_mask(self.keep_idx, self.num_tokens)
 
     def masked_positions(self) -> Tensor:
         """``(M, 2)`` long ``(clip, position in N)`` of every masked token, ordered by clip then position."""
@@ -118,5 +111,5 @@ def sample_student_tokens(batch: int, grid: tuple[int, int, int], drop_ratio: fl
     n_masked_clips = int(round(batch * mask_sample_fraction)) if hi > 0 else 0
     if n_masked_clips > 0:
         clips = torch.randperm(batch, generator=generator)[:n_masked_clips]
-        mask_kept[clips] = random_token_mask(n_masked_clips, k, (lo, hi), generator)
+        mask_kept[clips] = masking.random_token_mask(n_masked_clips, k, (lo, hi), generator)
     return StudentTokens(keep, mask_kept, grid[0] * grid[1] * grid[2])

@@ -18,13 +18,13 @@ from typing import Any
 import torch
 
 from river_vp.cli._common import resolve_device
-from river_vp.config import PROTOCOLS, EvalConfig, config_dir
+from river_vp.cli.stages import STAGES
+from river_vp.config import PROTOCOLS, EvalConfig
 from river_vp.data.sources import VideoSource
 from river_vp.evaluation import evaluate_prediction, summary_dict
 from river_vp.losses.perceptual import PerceptualLoss
 from river_vp.metrics.fvd import I3DFeatures
 from river_vp.predictor import RiverPredictor
-from sparse_core.cli import require_path, run_cli
 from sparse_core.config import ConfigError, save_config
 from sparse_core.report import markdown_table
 
@@ -114,19 +114,13 @@ def _plot(curves: dict[str, list[float]], path: Path, k: int) -> None:
     plt.close(fig)
 
 
-def _run_and_print(cfg: EvalConfig) -> None:
-    require_path(cfg.model, "model")
-    require_path(cfg.autoencoder, "autoencoder")
-    for key in ("i3d_path", "lpips_path"):
-        if getattr(cfg, key):
-            require_path(getattr(cfg, key), key, "file")
-    summary = run(cfg)
-    print(json.dumps(summary["metrics"], indent=1))
+def _report(summary: dict[str, Any]) -> str:
+    return json.dumps(summary["metrics"], indent=1)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console entry point: 0 on success, 2 on a config error."""
-    return run_cli(EvalConfig, _run_and_print, argv, prog="river-eval", config_dir=config_dir("eval"))
+    """Console entry point: 0 on success, 2 on a config error or a missing input path."""
+    return STAGES["eval"].main(run, _report, argv)
 
 
 if __name__ == "__main__":

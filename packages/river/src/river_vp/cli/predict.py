@@ -15,12 +15,12 @@ from typing import Any
 import torch
 
 from river_vp.cli._common import resolve_device
-from river_vp.config import PredictConfig, config_dir
+from river_vp.cli.stages import STAGES
+from river_vp.config import PredictConfig
 from river_vp.data.sources import VideoSource
 from river_vp.metrics.image import psnr
 from river_vp.predictor import RiverPredictor
 from river_vp.viz.video import comparison_frames, save_frame_grid
-from sparse_core.cli import require_path, run_cli
 from sparse_core.config import save_config
 from sparse_core.data.video import write_video
 
@@ -82,20 +82,16 @@ def run(cfg: PredictConfig) -> dict[str, Any]:
     return {"outputs": outputs, **summary}
 
 
-def _run_and_print(cfg: PredictConfig) -> None:
-    require_path(cfg.model, "model")
-    require_path(cfg.autoencoder, "autoencoder")
-    result = run(cfg)
-    print(
+def _report(result: dict[str, Any]) -> str:
+    return (
         f"PSNR of predicted frames: {result['psnr']:.2f} dB (copy-last-frame baseline "
         f"{result['psnr_copy_last']:.2f} dB); files in {Path(result['outputs'][0]).parent}"
     )
 
 
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console entry point: 0 on success, 2 on a config error."""
-    return run_cli(PredictConfig, _run_and_print, argv, prog="river-predict", config_dir=config_dir("predict"))
+    """Console entry point: 0 on success, 2 on a config error or a missing model / autoencoder."""
+    return STAGES["predict"].main(run, _report, argv)
 
 
 if __name__ == "__main__":

@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from river_vp.config import FlowRunConfig, config_dir
+from river_vp.cli.stages import STAGES
+from river_vp.config import FlowRunConfig
 from river_vp.data.latent_cache import LatentCache, LatentFlowDataset
 from river_vp.flow.conditioning import num_conditions
 from river_vp.models.io import FLOW_FILE, save_river
 from river_vp.tasks.flow import RiverTask
-from sparse_core.cli import require_path, run_cli
 from sparse_core.config import ConfigError
 from sparse_core.data.collate import collate_skip_none
 from sparse_core.engine import Trainer
@@ -62,14 +62,9 @@ def run(cfg: FlowRunConfig) -> dict[str, Any]:
     return {**summary, "weights": weights}
 
 
-def _checked_run(cfg: FlowRunConfig) -> dict[str, Any]:
-    require_path(cfg.latents, "latents", "dir")
-    return run(cfg)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console entry point: 0 on success, 2 on a config error."""
-    return run_cli(FlowRunConfig, _checked_run, argv, prog="river-train", config_dir=config_dir("flow"))
+    """Console entry point: 0 on success, 2 on a config error or a missing latent cache."""
+    return STAGES["flow"].main(run, None, argv)
 
 
 if __name__ == "__main__":

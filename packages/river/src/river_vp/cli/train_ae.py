@@ -11,12 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from river_vp.config import AutoencoderRunConfig, config_dir
+from river_vp.cli.stages import STAGES
+from river_vp.config import AutoencoderRunConfig
 from river_vp.data.sources import frame_dataset
 from river_vp.models.checkpoints import load_vqgan_checkpoint
 from river_vp.models.io import AE_FILE, save_vqgan
 from river_vp.tasks.autoencoder import AutoencoderTask
-from sparse_core.cli import require_path, run_cli
 from sparse_core.data.collate import collate_skip_none
 from sparse_core.engine import Trainer
 from sparse_core.engine.seeding import build_seeded
@@ -48,15 +48,9 @@ def run(cfg: AutoencoderRunConfig) -> dict[str, Any]:
     return {**summary, "weights": weights}
 
 
-def _checked_run(cfg: AutoencoderRunConfig) -> dict[str, Any]:
-    if cfg.init_checkpoint:
-        require_path(cfg.init_checkpoint, "init_checkpoint", "file")
-    return run(cfg)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
-    """Console entry point: 0 on success, 2 on a config error."""
-    return run_cli(AutoencoderRunConfig, _checked_run, argv, prog="river-train-ae", config_dir=config_dir("ae"))
+    """Console entry point: 0 on success, 2 on a config error or a missing init_checkpoint."""
+    return STAGES["ae"].main(run, None, argv)
 
 
 if __name__ == "__main__":

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from river_vp.models.quantizer import VectorQuantizer
-from river_vp.models.vqgan_blocks import AttnBlock, Downsample, ResnetBlock, Upsample, normalize
+from river_vp.models.vqgan_blocks import MidBlock, ResolutionLevel, normalize
 
 __all__ = ["Decoder", "Encoder", "VQGAN", "VQGANConfig"]
 
@@ -61,22 +61,14 @@ class Encoder(nn.Module):
         res, in_mult = cfg.resolution, [1, *cfg.ch_mult]
         self.down = nn.ModuleList()
         for level, mult in enumerate(cfg.ch_mult):
-            stage = nn.Module()
-            stage.block, stage.attn = nn.ModuleList(), nn.ModuleList()
             c_in, c_out = cfg.ch * in_mult[level], cfg.ch * mult
-            for _ in range(cfg.num_res_blocks):
-                stage.block.append(ResnetBlock(c_in, c_out, cfg.dropout))
-                c_in = c_out
-                if res in cfg.attn_resolutions:
-                    stage.attn.append(AttnBlock(c_out))
-            if level != len(cfg.ch_mult) - 1:
-                stage.downsample = Downsample(c_out)
+            last = level == len(cfg.ch_mult) - 1
+            self.down.append(ResolutionLevel(c_in, c_out, cfg.num_res_blocks, res in cfg.attn_resolutions,
+                                             cfg.dropout, resample=None if last else "down"))
+            c_in = c_out
+            if not last:
                 res //= 2
-            self.down.append(stage)
-        self.mid = nn.Module()
-        self.mid.block_1 = ResnetBlock(c_in, c_in, cfg.dropout)
-        self.mid.attn_1 = AttnBlock(c_in)
-        self.mid.block_2 = ResnetBlock(c_in, c_in, cfg.dropout)
+        self.mid = MidBlock(c_in, cfg.dropout)
         self.norm_out = normalize(c_in)
         self.conv_out = nn.Conv2d(c_in, cfg.z_channels, 3, padding=1)
 
@@ -84,14 +76,8 @@ class Encoder(nn.Module):
         """(B, 3, H, W) -> (B, z_channels, H/f, W/f)."""
         h = self.conv_in(x)
         for stage in self.down:
-            for i, blk in enumerate(stage.block):
-                h = blk(h)
-                if len(stage.attn):
-                    h = stage.attn[i](h)
-            if hasattr(stage, "downsample"):
-                h = stage.downsample(h)
-        h = self.mid.block_2(self.mid.attn_1(self.mid.block_1(h)))
-        return self.conv_out(F.silu(self.norm_out(h)))
+            h = stage(h)
+        return self.conv_out(F.silu(self.norm_out(self.mid(h))))
 
 
 class Decoder(nn.Module):
@@ -102,38 +88,24 @@ class Decoder(nn.Module):
         c_in = cfg.ch * cfg.ch_mult[-1]
         res = cfg.resolution // cfg.downsample_factor
         self.conv_in = nn.Conv2d(cfg.z_channels, c_in, 3, padding=1)
-        self.mid = nn.Module()
-        self.mid.block_1 = ResnetBlock(c_in, c_in, cfg.dropout)
-        self.mid.attn_1 = AttnBlock(c_in)
-        self.mid.block_2 = ResnetBlock(c_in, c_in, cfg.dropout)
+        self.mid = MidBlock(c_in, cfg.dropout)
         stages: list[nn.Module] = []
         for level in reversed(range(len(cfg.ch_mult))):
-            stage = nn.Module()
-            stage.block, stage.attn = nn.ModuleList(), nn.ModuleList()
             c_out = cfg.ch * cfg.ch_mult[level]
-            for _ in range(cfg.num_res_blocks + 1):
-                stage.block.append(ResnetBlock(c_in, c_out, cfg.dropout))
-                c_in = c_out
-                if res in cfg.attn_resolutions:
-                    stage.attn.append(AttnBlock(c_out))
+            stages.insert(0, ResolutionLevel(c_in, c_out, cfg.num_res_blocks + 1, res in cfg.attn_resolutions,
+                                             cfg.dropout, resample="up" if level != 0 else None))
+            c_in = c_out
             if level != 0:
-                stage.upsample = Upsample(c_out)
                 res *= 2
-            stages.insert(0, stage)  # up[level] holds the blocks of that resolution level
-        self.up = nn.ModuleList(stages)
+        self.up = nn.ModuleList(stages)  # up[level] holds the blocks of that resolution level
         self.norm_out = normalize(c_in)
         self.conv_out = nn.Conv2d(c_in, cfg.in_channels, 3, padding=1)
 
     def forward(self, z: Tensor) -> Tensor:
         """(B, z_channels, h, w) -> (B, 3, h f, w f)."""
-        h = self.mid.block_2(self.mid.attn_1(self.mid.block_1(self.conv_in(z))))
+        h = self.mid(self.conv_in(z))
         for stage in reversed(self.up):
-            for i, blk in enumerate(stage.block):
-                h = blk(h)
-                if len(stage.attn):
-                    h = stage.attn[i](h)
-            if hasattr(stage, "upsample"):
-                h = stage.upsample(h)
+            h = stage(h)
         return self.conv_out(F.silu(self.norm_out(h)))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["AttnBlock", "Downsample", "ResnetBlock", "Upsample", "normalize"]
+__all__ = ["AttnBlock", "Downsample", "MidBlock", "ResnetBlock", "ResolutionLevel", "Upsample", "normalize"]
 
 
 def normalize(channels: int) -> nn.GroupNorm:
@@ -80,3 +80,59 @@ class Upsample(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         """(B, C, H, W) -> (B, C, 2H, 2W)."""
         return self.conv(F.interpolate(x, scale_factor=2.0, mode="nearest"))
+
+
+class MidBlock(nn.Module):
+    """The middle of the encoder and of the decoder: residual block, attention, residual block."""
+
+    def __init__(self, channels: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.block_1 = ResnetBlock(channels, channels, dropout)
+        self.attn_1 = AttnBlock(channels)
+        self.block_2 = ResnetBlock(channels, channels, dropout)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, C, H, W) -> (B, C, H, W)."""
+        return self.block_2(self.attn_1(self.block_1(x)))
+
+
+class ResolutionLevel(nn.Module):
+    """One resolution level: residual blocks, each followed by attention at attention resolutions, then an
+    optional 2x resampling (``downsample`` in the encoder, ``upsample`` in the decoder)."""
+
+    def __init__(self, in_channels: int, out_channels: int, num_blocks: int, attention: bool, dropout: float = 0.0,
+                 resample: str | None = None) -> None:
+        """Build the level.
+
+        Args:
+            in_channels: width of the level's input.
+            out_channels: width of every block's output.
+            num_blocks: residual blocks.
+            attention: an :class:`AttnBlock` after every residual block.
+            dropout: dropout of the residual blocks.
+            resample: ``"down"`` (:class:`Downsample`), ``"up"`` (:class:`Upsample`) or None after the blocks.
+        """
+        super().__init__()
+        self.block, self.attn = nn.ModuleList(), nn.ModuleList()
+        for _ in range(num_blocks):
+            self.block.append(ResnetBlock(in_channels, out_channels, dropout))
+            in_channels = out_channels
+            if attention:
+                self.attn.append(AttnBlock(out_channels))
+        if resample == "down":
+            self.downsample = Downsample(out_channels)
+        elif resample == "up":
+            self.upsample = Upsample(out_channels)
+        elif resample is not None:
+            raise ValueError(f"resample must be 'down', 'up' or None, got {resample!r}")
+
+    def forward(self, h: Tensor) -> Tensor:
+        """(B, Cin, H, W) -> (B, Cout, H', W') with H' = H / 2, 2 H or H."""
+        for i, blk in enumerate(self.block):
+            h = blk(h)
+            if len(self.attn):
+                h = self.attn[i](h)
+        for name in ("downsample", "upsample"):
+            if hasattr(self, name):
+                h = getattr(self, name)(h)
+        return h

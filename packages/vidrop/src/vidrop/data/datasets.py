@@ -19,7 +19,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from sparse_core.data.errors import DatasetError, SkipCounter
-from sparse_core.data.video import MotionShapes, list_videos
+from sparse_core.data.video import VIDEO_EXTENSIONS, MotionShapes, list_videos
 from vidrop.codec import PatchCodebook, decode_torch
 from vidrop.data.io import read_video
 
@@ -51,41 +51,17 @@ class ProceduralClipDataset(Dataset):
         return _sample(torch.from_numpy(self.videos.video(index)), self.videos.label(index), self.transform)
 
 
-class VideoFolderDataset(SkipCounter, Dataset):
-    """Raw videos decoded with decord (PyAV fallback) from ``root/<class>/<video>``."""
+class _ClassFolderDataset(SkipCounter, Dataset):
+    """Files listed as ``root/<class>/<file>`` (labels from the sorted class names), one clip per file.
 
-    def __init__(self, root: str | Path, transform: Transform | None = None, max_frames: int | None = None) -> None:
-        listing = list_videos(root, layout="classes")
+    Subclasses say how one file is read (:meth:`_read`, where any exception skips the sample) and turned into
+    ``(T, H, W, 3)`` uint8 frames (:meth:`_frames`).
+    """
+
+    def __init__(self, root: str | Path, transform: Transform | None,
+                 extensions: tuple[str, ...] = VIDEO_EXTENSIONS) -> None:
+        listing = list_videos(root, layout="classes", extensions=extensions)
         self.items, self.classes = listing.items, listing.classes
-        self.transform, self.max_frames = transform, max_frames
-        self.num_classes = len(self.classes)
-        self.num_skipped = 0
-
-    def __len__(self) -> int:
-        return len(self.items)
-
-    def __getitem__(self, index: int) -> dict[str, Any] | None:
-        path, label = self.items[index]
-        try:
-            frames = read_video(path, self.max_frames)
-        except Exception as err:
-            self._skip(path, err)
-            return None
-        return _sample(torch.from_numpy(frames), label, self.transform)
-
-
-class CodeFolderDataset(SkipCounter, Dataset):
-    """k-means code arrays (``.npy``, ``(T, Hp, Wp)``) decoded by a centroid gather in the loader."""
-
-    def __init__(self, root: str | Path, transform: Transform | None = None,
-                 codebook: str | Path | None = None) -> None:
-        listing = list_videos(root, layout="classes", extensions=(".npy",))
-        self.items, self.classes = listing.items, listing.classes
-        cb_path = Path(codebook) if codebook is not None else Path(root) / "codebook.npz"
-        if not cb_path.is_file():
-            raise DatasetError(f"codebook {cb_path} not found (written by `vidrop-compress fit`)")
-        self.codebook = PatchCodebook.load(cb_path)
-        self.centroids = torch.from_numpy(self.codebook.centroids_uint8().reshape(self.codebook.num_clusters, -1))
         self.transform = transform
         self.num_classes = len(self.classes)
         self.num_skipped = 0
@@ -93,16 +69,55 @@ class CodeFolderDataset(SkipCounter, Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
+    def _read(self, path: Path) -> np.ndarray:
+        raise NotImplementedError
+
+    def _frames(self, data: np.ndarray) -> Tensor:
+        raise NotImplementedError
+
     def __getitem__(self, index: int) -> dict[str, Any] | None:
         path, label = self.items[index]
         try:
-            codes = np.load(path, allow_pickle=False)
-            if codes.ndim != 3 or codes.size == 0:
-                raise ValueError(f"expected a (T, Hp, Wp) code array, got shape {codes.shape}")
-            if int(codes.max()) >= self.codebook.num_clusters:
-                raise ValueError("code index beyond the codebook")
+            data = self._read(path)
         except Exception as err:
             self._skip(path, err)
             return None
-        frames = decode_torch(torch.from_numpy(codes.astype(np.int64)), self.centroids, self.codebook.patch_size)
-        return _sample(frames, label, self.transform)
+        return _sample(self._frames(data), label, self.transform)
+
+
+class VideoFolderDataset(_ClassFolderDataset):
+    """Raw videos decoded with decord (PyAV fallback) from ``root/<class>/<video>``."""
+
+    def __init__(self, root: str | Path, transform: Transform | None = None, max_frames: int | None = None) -> None:
+        super().__init__(root, transform)
+        self.max_frames = max_frames
+
+    def _read(self, path: Path) -> np.ndarray:
+        return read_video(path, self.max_frames)
+
+    def _frames(self, data: np.ndarray) -> Tensor:
+        return torch.from_numpy(data)
+
+
+class CodeFolderDataset(_ClassFolderDataset):
+    """k-means code arrays (``.npy``, ``(T, Hp, Wp)``) decoded by a centroid gather in the loader."""
+
+    def __init__(self, root: str | Path, transform: Transform | None = None,
+                 codebook: str | Path | None = None) -> None:
+        super().__init__(root, transform, extensions=(".npy",))
+        cb_path = Path(codebook) if codebook is not None else Path(root) / "codebook.npz"
+        if not cb_path.is_file():
+            raise DatasetError(f"codebook {cb_path} not found (written by `vidrop-compress fit`)")
+        self.codebook = PatchCodebook.load(cb_path)
+        self.centroids = torch.from_numpy(self.codebook.centroids_uint8().reshape(self.codebook.num_clusters, -1))
+
+    def _read(self, path: Path) -> np.ndarray:
+        codes = np.load(path, allow_pickle=False)
+        if codes.ndim != 3 or codes.size == 0:
+            raise ValueError(f"expected a (T, Hp, Wp) code array, got shape {codes.shape}")
+        if int(codes.max()) >= self.codebook.num_clusters:
+            raise ValueError("code index beyond the codebook")
+        return codes
+
+    def _frames(self, data: np.ndarray) -> Tensor:
+        return decode_torch(torch.from_numpy(data.astype(np.int64)), self.centroids, self.codebook.patch_size)
