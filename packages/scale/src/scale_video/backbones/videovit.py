@@ -80,5 +80,6 @@ def build_videovit(variant: str | None, cfg: BackboneConfig) -> VideoViTEncoder:
             raise ConfigError(f"backbone.weights: cannot read {weights / 'config.json'}: {err}") from None
     model = build_videovit_model(spec)
     if weights is not None:
-        load_videomae_weights(model, read_state_dict(weights), strict=True)
+        state = {k: v for k, v in read_state_dict(weights).items() if not k.startswith("classifier.")}  # no head
+        load_videomae_weights(model, state, strict=True)
     return VideoViTEncoder(model, spec.num_frames, spec.img_size)
