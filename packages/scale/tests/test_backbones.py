@@ -9,7 +9,6 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from sparse_core.config import ConfigError
 from scale_video.backbones import (
     ClipEncoder,
     EfficientNetLite0Encoder,
@@ -18,6 +17,7 @@ from scale_video.backbones import (
     list_backbones,
 )
 from scale_video.config import BackboneConfig, VideoViTSpec
+from sparse_core.config import ConfigError
 
 
 @pytest.fixture(scope="module")

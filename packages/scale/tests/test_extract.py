@@ -3,31 +3,22 @@
 from __future__ import annotations
 
 import logging
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from scale_video.cli.extract import main
+from scale_video.config import CONFIG_DIR, ExtractConfig
+from scale_video.extract import extract
 from sparse_core.config import ConfigError
 from sparse_core.data.video import MotionShapes, write_video
 from sparse_core.features import TEMP_PREFIX, FeatureStore, FeatureStoreWriter
-from scale_video.cli.extract import main
-from scale_video.config import ExtractConfig
-from scale_video.extract import extract
 
-SMALL = ["--data.num_videos", "5", "--data.val_num_videos", "3", "--data.num_frames", "12",
-         "--data.image_size", "32", "--sampling.num_clips", "4", "--sampling.num_frames", "2",
-         "--sampling.frame_strides", "[1, 2]", "--sampling.size", "32", "--sampling.eval_temporal", "2",
-         "--sampling.eval_spatial", "1", "--sampling.eval_stride", "2", "--shard_size", "2", "--passes", "2",
-         "--backbone.batch_size", "8"]
-
-
-def _cfg(out: Path, *extra: str) -> ExtractConfig:
-    from sparse_core.config import parse_config
-
-    return parse_config(ExtractConfig, ["--config", "tiny", "--out_dir", str(out), *SMALL, *extra],
-                        config_dir=Path(__file__).parents[1] / "src/scale_video/configs/extract")
+sys.path.insert(0, str(Path(__file__).parent))
+from extract_testutils import SMALL, _cfg
 
 
 def _arrays(root: Path) -> dict[str, np.ndarray]:
@@ -63,7 +54,7 @@ def test_resume_after_kill_equals_an_uninterrupted_run(tmp_path: Path, monkeypat
     real = FeatureStoreWriter.write_shard
     calls = {"n": 0}
 
-    def killed_after_two(self, shard_id, arrays, info=None):  # noqa: ANN001, ANN202
+    def killed_after_two(self, shard_id, arrays, info=None):
         if calls["n"] == 2:
             Path(tempfile.mkdtemp(prefix=TEMP_PREFIX, dir=self.root))  # the torn temp folder of the killed shard
             raise KeyboardInterrupt
@@ -138,3 +129,18 @@ def test_cli_runs_and_prints_the_summary(tmp_path: Path, capsys: pytest.CaptureF
     assert main(["--config", "tiny", "--out_dir", str(tmp_path), *SMALL, "--stores", "[val_eval]"]) == 0
     assert '"val_eval"' in capsys.readouterr().out
     assert (tmp_path / "extract_config.yaml").is_file() and (tmp_path / "val_eval" / "videos.json").is_file()
+
+
+@pytest.mark.parametrize("name", ["tiny", "k400", "ssv2", "ucf101", "hmdb51", "lvu"])
+def test_shipped_configs_parse(name: str) -> None:
+    from sparse_core.config import parse_config
+
+    cfg = parse_config(ExtractConfig, ["--config", name],
+                       config_dir=CONFIG_DIR / "extract")
+    if name == "tiny":
+        assert cfg.backbone.name == "efficientnet_lite0" and cfg.data.source == "motion_shapes"
+    else:  # thesis scale: 16 clips x 16 frames, 224 px, folder layouts, 5 x 3 views (2 x 3 for SSv2)
+        assert (cfg.sampling.num_clips, cfg.sampling.num_frames, cfg.sampling.size) == (16, 16, 224)
+        assert cfg.data.source == "folder" and cfg.data.root and cfg.data.val_root
+        views = (cfg.sampling.eval_temporal, cfg.sampling.eval_spatial)
+        assert views == {"ssv2": (2, 3), "lvu": (10, 3)}.get(name, (5, 3))

@@ -62,7 +62,7 @@ def test_training_sets_are_seeded_per_video_and_pass() -> None:
     sampler = SetSampler(cfg, size=24, train=True, seed=3)
     read_calls: list[list[int]] = []
 
-    def read(s):  # noqa: ANN001, ANN202
+    def read(s):
         idx = s(len(video))
         read_calls.append(idx)
         return video[idx]

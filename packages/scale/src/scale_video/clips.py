@@ -23,10 +23,10 @@ from torch import Tensor
 from torchvision import transforms as T
 from torchvision.transforms import v2
 
-from sparse_core.data.video import RandomClipSampler
-from sparse_core.engine import mix_seed, stream_id
 from scale_video.boxes import BOX_DIM, Crop, uniform_grid_crops
 from scale_video.config import ClipSamplingConfig
+from sparse_core.data.video import RandomClipSampler
+from sparse_core.engine import mix_seed, stream_id
 
 __all__ = ["ClipSet", "VideoTooShort", "SetSampler", "cut_clip", "clip_set_seed"]
 

@@ -33,13 +33,13 @@ import torch
 from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
-from sparse_core.config import ConfigError, config_to_dict, save_config
-from sparse_core.features import FeatureStore, FeatureStoreWriter
 from scale_video.backbones import ClipEncoder, build_backbone
 from scale_video.boxes import BOX_DIM
 from scale_video.clips import SetSampler, VideoTooShort
 from scale_video.config import STORE_NAMES, TRAIN_STORE, VAL_EVAL_STORE, ExtractConfig
 from scale_video.sources import VideoSource, build_source
+from sparse_core.config import ConfigError, config_to_dict, save_config
+from sparse_core.features import FeatureStore, FeatureStoreWriter
 
 __all__ = ["extract", "extract_store", "store_fields", "resolve_device", "FINGERPRINT_EXCLUDE"]
 
@@ -108,7 +108,7 @@ def _items(dataset: _SetDataset, num_workers: int) -> Iterator[dict[str, Any]]:
     if num_workers <= 0:
         yield from (dataset[i] for i in range(len(dataset)))
         return
-    loader = DataLoader(dataset, batch_size=None, shuffle=False, num_workers=num_workers, collate_fn=_identity,
+    loader = DataLoader(dataset, batch_size=None, shuffle=False, num_workers=num_workers, collate_fn=_identity,  # type: ignore[arg-type]
                         prefetch_factor=2, persistent_workers=False)
     yield from loader
 
@@ -183,10 +183,11 @@ def extract_store(cfg: ExtractConfig, store: str, backbone: ClipEncoder, device:
                           f"use another out_dir or delete it")
     if writer.removed_leftovers:
         log.info("%s: removed %d leftovers of an interrupted run", root, len(writer.removed_leftovers))
-    meta = {"config": fingerprint, "mode": "train" if train else "eval", "clips_per_set": sampler.clips_per_set,
-            "feature_dim": backbone.dim, "backbone": cfg.backbone.name, "clip_size": size,
-            "num_frames": cfg.sampling.num_frames, "num_videos": len(source), "classes": source.classes,
-            "num_classes": len(source.classes) or None, "passes": passes, "complete": False}
+    meta: dict[str, Any] = {
+        "config": fingerprint, "mode": "train" if train else "eval", "clips_per_set": sampler.clips_per_set,
+        "feature_dim": backbone.dim, "backbone": cfg.backbone.name, "clip_size": size,
+        "num_frames": cfg.sampling.num_frames, "num_videos": len(source), "classes": source.classes,
+        "num_classes": len(source.classes) or None, "passes": passes, "complete": False}
     if not train:
         meta["views"] = [cfg.sampling.eval_temporal, cfg.sampling.eval_spatial]
     _write_json_atomic(root / "videos.json", {"names": [source.name(i) for i in range(len(source))],

@@ -13,9 +13,9 @@ from typing import Protocol
 import torch
 from torch import Tensor
 
+from scale_video.config import ExtractDataConfig
 from sparse_core.config import ConfigError
 from sparse_core.data.video import FrameSampler, MotionShapes, list_videos, read_video
-from scale_video.config import ExtractDataConfig
 
 __all__ = ["VideoSource", "ProceduralSource", "FolderSource", "build_source", "SOURCES"]
 

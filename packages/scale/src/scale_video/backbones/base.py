@@ -15,8 +15,8 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import Tensor, nn
 
-from sparse_core.config import ConfigError
 from scale_video.config import BackboneConfig
+from sparse_core.config import ConfigError
 
 __all__ = ["ClipEncoder", "FrozenEncoder", "register_backbone", "build_backbone", "list_backbones",
            "IMAGENET_MEAN", "IMAGENET_STD"]
@@ -59,6 +59,9 @@ class FrozenEncoder(nn.Module):
         std: per-channel std.
         num_frames: frames the backbone requires (None: any).
     """
+
+    mean: Tensor
+    std: Tensor
 
     def __init__(self, dim: int, input_size: int, mean: Sequence[float], std: Sequence[float],
                  num_frames: int | None = None) -> None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from sparse_core.config import ConfigError
 from scale_video.backbones.base import FrozenEncoder, frames_of, register_backbone, time_average
 from scale_video.config import BackboneConfig
+from sparse_core.config import ConfigError
 
 __all__ = ["OpenClipImageEncoder"]
 

@@ -8,13 +8,15 @@ model's pretrained config (``timm.data.resolve_data_config``).
 
 from __future__ import annotations
 
+from typing import cast
+
 import timm
 import torch
 from torch import Tensor
 
-from sparse_core.config import ConfigError
 from scale_video.backbones.base import FrozenEncoder, frames_of, register_backbone, time_average
 from scale_video.config import BackboneConfig
+from sparse_core.config import ConfigError
 
 __all__ = ["TimmImageEncoder"]
 
@@ -29,7 +31,8 @@ class TimmImageEncoder(FrozenEncoder):
 
     def __init__(self, model: torch.nn.Module, frame_chunk: int = 256) -> None:
         data_cfg = timm.data.resolve_data_config({}, model=model)
-        super().__init__(int(model.num_features), int(data_cfg["input_size"][-1]), data_cfg["mean"],
+        num_features = cast(int, model.num_features)
+        super().__init__(int(num_features), int(data_cfg["input_size"][-1]), data_cfg["mean"],
                          data_cfg["std"])
         self.model = model
         self.frame_chunk = frame_chunk

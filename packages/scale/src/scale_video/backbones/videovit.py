@@ -16,11 +16,11 @@ from typing import Any
 
 from torch import Tensor
 
+from scale_video.backbones.base import IMAGENET_MEAN, IMAGENET_STD, FrozenEncoder, register_backbone
+from scale_video.config import BackboneConfig, VideoViTSpec
 from sparse_core.config import ConfigError
 from sparse_core.export import read_state_dict
 from sparse_core.models import VideoViT, load_videomae_weights
-from scale_video.backbones.base import IMAGENET_MEAN, IMAGENET_STD, FrozenEncoder, register_backbone
-from scale_video.config import BackboneConfig, VideoViTSpec
 
 __all__ = ["VideoViTEncoder", "spec_from_hf_config"]
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from sparse_core.cli import run_cli
 from scale_video.config import CONFIG_DIR, ExtractConfig
 from scale_video.extract import extract
+from sparse_core.cli import run_cli
 
 __all__ = ["main"]
 
