@@ -144,3 +144,17 @@ def test_shipped_configs_parse(name: str) -> None:
         assert cfg.data.source == "folder" and cfg.data.root and cfg.data.val_root
         views = (cfg.sampling.eval_temporal, cfg.sampling.eval_spatial)
         assert views == {"ssv2": (2, 3), "lvu": (10, 3)}.get(name, (5, 3))
+
+
+def test_worker_processes_give_the_same_store(tmp_path: Path) -> None:
+    extract(_cfg(tmp_path / "w0", "--stores", "[train]", "--passes", "1"))
+    extract(_cfg(tmp_path / "w2", "--stores", "[train]", "--passes", "1", "--num_workers", "2"))
+    a, b = _arrays(tmp_path / "w0" / "train"), _arrays(tmp_path / "w2" / "train")
+    for name in a:
+        assert a[name].tobytes() == b[name].tobytes(), name
+
+
+def test_cli_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--help"])
+    assert exc.value.code == 0 and "--sampling.num_clips" in capsys.readouterr().out
