@@ -363,11 +363,17 @@ class FeatureStore:
             ``{name: tensor (len(self), *shape)}``.
         """
         out: dict[str, torch.Tensor] = {}
+        target = torch.device(device) if device is not None else torch.device("cpu")
         for name in (list(self.fields) if names is None else names):
-            t = torch.from_numpy(np.array(self.array(name), copy=True))
-            if dtype is not None and t.is_floating_point():
-                t = t.to(dtype)
-            out[name] = t.to(device) if device is not None else t
+            shape, np_dtype = self._field(name)
+            t_dtype = torch.from_numpy(np.zeros(0, dtype=np_dtype)).dtype
+            if dtype is not None and t_dtype.is_floating_point:
+                t_dtype = dtype
+            t = torch.empty((len(self), *shape), dtype=t_dtype, device=target)
+            for position, start in enumerate(self._starts[:-1]):  # shard by shard: no full host copy for a GPU
+                part = np.array(self.shard_array(position, name), copy=True)  # one shard in host memory
+                t[start:start + len(part)] = torch.from_numpy(part).to(target).to(t_dtype)
+            out[name] = t
         return out
 
     def __getitem__(self, i: int) -> dict[str, np.ndarray]:
