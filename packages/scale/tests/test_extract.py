@@ -89,6 +89,10 @@ def test_resume_with_other_settings_is_refused(tmp_path: Path) -> None:
     extract(_cfg(tmp_path, "--stores", "[val_eval]"))
     with pytest.raises(ConfigError, match="sampling.eval_stride"):
         extract(_cfg(tmp_path, "--stores", "[val_eval]", "--sampling.eval_stride", "1"))
+    # settings the store does not read keep it resumable (training crops, the training split's size)
+    again = extract(_cfg(tmp_path, "--stores", "[val_eval]", "--sampling.color_jitter", "0.1",
+                         "--data.num_videos", "7", "--backbone.batch_size", "3"))
+    assert again["val_eval"]["shards_written"] == 0
 
 
 def test_corrupt_and_too_short_videos_are_skipped_and_counted(tmp_path: Path, caplog: pytest.LogCaptureFixture

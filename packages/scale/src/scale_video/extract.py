@@ -36,7 +36,7 @@ from torch.utils.data import DataLoader, Dataset
 from scale_video.backbones import ClipEncoder, build_backbone
 from scale_video.boxes import BOX_DIM
 from scale_video.clips import SetSampler, VideoTooShort
-from scale_video.config import STORE_NAMES, TRAIN_STORE, VAL_EVAL_STORE, ExtractConfig
+from scale_video.config import STORE_NAMES, TRAIN_EVAL_STORE, TRAIN_STORE, VAL_EVAL_STORE, ExtractConfig
 from scale_video.sources import VideoSource, build_source
 from sparse_core.config import ConfigError, config_to_dict, save_config
 from sparse_core.features import FeatureStore, FeatureStoreWriter
@@ -48,6 +48,16 @@ log = logging.getLogger("scale_video.extract")
 FINGERPRINT_EXCLUDE = ("out_dir", "stores", "passes", "num_workers", "log_skipped", "backbone.batch_size",
                        "backbone.device")
 """Settings that may change between a run and its resume (they do not change what a record holds)."""
+_TRAIN_ONLY = ("seed", "sampling.num_clips", "sampling.frame_strides", "sampling.crop_scale", "sampling.crop_ratio",
+               "sampling.hflip", "sampling.color_jitter", "sampling.grayscale_prob")
+_EVAL_ONLY = ("sampling.eval_temporal", "sampling.eval_spatial", "sampling.eval_stride")
+_VAL_SPLIT = ("data.val_root", "data.val_num_videos", "data.val_seed_offset")
+_TRAIN_SPLIT = ("data.root", "data.num_videos")
+_NOT_READ_BY = {  # settings a store does not depend on, so changing them keeps it resumable
+    TRAIN_STORE: _EVAL_ONLY + _VAL_SPLIT,
+    TRAIN_EVAL_STORE: _TRAIN_ONLY + _VAL_SPLIT,
+    VAL_EVAL_STORE: _TRAIN_ONLY + _TRAIN_SPLIT,
+}
 
 
 def store_fields(clips_per_set: int, dim: int) -> dict[str, tuple[tuple[int, ...], str]]:
@@ -71,7 +81,7 @@ def _fingerprint(cfg: ExtractConfig, store: str) -> dict[str, Any]:
             dotted = f"{prefix}{key}"
             if isinstance(value, dict):
                 walk(f"{dotted}.", value)
-            elif dotted not in FINGERPRINT_EXCLUDE:
+            elif dotted not in FINGERPRINT_EXCLUDE and dotted not in _NOT_READ_BY[store]:
                 flat[dotted] = value
 
     walk("", config_to_dict(cfg))
@@ -161,7 +171,8 @@ def extract_store(cfg: ExtractConfig, store: str, backbone: ClipEncoder, device:
         device: where clips are encoded.
 
     Returns:
-        ``{"path", "records", "videos", "shards_written", "skipped": {"too_short", "unreadable"}, "seconds"}``.
+        ``{"path", "records", "videos", "shards_written", "skipped": {"too_short", "unreadable"}, "seconds",
+        "clips_per_s"}`` (clips decoded, cut and encoded per second by this run; None when nothing was written).
 
     Raises:
         ConfigError: the store exists with other settings.
@@ -197,6 +208,7 @@ def extract_store(cfg: ExtractConfig, store: str, backbone: ClipEncoder, device:
     shards = _shard_records(len(source), passes, cfg.shard_size)
     written = 0
     named = 0
+    encoded = 0  # clips decoded + encoded by this run (for the end-to-end throughput)
     for shard_id, records in shards.items():
         if writer.has_shard(shard_id):
             continue
@@ -211,6 +223,7 @@ def extract_store(cfg: ExtractConfig, store: str, backbone: ClipEncoder, device:
             else:
                 kept.append(item)
         n = len(kept)
+        encoded += n * sampler.clips_per_set
         feats = (encode(torch.cat([k["clips"] for k in kept])) if kept else torch.zeros(0, backbone.dim))
         arrays = {
             "feats": feats.reshape(n, sampler.clips_per_set, backbone.dim).numpy().astype(np.float16),
@@ -232,8 +245,10 @@ def extract_store(cfg: ExtractConfig, store: str, backbone: ClipEncoder, device:
         names = ", ".join(source.name(s["video"]) for s in all_skipped[:cfg.log_skipped])
         log.warning("%s: skipped %d sets (%d too short, %d unreadable), e.g. %s", store, len(all_skipped),
                     counts["too_short"], counts["unreadable"], names)
+    seconds = time.perf_counter() - start
     return {"path": str(root), "records": len(reader), "videos": len(source), "shards_written": written,
-            "skipped": counts, "seconds": round(time.perf_counter() - start, 2)}
+            "skipped": counts, "seconds": round(seconds, 2),
+            "clips_per_s": round(encoded / seconds, 2) if encoded else None}
 
 
 def extract(cfg: ExtractConfig) -> dict[str, Any]:
