@@ -24,6 +24,23 @@ class DatasetError(ValueError):
     """A dataset cannot be built: wrong path, empty folder, missing or malformed files."""
 
 
+class WeightsFileError(DatasetError):
+    """A checkpoint or weight file given by path cannot be used: empty, truncated, not a weight file.
+
+    The message names the file and says it is not a valid checkpoint / weights file; it never repeats
+    torch's advice to unpickle the file. CLIs print it as one line and exit 2, as any :class:`DatasetError`.
+    """
+
+
+class MissingFileError(DatasetError, FileNotFoundError):
+    """A file given by path (a checkpoint, weights, an autoencoder) does not exist."""
+
+
+class UntrustedPickleError(WeightsFileError, RuntimeError):
+    """A torch file that stores Python objects besides tensors, refused because reading it would unpickle
+    code (``trust_pickle=True`` reads it, for a file one trusts)."""
+
+
 class SkipCounter:
     """Mixin giving a dataset a ``num_skipped`` counter and a uniform skip warning."""
 
