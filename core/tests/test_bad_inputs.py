@@ -75,9 +75,20 @@ def test_image_corpus_every_file_used_correctly_or_skipped(tmp_path: Path) -> No
 
 def test_unusable_image_roots_raise_dataset_error(tmp_path: Path) -> None:
     roots = write_unusable_roots(tmp_path)
-    for name in ("missing", "empty", "file"):
+    for name in ("missing", "empty", "file", "all_bad"):
         with pytest.raises(DatasetError, match=str(roots[name].name)):
             ImageFolderDataset(roots[name])
+
+
+def test_a_list_file_naming_no_existing_video_is_refused(tmp_path: Path) -> None:
+    from sparse_core.data.video import list_videos
+
+    roots = write_unusable_roots(tmp_path, suffix=".mp4")
+    with pytest.raises(DatasetError, match="file.txt is a file but neither a video"):
+        list_videos(roots["file"])
+    (tmp_path / "blob.bin").write_bytes(bytes(range(256)))
+    with pytest.raises(DatasetError, match="blob.bin is a file but neither a video"):
+        list_videos(tmp_path / "blob.bin")
 
 
 def test_video_corpus_decodes_or_raises(tmp_path: Path) -> None:

@@ -120,9 +120,20 @@ def save_weights(
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
-    """Return the string metadata stored in a safetensors header."""
-    with safe_open(os.fspath(path), framework="pt") as f:
-        return dict(f.metadata() or {})
+    """Return the string metadata stored in a safetensors header.
+
+    Raises:
+        sparse_core.data.errors.MissingFileError: ``path`` does not exist.
+        sparse_core.data.errors.WeightsFileError: ``path`` is not a readable safetensors file.
+    """
+    if not Path(path).is_file():
+        raise MissingFileError(f"weight file {path} does not exist")
+    try:
+        with safe_open(os.fspath(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except Exception as err:  # safetensors raises SafetensorError / OSError on an empty or torn header
+        raise WeightsFileError(f"{path} is not a readable safetensors file: not a valid checkpoint/weights file "
+                               f"({_reason(err)})") from None
 
 
 def _sniff(path: Path) -> str | None:

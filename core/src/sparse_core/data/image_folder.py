@@ -140,6 +140,12 @@ class ImageFolderDataset(SkipCounter, Dataset[Any]):
             raise DatasetError(
                 f"ImageFolderDataset: folder {self.root} {what}; expected root/<class>/<image> files"
             )
+        if not any(_opens(p) for p, _ in self.samples):  # stops at the first readable file
+            names = ", ".join(p.name for p, _ in self.samples[:3])
+            raise DatasetError(
+                f"ImageFolderDataset: none of the {len(self.samples)} image files of {self.root} can be "
+                f"opened as an image (e.g. {names}): nothing to train on"
+            )
 
     def __len__(self) -> int:
         """Number of image files found (corrupt ones included until they are read)."""
@@ -155,6 +161,15 @@ class ImageFolderDataset(SkipCounter, Dataset[Any]):
             return None
         out = self.transform(image) if self.transform is not None else to_float_image(image)
         return {"image": out, "label": label}
+
+
+def _opens(path: Path) -> bool:
+    """Whether PIL recognises ``path`` as an image (header only: cheap, no pixel decoding)."""
+    try:
+        with Image.open(path):
+            return True
+    except Exception:  # PIL raises UnidentifiedImageError, OSError, ValueError, ... on bad files
+        return False
 
 
 def _image_files(folder: Path, extensions: tuple[str, ...], recursive: bool) -> list[Path]:
