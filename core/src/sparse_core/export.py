@@ -154,7 +154,7 @@ def _reason(err: BaseException) -> str:
     if marker in text:  # torch's message: advice to unpickle, then the actual reason
         text = text[text.index(marker) + len(marker):]
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and "weights_only" not in ln]
-    first = lines[0] if lines else type(err).__name__
+    first = lines[0].split(". ")[0] if lines else type(err).__name__
     return f"{type(err).__name__}: {first[:200]}"
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from dilemma_ssl.cli import evaluate as eval_cli
 from dilemma_ssl.cli import train as train_cli
 from sparse_core.testing.badinputs import write_image_corpus, write_unusable_roots
 
@@ -47,3 +48,18 @@ def test_dilemma_train_refuses_unusable_roots(tmp_path: Path, capsys: pytest.Cap
         assert code == 2, (name, err[-2000:])
         assert len(err.splitlines()) == 1 and roots[name].name in err, err
     assert not (tmp_path / "run" / "checkpoints").exists()
+
+
+def test_dilemma_eval_refuses_a_corrupt_checkpoint(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "torn.pt").write_bytes(b"PK\x03\x04 torn")
+    (tmp_path / "junk.pt").write_bytes(b"\x80\x04junkjunk")
+    (tmp_path / "zero.safetensors").write_bytes(b"")
+    for name in ("torn.pt", "junk.pt", "zero.safetensors"):
+        assert eval_cli.main(["--config", "tiny", "--checkpoint", str(tmp_path / name)]) == 2, name
+        err = _err(capsys).strip()
+        assert len(err.splitlines()) == 1 and f"{name} is not a valid checkpoint" in err, err
+        assert "weights_only" not in err
+    for name in ("junk.pt", "zero.safetensors"):
+        assert eval_cli.main(["--config", "tiny", "--weights", str(tmp_path / name)]) == 2, name
+        err = _err(capsys).strip()
+        assert len(err.splitlines()) == 1 and f"{name} is not a " in err and "weights_only" not in err, err

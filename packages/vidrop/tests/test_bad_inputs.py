@@ -84,3 +84,25 @@ def test_vidrop_train_on_unusable_roots(tmp_path: Path, capsys) -> None:
                                "--train.out_dir", str(tmp_path / "run")])
         assert code == 2, name
         _one_line_error(capsys)
+
+
+def test_corrupt_init_checkpoint_is_one_line_exit_2(tmp_path: Path, capsys) -> None:
+    (tmp_path / "torn.pt").write_bytes(b"PK\x03\x04 torn")
+    (tmp_path / "junk.pt").write_bytes(b"\x80\x04junkjunk")
+    for name in ("torn.pt", "junk.pt", "none.pt"):
+        code = train_cli.main([*TINY_TRAIN, "--init.kind", "videomae", "--init.path", str(tmp_path / name),
+                               "--train.out_dir", str(tmp_path / "run")])
+        assert code == 2, name
+        err = _one_line_error(capsys)
+        assert name in err and "weights_only" not in err, err
+
+
+def test_vidrop_train_on_codes_with_a_torn_codebook(tmp_path: Path, capsys) -> None:
+    codes = tmp_path / "codes"
+    (codes / "a").mkdir(parents=True)
+    np.save(codes / "a" / "v.npy", np.zeros((4, 3, 3), np.uint8))
+    (codes / "codebook.npz").write_bytes(b"PK\x03\x04 torn")
+    code = train_cli.main([*TINY_TRAIN, "--data.source", "codes", "--data.root", str(codes),
+                           "--train.out_dir", str(tmp_path / "run")])
+    assert code == 2
+    assert "codebook.npz is not a valid codebook file" in _one_line_error(capsys)

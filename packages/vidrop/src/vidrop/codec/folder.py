@@ -123,7 +123,7 @@ def encode_folder(src: str | Path, dst: str | Path, codebook: PatchCodebook, cod
             _write_codebook(dst, codebook, codebook_path)
             codebook_written = True
         codes = encode(frames, codebook)
-        _atomic_write(dst / path.parent.name / f"{path.stem}.npy", lambda fh: np.save(fh, codes))
+        _atomic_write(dst / path.parent.name / f"{path.stem}.npy", lambda fh, c=codes: np.save(fh, c))
         p = codebook.patch_size
         report.encoded += 1
         report.raw_bytes += codes.size * p * p * 3
