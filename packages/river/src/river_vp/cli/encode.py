@@ -28,7 +28,8 @@ log = logging.getLogger("river_vp.encode")
 
 @torch.no_grad()
 def run(cfg: EncodeConfig) -> dict[str, Any]:
-    """Encode every video; returns ``{"index": path, "num_videos": n, "num_skipped": k}``.
+    """Encode every video; returns ``{"index": path, "num_videos": n, "num_skipped": k, "num_too_short": s}``
+    (``k`` counts unreadable and too-short videos, ``s`` the too-short ones among them).
 
     Raises:
         DatasetError: the autoencoder file is not valid, or no video is usable (nothing is written then).
@@ -45,6 +46,7 @@ def run(cfg: EncodeConfig) -> dict[str, Any]:
             "source": cfg.data.source,
         },
     )
+    too_short = 0
     for i in range(len(source)):
         video = source.video(i)
         if video is None:
@@ -54,6 +56,7 @@ def run(cfg: EncodeConfig) -> dict[str, Any]:
             log.warning("skipping %s: %d frame(s), every conditioning mode needs at least %d", source.name(i),
                         video.shape[0], MIN_FRAMES)
             writer.skip(source.name(i))
+            too_short += 1
             continue
         writer.add(vqgan.encode_video(video.to(device), cfg.batch_frames).cpu(), source.name(i))
     if not writer.videos:
@@ -61,7 +64,8 @@ def run(cfg: EncodeConfig) -> dict[str, Any]:
                            f"or shorter than {MIN_FRAMES} frames), e.g. {writer.skipped[:3]}")
     index = writer.close()
     log.info("encoded %d videos into %s (%d skipped)", len(writer.videos), index.parent, len(writer.skipped))
-    return {"index": index, "num_videos": len(writer.videos), "num_skipped": len(writer.skipped)}
+    return {"index": index, "num_videos": len(writer.videos), "num_skipped": len(writer.skipped),
+            "num_too_short": too_short}
 
 
 def _run_and_print(cfg: EncodeConfig) -> None:
@@ -69,7 +73,8 @@ def _run_and_print(cfg: EncodeConfig) -> None:
     result = run(cfg)
     print(
         f"latent cache: {result['index'].parent}  videos: {result['num_videos']}  "
-        f"skipped (unreadable or too short): {result['num_skipped']}"
+        f"skipped (unreadable): {result['num_skipped'] - result['num_too_short']}  "
+        f"skipped (fewer than {MIN_FRAMES} frames): {result['num_too_short']}"
     )
 
 
