@@ -148,3 +148,16 @@ def test_corrupt_weight_files_get_our_message_never_unpickling_advice(tmp_path: 
             read_state_dict(tmp_path / name)
         msg = str(err.value)
         assert "weights_only" not in msg and "unpickl" not in msg.lower() and "\n" not in msg, name
+
+
+def test_an_image_past_the_decompression_bomb_limit_is_skipped_and_counted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    write_image_corpus(tmp_path / "img", size=16, num_good=1, huge_side=512)
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100_000)  # 512 x 512 is past twice this limit
+    ds = ImageFolderDataset(tmp_path / "img")
+    huge = next(i for i, (p, _) in enumerate(ds.samples) if p.name == "huge.png")
+    assert ds[huge] is None  # PIL's DecompressionBombError
+    assert ds.num_skipped == 1
+    one_pixel = next(i for i, (p, _) in enumerate(ds.samples) if p.name == "one_pixel.png")
+    assert ds[one_pixel]["image"].shape == (3, 1, 1)  # a 1x1 image is decoded (the transform resizes it)
