@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from PIL import Image
@@ -101,7 +101,7 @@ def _encode_video(path: Path, frames: np.ndarray, pix_fmt: str = "yuv420p") -> N
     if codec == "mpeg4" and frames.ndim == 3:  # MPEG-4 part 2 has no grey format: store grey as RGB
         frames, pix_fmt = np.repeat(frames[..., None], 3, -1), "yuv420p"
     with av.open(str(path), mode="w") as container:
-        stream = container.add_stream(codec, rate=8)
+        stream: Any = container.add_stream(codec, rate=8)  # a VideoStream (PyAV's stubs return a union)
         stream.width, stream.height = frames.shape[2], frames.shape[1]
         stream.pix_fmt = pix_fmt
         fmt = "gray" if frames.ndim == 3 else "rgb24"
@@ -118,7 +118,7 @@ def _write_audio_only(path: Path) -> bool:
         import av
 
         with av.open(str(path), mode="w") as container:
-            stream = container.add_stream("aac", rate=16000)
+            stream: Any = container.add_stream("aac", rate=16000)  # an AudioStream
             t = np.arange(16000, dtype=np.float32) / 16000
             tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)[None]
             frame = av.AudioFrame.from_ndarray(tone, format="fltp", layout="mono")

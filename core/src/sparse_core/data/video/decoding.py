@@ -40,6 +40,7 @@ class _Indices:
         self.indices = [int(i) for i in indices]
         if not self.indices or min(self.indices) < 0:
             raise ValueError(f"frame indices must be non-negative and not empty, got {list(indices)[:8]}")
+        self.num_frames = len(self.indices)
         self.last = max(self.indices)
 
     def __call__(self, total: int) -> list[int]:
@@ -87,10 +88,10 @@ def _read_pyav(path: str, sampler: FrameSampler) -> np.ndarray:
                 )
             return np.stack([frames[i] for i in indices])
         decoded: list[np.ndarray] = []
-        last = sampler.last if isinstance(sampler, _Indices) else None
+        stop = sampler.last if isinstance(sampler, _Indices) else None
         for i, frame in enumerate(container.decode(stream)):  # no frame count: decode up to what is needed
             decoded.append(frame.to_ndarray(format="rgb24"))
-            if last is not None and i >= last:
+            if stop is not None and i >= stop:
                 break
     if not decoded:
         raise ValueError("video has no frames")
