@@ -10,6 +10,10 @@ Two kinds of failure are distinguished:
   ``DataLoader`` worker holds its own copy of the dataset, the counter only covers samples read in
   the current process; :func:`sparse_core.data.collate.collate_skip_none` therefore also counts the
   ``None`` entries of every batch into ``batch["num_skipped"]``, which the training loop can log.
+
+A checkpoint or weight file given by path that is missing or damaged raises :class:`MissingFileError` or
+:class:`WeightsFileError` (both :class:`DatasetError`), so every CLI prints one line and exits 2, with our own
+message and never torch's advice to unpickle the file.
 """
 
 from __future__ import annotations
