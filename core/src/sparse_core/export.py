@@ -26,6 +26,8 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
+from sparse_core.data.errors import MissingFileError, UntrustedPickleError, WeightsFileError
+
 _TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
 TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
 """Name of the temporary file :func:`save_weights` writes beside ``path`` before renaming it
@@ -118,9 +120,20 @@ def save_weights(
 
 
 def read_metadata(path: str | os.PathLike[str]) -> dict[str, str]:
-    """Return the string metadata stored in a safetensors header."""
-    with safe_open(os.fspath(path), framework="pt") as f:
-        return dict(f.metadata() or {})
+    """Return the string metadata stored in a safetensors header.
+
+    Raises:
+        sparse_core.data.errors.MissingFileError: ``path`` does not exist.
+        sparse_core.data.errors.WeightsFileError: ``path`` is not a readable safetensors file.
+    """
+    if not Path(path).is_file():
+        raise MissingFileError(f"weight file {path} does not exist")
+    try:
+        with safe_open(os.fspath(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except Exception as err:  # safetensors raises SafetensorError / OSError on an empty or torn header
+        raise WeightsFileError(f"{path} is not a readable safetensors file: not a valid checkpoint/weights file "
+                               f"({_reason(err)})") from None
 
 
 def _sniff(path: Path) -> str | None:
@@ -132,6 +145,17 @@ def _sniff(path: Path) -> str | None:
     if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
         return "torch"
     return None
+
+
+def _reason(err: BaseException) -> str:
+    """A short, one-line reason from a reader's exception, without torch's advice about ``weights_only``."""
+    text = str(err)
+    marker = "WeightsUnpickler error:"
+    if marker in text:  # torch's message: advice to unpickle, then the actual reason
+        text = text[text.index(marker) + len(marker):]
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and "weights_only" not in ln]
+    first = lines[0].split(". ")[0] if lines else type(err).__name__
+    return f"{type(err).__name__}: {first[:200]}"
 
 
 def load_checkpoint_file(
@@ -156,42 +180,55 @@ def load_checkpoint_file(
         The stored dict.
 
     Raises:
-        FileNotFoundError: ``path`` does not exist.
-        ValueError: The file is neither safetensors nor a torch checkpoint (unknown suffix), or it
-            holds something other than a dict.
-        RuntimeError: ``weights_only`` loading failed and ``trust_pickle`` is False (the message
-            names the file and torch's reason).
+        sparse_core.data.errors.MissingFileError: (a ``FileNotFoundError``) ``path`` does not exist.
+        sparse_core.data.errors.WeightsFileError: (a ``ValueError``) the file is empty, truncated or
+            damaged, neither safetensors nor a torch checkpoint, or holds something other than a dict;
+            the message says the file is not a valid checkpoint / weights file and never advises
+            unpickling it.
+        sparse_core.data.errors.UntrustedPickleError: (also a ``RuntimeError``) the file stores Python
+            objects besides tensors and ``trust_pickle`` is False.
     """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint file {path} does not exist")
+        raise MissingFileError(f"checkpoint file {path} does not exist")
+    if path.stat().st_size == 0:
+        raise WeightsFileError(f"{path} is not a readable weight file: not a valid checkpoint/weights file "
+                               "(it is empty, 0 bytes)")
     suffix = path.suffix.lower()
     kind = "safetensors" if suffix == ".safetensors" else "torch" if suffix in _TORCH_SUFFIXES else _sniff(path)
     if kind is None:
-        raise ValueError(
+        raise WeightsFileError(
             f"unknown checkpoint suffix {suffix!r} for {path}: neither a safetensors file nor a torch "
-            f"checkpoint (expected .safetensors or {_TORCH_SUFFIXES})"
+            f"checkpoint (expected .safetensors or {_TORCH_SUFFIXES}); not a valid checkpoint/weights file"
         )
     if kind == "safetensors":
         try:
             return dict(load_file(os.fspath(path), device=str(map_location)))
         except Exception as err:
-            raise ValueError(f"{path} is not a readable safetensors file: {err}") from err
+            raise WeightsFileError(f"{path} is not a readable safetensors file: not a valid checkpoint/weights "
+                                   f"file ({_reason(err)})") from None
     try:
         obj = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        if "weights only load failed" not in str(err).lower():
-            raise ValueError(f"{path} is not a readable torch checkpoint: {err}") from err
+        needs_objects = "unsupported global" in str(err).lower()
+        if not needs_objects:  # a damaged pickle: torch calls it a weights-only failure too
+            raise WeightsFileError(f"{path} is not a readable torch checkpoint: not a valid checkpoint/weights "
+                                   f"file ({_reason(err)})") from None
         if not trust_pickle:
-            raise RuntimeError(
-                f"{path} cannot be read with weights_only=True ({err}); if you trust the file, "
-                "pass trust_pickle=True (runs the pickle)"
-            ) from err
+            found = re.search(r"GLOBAL [\w.]+", str(err))
+            raise UntrustedPickleError(
+                f"{path} cannot be read with weights_only=True (weights only load failed: it stores Python "
+                f"objects besides tensors, {found.group(0) if found else 'a Python object'}); it is refused "
+                "because reading it would run code from the file (trust_pickle=True reads it, for a file "
+                "you trust)"
+            ) from None
         obj = torch.load(path, map_location=map_location, weights_only=False)
     except Exception as err:  # not a torch file: truncated zip, empty file, random bytes, ...
-        raise ValueError(f"{path} is not a readable torch checkpoint: {err!r}") from err
+        raise WeightsFileError(f"{path} is not a readable torch checkpoint: not a valid checkpoint/weights file "
+                               f"({_reason(err)})") from None
     if not isinstance(obj, dict):
-        raise ValueError(f"{path} holds a {type(obj).__name__}, expected a dict")
+        raise WeightsFileError(f"{path} holds a {type(obj).__name__}, expected a dict: not a valid "
+                               "checkpoint/weights file")
     return obj
 
 
@@ -287,7 +324,8 @@ def read_state_dict(
         ``{name: tensor}``.
 
     Raises:
-        FileNotFoundError: ``path`` (or the weight file of a folder) does not exist.
+        sparse_core.data.errors.MissingFileError: (a ``FileNotFoundError``) ``path`` (or the weight file of
+            a folder) does not exist.
         ValueError: The file is neither safetensors nor a torch checkpoint.
         KeyError: No tensor in the file, or none under ``select`` (the message names the file).
     """
@@ -295,7 +333,7 @@ def read_state_dict(
     if path.is_dir():
         found = [path / n for n in HF_WEIGHT_FILES if (path / n).is_file()]
         if not found:
-            raise FileNotFoundError(f"{path} is a folder holding none of {HF_WEIGHT_FILES}")
+            raise MissingFileError(f"{path} is a folder holding none of {HF_WEIGHT_FILES}")
         path = found[0]
     checkpoint = load_checkpoint_file(path, map_location=map_location, trust_pickle=trust_pickle)
     return extract_state_dict(checkpoint, select, unwrap, strip, source=str(path))

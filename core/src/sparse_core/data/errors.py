@@ -10,6 +10,10 @@ Two kinds of failure are distinguished:
   ``DataLoader`` worker holds its own copy of the dataset, the counter only covers samples read in
   the current process; :func:`sparse_core.data.collate.collate_skip_none` therefore also counts the
   ``None`` entries of every batch into ``batch["num_skipped"]``, which the training loop can log.
+
+A checkpoint or weight file given by path that is missing or damaged raises :class:`MissingFileError` or
+:class:`WeightsFileError` (both :class:`DatasetError`), so every CLI prints one line and exits 2, with our own
+message and never torch's advice to unpickle the file.
 """
 
 from __future__ import annotations
@@ -22,6 +26,23 @@ logger = logging.getLogger("sparse_core.data")
 
 class DatasetError(ValueError):
     """A dataset cannot be built: wrong path, empty folder, missing or malformed files."""
+
+
+class WeightsFileError(DatasetError):
+    """A checkpoint or weight file given by path cannot be used: empty, truncated, not a weight file.
+
+    The message names the file and says it is not a valid checkpoint / weights file; it never repeats
+    torch's advice to unpickle the file. CLIs print it as one line and exit 2, as any :class:`DatasetError`.
+    """
+
+
+class MissingFileError(DatasetError, FileNotFoundError):
+    """A file given by path (a checkpoint, weights, an autoencoder) does not exist."""
+
+
+class UntrustedPickleError(WeightsFileError, RuntimeError):
+    """A torch file that stores Python objects besides tensors, refused because reading it would unpickle
+    code (``trust_pickle=True`` reads it, for a file one trusts)."""
 
 
 class SkipCounter:

@@ -30,11 +30,37 @@ IMAGE_EXTENSIONS: tuple[str, ...] = (
 Transform = Callable[[Any], Any]
 
 
+def _to_rgb(img: Image.Image) -> np.ndarray:
+    """Any PIL mode to ``(H, W, 3)`` uint8 RGB, keeping the full range of high bit-depth images.
+
+    PIL's ``convert("RGB")`` clips 16- and 32-bit grey values to 255 (a 16-bit PNG comes out binarised), so
+    those modes are rescaled here: 16-bit by ``>> 8``, 32-bit integer and float grey by the value range the
+    image uses (0..65535 when it fits in 16 bits, as for 16-bit PNGs PIL opens as ``"I"``). Palette images
+    with transparency go through RGBA (PIL's advice); alpha is dropped (as torchvision's loader does).
+    """
+    if img.mode.startswith("I;16"):
+        grey = (np.asarray(img).astype(np.uint32) >> 8).astype(np.uint8)
+    elif img.mode in ("I", "F"):
+        arr = np.asarray(img).astype(np.float64)
+        top = 65535.0 if img.mode == "I" and arr.min() >= 0 and arr.max() <= 65535 else max(float(arr.max()), 1e-12)
+        if img.mode == "F" and 0.0 <= arr.min() and arr.max() <= 1.0:
+            top = 1.0  # a float image in [0, 1]
+        grey = np.clip(np.rint(arr / top * 255.0), 0, 255).astype(np.uint8)
+    else:
+        if img.mode == "P" and "transparency" in img.info:
+            img = img.convert("RGBA")
+        return np.asarray(img.convert("RGB"), dtype=np.uint8)
+    return np.repeat(grey[..., None], 3, axis=-1)
+
+
 def read_image(path: str | os.PathLike[str]) -> Tensor:
     """Decode an image file fully into an RGB uint8 tensor.
 
     The pixel data is decoded eagerly (``Image.load``), so a truncated file raises here instead of
-    producing a half-grey image later.
+    producing a half-grey image later. Every PIL mode converts with its full range (see :func:`_to_rgb`):
+    16-bit grey ``v`` becomes ``v >> 8``; CMYK, palette, grey + alpha and RGBA become RGB. An image larger
+    than PIL's decompression-bomb limit (``Image.MAX_IMAGE_PIXELS``, about 179 million pixels at twice
+    the default) raises ``DecompressionBombError`` (a dataset skips and counts it).
 
     Args:
         path: Image file.
@@ -47,9 +73,8 @@ def read_image(path: str | os.PathLike[str]) -> Tensor:
     """
     with Image.open(path) as img:
         img.load()
-        rgb = img.convert("RGB")
-    arr = np.asarray(rgb, dtype=np.uint8)  # (H, W, 3)
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1).contiguous()
+        arr = _to_rgb(img)  # (H, W, 3)
+    return torch.from_numpy(np.array(arr, copy=True)).permute(2, 0, 1).contiguous()
 
 
 def to_float_image(image: Tensor) -> Tensor:
@@ -115,6 +140,12 @@ class ImageFolderDataset(SkipCounter, Dataset[Any]):
             raise DatasetError(
                 f"ImageFolderDataset: folder {self.root} {what}; expected root/<class>/<image> files"
             )
+        if not any(_opens(p) for p, _ in self.samples):  # stops at the first readable file
+            names = ", ".join(p.name for p, _ in self.samples[:3])
+            raise DatasetError(
+                f"ImageFolderDataset: none of the {len(self.samples)} image files of {self.root} can be "
+                f"opened as an image (e.g. {names}): nothing to train on"
+            )
 
     def __len__(self) -> int:
         """Number of image files found (corrupt ones included until they are read)."""
@@ -130,6 +161,15 @@ class ImageFolderDataset(SkipCounter, Dataset[Any]):
             return None
         out = self.transform(image) if self.transform is not None else to_float_image(image)
         return {"image": out, "label": label}
+
+
+def _opens(path: Path) -> bool:
+    """Whether PIL recognises ``path`` as an image (header only: cheap, no pixel decoding)."""
+    try:
+        with Image.open(path):
+            return True
+    except Exception:  # PIL raises UnidentifiedImageError, OSError, ValueError, ... on bad files
+        return False
 
 
 def _image_files(folder: Path, extensions: tuple[str, ...], recursive: bool) -> list[Path]:

@@ -14,7 +14,6 @@ import os
 import pickle
 import re
 import tempfile
-import zipfile
 from collections.abc import Collection
 from pathlib import Path
 from typing import Any
@@ -130,7 +129,7 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
-    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
+    except Exception as err:  # damaged files raise RuntimeError, EOFError, KeyError, SafetensorError, ...
         raise CheckpointError(f"{path} is not a valid checkpoint ({_reason(err)})") from None
     if not isinstance(state, dict):
         raise CheckpointError(f"{path} is not a valid checkpoint (it holds a {type(state).__name__}, not a dict)")

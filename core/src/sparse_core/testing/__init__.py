@@ -6,6 +6,9 @@
   and call one (or any ``main(argv)``) in process, capturing its exit status, stdout and stderr.
 * :func:`assert_rejects_unknown_key`, :func:`assert_study_has_common_shape` and
   :func:`assert_seed_decides_weights` are the checks every package makes of its CLIs, study and training.
+* :mod:`sparse_core.testing.badinputs` writes a corpus of bad images and videos (zero-byte, truncated, 16-bit,
+  CMYK, 1x1, huge, audio-only, 1-frame, 6x6, grey) and unusable roots, each file saying whether a reader should
+  use or skip it; every CLI that reads data is tested over it.
 """
 
 from sparse_core.testing.checks import (

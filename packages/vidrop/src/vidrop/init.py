@@ -22,6 +22,8 @@ from typing import Any
 
 from torch import Tensor
 
+from sparse_core.config import ConfigError
+from sparse_core.data.errors import WeightsFileError
 from sparse_core.export import extract_state_dict, read_state_dict
 from sparse_core.models import load_videomae_weights
 from vidrop.config import InitConfig
@@ -50,24 +52,25 @@ def vjepa_to_videovit(checkpoint: Mapping[str, Any], key: str = "target_encoder"
 def load_init(encoder: ViDROPEncoder, cfg: InitConfig) -> list[str]:
     """Initialise ``encoder`` as ``cfg`` says; returns the encoder parameters left as initialised."""
     if cfg.kind not in INIT_KINDS:
-        raise ValueError(f"init.kind must be one of {INIT_KINDS}, got {cfg.kind!r}")
+        raise ConfigError(f"init.kind must be one of {INIT_KINDS}, got {cfg.kind!r}")
     if cfg.kind == "random":
         return []
     if cfg.path is None:
-        raise ValueError(f"init.kind={cfg.kind!r} needs init.path (a local checkpoint file or folder)")
+        raise ConfigError(f"init.kind={cfg.kind!r} needs init.path (a local checkpoint file or folder)")
     if cfg.kind == "videomae":
         missing = load_videomae_weights(encoder.vit, read_state_dict(cfg.path), strict=False)
         return ["cls_token", *(f"vit.{m}" for m in missing if m != "cls_token")]
     if encoder.vit.pos_embed_type != "learned":
-        raise ValueError("V-JEPA's position table is part of its checkpoint: set encoder.pos_embed_type=learned")
+        raise ConfigError("V-JEPA's position table is part of its checkpoint: set encoder.pos_embed_type=learned")
     sd = read_state_dict(cfg.path, unwrap=VJEPA_KEYS, strip=VJEPA_PREFIXES)
     own = encoder.vit.state_dict()
     unexpected = sorted(set(sd) - set(own))
     if unexpected:
-        raise KeyError(f"V-JEPA weights with no place in VideoViT: {unexpected[:8]}")
+        raise WeightsFileError(f"{cfg.path} is not a V-JEPA encoder checkpoint VideoViT can load: weights with no "
+                               f"place in VideoViT {unexpected[:8]}")
     for name, value in sd.items():
         if value.shape != own[name].shape:
-            raise ValueError(f"shape mismatch for {name}: checkpoint {tuple(value.shape)} vs model "
-                             f"{tuple(own[name].shape)} (check encoder.* against the V-JEPA config)")
+            raise ConfigError(f"{cfg.path}: shape mismatch for {name}: checkpoint {tuple(value.shape)} vs model "
+                              f"{tuple(own[name].shape)} (check encoder.* against the V-JEPA config)")
     encoder.vit.load_state_dict(sd, strict=False)
     return ["cls_token", *(f"vit.{m}" for m in sorted(set(own) - set(sd)) if m != "cls_token")]

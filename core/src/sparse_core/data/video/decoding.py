@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -32,22 +33,46 @@ def _have(module: str) -> bool:
     return True
 
 
+class _Indices:
+    """Explicit frame indices as a sampler: those at or past the video's end are left out."""
+
+    def __init__(self, indices: Sequence[int]) -> None:
+        self.indices = [int(i) for i in indices]
+        if not self.indices or min(self.indices) < 0:
+            raise ValueError(f"frame indices must be non-negative and not empty, got {list(indices)[:8]}")
+        self.num_frames = len(self.indices)
+        self.last = max(self.indices)
+
+    def __call__(self, total: int) -> list[int]:
+        return [i for i in self.indices if i < total]
+
+
+def _select(sampler: FrameSampler, total: int) -> list[int]:
+    """The sampler's indices for a ``total``-frame video; ValueError if it selects none."""
+    chosen = sampler(total)
+    if not chosen:
+        raise ValueError(f"no frame selected from a video of {total} frames")
+    return chosen
+
+
 def _read_decord(path: str, sampler: FrameSampler) -> np.ndarray:
     decord = importlib.import_module("decord")
     vr = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=1)
     total = len(vr)
     if total <= 0:
         raise ValueError("video has no frames")
-    return vr.get_batch(sampler(total)).asnumpy()  # (T, H, W, 3) uint8
+    return vr.get_batch(_select(sampler, total)).asnumpy()  # (T, H, W, 3) uint8
 
 
 def _read_pyav(path: str, sampler: FrameSampler) -> np.ndarray:
     av = importlib.import_module("av")
     with av.open(path) as container:
+        if not container.streams.video:
+            raise ValueError("no video stream (an audio-only or data-only file)")
         stream = container.streams.video[0]
         total = int(stream.frames or 0)
         if total > 0:
-            indices = sampler(total)
+            indices = _select(sampler, total)
             wanted = set(indices)
             last = max(indices)
             frames: dict[int, np.ndarray] = {}
@@ -62,19 +87,24 @@ def _read_pyav(path: str, sampler: FrameSampler) -> np.ndarray:
                     f"truncated video: header says {total} frames, frame {min(missing)} cannot be decoded"
                 )
             return np.stack([frames[i] for i in indices])
-        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+        decoded: list[np.ndarray] = []
+        stop = sampler.last if isinstance(sampler, _Indices) else None
+        for i, frame in enumerate(container.decode(stream)):  # no frame count: decode up to what is needed
+            decoded.append(frame.to_ndarray(format="rgb24"))
+            if stop is not None and i >= stop:
+                break
     if not decoded:
         raise ValueError("video has no frames")
-    return np.stack([decoded[i] for i in sampler(len(decoded))])
+    return np.stack([decoded[i] for i in _select(sampler, len(decoded))])
 
 
 def _read_frame_folder(folder: Path, sampler: FrameSampler) -> np.ndarray:
-    from PIL import Image
+    from sparse_core.data.image_folder import read_image  # every PIL mode at its full range (16-bit grey, ...)
 
     files = sorted(f for f in folder.iterdir() if f.suffix.lower() in IMAGE_EXTENSIONS)
     if not files:
         raise ValueError(f"{folder} holds no frame images")
-    return np.stack([np.asarray(Image.open(files[i]).convert("RGB")) for i in sampler(len(files))])
+    return np.stack([read_image(files[i]).permute(1, 2, 0).numpy() for i in _select(sampler, len(files))])
 
 
 def read_video(
@@ -82,8 +112,9 @@ def read_video(
     num_frames: int | None = None,
     sampler: FrameSampler | None = None,
     backend: Backend = "auto",
+    indices: Sequence[int] | None = None,
 ) -> Tensor:
-    """Read selected frames of a video file.
+    """Read selected frames of a video file; only those frames are decoded into arrays.
 
     Args:
         path: Video file, or a folder of frame images (sorted by name; read with PIL).
@@ -92,14 +123,20 @@ def read_video(
         sampler: Chooses frame indices from the frame count.
         backend: ``"decord"``, ``"pyav"`` or ``"auto"`` (decord if importable, and PyAV if decord is
             missing or fails on the file; both are imported lazily).
+        indices: Explicit frame indices to read, in order (overrides ``num_frames`` and ``sampler``); those
+            at or past the video's end are left out, so ``range(16)`` reads the first 16 frames, or all
+            frames of a shorter video, and decoding stops after the last index needed.
 
     Returns:
         ``(T, H, W, 3)`` uint8 tensor.
 
     Raises:
         Exception: Whatever the backend raises for a missing, empty or corrupt file (decord raises
-            ``DECORDError``, PyAV ``av.error.*``), or ``ValueError`` for a video without frames.
+            ``DECORDError``, PyAV ``av.error.*``), or ``ValueError`` for a video without frames, a file
+            without a video stream, or ``indices`` that select no frame of the video.
     """
+    if indices is not None:
+        sampler = _Indices(indices)
     if sampler is None:
         sampler = UniformSampler(num_frames) if num_frames is not None else AllFrames()
     if backend not in ("auto", "decord", "pyav"):

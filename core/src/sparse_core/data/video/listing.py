@@ -61,9 +61,16 @@ def _files(folder: Path, extensions: tuple[str, ...], frame_folders: bool) -> li
     return sorted(set(out))
 
 
-def _read_list_file(path: Path) -> VideoListing:
+def _read_list_file(path: Path, extensions: tuple[str, ...]) -> VideoListing:
+    """The ``<path> [<label>]`` lines of a list file; a file that lists no existing path is refused."""
+    not_a_list = (f"{path} is a file but neither a video ({', '.join(extensions)}) nor a list file of videos "
+                  "(one '<path> [<label>]' per line)")
+    try:
+        text = path.read_text()
+    except (UnicodeDecodeError, OSError) as err:
+        raise DatasetError(f"{not_a_list}: {type(err).__name__}") from None
     entries: list[tuple[Path, int]] = []
-    for line in path.read_text().splitlines():
+    for line in text.splitlines():
         parts = line.strip().rsplit(maxsplit=1)
         if not parts:
             continue
@@ -72,6 +79,9 @@ def _read_list_file(path: Path) -> VideoListing:
         else:
             p, label = line.strip(), -1
         entries.append(((path.parent / p) if not Path(p).is_absolute() else Path(p), label))
+    if entries and not any(p.exists() for p, _ in entries):
+        raise DatasetError(f"{not_a_list}: none of its {len(entries)} line(s) names an existing file "
+                           f"(first: {str(entries[0][0])!r:.120})")
     return VideoListing(entries)
 
 
@@ -112,7 +122,7 @@ def list_videos(
             )
         if root.is_file():
             suffix = root.suffix.lower()
-            listing = VideoListing([(root, -1)]) if suffix in extensions else _read_list_file(root)
+            listing = VideoListing([(root, -1)]) if suffix in extensions else _read_list_file(root, extensions)
         else:
             dirs = sorted(d for d in root.iterdir() if d.is_dir() and _visible(d))
             if layout == "classes" or (layout == "auto" and dirs and not frame_folders):

@@ -1,6 +1,8 @@
 """river-encode: encode a video dataset with the trained VQGAN into a sharded latent cache.
 
-Unreadable videos are skipped, counted and listed in ``index.json`` (``num_skipped``, ``skipped``).
+Unreadable videos, and videos shorter than the :data:`~river_vp.data.latent_cache.MIN_FRAMES` frames the
+least demanding conditioning needs, are skipped, counted and listed in ``index.json`` (``num_skipped``,
+``skipped``).
 Example: ``river-encode --config tiny --autoencoder runs/ae --out runs/latents``.
 """
 
@@ -15,17 +17,23 @@ import torch
 
 from river_vp.cli._common import resolve_device
 from river_vp.config import EncodeConfig, config_dir
-from river_vp.data.latent_cache import LatentCacheWriter
+from river_vp.data.latent_cache import MIN_FRAMES, LatentCacheWriter
 from river_vp.data.sources import VideoSource
 from river_vp.models.io import load_vqgan
 from sparse_core.cli import require_path, run_cli
+from sparse_core.data.errors import DatasetError
 
 log = logging.getLogger("river_vp.encode")
 
 
 @torch.no_grad()
 def run(cfg: EncodeConfig) -> dict[str, Any]:
-    """Encode every video; returns ``{"index": path, "num_videos": n, "num_skipped": k}``."""
+    """Encode every video; returns ``{"index": path, "num_videos": n, "num_skipped": k, "num_too_short": s}``
+    (``k`` counts unreadable and too-short videos, ``s`` the too-short ones among them).
+
+    Raises:
+        DatasetError: the autoencoder file is not valid, or no video is usable (nothing is written then).
+    """
     device = resolve_device(cfg.device)
     vqgan = load_vqgan(cfg.autoencoder).to(device)
     source = VideoSource(cfg.data)
@@ -38,17 +46,26 @@ def run(cfg: EncodeConfig) -> dict[str, Any]:
             "source": cfg.data.source,
         },
     )
+    too_short = 0
     for i in range(len(source)):
         video = source.video(i)
         if video is None:
             writer.skip(source.name(i))
             continue
+        if video.shape[0] < MIN_FRAMES:
+            log.warning("skipping %s: %d frame(s), every conditioning mode needs at least %d", source.name(i),
+                        video.shape[0], MIN_FRAMES)
+            writer.skip(source.name(i))
+            too_short += 1
+            continue
         writer.add(vqgan.encode_video(video.to(device), cfg.batch_frames).cpu(), source.name(i))
     if not writer.videos:
-        raise RuntimeError(f"no video of {cfg.data.source} could be read ({len(writer.skipped)} skipped)")
+        raise DatasetError(f"no usable video in {cfg.data.source}: all {len(writer.skipped)} skipped (unreadable "
+                           f"or shorter than {MIN_FRAMES} frames), e.g. {writer.skipped[:3]}")
     index = writer.close()
     log.info("encoded %d videos into %s (%d skipped)", len(writer.videos), index.parent, len(writer.skipped))
-    return {"index": index, "num_videos": len(writer.videos), "num_skipped": len(writer.skipped)}
+    return {"index": index, "num_videos": len(writer.videos), "num_skipped": len(writer.skipped),
+            "num_too_short": too_short}
 
 
 def _run_and_print(cfg: EncodeConfig) -> None:
@@ -56,7 +73,8 @@ def _run_and_print(cfg: EncodeConfig) -> None:
     result = run(cfg)
     print(
         f"latent cache: {result['index'].parent}  videos: {result['num_videos']}  "
-        f"skipped (unreadable): {result['num_skipped']}"
+        f"skipped (unreadable): {result['num_skipped'] - result['num_too_short']}  "
+        f"skipped (fewer than {MIN_FRAMES} frames): {result['num_too_short']}"
     )
 
 

@@ -12,6 +12,7 @@ Shards are opened memory-mapped, so a training example reads exactly the frames 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,22 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
-from river_vp.flow.conditioning import ConditionSpec, sample_training_indices
+from river_vp.flow.conditioning import MODES, ConditionSpec, sample_training_indices
+from sparse_core.config import ConfigError
 from sparse_core.data.errors import DatasetError
 
-__all__ = ["LatentCache", "LatentCacheWriter", "LatentFlowDataset"]
+__all__ = ["MIN_FRAMES", "LatentCache", "LatentCacheWriter", "LatentFlowDataset", "min_frames"]
+
+log = logging.getLogger("river_vp.data")
+
+
+def min_frames(spec: ConditionSpec) -> int:
+    """Frames a video needs to give a training example in ``spec``'s mode (interp: past, target, future)."""
+    return 3 if spec.mode == "interp" else spec.min_target + 1
+
+
+MIN_FRAMES = min(min_frames(ConditionSpec(mode=m, min_target=1)) for m in MODES)
+"""Frames the least demanding conditioning needs (2): river-encode skips and counts shorter videos."""
 
 
 class LatentCacheWriter:
@@ -76,7 +89,7 @@ class LatentCacheWriter:
             self._flush()
 
     def skip(self, source: str) -> None:
-        """Record a source that could not be read."""
+        """Record a source that could not be read or is too short to train on."""
         self.skipped.append(source)
 
     def _flush(self) -> None:
@@ -121,12 +134,27 @@ class LatentCache:
             raise DatasetError(
                 f"{self.root} is not a latent cache (no index.json); build one with river-encode"
             )
-        self.index = json.loads(index_path.read_text())
-        self.videos: list[dict[str, Any]] = self.index["videos"]
+        try:
+            self.index = json.loads(index_path.read_text())
+            self.videos: list[dict[str, Any]] = self.index["videos"]
+            shards = [str(name) for name in self.index["shards"]]
+            self.latent_shape = tuple(self.index["latent_shape"] or ())
+        except (ValueError, KeyError, TypeError) as err:
+            raise DatasetError(f"{index_path} is not a valid latent cache index ({type(err).__name__}: {err}); "
+                               "rebuild it with river-encode") from None
         if not self.videos:
             raise DatasetError(f"latent cache {self.root} holds no videos")
-        self.latent_shape = tuple(self.index["latent_shape"])
+        self._shard_paths = [self._inside(name, index_path) for name in shards]
         self._maps: dict[int, np.ndarray] = {}
+
+    def _inside(self, name: str, index_path: Path) -> Path:
+        """The shard file ``name`` of the index, refused unless it lies inside the cache folder."""
+        root = self.root.resolve()
+        path = (root / name).resolve()
+        if not path.is_relative_to(root) or path == root:
+            raise ConfigError(f"{index_path}: shard {name!r} lies outside the cache folder {root}; an index may "
+                              "only name files inside its own folder")
+        return path
 
     def auto_scale(self) -> float:
         """``1 / std`` of the cached latents (1.0 for caches written without statistics)."""
@@ -141,7 +169,11 @@ class LatentCache:
 
     def _shard(self, k: int) -> np.ndarray:
         if k not in self._maps:
-            self._maps[k] = np.load(self.root / self.index["shards"][k], mmap_mode="r")
+            try:
+                self._maps[k] = np.load(self._shard_paths[k], mmap_mode="r")
+            except (OSError, ValueError) as err:
+                raise DatasetError(f"latent cache {self.root}: shard {self._shard_paths[k].name} cannot be read "
+                                   f"({type(err).__name__}: {err}); rebuild the cache with river-encode") from None
         return self._maps[k]
 
     def frames(self, i: int, idx: Iterable[int]) -> Tensor:
@@ -163,8 +195,9 @@ class LatentCache:
 class LatentFlowDataset(Dataset):
     """One flow-matching example per item (Algorithm 1): target, condition latents and distances.
 
-    Item ``i`` uses video ``i % num_videos``; ``examples_per_video``
-    sets the epoch length. Indices come from the
+    Item ``i`` uses usable video ``i % num_usable``; ``examples_per_video``
+    sets the epoch length. Videos too short for the mode (:func:`min_frames`) are left out, counted in
+    ``num_skipped`` and named in a warning; only a cache without any long enough video is refused. Indices come from the
     global torch RNG, which the engine seeds per sample. Returns
     ``{"target": (C, h, w), "conds": (n_cond, C, h, w), "dists": (n_cond,) long, "tau": int}``; latents are
     multiplied by ``scale`` (the flow works on unit-variance latents, as latent diffusion's scale factor).
@@ -179,19 +212,27 @@ class LatentFlowDataset(Dataset):
     ) -> None:
         self.cache = cache if isinstance(cache, LatentCache) else LatentCache(cache)
         self.spec, self.examples_per_video, self.scale = spec, examples_per_video, scale
-        shortest = min(self.cache.length(i) for i in range(len(self.cache)))
-        need = 3 if spec.mode == "interp" else spec.min_target + 1
-        if shortest < need:
+        need = min_frames(spec)
+        self.usable = [i for i in range(len(self.cache)) if self.cache.length(i) >= need]
+        short = [self.cache.videos[i].get("source", str(i)) for i in range(len(self.cache))
+                 if self.cache.length(i) < need]
+        self.num_skipped = len(short)
+        if not self.usable:
+            shortest = min(self.cache.length(i) for i in range(len(self.cache)))
             raise DatasetError(
-                f"latent cache {self.cache.root}: a video has {shortest} frames, mode "
-                f"'{spec.mode}' needs at least {need}"
+                f"latent cache {self.cache.root}: no video has the {need} frames mode '{spec.mode}' needs "
+                f"(longest {max(self.cache.length(i) for i in range(len(self.cache)))}, shortest {shortest})"
             )
+        if short:
+            log.warning("latent cache %s: skipping %d of %d videos shorter than the %d frames mode '%s' needs: %s%s",
+                        self.cache.root, len(short), len(self.cache), need, spec.mode, ", ".join(short[:3]),
+                        " ..." if len(short) > 3 else "")
 
     def __len__(self) -> int:
-        return len(self.cache) * self.examples_per_video
+        return len(self.usable) * self.examples_per_video
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        i = index % len(self.cache)
+        i = self.usable[index % len(self.usable)]
         tau, idx, dist = sample_training_indices(self.cache.length(i), self.spec)
         frames = self.cache.frames(i, [tau, *idx]) * self.scale
         return {

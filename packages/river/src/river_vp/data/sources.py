@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 
 from river_vp.data.video_files import VideoFramesDataset, list_river_videos, load_video
 from sparse_core.data import DatasetError, get_dataset_builder, list_datasets, register_dataset
-from sparse_core.data.video import BouncingShapes, frames_to_float
+from sparse_core.data.video import BouncingShapes, frames_to_float, read_video
 
 if TYPE_CHECKING:
     from river_vp.config import VideoDataConfig
@@ -87,7 +87,27 @@ def _folder(root: Any, split: str, transform: Any, cfg: VideoDataConfig, frames:
     path = root or cfg.root
     if path is None:
         raise DatasetError("data.source='folder' needs data.root (a folder of videos or frame folders)")
-    return VideoFramesDataset(path, cfg.image_size, cfg.frames_per_video) if frames else _FileVideos(path, cfg)
+    dataset = VideoFramesDataset(path, cfg.image_size, cfg.frames_per_video) if frames else _FileVideos(path, cfg)
+    _require_one_readable(dataset.sources if frames else dataset.paths, path)
+    return dataset
+
+
+def _require_one_readable(paths: list[Path], root: Any) -> None:
+    """Refuse a folder none of whose videos can be read (a run on it would train on nothing).
+
+    Files are tried in order until one decodes its first frame, so a usable folder costs one read.
+
+    Raises:
+        DatasetError: every file fails to decode; the message names the folder and the first few files.
+    """
+    for p in paths:
+        try:
+            read_video(p, indices=[0])
+            return
+        except Exception:  # decord / PyAV / PIL raise many error types on broken files
+            continue
+    names = ", ".join(str(p) for p in paths[:3]) + (" ..." if len(paths) > 3 else "")
+    raise DatasetError(f"data.source {root}: none of its {len(paths)} video(s) can be read ({names})")
 
 
 def _build(cfg: VideoDataConfig, frames: bool) -> Dataset:

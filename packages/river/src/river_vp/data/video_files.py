@@ -36,14 +36,14 @@ def to_model_range(frames: Tensor, image_size: int) -> Tensor:
 def load_video(path: str | Path, image_size: int, max_frames: int | None = None) -> Tensor:
     """All frames (or the first ``max_frames``) of a video file or frame folder: (T, 3, S, S) in [-1, 1].
 
+    Only the frames kept are decoded (the first ``max_frames`` of a long video, not all of it).
+
     Raises:
         Exception: whatever the reader raises for a corrupt file (callers skip and count it).
     """
-    frames = read_video(path)
+    frames = read_video(path, indices=range(max_frames) if max_frames is not None else None)
     if frames.shape[0] == 0:
         raise ValueError(f"{path} has no frames")
-    if max_frames is not None:
-        frames = frames[:max_frames]
     return to_model_range(frames, image_size)
 
 

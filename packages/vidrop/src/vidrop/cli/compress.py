@@ -27,7 +27,8 @@ import numpy as np
 from sparse_core.cli import report_config_error, require_path, run_cli
 from sparse_core.config import ConfigError, parse_config
 from sparse_core.data.video import MotionShapes, write_video
-from vidrop.codec import PatchCodebook, compression_factor, decode, encode, fit_codebook, psnr, sample_patches
+from vidrop.codec import compression_factor, decode, encode, fit_codebook, psnr, sample_patches
+from vidrop.codec.codebook import load_codebook
 from vidrop.codec.folder import encode_folder, fit_folder
 from vidrop.config import (
     COMPRESS_COMMANDS,
@@ -45,6 +46,7 @@ PROG = "vidrop-compress"
 
 def _fit(cfg: CodebookFitConfig) -> dict[str, Any]:
     t0 = time.perf_counter()
+    skipped: list[str] = []
     if cfg.procedural is not None:
         pv = MotionShapes(cfg.procedural, seed=cfg.seed)
         patches = sample_patches((pv.video(i) for i in range(len(pv))), cfg.patch_size,
@@ -53,22 +55,23 @@ def _fit(cfg: CodebookFitConfig) -> dict[str, Any]:
     else:
         require_path(cfg.videos, "videos", "dir")
         cb = fit_folder(cfg.videos, cfg.patch_size, cfg.clusters, cfg.patches_per_video, cfg.max_frames,
-                        cfg.niter, cfg.seed, cfg.gpu)
+                        cfg.niter, cfg.seed, cfg.gpu, skipped=skipped)
     cb.save(cfg.out)
     return {"codebook": cfg.out, "clusters": cb.num_clusters, "patch_size": cb.patch_size,
-            "compression_factor": compression_factor(cb), "seconds": time.perf_counter() - t0}
+            "compression_factor": compression_factor(cb), "skipped": len(skipped), "skipped_files": skipped,
+            "seconds": time.perf_counter() - t0}
 
 
 def _encode(cfg: CodesEncodeConfig) -> dict[str, Any]:
     require_path(cfg.codebook, "codebook", "file")
     require_path(cfg.src, "src", "dir")
-    rep = encode_folder(cfg.src, cfg.dst, PatchCodebook.load(cfg.codebook), cfg.codebook, cfg.max_frames)
+    rep = encode_folder(cfg.src, cfg.dst, load_codebook(cfg.codebook), cfg.codebook, cfg.max_frames)
     return {"encoded": rep.encoded, "skipped": len(rep.skipped), "skipped_files": rep.skipped,
             "compression_factor": rep.ratio, "seconds": rep.seconds}
 
 
 def _decode(cfg: CodesDecodeConfig) -> dict[str, Any]:
-    cb = PatchCodebook.load(require_path(cfg.codebook, "codebook", "file"))
+    cb = load_codebook(require_path(cfg.codebook, "codebook", "file"))
     frames = decode(np.load(require_path(cfg.codes, "codes", "file")), cb)
     out = Path(cfg.out)  # type: ignore[arg-type]
     if out.suffix == ".npy":
@@ -83,7 +86,7 @@ def _decode(cfg: CodesDecodeConfig) -> dict[str, Any]:
 
 
 def _psnr(cfg: CodecPsnrConfig) -> dict[str, Any]:
-    cb = PatchCodebook.load(require_path(cfg.codebook, "codebook", "file"))
+    cb = load_codebook(require_path(cfg.codebook, "codebook", "file"))
     frames = read_video(require_path(cfg.video, "video", "file"), cfg.max_frames)
     t0 = time.perf_counter()
     codes = encode(frames, cb)

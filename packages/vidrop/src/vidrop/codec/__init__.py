@@ -4,7 +4,7 @@ A codebook of ``K`` centroids is fit with faiss k-means on ``p x p`` RGB pixel p
 one cluster index per patch (``uint16`` for ``K <= 65536``) and decoded by gathering centroids.
 """
 
-from vidrop.codec.codebook import PatchCodebook, fit_codebook, sample_patches
+from vidrop.codec.codebook import PatchCodebook, fit_codebook, load_codebook, sample_patches
 from vidrop.codec.patches import (
     compression_factor,
     decode,
@@ -18,6 +18,7 @@ from vidrop.codec.patches import (
 __all__ = [
     "PatchCodebook",
     "fit_codebook",
+    "load_codebook",
     "sample_patches",
     "encode",
     "decode",

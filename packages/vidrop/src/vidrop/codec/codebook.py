@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PatchCodebook", "fit_codebook", "sample_patches", "import_faiss"]
+__all__ = ["PatchCodebook", "fit_codebook", "import_faiss", "load_codebook", "sample_patches"]
 
 
 def import_faiss() -> Any:
@@ -74,6 +74,22 @@ class PatchCodebook:
         """Read a codebook written by :meth:`save`."""
         with np.load(Path(path)) as data:
             return cls(centroids=data["centroids"], patch_size=int(data["patch_size"]))
+
+
+def load_codebook(path: str | Path) -> PatchCodebook:
+    """:meth:`PatchCodebook.load` for a path a user gave: a file that is not a codebook is a one-line error.
+
+    Raises:
+        sparse_core.data.errors.WeightsFileError: ``path`` is empty, truncated, or not an ``.npz`` holding
+            ``centroids`` and ``patch_size`` of matching shapes.
+    """
+    from sparse_core.data.errors import WeightsFileError
+
+    try:
+        return PatchCodebook.load(path)
+    except Exception as err:  # np.load raises ValueError / OSError / BadZipFile / KeyError on a bad file
+        raise WeightsFileError(f"{path} is not a valid codebook file (an .npz written by vidrop-compress fit: "
+                               f"centroids, patch_size): {type(err).__name__}: {err}") from None
 
 
 def sample_patches(videos: Iterable[np.ndarray], patch_size: int, num_patches: int, seed: int = 0) -> np.ndarray:

@@ -20,7 +20,7 @@ from torch.utils.data import Dataset
 
 from sparse_core.data.errors import DatasetError, SkipCounter
 from sparse_core.data.video import VIDEO_EXTENSIONS, MotionShapes, list_videos
-from vidrop.codec import PatchCodebook, decode_torch
+from vidrop.codec import decode_torch, load_codebook
 from vidrop.data.io import read_video
 
 __all__ = ["ProceduralClipDataset", "VideoFolderDataset", "CodeFolderDataset"]
@@ -108,7 +108,7 @@ class CodeFolderDataset(_ClassFolderDataset):
         cb_path = Path(codebook) if codebook is not None else Path(root) / "codebook.npz"
         if not cb_path.is_file():
             raise DatasetError(f"codebook {cb_path} not found (written by `vidrop-compress fit`)")
-        self.codebook = PatchCodebook.load(cb_path)
+        self.codebook = load_codebook(cb_path)
         self.centroids = torch.from_numpy(self.codebook.centroids_uint8().reshape(self.codebook.num_clusters, -1))
 
     def _read(self, path: Path) -> np.ndarray:
