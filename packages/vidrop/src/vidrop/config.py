@@ -9,14 +9,35 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sparse_core.config import ConfigError
 from sparse_core.data.video import VideoDataConfig
 from sparse_core.engine import OptimConfig, TrainConfig
+from sparse_core.validation import check_choice, check_divisible, check_float, check_int, check_interval
 
 __all__ = ["ViewsConfig", "EncoderConfig", "HeadConfig", "LossConfig", "TokenConfig", "DataConfig", "InitConfig",
            "ViDROPConfig", "CONFIG_DIR", "CodebookFitConfig", "CodesEncodeConfig", "CodesDecodeConfig",
-           "CodecPsnrConfig", "COMPRESS_COMMANDS"]
+           "CodecPsnrConfig", "COMPRESS_COMMANDS", "LOSS_VARIANTS", "CENTERINGS", "DROP_PATTERNS", "SOURCES",
+           "INIT_KINDS", "POS_EMBEDS"]
 
 CONFIG_DIR = Path(__file__).parent / "configs"
+
+LOSS_VARIANTS = ("ibot", "dino", "stare")
+"""``loss.variant`` choices (Table 6.1a)."""
+CENTERINGS = ("sinkhorn", "centering")
+"""``loss.centering`` choices: DINOv2's Sinkhorn-Knopp or DINO's softmax centering."""
+DROP_PATTERNS = ("random", "tube", "block")
+"""``tokens.drop_pattern`` choices (Table 6.1c)."""
+SOURCES = ("procedural", "video", "codes")
+"""``data.source`` choices."""
+INIT_KINDS = ("random", "videomae", "vjepa")
+"""``init.kind`` choices (Table 6.2)."""
+POS_EMBEDS = ("sincos", "learned")
+"""``encoder.pos_embed_type`` choices."""
+
+
+def _check_ratio(key: str, value: object, high_strict: bool = False) -> None:
+    """``value`` is a fraction in [0, 1] (or [0, 1) with ``high_strict``)."""
+    check_float(key, value, 0.0, strict=False, high=1.0, high_strict=high_strict)
 
 
 @dataclass
@@ -48,7 +69,21 @@ class ViewsConfig:
     0 (default, thesis: crops only). The tiny config turns it on: the procedural clips' appearance is random
     per video, so without it two views of a video can be matched by their colours alone (see docs/study.md)."""
     grayscale_prob: float = 0.0
-    """Probability that a clip is turned to grey (DINO-style; 0 by default, thesis: crops only)."""
+    """Probability in [0, 1] that a clip is turned to grey (DINO-style; 0 by default, thesis: crops only)."""
+
+    def __post_init__(self) -> None:
+        """Refuse out-of-range counts, sizes and scales, naming the ``views.*`` key.
+
+        Raises:
+            ConfigError: the first bad field.
+        """
+        for name in ("num_global", "global_frames", "global_size", "local_frames", "local_size", "frame_stride"):
+            check_int(f"views.{name}", getattr(self, name), 1)
+        check_int("views.num_local", self.num_local, 0)
+        check_interval("views.global_scale", self.global_scale, 0.0, 1.0, strict_low=True)
+        check_interval("views.local_scale", self.local_scale, 0.0, 1.0, strict_low=True)
+        check_float("views.color_jitter", self.color_jitter, 0.0, strict=False)
+        _check_ratio("views.grayscale_prob", self.grayscale_prob)
 
 
 @dataclass
@@ -76,6 +111,20 @@ class EncoderConfig:
     grad_checkpointing: bool = False
     """Recompute block activations in backward (saves memory at paper scale)."""
 
+    def __post_init__(self) -> None:
+        """Refuse out-of-range sizes and shapes that do not tile into tokens, naming the ``encoder.*`` key.
+
+        Raises:
+            ConfigError: the first bad field.
+        """
+        for name in ("img_size", "num_frames", "tubelet_size", "patch_size", "embed_dim", "depth", "num_heads"):
+            check_int(f"encoder.{name}", getattr(self, name), 1)
+        check_divisible("encoder.img_size", self.img_size, "encoder.patch_size", self.patch_size)
+        check_divisible("encoder.num_frames", self.num_frames, "encoder.tubelet_size", self.tubelet_size)
+        check_divisible("encoder.embed_dim", self.embed_dim, "encoder.num_heads", self.num_heads)
+        _check_ratio("encoder.drop_path_rate", self.drop_path_rate, high_strict=True)
+        check_choice("encoder.pos_embed_type", self.pos_embed_type, POS_EMBEDS)
+
 
 @dataclass
 class HeadConfig:
@@ -93,6 +142,15 @@ class HeadConfig:
     """MLP layers (DINOv2)."""
     shared: bool = False
     """One head for the CLS and patch losses (Table 6.1e ablation; separate heads are better)."""
+
+    def __post_init__(self) -> None:
+        """Refuse non-positive widths, naming the ``head.*`` key.
+
+        Raises:
+            ConfigError: the first bad field.
+        """
+        for name in ("out_dim", "patch_out_dim", "hidden_dim", "bottleneck_dim", "num_layers"):
+            check_int(f"head.{name}", getattr(self, name), 1)
 
 
 @dataclass
@@ -121,7 +179,22 @@ class LossConfig:
     momentum_teacher: float = 0.992
     """EMA momentum at step 0, cosine to 1 at the end (DINOv2: 0.992)."""
     center_momentum: float = 0.9
-    """Momentum of the softmax centers (only with centering='centering')."""
+    """Momentum in [0, 1] of the softmax centers (only with centering='centering')."""
+
+    def __post_init__(self) -> None:
+        """Refuse unknown choices, negative weights and non-positive temperatures, naming the ``loss.*`` key.
+
+        Raises:
+            ConfigError: the first bad field.
+        """
+        check_choice("loss.variant", self.variant, LOSS_VARIANTS)
+        check_choice("loss.centering", self.centering, CENTERINGS)
+        for name in ("dino_weight", "ibot_weight", "koleo_weight"):
+            check_float(f"loss.{name}", getattr(self, name), 0.0, strict=False)
+        for name in ("student_temp", "teacher_temp", "warmup_teacher_temp"):
+            check_float(f"loss.{name}", getattr(self, name), 0.0, strict=True)
+        for name in ("teacher_temp_warmup_frac", "momentum_teacher", "center_momentum"):
+            _check_ratio(f"loss.{name}", getattr(self, name))
 
 
 @dataclass
@@ -135,7 +208,18 @@ class TokenConfig:
     mask_ratio: tuple[float, float] = (0.1, 0.4)
     """Range of the fraction of kept tokens replaced by MSK in a masked clip (Table 6.1f)."""
     mask_sample_fraction: float = 0.5
-    """Fraction of the large clips that are masked (thesis / iBOT / DINOv2: half of the batch)."""
+    """Fraction in [0, 1] of the large clips that are masked (thesis / iBOT / DINOv2: half of the batch)."""
+
+    def __post_init__(self) -> None:
+        """Refuse ratios out of range, naming the ``tokens.*`` key (a drop ratio of 1 would keep no token).
+
+        Raises:
+            ConfigError: the first bad field.
+        """
+        _check_ratio("tokens.drop_ratio", self.drop_ratio, high_strict=True)
+        check_choice("tokens.drop_pattern", self.drop_pattern, DROP_PATTERNS)
+        check_interval("tokens.mask_ratio", self.mask_ratio, 0.0, 1.0)
+        _check_ratio("tokens.mask_sample_fraction", self.mask_sample_fraction)
 
 
 @dataclass
@@ -147,7 +231,19 @@ class DataConfig(VideoDataConfig):
     codebook: str | None = None
     """Codebook .npz for source 'codes' (default root/codebook.npz)."""
     max_frames: int | None = 64
-    """Decode at most this many consecutive frames per raw video (random window; None: all)."""
+    """Decode at most this many (>= 1) consecutive frames per raw video (random window; None: all)."""
+
+    def __post_init__(self) -> None:
+        """The shared video-data checks plus ViDROP's sources, naming the ``data.*`` key.
+
+        Raises:
+            ConfigError: the first bad field.
+        """
+        super().__post_init__()
+        check_choice("data.source", self.source, SOURCES)
+        if self.source == "procedural":
+            check_int("data.num_frames", self.num_frames, 1)
+        check_int("data.max_frames", self.max_frames, 1, optional=True)
 
 
 @dataclass
@@ -158,6 +254,14 @@ class InitConfig:
     """'random', 'videomae' (Hugging Face VideoMAE checkpoint) or 'vjepa' (V-JEPA encoder checkpoint)."""
     path: str | None = None
     """Checkpoint file or Hugging Face model folder for 'videomae' / 'vjepa'."""
+
+    def __post_init__(self) -> None:
+        """Refuse an unknown ``init.kind``, listing the choices.
+
+        Raises:
+            ConfigError: an unknown kind.
+        """
+        check_choice("init.kind", self.kind, INIT_KINDS)
 
 
 @dataclass
@@ -184,11 +288,24 @@ class ViDROPConfig:
     init: InitConfig = field(default_factory=InitConfig)
     """Backbone initialisation."""
 
+    def __post_init__(self) -> None:
+        """Cross-group checks: every clip the views cut must tile into the encoder's tubelets.
+
+        Raises:
+            ConfigError: a clip side or length that is not a whole number of patches / tubelets.
+        """
+        enc, views = self.encoder, self.views
+        check_divisible("views.global_size", views.global_size, "encoder.patch_size", enc.patch_size)
+        check_divisible("views.global_frames", views.global_frames, "encoder.tubelet_size", enc.tubelet_size)
+        if views.num_local:
+            check_divisible("views.local_size", views.local_size, "encoder.patch_size", enc.patch_size)
+            check_divisible("views.local_frames", views.local_frames, "encoder.tubelet_size", enc.tubelet_size)
+
 
 def _required(cfg: object, *names: str) -> None:
     missing = [n for n in names if getattr(cfg, n) in (None, "")]
     if missing:
-        raise ValueError(f"{type(cfg).__doc__.split(':')[0]} needs " + ", ".join(f"--{n}" for n in missing))
+        raise ConfigError(f"{type(cfg).__doc__.split(':')[0]} needs " + ", ".join(f"--{n}" for n in missing))
 
 
 @dataclass
@@ -219,7 +336,11 @@ class CodebookFitConfig:
     def __post_init__(self) -> None:
         _required(self, "out")
         if (self.videos is None) == (self.procedural is None):
-            raise ValueError("vidrop-compress fit needs exactly one of --videos FOLDER or --procedural N")
+            raise ConfigError("vidrop-compress fit needs exactly one of --videos FOLDER or --procedural N")
+        check_int("procedural", self.procedural, 1, optional=True)
+        for name in ("patch_size", "clusters", "patches_per_video", "max_frames", "niter"):
+            check_int(name, getattr(self, name), 1)
+        check_int("seed", self.seed, 0)
 
 
 @dataclass
@@ -237,6 +358,7 @@ class CodesEncodeConfig:
 
     def __post_init__(self) -> None:
         _required(self, "codebook", "src", "dst")
+        check_int("max_frames", self.max_frames, 1, optional=True)
 
 
 @dataclass
@@ -267,6 +389,7 @@ class CodecPsnrConfig:
 
     def __post_init__(self) -> None:
         _required(self, "codebook", "video")
+        check_int("max_frames", self.max_frames, 1, optional=True)
 
 
 COMPRESS_COMMANDS: dict[str, type] = {
