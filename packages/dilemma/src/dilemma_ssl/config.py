@@ -97,7 +97,8 @@ class DINOConfig:
     """DINO multi-crop variant (thesis sec. 3.2.2): head width, local crops and teacher temperature."""
 
     out_dim: int = 65536
-    """DINO head output dimension (prototypes, >= 1)."""
+    """DINO head output dimension
+    (prototypes, >= 1)."""
     local_crops: int = 6
     """Number of small (local) crops of DINO's multi-crop (>= 0); they are never sparsified."""
     local_size: int = 96
@@ -109,11 +110,7 @@ class DINOConfig:
     """Optimizer steps of the teacher-temperature warm-up (>= 0; 0: constant)."""
 
     def __post_init__(self) -> None:
-        """Refuse out-of-range values, naming the ``method.dino.*`` key.
-
-        Raises:
-            ConfigError: the first bad field.
-        """
+        """Refuse out-of-range values, naming the ``method.dino.*`` key (ConfigError on the first bad field)."""
         check_int("method.dino.out_dim", self.out_dim, 1)
         check_int("method.dino.local_crops", self.local_crops, 0)
         check_int("method.dino.local_size", self.local_size, 1)
@@ -135,11 +132,7 @@ class MAEConfig:
     """Reconstruct per-patch normalised pixels."""
 
     def __post_init__(self) -> None:
-        """Refuse out-of-range values, naming the ``method.mae.*`` key.
-
-        Raises:
-            ConfigError: the first bad field.
-        """
+        """Refuse out-of-range values, naming the ``method.mae.*`` key (ConfigError on the first bad field)."""
         check_float("method.mae.mask_ratio", self.mask_ratio, 0.0, strict=False, high=1.0, high_strict=True)
         check_int("method.mae.decoder_dim", self.decoder_dim, 1)
         check_divisible("method.mae.decoder_dim", self.decoder_dim, "its heads (decoder_dim // 64)",
@@ -225,7 +218,8 @@ class DataConfig:
     num_samples: int = 2048
     """Number (>= 1) of generated SyntheticShapes training images (shapes only)."""
     image_size: int = 32
-    """Side in pixels (>= 8) of the generated SyntheticShapes images; shapes only, resized to model.img_size."""
+    """Side in pixels (>= 8) of the generated SyntheticShapes images;
+    shapes only, resized to model.img_size."""
     num_eval_samples: int = 512
     """Number (>= 1) of generated SyntheticShapes evaluation images (shapes only)."""
     min_scale: float = 0.08
@@ -275,11 +269,7 @@ class EvalConfig:
     """Use at most this many (>= 1, evenly spaced) test images (None: all)."""
 
     def __post_init__(self) -> None:
-        """Refuse out-of-range values, naming the ``eval.*`` key.
-
-        Raises:
-            ConfigError: the first bad field.
-        """
+        """Refuse out-of-range values, naming the ``eval.*`` key (ConfigError on the first bad field)."""
         for name in ("knn_k", "linear_epochs", "batch_size"):
             check_int(f"eval.{name}", getattr(self, name), 1)
         check_int("eval.max_train_samples", self.max_train_samples, 1, optional=True)
@@ -302,7 +292,8 @@ class DilemmaRunConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     """Final (and dilemma-eval) evaluations."""
     train: TrainConfig = field(default_factory=TrainConfig)
-    """Engine loop: steps, batch, precision, checkpoints."""
+    """Engine loop: steps, batch,
+    precision, checkpoints."""
     optim: OptimConfig = field(default_factory=OptimConfig)
     """AdamW and its schedules."""
 

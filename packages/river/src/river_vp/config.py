@@ -125,11 +125,7 @@ class EncodeConfig:
     """'auto' (CUDA if available), 'cpu' or 'cuda'."""
 
     def __post_init__(self) -> None:
-        """Refuse non-positive sizes and unknown devices.
-
-        Raises:
-            ConfigError: the first bad field.
-        """
+        """Refuse non-positive sizes and unknown devices (ConfigError on the first bad field)."""
         check_int("shard_frames", self.shard_frames, 1)
         check_int("batch_frames", self.batch_frames, 1)
         _check_device("device", self.device)
@@ -163,11 +159,7 @@ class FlowRunConfig:
     """AdamW (public RIVER configs: lr 1e-4, 5000 warmup steps)."""
 
     def __post_init__(self) -> None:
-        """Refuse out-of-range flow settings, naming the key.
-
-        Raises:
-            ConfigError: the first bad field.
-        """
+        """Refuse out-of-range flow settings, naming the key (ConfigError on the first bad field)."""
         check_float("sigma_min", self.sigma_min, 0.0, strict=False, high=1.0, high_strict=True)
         check_float("latent_scale", self.latent_scale, 0.0, strict=True, optional=True)
         check_float("cond_noise_prob", self.cond_noise_prob, 0.0, strict=False, high=1.0)
@@ -213,11 +205,7 @@ class RolloutConfig:
     """'auto' (CUDA if available), 'cpu', 'cuda' or 'cuda:N'."""
 
     def __post_init__(self) -> None:
-        """Refuse non-positive counts and unknown devices, naming the key.
-
-        Raises:
-            ConfigError: the first bad field.
-        """
+        """Refuse non-positive counts and unknown devices, naming the key (ConfigError on the first bad field)."""
         for name in ("num_videos", "num_context", "num_future", "num_samples"):
             check_int(name, getattr(self, name), 1)
         check_int("window", self.window, 1, optional=True)
@@ -233,11 +221,7 @@ class PredictConfig(RolloutConfig):
     """Frames per second (>= 1) of the written videos."""
 
     def __post_init__(self) -> None:
-        """The shared rollout checks plus the frame rate.
-
-        Raises:
-            ConfigError: the first bad field.
-        """
+        """The shared rollout checks plus the frame rate (ConfigError on the first bad field)."""
         super().__post_init__()
         check_int("fps", self.fps, 1)
 
@@ -266,11 +250,7 @@ class EvalConfig(RolloutConfig):
     """TorchScript LPIPS network on a local path: enables LPIPS."""
 
     def __post_init__(self) -> None:
-        """The shared rollout checks plus the protocol and batch size.
-
-        Raises:
-            ConfigError: the first bad field.
-        """
+        """The shared rollout checks plus the protocol and batch size (ConfigError on the first bad field)."""
         super().__post_init__()
         check_choice("protocol", self.protocol, ("custom", *PROTOCOLS))
         check_int("batch_size", self.batch_size, 1)

@@ -91,13 +91,15 @@ class EncoderConfig:
     """Video ViT architecture (ViT-B/16 with 2-frame tubelets by default, as VideoMAE / V-JEPA)."""
 
     img_size: int = 224
-    """Side of the large clips; small clips get interpolated position embeddings."""
+    """Side of the large clips;
+    small clips get interpolated position embeddings."""
     num_frames: int = 16
     """Frames of the large clips (thesis: 16)."""
     tubelet_size: int = 2
     """Frames per token (VideoMAE: 2)."""
     patch_size: int = 16
-    """Pixels per token side (ViT-B/16)."""
+    """Pixels per token side
+    (ViT-B/16)."""
     embed_dim: int = 768
     """Token width (ViT-B)."""
     depth: int = 12
@@ -137,18 +139,15 @@ class HeadConfig:
     hidden_dim: int = 2048
     """Hidden width of the MLP (DINOv2)."""
     bottleneck_dim: int = 256
-    """Bottleneck before the weight-normalised prototype layer (DINOv2)."""
+    """Bottleneck before the weight-normalised prototype layer
+    (DINOv2)."""
     num_layers: int = 3
     """MLP layers (DINOv2)."""
     shared: bool = False
     """One head for the CLS and patch losses (Table 6.1e ablation; separate heads are better)."""
 
     def __post_init__(self) -> None:
-        """Refuse non-positive widths, naming the ``head.*`` key.
-
-        Raises:
-            ConfigError: the first bad field.
-        """
+        """Refuse non-positive widths, naming the ``head.*`` key (ConfigError on the first bad field)."""
         for name in ("out_dim", "patch_out_dim", "hidden_dim", "bottleneck_dim", "num_layers"):
             check_int(f"head.{name}", getattr(self, name), 1)
 
@@ -167,19 +166,22 @@ class LossConfig:
     ibot_weight: float = 1.0
     """Weight of the patch loss (DINOv2: 1)."""
     koleo_weight: float = 0.1
-    """Weight of the KoLeo regulariser on the student's large-clip CLS tokens (DINOv2: 0.1)."""
+    """Weight of the KoLeo regulariser on the student's large-clip CLS tokens
+    (DINOv2: 0.1)."""
     student_temp: float = 0.1
     """Student softmax temperature (DINO / DINOv2)."""
     teacher_temp: float = 0.07
     """Teacher temperature after warm-up (DINOv2: 0.07)."""
     warmup_teacher_temp: float = 0.04
-    """Teacher temperature at step 0 (DINOv2: 0.04)."""
+    """Teacher temperature at step 0
+    (DINOv2: 0.04)."""
     teacher_temp_warmup_frac: float = 0.3
     """Fraction of training spent warming the teacher temperature up (DINOv2: 30 of 100 epochs)."""
     momentum_teacher: float = 0.992
     """EMA momentum at step 0, cosine to 1 at the end (DINOv2: 0.992)."""
     center_momentum: float = 0.9
-    """Momentum in [0, 1] of the softmax centers (only with centering='centering')."""
+    """Momentum in [0, 1] of the softmax centers
+    (only with centering='centering')."""
 
     def __post_init__(self) -> None:
         """Refuse unknown choices, negative weights and non-positive temperatures, naming the ``loss.*`` key.
@@ -256,11 +258,7 @@ class InitConfig:
     """Checkpoint file or Hugging Face model folder for 'videomae' / 'vjepa'."""
 
     def __post_init__(self) -> None:
-        """Refuse an unknown ``init.kind``, listing the choices.
-
-        Raises:
-            ConfigError: an unknown kind.
-        """
+        """Refuse an unknown ``init.kind``, listing the choices; ConfigError: an unknown kind."""
         check_choice("init.kind", self.kind, INIT_KINDS)
 
 
@@ -368,7 +366,8 @@ class CodesDecodeConfig:
     codebook: str | None = None
     """Codebook file (.npz); required."""
     codes: str | None = None
-    """Code array (.npy) written by `encode`; required."""
+    """Code array
+    (.npy) written by `encode`; required."""
     out: str | None = None
     """Output file: .mp4, .gif or .npy; required."""
 

@@ -29,7 +29,8 @@ class VideoDataConfig:
     num_frames: int = 16
     """Procedural: frames per video (>= 1). A package may let file-based sources read 0 = all frames."""
     image_size: int = 64
-    """Procedural: frame side in pixels; file-based: the side the package resizes frames to. >= 1."""
+    """Procedural: frame side in pixels; file-based:
+    the side the package resizes frames to. >= 1."""
     seed: int = 0
     """Procedural: video ``i`` is a pure function of ``(seed, i)`` (seed >= 0); use different seeds per
     split."""
@@ -42,11 +43,7 @@ class VideoDataConfig:
     """motion_shapes: appearance redrawn every this many frames (>= 0; 0: one appearance per video)."""
 
     def __post_init__(self) -> None:
-        """Refuse out-of-range counts and sizes, naming the ``data.*`` key.
-
-        Raises:
-            ConfigError: the first bad field.
-        """
+        """Refuse out-of-range counts and sizes, naming the ``data.*`` key (ConfigError on the first bad field)."""
         check_int("data.num_videos", self.num_videos, 1)
         check_int("data.num_frames", self.num_frames, 0)
         check_int("data.image_size", self.image_size, 1)

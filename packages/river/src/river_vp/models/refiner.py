@@ -19,7 +19,8 @@ class RefinerConfig:
     """Architecture of the refinement network."""
 
     channels: int = 64
-    """Feature width of every convolution (>= 1; RCAN: 64)."""
+    """Feature width of every convolution
+    (>= 1; RCAN: 64)."""
     num_groups: int = 5
     """Residual groups, each closed by a convolution and a long skip (>= 1)."""
     blocks_per_group: int = 10
@@ -29,11 +30,7 @@ class RefinerConfig:
     (>= 1; RCAN: 16)."""
 
     def __post_init__(self) -> None:
-        """Refuse non-positive sizes, naming the ``refiner.*`` key.
-
-        Raises:
-            ConfigError: the first bad field.
-        """
+        """Refuse non-positive sizes, naming the ``refiner.*`` key (ConfigError on the first bad field)."""
         for name in ("channels", "num_groups", "blocks_per_group", "reduction"):
             check_int(f"refiner.{name}", getattr(self, name), 1)
 

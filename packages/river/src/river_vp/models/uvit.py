@@ -45,7 +45,8 @@ class VectorFieldConfig:
     num_heads: int = 12
     """Attention heads per block (>= 1)."""
     mlp_ratio: float = 4.0
-    """Hidden width of each block's MLP relative to width (> 0; ViT: 4)."""
+    """Hidden width of each block's MLP relative to width
+    (> 0; ViT: 4)."""
     patch_size: int = 1
     """Latent positions per token side, >= 1 (1: one token per latent position, HW/f^2 tokens)."""
     grad_checkpointing: bool = False

@@ -44,16 +44,13 @@ class VQGANConfig:
     num_codes: int = 16384
     """Codebook size K, >= 1 (latent-diffusion f8: 16384)."""
     beta: float = 0.25
-    """Commitment weight (>= 0) of the quantizer (VQ-VAE: 0.25)."""
+    """Commitment weight
+    (>= 0) of the quantizer (VQ-VAE: 0.25)."""
     dropout: float = 0.0
     """Dropout probability in [0, 1) inside residual blocks."""
 
     def __post_init__(self) -> None:
-        """Refuse out-of-range sizes, naming the ``model.*`` key.
-
-        Raises:
-            ConfigError: the first bad field.
-        """
+        """Refuse out-of-range sizes, naming the ``model.*`` key (ConfigError on the first bad field)."""
         for name in ("in_channels", "ch", "num_res_blocks", "resolution", "z_channels", "embed_dim", "num_codes"):
             check_int(f"model.{name}", getattr(self, name), 1)
         if not isinstance(self.ch_mult, (list, tuple)) or not self.ch_mult:
