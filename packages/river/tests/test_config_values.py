@@ -14,6 +14,7 @@ from river_vp.models.uvit import VectorFieldConfig
 from river_vp.models.vqgan import VQGANConfig
 from river_vp.tasks.autoencoder import AELossConfig
 from sparse_core.config import ConfigError
+from sparse_core.testing import assert_cli_refuses, assert_config_refuses
 
 
 @pytest.mark.parametrize(
@@ -31,9 +32,7 @@ from sparse_core.config import ConfigError
 )
 def test_clis_refuse_bad_values_up_front(main: Any, flags: list[str], key: str, tmp_path: Path,
                                          capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--config", "tiny", *flags]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and key in err and "Traceback" not in err
+    assert_cli_refuses(main, ["--config", "tiny", *flags], key, capsys)
 
 
 @pytest.mark.parametrize(
@@ -70,10 +69,7 @@ def test_clis_refuse_bad_values_up_front(main: Any, flags: list[str], key: str, 
     ],
 )
 def test_each_group_refuses_its_bad_values(cls: type, kwargs: dict[str, Any], key: str) -> None:
-    cls()  # the defaults are valid
-    with pytest.raises(ConfigError) as err:
-        cls(**kwargs)
-    assert key in str(err.value)
+    assert_config_refuses(cls, kwargs, key)
 
 
 def test_folders_may_read_every_frame() -> None:

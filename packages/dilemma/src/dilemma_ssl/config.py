@@ -97,8 +97,8 @@ class DINOConfig:
     """DINO multi-crop variant (thesis sec. 3.2.2): head width, local crops and teacher temperature."""
 
     out_dim: int = 65536
-    """DINO head output dimension
-    (prototypes, >= 1)."""
+    """Output dimension of the DINO head, i.e. the number of prototypes
+    (>= 1); DINO uses 65536."""
     local_crops: int = 6
     """Number of small (local) crops of DINO's multi-crop (>= 0); they are never sparsified."""
     local_size: int = 96
@@ -218,8 +218,8 @@ class DataConfig:
     num_samples: int = 2048
     """Number (>= 1) of generated SyntheticShapes training images (shapes only)."""
     image_size: int = 32
-    """Side in pixels (>= 8) of the generated SyntheticShapes images;
-    shapes only, resized to model.img_size."""
+    """Side in pixels (>= 8) of the generated SyntheticShapes images (shapes only); the views are then
+    resized to model.img_size."""
     num_eval_samples: int = 512
     """Number (>= 1) of generated SyntheticShapes evaluation images (shapes only)."""
     min_scale: float = 0.08
@@ -292,7 +292,7 @@ class DilemmaRunConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     """Final (and dilemma-eval) evaluations."""
     train: TrainConfig = field(default_factory=TrainConfig)
-    """Engine loop: steps, batch,
+    """Engine loop (sparse-core's TrainConfig): steps, batch,
     precision, checkpoints."""
     optim: OptimConfig = field(default_factory=OptimConfig)
     """AdamW and its schedules."""

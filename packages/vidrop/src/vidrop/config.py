@@ -91,15 +91,15 @@ class EncoderConfig:
     """Video ViT architecture (ViT-B/16 with 2-frame tubelets by default, as VideoMAE / V-JEPA)."""
 
     img_size: int = 224
-    """Side of the large clips;
+    """Side of the large clips in pixels (>= 1, a multiple of patch_size; thesis: 224);
     small clips get interpolated position embeddings."""
     num_frames: int = 16
     """Frames of the large clips (thesis: 16)."""
     tubelet_size: int = 2
     """Frames per token (VideoMAE: 2)."""
     patch_size: int = 16
-    """Pixels per token side
-    (ViT-B/16)."""
+    """Pixels per token side, >= 1
+    (ViT-B/16: 16)."""
     embed_dim: int = 768
     """Token width (ViT-B)."""
     depth: int = 12
@@ -139,8 +139,8 @@ class HeadConfig:
     hidden_dim: int = 2048
     """Hidden width of the MLP (DINOv2)."""
     bottleneck_dim: int = 256
-    """Bottleneck before the weight-normalised prototype layer
-    (DINOv2)."""
+    """Bottleneck width (>= 1) before the weight-normalised prototype layer
+    (DINOv2: 256)."""
     num_layers: int = 3
     """MLP layers (DINOv2)."""
     shared: bool = False
@@ -366,8 +366,8 @@ class CodesDecodeConfig:
     codebook: str | None = None
     """Codebook file (.npz); required."""
     codes: str | None = None
-    """Code array
-    (.npy) written by `encode`; required."""
+    """Code array (.npy) written by `encode`;
+    required."""
     out: str | None = None
     """Output file: .mp4, .gif or .npy; required."""
 

@@ -29,8 +29,8 @@ class VideoDataConfig:
     num_frames: int = 16
     """Procedural: frames per video (>= 1). A package may let file-based sources read 0 = all frames."""
     image_size: int = 64
-    """Procedural: frame side in pixels; file-based:
-    the side the package resizes frames to. >= 1."""
+    """Frame side in pixels (>= 1): procedural videos are drawn at this size, file-based frames are
+    resized to it by the package."""
     seed: int = 0
     """Procedural: video ``i`` is a pure function of ``(seed, i)`` (seed >= 0); use different seeds per
     split."""

@@ -44,8 +44,8 @@ class VQGANConfig:
     num_codes: int = 16384
     """Codebook size K, >= 1 (latent-diffusion f8: 16384)."""
     beta: float = 0.25
-    """Commitment weight
-    (>= 0) of the quantizer (VQ-VAE: 0.25)."""
+    """Commitment weight (>= 0) of the quantizer, pulling encoder outputs to their codes
+    (VQ-VAE: 0.25)."""
     dropout: float = 0.0
     """Dropout probability in [0, 1) inside residual blocks."""
 
