@@ -11,7 +11,15 @@ from PIL import Image
 
 from dilemma_ssl.cli import evaluate as eval_cli
 from dilemma_ssl.cli import train as train_cli
-from dilemma_ssl.config import DataConfig, DilemmaRunConfig, DINOConfig, EvalConfig, MAEConfig, MethodConfig, ModelConfig
+from dilemma_ssl.config import (
+    DataConfig,
+    DilemmaRunConfig,
+    DINOConfig,
+    EvalConfig,
+    MAEConfig,
+    MethodConfig,
+    ModelConfig,
+)
 from dilemma_ssl.runner import check_evaluation
 from sparse_core.config import ConfigError
 from sparse_core.testing import assert_cli_refuses, assert_config_refuses

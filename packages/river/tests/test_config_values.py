@@ -8,7 +8,14 @@ from typing import Any
 import pytest
 
 from river_vp.cli import evaluate, predict, train, train_ae
-from river_vp.config import AutoencoderRunConfig, EncodeConfig, EvalConfig, FlowRunConfig, PredictConfig, VideoDataConfig
+from river_vp.config import (
+    AutoencoderRunConfig,
+    EncodeConfig,
+    EvalConfig,
+    FlowRunConfig,
+    PredictConfig,
+    VideoDataConfig,
+)
 from river_vp.models.refiner import RefinerConfig
 from river_vp.models.uvit import VectorFieldConfig
 from river_vp.models.vqgan import VQGANConfig

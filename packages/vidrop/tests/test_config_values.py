@@ -63,8 +63,8 @@ def test_compress_fit_refuses_zero_sizes(flag: str, value: str, tmp_path: Path,
 
 
 def test_eval_cli_refuses_bad_probe_values(capsys: pytest.CaptureFixture[str]) -> None:
-    err = assert_cli_refuses(evaluate.main, ["--config", "tiny", "--probe.protocols", "[knn,svm]"], "probe.protocols[1]",
-                             capsys)
+    argv = ["--config", "tiny", "--probe.protocols", "[knn,svm]"]
+    err = assert_cli_refuses(evaluate.main, argv, "probe.protocols[1]", capsys)
     assert "'attentive'" in err
 
 
