@@ -38,7 +38,7 @@ from vidrop.evaluation import ProbeConfig
         (["--encoder.tubelet_size", "3"], "encoder.num_frames (8) must be divisible by encoder.tubelet_size"),
         (["--views.local_size", "12"], "views.local_size (12) must be divisible by encoder.patch_size (8)"),
         (["--loss.centering", "none"], "loss.centering"),
-        (["--data.source", "webcam"], "data.source"),
+        (["--data.source", "webcam"], "unknown data.source 'webcam'; registered: codes, procedural, video"),
         (["--init.kind", "clip"], "init.kind"),
     ],
 )

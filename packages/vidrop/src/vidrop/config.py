@@ -16,7 +16,7 @@ from sparse_core.validation import check_choice, check_divisible, check_float, c
 
 __all__ = ["ViewsConfig", "EncoderConfig", "HeadConfig", "LossConfig", "TokenConfig", "DataConfig", "InitConfig",
            "ViDROPConfig", "CONFIG_DIR", "CodebookFitConfig", "CodesEncodeConfig", "CodesDecodeConfig",
-           "CodecPsnrConfig", "COMPRESS_COMMANDS", "LOSS_VARIANTS", "CENTERINGS", "DROP_PATTERNS", "SOURCES",
+           "CodecPsnrConfig", "COMPRESS_COMMANDS", "LOSS_VARIANTS", "CENTERINGS", "DROP_PATTERNS",
            "INIT_KINDS", "POS_EMBEDS"]
 
 CONFIG_DIR = Path(__file__).parent / "configs"
@@ -27,8 +27,6 @@ CENTERINGS = ("sinkhorn", "centering")
 """``loss.centering`` choices: DINOv2's Sinkhorn-Knopp or DINO's softmax centering."""
 DROP_PATTERNS = ("random", "tube", "block")
 """``tokens.drop_pattern`` choices (Table 6.1c)."""
-SOURCES = ("procedural", "video", "codes")
-"""``data.source`` choices."""
 INIT_KINDS = ("random", "videomae", "vjepa")
 """``init.kind`` choices (Table 6.2)."""
 POS_EMBEDS = ("sincos", "learned")
@@ -236,13 +234,15 @@ class DataConfig(VideoDataConfig):
     """Decode at most this many (>= 1) consecutive frames per raw video (random window; None: all)."""
 
     def __post_init__(self) -> None:
-        """The shared video-data checks plus ViDROP's sources, naming the ``data.*`` key.
+        """The shared video-data checks plus ViDROP's frame limits, naming the ``data.*`` key.
+
+        ``source`` is looked up in sparse-core's dataset registry when the dataset is built (before training),
+        which lists the registered sources; generated clips need at least one frame.
 
         Raises:
             ConfigError: the first bad field.
         """
         super().__post_init__()
-        check_choice("data.source", self.source, SOURCES)
         if self.source == "procedural":
             check_int("data.num_frames", self.num_frames, 1)
         check_int("data.max_frames", self.max_frames, 1, optional=True)
