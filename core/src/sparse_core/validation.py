@@ -54,7 +54,7 @@ def check_float(key: str, value: object, low: float, strict: bool, high: float |
         raise bad_value(key, f"a finite number {left}{right}" + (" (or None)" if optional else ""), value)
 
 
-def check_choice(key: str, value: object, choices: Iterable[str]) -> None:
+def check_choice(key: str, value: object, choices: Iterable[object]) -> None:
     """``value`` is one of ``choices``; the message lists them.
 
     Raises:
@@ -65,7 +65,7 @@ def check_choice(key: str, value: object, choices: Iterable[str]) -> None:
         raise bad_value(key, "one of " + ", ".join(repr(c) for c in options), value)
 
 
-def check_each(key: str, values: object, choices: Iterable[str]) -> None:
+def check_each(key: str, values: object, choices: Iterable[object]) -> None:
     """Every item of the list ``values`` is one of ``choices`` (``key[i]`` names a bad item).
 
     Raises:
