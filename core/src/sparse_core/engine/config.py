@@ -7,42 +7,17 @@ Every numeric field is range-checked when the dataclass is built (``__post_init_
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from ..config import ConfigError
+from ..validation import bad_value as _bad
+from ..validation import check_float as _check_float
+from ..validation import check_int as _check_int
 
 __all__ = ["TrainConfig", "OptimConfig"]
 
 PRECISIONS = ("no", "bf16", "fp16")
 LR_SCALING_RULES = ("linear", "sqrt")
-
-
-def _bad(key: str, valid: str, value: object) -> ConfigError:
-    return ConfigError(f"{key} must be {valid}, got {value!r}")
-
-
-def _check_int(key: str, value: object, low: int, optional: bool = False) -> None:
-    """``value`` is an int >= ``low`` (or None if ``optional``)."""
-    if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise _bad(key, f"an integer >= {low}" + (" (or None)" if optional else ""), value)
-
-
-def _check_float(key: str, value: object, low: float, strict: bool, high: float | None = None,
-                 high_strict: bool = False, optional: bool = False) -> None:
-    """``value`` is a finite number in the interval given by ``low``/``high`` (``strict``: open at that end)."""
-    if value is None and optional:
-        return
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-    if ok:
-        v = float(value)  # type: ignore[arg-type]
-        ok = (v > low if strict else v >= low) and (high is None or (v < high if high_strict else v <= high))
-    if not ok:
-        left = f"{'>' if strict else '>='} {low:g}"
-        right = "" if high is None else f" and {'<' if high_strict else '<='} {high:g}"
-        raise _bad(key, f"a finite number {left}{right}" + (" (or None)" if optional else ""), value)
 
 
 @dataclass

@@ -9,6 +9,8 @@
 * :mod:`sparse_core.testing.badinputs` writes a corpus of bad images and videos (zero-byte, truncated, 16-bit,
   CMYK, 1x1, huge, audio-only, 1-frame, 6x6, grey) and unusable roots, each file saying whether a reader should
   use or skip it; every CLI that reads data is tested over it.
+* :func:`assert_cli_refuses` / :func:`assert_config_refuses` check that a bad value is refused with a
+  message naming its key (exit 2 with one line on stderr; a ConfigError from the dataclass).
 """
 
 from sparse_core.testing.checks import (
@@ -17,9 +19,10 @@ from sparse_core.testing.checks import (
     assert_seed_decides_weights,
     assert_study_has_common_shape,
 )
+from sparse_core.testing.config_errors import assert_cli_refuses, assert_config_refuses
 from sparse_core.testing.distributed import free_port, run_distributed
 from sparse_core.testing.scripts import ScriptRun, call_main, call_script, console_scripts
 
-__all__ = ["UNKNOWN_KEY", "ScriptRun", "assert_rejects_unknown_key", "assert_seed_decides_weights",
-           "assert_study_has_common_shape", "call_main", "call_script", "console_scripts", "free_port",
+__all__ = ["UNKNOWN_KEY", "ScriptRun", "assert_cli_refuses", "assert_config_refuses", "assert_rejects_unknown_key",
+           "assert_seed_decides_weights", "assert_study_has_common_shape", "call_main", "call_script", "console_scripts", "free_port",
            "run_distributed"]

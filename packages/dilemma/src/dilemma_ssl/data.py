@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from torch.utils.data import Dataset
 
+from dilemma_ssl.config import DATASETS as _CONFIG_DATASETS
 from dilemma_ssl.config import DataConfig, MethodConfig, ModelConfig
 from sparse_core.data import augment
 from sparse_core.data.errors import DatasetError
@@ -13,7 +14,7 @@ from sparse_core.data.shapes import SyntheticShapes
 
 __all__ = ["DATASETS", "build_pretrain_dataset", "build_eval_datasets", "image_dataset"]
 
-DATASETS = ("imagefolder", "fashion_mnist", "shapes")
+DATASETS = _CONFIG_DATASETS
 
 
 def image_dataset(data: DataConfig, split: str, transform: object | None = None) -> Dataset:

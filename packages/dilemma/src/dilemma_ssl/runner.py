@@ -17,16 +17,34 @@ from dilemma_ssl.config import DilemmaRunConfig
 from dilemma_ssl.data import build_eval_datasets, build_pretrain_dataset
 from dilemma_ssl.schedule import SparsitySchedule
 from dilemma_ssl.variants import TASKS
+from sparse_core.config import ConfigError
 from sparse_core.engine import Trainer
 from sparse_core.engine.seeding import seeded
 from sparse_core.eval import run_protocol
 from sparse_core.export import save_weights
 from sparse_core.report import markdown_table
 
-__all__ = ["CONFIG_DIR", "build_schedule", "build_task", "train", "evaluate_backbone", "total_steps"]
+__all__ = ["CONFIG_DIR", "MASKED_DATASETS", "build_schedule", "build_task", "check_evaluation", "train",
+           "evaluate_backbone", "total_steps"]
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 log = logging.getLogger("dilemma_ssl")
+
+MASKED_DATASETS = ("shapes",)
+"""The ``data.name`` values whose samples carry the per-pixel masks that ``eval.segmentation`` scores."""
+
+
+def check_evaluation(cfg: DilemmaRunConfig) -> None:
+    """Refuse, before any work, an evaluation the data cannot feed (e.g. segmentation without masks).
+
+    Raises:
+        ConfigError: ``eval.segmentation`` on a dataset without masks, naming the keys and the fix.
+    """
+    if cfg.eval.segmentation and cfg.data.name not in MASKED_DATASETS:
+        raise ConfigError(
+            f"eval.segmentation needs per-pixel masks, which data.name '{cfg.data.name}' does not have "
+            f"(only {', '.join(MASKED_DATASETS)}): set --eval.segmentation false"
+        )
 
 
 def build_schedule(cfg: DilemmaRunConfig) -> SparsitySchedule:
@@ -63,7 +81,12 @@ def train(cfg: DilemmaRunConfig, evaluate: bool = True) -> dict[str, Any]:
 
     Writes to ``train.out_dir``: config.yaml, checkpoints/, metrics.jsonl, tb/, loss.png (engine), then
     backbone.safetensors, eval.json and eval.md.
+
+    Raises:
+        ConfigError: before training, when the final evaluation could not run on this data.
     """
+    if evaluate:
+        check_evaluation(cfg)
     schedule = build_schedule(cfg)
     with seeded(cfg.train.seed):  # --train.seed covers the model's initialisation
         task = build_task(cfg, schedule)
@@ -115,6 +138,7 @@ def evaluate_backbone(
         flat dict: ``knn``, ``linear`` (Linear_F top-1), ``fewshot_<p>_{knn,linear}``, ``md_acc_<s>``
         (mismatch detection accuracy at sparsity s), ``attn_jaccard``, ``seg_miou``, ``seg_acc`` (percent).
     """
+    check_evaluation(cfg)
     e = cfg.eval
     backbone: nn.Module = task.backbone
     schedule = schedule or build_schedule(cfg)

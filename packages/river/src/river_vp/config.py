@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 from river_vp.flow.conditioning import ConditionSpec
 from river_vp.flow.sampler import SamplerConfig
 from river_vp.models.uvit import VectorFieldConfig
@@ -16,6 +18,7 @@ from river_vp.models.vqgan import VQGANConfig
 from river_vp.tasks.autoencoder import AELossConfig
 from sparse_core.data.video import VideoDataConfig as CoreVideoDataConfig
 from sparse_core.engine import OptimConfig, TrainConfig
+from sparse_core.validation import bad_value, check_choice, check_divisible, check_float, check_int
 
 __all__ = [
     "AutoencoderRunConfig",
@@ -23,6 +26,7 @@ __all__ = [
     "EvalConfig",
     "FlowRunConfig",
     "PredictConfig",
+    "RolloutConfig",
     "VideoDataConfig",
     "config_dir",
 ]
@@ -35,6 +39,16 @@ def config_dir(stage: str) -> Path:
     return CONFIG_ROOT / stage
 
 
+def _check_device(key: str, value: object) -> None:
+    """``value`` is 'auto' or a torch device name ('cpu', 'cuda', 'cuda:1', ...)."""
+    if value == "auto":
+        return
+    try:
+        torch.device(value)  # type: ignore[arg-type]
+    except (RuntimeError, TypeError, ValueError):
+        raise bad_value(key, "'auto', 'cpu', 'cuda' or 'cuda:N'", value) from None
+
+
 @dataclass
 class VideoDataConfig(CoreVideoDataConfig):
     """Pixel videos: sparse-core's video data config with RIVER's defaults and frames per video."""
@@ -43,13 +57,25 @@ class VideoDataConfig(CoreVideoDataConfig):
     """'moving_shapes' (sparse-core's bouncing shapes, generated, nothing stored), 'folder' (videos under
     ``root``) or directly a folder of videos (mp4/avi/webm/...) / frame folders."""
     image_size: int = 32
-    """Frame side after centre crop and resize."""
+    """Frame side in pixels after centre crop and resize (>= 1; a multiple of the VQGAN's downsampling f)."""
     num_videos: int = 512
-    """moving_shapes: number of videos (folders: all videos are used)."""
+    """moving_shapes: number of videos, >= 1 (folders: all videos are used)."""
     num_frames: int = 16
-    """moving_shapes: frames per video; folders: at most this many frames are read per video (0: all)."""
+    """moving_shapes: frames per video (>= 1); folders: at most this many frames are read per video
+    (0: all)."""
     frames_per_video: int = 16
-    """Autoencoder training: single frames drawn per video per epoch."""
+    """Autoencoder training: single frames drawn per video per epoch (>= 1)."""
+
+    def __post_init__(self) -> None:
+        """The shared video-data checks; generated videos need at least one frame.
+
+        Raises:
+            ConfigError: the first bad field.
+        """
+        super().__post_init__()
+        check_int("data.frames_per_video", self.frames_per_video, 1)
+        if self.source == "moving_shapes":
+            check_int("data.num_frames", self.num_frames, 1)
 
 
 @dataclass
@@ -57,14 +83,28 @@ class AutoencoderRunConfig:
     """river-train-ae: train the VQGAN on single frames."""
 
     model: VQGANConfig = field(default_factory=VQGANConfig)
+    """VQGAN architecture (thesis sec. 5.2.1)."""
     loss: AELossConfig = field(default_factory=AELossConfig)
+    """Reconstruction, codebook and adversarial terms."""
     data: VideoDataConfig = field(default_factory=VideoDataConfig)
+    """Videos whose frames are reconstructed."""
     train: TrainConfig = field(default_factory=lambda: TrainConfig(out_dir="runs/river_ae"))
+    """Engine loop, batch and checkpoints."""
     optim: OptimConfig = field(
         default_factory=lambda: OptimConfig(lr=4.5e-6, weight_decay=0.0, betas=(0.5, 0.9))
     )
+    """AdamW as taming-transformers: lr 4.5e-6, betas (0.5, 0.9), no weight decay."""
     init_checkpoint: str | None = None
     """Start from a published taming / latent-diffusion / RIVER VQGAN checkpoint on a local path."""
+
+    def __post_init__(self) -> None:
+        """Frames must tile into latent positions: ``data.image_size`` is a multiple of f.
+
+        Raises:
+            ConfigError: naming both sides.
+        """
+        check_divisible("data.image_size", self.data.image_size, "the VQGAN downsampling f = 2 ** "
+                        "(len(model.ch_mult) - 1)", self.model.downsample_factor)
 
 
 @dataclass
@@ -74,14 +114,21 @@ class EncodeConfig:
     autoencoder: str = "runs/river_ae"
     """Autoencoder run folder (holding vqgan.safetensors) or the file."""
     data: VideoDataConfig = field(default_factory=VideoDataConfig)
+    """Videos to encode (all frames up to data.num_frames of each)."""
     out: str = "runs/river_latents"
     """Output folder of the cache (index.json + shard_*.npy)."""
     shard_frames: int = 4096
-    """Frames per shard file."""
+    """Latent frames per shard file (>= 1)."""
     batch_frames: int = 64
-    """Frames encoded per forward pass."""
+    """Frames encoded per forward pass (>= 1; bounds the encoder's memory)."""
     device: str = "auto"
     """'auto' (CUDA if available), 'cpu' or 'cuda'."""
+
+    def __post_init__(self) -> None:
+        """Refuse non-positive sizes and unknown devices (ConfigError on the first bad field)."""
+        check_int("shard_frames", self.shard_frames, 1)
+        check_int("batch_frames", self.batch_frames, 1)
+        _check_device("device", self.device)
 
 
 @dataclass
@@ -91,87 +138,32 @@ class FlowRunConfig:
     latents: str = "runs/river_latents"
     """Latent cache folder written by river-encode."""
     model: VectorFieldConfig = field(default_factory=VectorFieldConfig)
+    """U-ViT vector-field regressor (sec. 5.2.4)."""
     condition: ConditionSpec = field(default_factory=ConditionSpec)
+    """Which frames condition each step (eq. 5.10)."""
     sigma_min: float = 1e-7
-    """sigma_min of the probability path (eq. 5.6)."""
+    """sigma_min of the probability path (eq. 5.6), in [0, 1)."""
     latent_scale: float | None = None
-    """Multiply latents by this before the flow (None: 1 / std of the cache, like latent diffusion's scale
-    factor; 1.0: raw VQGAN latents)."""
+    """Multiply latents by this (> 0) before the flow (None: 1 / std of the cache, like latent diffusion's
+    scale factor; 1.0: raw VQGAN latents)."""
     cond_noise_prob: float = 0.0
-    """Replace the conditions by noise this often (0.1 trains video generation too, sec. 5.3.3)."""
+    """Replace the conditions by noise with this probability in [0, 1] (0.1 trains video generation too,
+    sec. 5.3.3)."""
     examples_per_video: int = 1
-    """Training examples drawn per video and epoch."""
+    """Training examples drawn per video and epoch (>= 1)."""
     train: TrainConfig = field(default_factory=lambda: TrainConfig(out_dir="runs/river_flow"))
+    """Engine loop, batch and checkpoints."""
     optim: OptimConfig = field(
         default_factory=lambda: OptimConfig(lr=1e-4, weight_decay=5e-6, warmup_steps=5000)
     )
+    """AdamW (public RIVER configs: lr 1e-4, 5000 warmup steps)."""
 
-
-@dataclass
-class PredictConfig:
-    """river-predict: autoregressive prediction, written as MP4/GIF next to ground truth and a PNG grid."""
-
-    model: str = "runs/river_flow"
-    """Flow run folder (river.safetensors) or the file."""
-    autoencoder: str = "runs/river_ae"
-    """Autoencoder run folder or file."""
-    data: VideoDataConfig = field(default_factory=lambda: VideoDataConfig(num_videos=4, seed=1))
-    num_videos: int = 4
-    """Videos to predict."""
-    num_context: int = 2
-    """Given frames k."""
-    num_future: int = 14
-    """Predicted frames n."""
-    num_samples: int = 1
-    """Samples per video."""
-    sampler: SamplerConfig = field(default_factory=SamplerConfig)
-    window: int | None = None
-    """Limit on how far back context frames are drawn at inference (None: as trained)."""
-    out_dir: str = "runs/river_predict"
-    """Output folder."""
-    fps: int = 4
-    """Frames per second of the written videos."""
-    seed: int = 0
-    """Seed of the sampling noise and context draws."""
-    device: str = "auto"
-    """'auto', 'cpu' or 'cuda'."""
-
-
-@dataclass
-class EvalConfig:
-    """river-eval: PSNR / SSIM (/ LPIPS, FVD with local weights) of predictions against ground truth."""
-
-    model: str = "runs/river_flow"
-    """Flow run folder or file."""
-    autoencoder: str = "runs/river_ae"
-    """Autoencoder run folder or file."""
-    data: VideoDataConfig = field(default_factory=lambda: VideoDataConfig(num_videos=64, seed=1))
-    protocol: str = "custom"
-    """'custom' (num_context / num_future / num_samples below) or a preset: 'bair' (1 -> 15, 100 samples),
-    'kth10_30', 'kth10_40' (10 -> 30 / 40), 'clevrer' (2 -> 14)."""
-    num_context: int = 2
-    """Given frames k (custom protocol)."""
-    num_future: int = 14
-    """Predicted frames n (custom protocol)."""
-    num_samples: int = 1
-    """Samples per test video (custom protocol); PSNR/SSIM report the mean and the best sample."""
-    num_videos: int = 64
-    """Test videos evaluated."""
-    batch_size: int = 16
-    """Videos predicted together."""
-    sampler: SamplerConfig = field(default_factory=SamplerConfig)
-    window: int | None = None
-    """Limit on how far back context frames are drawn (None: as trained)."""
-    i3d_path: str | None = None
-    """TorchScript I3D on a local path: enables FVD (weights are not shipped nor downloadable here)."""
-    lpips_path: str | None = None
-    """TorchScript LPIPS network on a local path: enables LPIPS."""
-    out_dir: str = "runs/river_eval"
-    """Output folder: metrics.json, metrics.md, per_frame_psnr.png."""
-    seed: int = 0
-    """Seed of sampling."""
-    device: str = "auto"
-    """'auto', 'cpu' or 'cuda'."""
+    def __post_init__(self) -> None:
+        """Refuse out-of-range flow settings, naming the key (ConfigError on the first bad field)."""
+        check_float("sigma_min", self.sigma_min, 0.0, strict=False, high=1.0, high_strict=True)
+        check_float("latent_scale", self.latent_scale, 0.0, strict=True, optional=True)
+        check_float("cond_noise_prob", self.cond_noise_prob, 0.0, strict=False, high=1.0)
+        check_int("examples_per_video", self.examples_per_video, 1)
 
 
 PROTOCOLS: dict[str, tuple[int, int, int]] = {
@@ -181,3 +173,84 @@ PROTOCOLS: dict[str, tuple[int, int, int]] = {
     "clevrer": (2, 14, 1),
 }
 """Standard protocols: (given frames, predicted frames, samples per test video)."""
+
+
+@dataclass
+class RolloutConfig:
+    """What river-predict and river-eval share: the trained models, the test videos and the rollout."""
+
+    model: str = "runs/river_flow"
+    """Flow run folder (river.safetensors) or the file."""
+    autoencoder: str = "runs/river_ae"
+    """Autoencoder run folder or file."""
+    data: VideoDataConfig = field(default_factory=lambda: VideoDataConfig(num_videos=4, seed=1))
+    """Test videos (seed 1: disjoint from the generated training videos)."""
+    num_videos: int = 4
+    """Videos to predict (>= 1)."""
+    num_context: int = 2
+    """Given frames k (>= 1)."""
+    num_future: int = 14
+    """Predicted frames n (>= 1), generated one at a time."""
+    num_samples: int = 1
+    """Samples per video (>= 1)."""
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
+    """ODE integration of each predicted frame."""
+    window: int | None = None
+    """Limit (>= 1) on how far back context frames are drawn at inference (None: as trained)."""
+    out_dir: str = "runs/river_predict"
+    """Output folder."""
+    seed: int = 0
+    """Seed (>= 0) of the sampling noise and context draws."""
+    device: str = "auto"
+    """'auto' (CUDA if available), 'cpu', 'cuda' or 'cuda:N'."""
+
+    def __post_init__(self) -> None:
+        """Refuse non-positive counts and unknown devices, naming the key (ConfigError on the first bad field)."""
+        for name in ("num_videos", "num_context", "num_future", "num_samples"):
+            check_int(name, getattr(self, name), 1)
+        check_int("window", self.window, 1, optional=True)
+        check_int("seed", self.seed, 0)
+        _check_device("device", self.device)
+
+
+@dataclass
+class PredictConfig(RolloutConfig):
+    """river-predict: autoregressive prediction, written as MP4/GIF next to ground truth and a PNG grid."""
+
+    fps: int = 4
+    """Frames per second (>= 1) of the written videos."""
+
+    def __post_init__(self) -> None:
+        """The shared rollout checks plus the frame rate (ConfigError on the first bad field)."""
+        super().__post_init__()
+        check_int("fps", self.fps, 1)
+
+
+@dataclass
+class EvalConfig(RolloutConfig):
+    """river-eval: PSNR / SSIM (/ LPIPS, FVD with local weights) of predictions against ground truth.
+
+    With several samples per test video (``num_samples``), PSNR / SSIM report the mean and the best sample.
+    """
+
+    data: VideoDataConfig = field(default_factory=lambda: VideoDataConfig(num_videos=64, seed=1))
+    """Test videos (seed 1: disjoint from the generated training videos)."""
+    num_videos: int = 64
+    """Test videos evaluated (>= 1)."""
+    out_dir: str = "runs/river_eval"
+    """Output folder: metrics.json, metrics.md, per_frame_psnr.png."""
+    protocol: str = "custom"
+    """'custom' (num_context / num_future / num_samples above) or a preset: 'bair' (1 -> 15, 100 samples),
+    'kth10_30', 'kth10_40' (10 -> 30 / 40), 'clevrer' (2 -> 14)."""
+    batch_size: int = 16
+    """Videos predicted together (>= 1)."""
+    i3d_path: str | None = None
+    """TorchScript I3D on a local path: enables FVD (weights are not shipped nor downloadable here)."""
+    lpips_path: str | None = None
+    """TorchScript LPIPS network on a local path: enables LPIPS."""
+
+    def __post_init__(self) -> None:
+        """The shared rollout checks plus the protocol and batch size (ConfigError on the first bad field)."""
+        super().__post_init__()
+        check_choice("protocol", self.protocol, ("custom", *PROTOCOLS))
+        check_int("batch_size", self.batch_size, 1)

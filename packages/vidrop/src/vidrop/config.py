@@ -9,14 +9,33 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sparse_core.config import ConfigError
 from sparse_core.data.video import VideoDataConfig
 from sparse_core.engine import OptimConfig, TrainConfig
+from sparse_core.validation import check_choice, check_divisible, check_float, check_int, check_interval
 
 __all__ = ["ViewsConfig", "EncoderConfig", "HeadConfig", "LossConfig", "TokenConfig", "DataConfig", "InitConfig",
            "ViDROPConfig", "CONFIG_DIR", "CodebookFitConfig", "CodesEncodeConfig", "CodesDecodeConfig",
-           "CodecPsnrConfig", "COMPRESS_COMMANDS"]
+           "CodecPsnrConfig", "COMPRESS_COMMANDS", "LOSS_VARIANTS", "CENTERINGS", "DROP_PATTERNS",
+           "INIT_KINDS", "POS_EMBEDS"]
 
 CONFIG_DIR = Path(__file__).parent / "configs"
+
+LOSS_VARIANTS = ("ibot", "dino", "stare")
+"""``loss.variant`` choices (Table 6.1a)."""
+CENTERINGS = ("sinkhorn", "centering")
+"""``loss.centering`` choices: DINOv2's Sinkhorn-Knopp or DINO's softmax centering."""
+DROP_PATTERNS = ("random", "tube", "block")
+"""``tokens.drop_pattern`` choices (Table 6.1c)."""
+INIT_KINDS = ("random", "videomae", "vjepa")
+"""``init.kind`` choices (Table 6.2)."""
+POS_EMBEDS = ("sincos", "learned")
+"""``encoder.pos_embed_type`` choices."""
+
+
+def _check_ratio(key: str, value: object, high_strict: bool = False) -> None:
+    """``value`` is a fraction in [0, 1] (or [0, 1) with ``high_strict``)."""
+    check_float(key, value, 0.0, strict=False, high=1.0, high_strict=high_strict)
 
 
 @dataclass
@@ -48,7 +67,21 @@ class ViewsConfig:
     0 (default, thesis: crops only). The tiny config turns it on: the procedural clips' appearance is random
     per video, so without it two views of a video can be matched by their colours alone (see docs/study.md)."""
     grayscale_prob: float = 0.0
-    """Probability that a clip is turned to grey (DINO-style; 0 by default, thesis: crops only)."""
+    """Probability in [0, 1] that a clip is turned to grey (DINO-style; 0 by default, thesis: crops only)."""
+
+    def __post_init__(self) -> None:
+        """Refuse out-of-range counts, sizes and scales, naming the ``views.*`` key.
+
+        Raises:
+            ConfigError: the first bad field.
+        """
+        for name in ("num_global", "global_frames", "global_size", "local_frames", "local_size", "frame_stride"):
+            check_int(f"views.{name}", getattr(self, name), 1)
+        check_int("views.num_local", self.num_local, 0)
+        check_interval("views.global_scale", self.global_scale, 0.0, 1.0, strict_low=True)
+        check_interval("views.local_scale", self.local_scale, 0.0, 1.0, strict_low=True)
+        check_float("views.color_jitter", self.color_jitter, 0.0, strict=False)
+        _check_ratio("views.grayscale_prob", self.grayscale_prob)
 
 
 @dataclass
@@ -56,13 +89,15 @@ class EncoderConfig:
     """Video ViT architecture (ViT-B/16 with 2-frame tubelets by default, as VideoMAE / V-JEPA)."""
 
     img_size: int = 224
-    """Side of the large clips; small clips get interpolated position embeddings."""
+    """Side of the large clips in pixels (>= 1, a multiple of patch_size; thesis: 224);
+    small clips get interpolated position embeddings."""
     num_frames: int = 16
     """Frames of the large clips (thesis: 16)."""
     tubelet_size: int = 2
     """Frames per token (VideoMAE: 2)."""
     patch_size: int = 16
-    """Pixels per token side (ViT-B/16)."""
+    """Pixels per token side, >= 1
+    (ViT-B/16: 16)."""
     embed_dim: int = 768
     """Token width (ViT-B)."""
     depth: int = 12
@@ -76,6 +111,20 @@ class EncoderConfig:
     grad_checkpointing: bool = False
     """Recompute block activations in backward (saves memory at paper scale)."""
 
+    def __post_init__(self) -> None:
+        """Refuse out-of-range sizes and shapes that do not tile into tokens, naming the ``encoder.*`` key.
+
+        Raises:
+            ConfigError: the first bad field.
+        """
+        for name in ("img_size", "num_frames", "tubelet_size", "patch_size", "embed_dim", "depth", "num_heads"):
+            check_int(f"encoder.{name}", getattr(self, name), 1)
+        check_divisible("encoder.img_size", self.img_size, "encoder.patch_size", self.patch_size)
+        check_divisible("encoder.num_frames", self.num_frames, "encoder.tubelet_size", self.tubelet_size)
+        check_divisible("encoder.embed_dim", self.embed_dim, "encoder.num_heads", self.num_heads)
+        _check_ratio("encoder.drop_path_rate", self.drop_path_rate, high_strict=True)
+        check_choice("encoder.pos_embed_type", self.pos_embed_type, POS_EMBEDS)
+
 
 @dataclass
 class HeadConfig:
@@ -88,7 +137,8 @@ class HeadConfig:
     hidden_dim: int = 2048
     """Hidden width of the MLP (DINOv2)."""
     bottleneck_dim: int = 256
-    """Bottleneck before the weight-normalised prototype layer (DINOv2)."""
+    """Bottleneck width (>= 1) before the weight-normalised prototype layer
+    (DINOv2: 256)."""
     num_layers: int = 3
     """MLP layers (DINOv2)."""
     shared: bool = False
@@ -99,6 +149,11 @@ class HeadConfig:
     freeze_last_layer_epochs: int = 1
     """Epochs (passes over the training set) during which the prototype layers of both heads have lr 0, so
     neither AdamW nor its weight decay moves them (DINOv2 optim.freeze_last_layer_epochs: 1)."""
+
+    def __post_init__(self) -> None:
+        """Refuse non-positive widths, naming the ``head.*`` key (ConfigError on the first bad field)."""
+        for name in ("out_dim", "patch_out_dim", "hidden_dim", "bottleneck_dim", "num_layers"):
+            check_int(f"head.{name}", getattr(self, name), 1)
 
 
 @dataclass
@@ -115,19 +170,37 @@ class LossConfig:
     ibot_weight: float = 1.0
     """Weight of the patch loss (DINOv2: 1)."""
     koleo_weight: float = 0.1
-    """Weight of the KoLeo regulariser on the student's large-clip CLS tokens (DINOv2: 0.1)."""
+    """Weight of the KoLeo regulariser on the student's large-clip CLS tokens
+    (DINOv2: 0.1)."""
     student_temp: float = 0.1
     """Student softmax temperature (DINO / DINOv2)."""
     teacher_temp: float = 0.07
     """Teacher temperature after warm-up (DINOv2: 0.07)."""
     warmup_teacher_temp: float = 0.04
-    """Teacher temperature at step 0 (DINOv2: 0.04)."""
+    """Teacher temperature at step 0
+    (DINOv2: 0.04)."""
     teacher_temp_warmup_frac: float = 0.3
     """Fraction of training spent warming the teacher temperature up (DINOv2: 30 of 100 epochs)."""
     momentum_teacher: float = 0.992
     """EMA momentum at step 0, cosine to 1 at the end (DINOv2: 0.992)."""
     center_momentum: float = 0.9
-    """Momentum of the softmax centers (only with centering='centering')."""
+    """Momentum in [0, 1] of the softmax centers
+    (only with centering='centering')."""
+
+    def __post_init__(self) -> None:
+        """Refuse unknown choices, negative weights and non-positive temperatures, naming the ``loss.*`` key.
+
+        Raises:
+            ConfigError: the first bad field.
+        """
+        check_choice("loss.variant", self.variant, LOSS_VARIANTS)
+        check_choice("loss.centering", self.centering, CENTERINGS)
+        for name in ("dino_weight", "ibot_weight", "koleo_weight"):
+            check_float(f"loss.{name}", getattr(self, name), 0.0, strict=False)
+        for name in ("student_temp", "teacher_temp", "warmup_teacher_temp"):
+            check_float(f"loss.{name}", getattr(self, name), 0.0, strict=True)
+        for name in ("teacher_temp_warmup_frac", "momentum_teacher", "center_momentum"):
+            _check_ratio(f"loss.{name}", getattr(self, name))
 
 
 @dataclass
@@ -141,7 +214,18 @@ class TokenConfig:
     mask_ratio: tuple[float, float] = (0.1, 0.4)
     """Range of the fraction of kept tokens replaced by MSK in a masked clip (Table 6.1f)."""
     mask_sample_fraction: float = 0.5
-    """Fraction of the large clips that are masked (thesis / iBOT / DINOv2: half of the batch)."""
+    """Fraction in [0, 1] of the large clips that are masked (thesis / iBOT / DINOv2: half of the batch)."""
+
+    def __post_init__(self) -> None:
+        """Refuse ratios out of range, naming the ``tokens.*`` key (a drop ratio of 1 would keep no token).
+
+        Raises:
+            ConfigError: the first bad field.
+        """
+        _check_ratio("tokens.drop_ratio", self.drop_ratio, high_strict=True)
+        check_choice("tokens.drop_pattern", self.drop_pattern, DROP_PATTERNS)
+        check_interval("tokens.mask_ratio", self.mask_ratio, 0.0, 1.0)
+        _check_ratio("tokens.mask_sample_fraction", self.mask_sample_fraction)
 
 
 @dataclass
@@ -153,7 +237,21 @@ class DataConfig(VideoDataConfig):
     codebook: str | None = None
     """Codebook .npz for source 'codes' (default root/codebook.npz)."""
     max_frames: int | None = 64
-    """Decode at most this many consecutive frames per raw video (random window; None: all)."""
+    """Decode at most this many (>= 1) consecutive frames per raw video (random window; None: all)."""
+
+    def __post_init__(self) -> None:
+        """The shared video-data checks plus ViDROP's frame limits, naming the ``data.*`` key.
+
+        ``source`` is looked up in sparse-core's dataset registry when the dataset is built (before training),
+        which lists the registered sources; generated clips need at least one frame.
+
+        Raises:
+            ConfigError: the first bad field.
+        """
+        super().__post_init__()
+        if self.source == "procedural":
+            check_int("data.num_frames", self.num_frames, 1)
+        check_int("data.max_frames", self.max_frames, 1, optional=True)
 
 
 @dataclass
@@ -164,6 +262,10 @@ class InitConfig:
     """'random', 'videomae' (Hugging Face VideoMAE checkpoint) or 'vjepa' (V-JEPA encoder checkpoint)."""
     path: str | None = None
     """Checkpoint file or Hugging Face model folder for 'videomae' / 'vjepa'."""
+
+    def __post_init__(self) -> None:
+        """Refuse an unknown ``init.kind``, listing the choices; ConfigError: an unknown kind."""
+        check_choice("init.kind", self.kind, INIT_KINDS)
 
 
 @dataclass
@@ -194,11 +296,24 @@ class ViDROPConfig:
     init: InitConfig = field(default_factory=InitConfig)
     """Backbone initialisation."""
 
+    def __post_init__(self) -> None:
+        """Cross-group checks: every clip the views cut must tile into the encoder's tubelets.
+
+        Raises:
+            ConfigError: a clip side or length that is not a whole number of patches / tubelets.
+        """
+        enc, views = self.encoder, self.views
+        check_divisible("views.global_size", views.global_size, "encoder.patch_size", enc.patch_size)
+        check_divisible("views.global_frames", views.global_frames, "encoder.tubelet_size", enc.tubelet_size)
+        if views.num_local:
+            check_divisible("views.local_size", views.local_size, "encoder.patch_size", enc.patch_size)
+            check_divisible("views.local_frames", views.local_frames, "encoder.tubelet_size", enc.tubelet_size)
+
 
 def _required(cfg: object, *names: str) -> None:
     missing = [n for n in names if getattr(cfg, n) in (None, "")]
     if missing:
-        raise ValueError(f"{type(cfg).__doc__.split(':')[0]} needs " + ", ".join(f"--{n}" for n in missing))
+        raise ConfigError(f"{type(cfg).__doc__.split(':')[0]} needs " + ", ".join(f"--{n}" for n in missing))
 
 
 @dataclass
@@ -229,7 +344,11 @@ class CodebookFitConfig:
     def __post_init__(self) -> None:
         _required(self, "out")
         if (self.videos is None) == (self.procedural is None):
-            raise ValueError("vidrop-compress fit needs exactly one of --videos FOLDER or --procedural N")
+            raise ConfigError("vidrop-compress fit needs exactly one of --videos FOLDER or --procedural N")
+        check_int("procedural", self.procedural, 1, optional=True)
+        for name in ("patch_size", "clusters", "patches_per_video", "max_frames", "niter"):
+            check_int(name, getattr(self, name), 1)
+        check_int("seed", self.seed, 0)
 
 
 @dataclass
@@ -247,6 +366,7 @@ class CodesEncodeConfig:
 
     def __post_init__(self) -> None:
         _required(self, "codebook", "src", "dst")
+        check_int("max_frames", self.max_frames, 1, optional=True)
 
 
 @dataclass
@@ -256,7 +376,8 @@ class CodesDecodeConfig:
     codebook: str | None = None
     """Codebook file (.npz); required."""
     codes: str | None = None
-    """Code array (.npy) written by `encode`; required."""
+    """Code array (.npy) written by `encode`;
+    required."""
     out: str | None = None
     """Output file: .mp4, .gif or .npy; required."""
 
@@ -277,6 +398,7 @@ class CodecPsnrConfig:
 
     def __post_init__(self) -> None:
         _required(self, "codebook", "video")
+        check_int("max_frames", self.max_frames, 1, optional=True)
 
 
 COMPRESS_COMMANDS: dict[str, type] = {

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sparse_core.data.video.procedural import MOTIONS
+from sparse_core.validation import check_int
+
 __all__ = ["VideoDataConfig"]
 
 
@@ -12,7 +15,8 @@ class VideoDataConfig:
     """Where the videos of a run come from: a procedural generator or a folder of files.
 
     A package subclasses it to change defaults or add method-specific fields (ViDROP's codebook,
-    RIVER's frames per video); the common fields keep one name and one meaning everywhere.
+    RIVER's frames per video); the common fields keep one name and one meaning everywhere. The source
+    names are the package's, so a subclass checks ``source``; the numeric ranges are checked here.
     """
 
     source: str = "motion_shapes"
@@ -21,16 +25,29 @@ class VideoDataConfig:
     root: str | None = None
     """Folder of videos (``root/<class>/<video>`` or flat) for file-based sources."""
     num_videos: int = 256
-    """Procedural: number of videos (file-based sources use every video found)."""
+    """Procedural: number of videos, >= 1 (file-based sources use every video found)."""
     num_frames: int = 16
-    """Procedural: frames per video."""
+    """Procedural: frames per video (>= 1). A package may let file-based sources read 0 = all frames."""
     image_size: int = 64
-    """Procedural: frame side in pixels; file-based: the side the package resizes frames to."""
+    """Frame side in pixels (>= 1): procedural videos are drawn at this size, file-based frames are
+    resized to it by the package."""
     seed: int = 0
-    """Procedural: video ``i`` is a pure function of ``(seed, i)``; use different seeds per split."""
+    """Procedural: video ``i`` is a pure function of ``(seed, i)`` (seed >= 0); use different seeds per
+    split."""
     num_classes: int = 8
-    """motion_shapes: number of motion classes (<= 8)."""
+    """motion_shapes: number of motion classes, 1 to 8 (the first ones of right, left, up, down, grow,
+    shrink, rotate_cw, rotate_ccw)."""
     num_shapes: int = 2
-    """moving_shapes: shapes per video."""
+    """moving_shapes: shapes per video (>= 1)."""
     segment_frames: int = 0
-    """motion_shapes: appearance redrawn every this many frames (0: one appearance per video)."""
+    """motion_shapes: appearance redrawn every this many frames (>= 0; 0: one appearance per video)."""
+
+    def __post_init__(self) -> None:
+        """Refuse out-of-range counts and sizes, naming the ``data.*`` key (ConfigError on the first bad field)."""
+        check_int("data.num_videos", self.num_videos, 1)
+        check_int("data.num_frames", self.num_frames, 0)
+        check_int("data.image_size", self.image_size, 1)
+        check_int("data.seed", self.seed, 0)
+        check_int("data.num_classes", self.num_classes, 1, high=len(MOTIONS))
+        check_int("data.num_shapes", self.num_shapes, 1)
+        check_int("data.segment_frames", self.segment_frames, 0)

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from sparse_core.validation import check_int
+
 __all__ = ["RefinerConfig", "RefinementNetwork"]
 
 
@@ -17,13 +19,20 @@ class RefinerConfig:
     """Architecture of the refinement network."""
 
     channels: int = 64
-    """Feature width."""
+    """Feature width of every convolution
+    (>= 1; RCAN: 64)."""
     num_groups: int = 5
-    """Residual groups."""
+    """Residual groups, each closed by a convolution and a long skip (>= 1)."""
     blocks_per_group: int = 10
-    """Residual channel-attention blocks per group."""
+    """Residual channel-attention blocks per group (>= 1)."""
     reduction: int = 16
-    """Channel-attention bottleneck reduction."""
+    """Channel-attention bottleneck reduction: the squeeze layer has max(1, channels // reduction) channels
+    (>= 1; RCAN: 16)."""
+
+    def __post_init__(self) -> None:
+        """Refuse non-positive sizes, naming the ``refiner.*`` key (ConfigError on the first bad field)."""
+        for name in ("channels", "num_groups", "blocks_per_group", "reduction"):
+            check_int(f"refiner.{name}", getattr(self, name), 1)
 
 
 class ChannelAttention(nn.Module):

@@ -20,6 +20,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from river_vp.models.embeddings import ScalarEmbedding
+from sparse_core.validation import check_choice, check_divisible, check_float, check_int
 
 __all__ = ["VectorFieldConfig", "VectorFieldRegressor"]
 
@@ -29,25 +30,42 @@ class VectorFieldConfig:
     """Architecture of the vector-field regressor (defaults: public RIVER configs, 768 wide, 13 blocks)."""
 
     state_channels: int = 4
-    """Channels c of a latent frame (the VQGAN's embed_dim)."""
+    """Channels c of a latent frame (>= 1): the VQGAN's embed_dim."""
     state_size: int = 8
-    """Latent frame side H/f (square latents)."""
+    """Latent frame side H/f in latent positions (>= 1, square latents; a multiple of patch_size)."""
     num_conditions: int = 2
-    """Condition frames per evaluation: 2 (reference + context, or past + future) or 1 (ablation w/o ref)."""
+    """Condition frames per evaluation: 2 (reference + context, or past + future) or 1 (ablation w/o ref,
+    Table 5.3)."""
     width: int = 768
-    """Token width of the transformer."""
+    """Token width of the transformer (a multiple of num_heads); public RIVER configs: 768."""
     depth_in: int = 4
-    """Blocks before the middle (and, mirrored with long skips, after it)."""
+    """Blocks before the middle, >= 0 (and, mirrored with long skips, after it)."""
     depth_mid: int = 5
-    """Middle blocks (total depth = 2 * depth_in + depth_mid)."""
+    """Middle blocks, >= 0; total depth = 2 * depth_in + depth_mid (13 by default)."""
     num_heads: int = 12
-    """Attention heads per block."""
+    """Attention heads per block (>= 1)."""
     mlp_ratio: float = 4.0
-    """Hidden width of each block's MLP relative to width."""
+    """Hidden width of each block's MLP relative to width
+    (> 0; ViT: 4)."""
     patch_size: int = 1
-    """Latent positions per token side (1: one token per latent position, HW/f^2 tokens)."""
+    """Latent positions per token side, >= 1 (1: one token per latent position, HW/f^2 tokens)."""
     grad_checkpointing: bool = False
     """Recompute block activations in backward to save memory."""
+
+    def __post_init__(self) -> None:
+        """Refuse out-of-range sizes and latents that do not tile into tokens, naming the ``model.*`` key.
+
+        Raises:
+            ConfigError: the first bad field.
+        """
+        for name in ("state_channels", "state_size", "width", "num_heads", "patch_size"):
+            check_int(f"model.{name}", getattr(self, name), 1)
+        check_int("model.depth_in", self.depth_in, 0)
+        check_int("model.depth_mid", self.depth_mid, 0)
+        check_choice("model.num_conditions", self.num_conditions, (1, 2))
+        check_divisible("model.state_size", self.state_size, "model.patch_size", self.patch_size)
+        check_divisible("model.width", self.width, "model.num_heads", self.num_heads)
+        check_float("model.mlp_ratio", self.mlp_ratio, 0.0, strict=True)
 
 
 class VectorFieldRegressor(nn.Module):
