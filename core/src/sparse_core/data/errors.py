@@ -41,8 +41,10 @@ class MissingFileError(DatasetError, FileNotFoundError):
 
 
 class UntrustedPickleError(WeightsFileError, RuntimeError):
-    """A torch file that stores Python objects besides tensors, refused because reading it would unpickle
-    code (``trust_pickle=True`` reads it, for a file one trusts)."""
+    """A torch file that stores Python objects besides tensors, refused: reading it would unpickle code.
+
+    ``trust_pickle=True`` reads it, for a file one trusts.
+    """
 
 
 class SkipCounter:

@@ -176,8 +176,10 @@ def write_video_corpus(root: str | Path, size: int = 32, frames: int = 8, num_go
 
 
 def write_unusable_roots(base: str | Path, suffix: str = ".png") -> dict[str, Path]:
-    """Roots no run can use: ``missing``, ``empty`` (a folder), ``file`` (a file given as the root) and
-    ``all_bad`` (a class folder whose only files are unreadable).
+    """Roots no run can use: ``missing``, ``empty``, ``file`` and ``all_bad``.
+
+    ``empty`` is a folder, ``file`` a file given as the root and ``all_bad`` a class folder whose only files
+    are unreadable.
 
     Args:
         base: Folder to create them in.
