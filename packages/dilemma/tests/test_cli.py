@@ -15,7 +15,13 @@ from dilemma_ssl.cli import train as train_cli
 from dilemma_ssl.config import DataConfig, DilemmaRunConfig, EvalConfig, MethodConfig
 from dilemma_ssl.runner import CONFIG_DIR, build_task, train
 from sparse_core.engine import TrainConfig
-from sparse_core.testing import assert_rejects_unknown_key, assert_study_has_common_shape, console_scripts
+from sparse_core.testing import (
+    assert_kill_and_resume_is_exact,
+    assert_rejects_unknown_key,
+    assert_seed_decides_weights,
+    assert_study_has_common_shape,
+    console_scripts,
+)
 
 TINY_RUN = [
     "--train.max_steps",
@@ -165,3 +171,19 @@ def test_study_has_the_common_shape() -> None:
     from dilemma_ssl import study
 
     assert_study_has_common_shape(study)
+
+
+TINY_TRAIN = ["--config", "tiny", *TINY_RUN, "--eval.linear", "false", "--eval.mismatch", "false"]
+
+
+def test_same_seed_gives_bitwise_equal_weights(tmp_path: Path) -> None:
+    """dilemma-train: --train.seed alone decides the weights, whatever the global RNG state was."""
+    assert_seed_decides_weights(train_cli.main, TINY_TRAIN, "backbone.safetensors", tmp_path, seed=2, other_seed=3)
+
+
+def test_kill_and_resume_gives_the_uninterrupted_weights(tmp_path: Path) -> None:
+    """dilemma-train killed at step 2 and started again ends bitwise where an uninterrupted run ends."""
+    from dilemma_ssl.variants import MoCoV3DilemmaTask
+
+    argv = [*TINY_TRAIN, "--train.max_steps", "4", "--train.ckpt_every", "1"]
+    assert_kill_and_resume_is_exact(train_cli.main, argv, "backbone.safetensors", tmp_path, MoCoV3DilemmaTask, 2)

@@ -13,6 +13,7 @@ from river_vp.cli.stages import STAGES
 from river_vp.config import config_dir
 from sparse_core.config import parse_config
 from sparse_core.testing import (
+    assert_kill_and_resume_is_exact,
     assert_rejects_unknown_key,
     assert_seed_decides_weights,
     assert_study_has_common_shape,
@@ -141,3 +142,11 @@ def test_study_has_the_common_shape() -> None:
 def test_same_seed_gives_bitwise_equal_autoencoder(tmp_path: Path) -> None:
     """river-train-ae: --train.seed covers the model's initialisation, whatever the global RNG state was."""
     assert_seed_decides_weights(train_ae.main, TINY_AE, "vqgan.safetensors", tmp_path, seed=3, other_seed=4)
+
+
+def test_kill_and_resume_gives_the_uninterrupted_autoencoder(tmp_path: Path) -> None:
+    """river-train-ae killed at step 3 and started again ends bitwise where an uninterrupted run ends."""
+    from river_vp.tasks.autoencoder import AutoencoderTask
+
+    argv = [*TINY_AE, "--train.max_steps", "5", "--train.ckpt_every", "2"]
+    assert_kill_and_resume_is_exact(train_ae.main, argv, "vqgan.safetensors", tmp_path, AutoencoderTask, 3)

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from sparse_core.testing import (
+    assert_kill_and_resume_is_exact,
     assert_rejects_unknown_key,
     assert_seed_decides_weights,
     assert_study_has_common_shape,
@@ -114,3 +115,11 @@ def test_same_seed_gives_bitwise_equal_weights(tmp_path: Path) -> None:
     """--train.seed covers the model's initialisation: the global RNG state before the run does not matter."""
     assert_seed_decides_weights(train_cli.main, TINY, "teacher_backbone.safetensors", tmp_path, seed=5, other_seed=6,
                                 global_seed=1000)
+
+
+def test_kill_and_resume_gives_the_uninterrupted_weights(tmp_path: Path) -> None:
+    """vidrop-train killed at step 3 and started again ends bitwise where an uninterrupted run ends."""
+    from vidrop.task import ViDROPTask
+
+    argv = [*TINY, "--train.max_steps", "5", "--train.ckpt_every", "2"]
+    assert_kill_and_resume_is_exact(train_cli.main, argv, "teacher_backbone.safetensors", tmp_path, ViDROPTask, 3)

@@ -15,6 +15,7 @@
 
 from sparse_core.testing.checks import (
     UNKNOWN_KEY,
+    assert_kill_and_resume_is_exact,
     assert_rejects_unknown_key,
     assert_seed_decides_weights,
     assert_study_has_common_shape,
@@ -23,6 +24,7 @@ from sparse_core.testing.config_errors import assert_cli_refuses, assert_config_
 from sparse_core.testing.distributed import free_port, run_distributed
 from sparse_core.testing.scripts import ScriptRun, call_main, call_script, console_scripts
 
-__all__ = ["UNKNOWN_KEY", "ScriptRun", "assert_cli_refuses", "assert_config_refuses", "assert_rejects_unknown_key",
-           "assert_seed_decides_weights", "assert_study_has_common_shape", "call_main", "call_script",
-           "console_scripts", "free_port", "run_distributed"]
+__all__ = ["UNKNOWN_KEY", "ScriptRun", "assert_cli_refuses", "assert_config_refuses",
+           "assert_kill_and_resume_is_exact", "assert_rejects_unknown_key", "assert_seed_decides_weights",
+           "assert_study_has_common_shape", "call_main", "call_script", "console_scripts", "free_port",
+           "run_distributed"]

@@ -22,8 +22,8 @@ from safetensors.torch import load_file
 from sparse_core.suite import StudyConfig
 from sparse_core.testing.scripts import call_main, call_script
 
-__all__ = ["UNKNOWN_KEY", "assert_rejects_unknown_key", "assert_seed_decides_weights",
-           "assert_study_has_common_shape"]
+__all__ = ["UNKNOWN_KEY", "assert_kill_and_resume_is_exact", "assert_rejects_unknown_key",
+           "assert_seed_decides_weights", "assert_study_has_common_shape"]
 
 UNKNOWN_KEY = "no.such_key"
 """A config key no CLI has (passed as ``--no.such_key 1``)."""
@@ -95,3 +95,51 @@ def assert_seed_decides_weights(main: Callable[[list[str]], int], argv: Sequence
     assert state[0].keys() == state[1].keys()
     assert all(torch.equal(state[0][k], state[1][k]) for k in state[0])
     assert any(not torch.equal(state[0][k], state[2][k]) for k in state[0])
+
+
+def assert_kill_and_resume_is_exact(main: Callable[[list[str]], int], argv: Sequence[str], weights: str,
+                                    out_root: Path, task_cls: type, kill_at: int) -> None:
+    """A run killed at step ``kill_at`` and started again with the same command ends with the same weights.
+
+    The kill is a :class:`KeyboardInterrupt` raised from ``task_cls.training_step`` at optimizer step
+    ``kill_at`` (what Ctrl-C or a preempted job does between two checkpoints); the rerun resumes from the
+    newest checkpoint (``--train.resume auto``, the default). ``argv`` must checkpoint before ``kill_at``
+    (e.g. ``--train.ckpt_every 2``).
+
+    Args:
+        main: the training CLI's ``main(argv) -> int``.
+        argv: its arguments (a tiny config) without the output folder.
+        weights: file name of the exported weights inside the output folder.
+        out_root: folder of the two runs (``full`` and ``killed``).
+        task_cls: the class whose ``training_step`` the run calls.
+        kill_at: optimizer step at which the first attempt dies.
+
+    Raises:
+        AssertionError: a run failed, the kill did not happen, or the resumed weights differ from the
+            uninterrupted run's in any tensor.
+    """
+    full, killed = out_root / "full", out_root / "killed"
+    assert main([*argv, "--train.out_dir", str(full)]) == 0
+    original = task_cls.training_step
+
+    def dying_step(self: Any, batch: Any, step: int, *args: Any, **kwargs: Any) -> Any:
+        if step == kill_at:
+            raise KeyboardInterrupt(f"simulated kill at step {kill_at}")
+        return original(self, batch, step, *args, **kwargs)
+
+    task_cls.training_step = dying_step
+    try:
+        try:
+            main([*argv, "--train.out_dir", str(killed)])
+        except KeyboardInterrupt:
+            pass
+        else:
+            raise AssertionError(f"the run was not killed at step {kill_at}")
+    finally:
+        task_cls.training_step = original
+    assert not (killed / weights).exists(), "the killed run exported weights"
+    assert main([*argv, "--train.out_dir", str(killed)]) == 0
+    a, b = load_file(full / weights), load_file(killed / weights)
+    assert a.keys() == b.keys()
+    different = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not different, f"resumed weights differ from the uninterrupted run in {different[:5]}"
