@@ -150,3 +150,31 @@ def test_kill_and_resume_gives_the_uninterrupted_autoencoder(tmp_path: Path) -> 
 
     argv = [*TINY_AE, "--train.max_steps", "5", "--train.ckpt_every", "2"]
     assert_kill_and_resume_is_exact(train_ae.main, argv, "vqgan.safetensors", tmp_path, AutoencoderTask, 3)
+
+
+@pytest.fixture
+def tiny_latents(tmp_path: Path, tiny_ae_dir: Path) -> Path:
+    """Six procedural videos encoded by the tiny fixture autoencoder (4x4x4 latents)."""
+    lat = tmp_path / "latents"
+    assert encode.main(["--config", "tiny", "--autoencoder", str(tiny_ae_dir), "--out", str(lat),
+                        "--data.num_videos", "6", *TINY_DATA]) == 0
+    return lat
+
+
+def _tiny_flow(latents: Path) -> list[str]:
+    return ["--config", "tiny", "--latents", str(latents), "--model.state_size", "4", "--model.width", "32",
+            "--model.num_heads", "2", "--train.batch_size", "4"]
+
+
+def test_same_seed_gives_bitwise_equal_flow(tmp_path: Path, tiny_latents: Path) -> None:
+    """river-train: --train.seed alone decides the vector field's weights."""
+    argv = [*_tiny_flow(tiny_latents), "--train.max_steps", "2"]
+    assert_seed_decides_weights(train.main, argv, "river.safetensors", tmp_path / "seed", seed=3, other_seed=4)
+
+
+def test_kill_and_resume_gives_the_uninterrupted_flow(tmp_path: Path, tiny_latents: Path) -> None:
+    """river-train killed at step 3 and started again ends bitwise where an uninterrupted run ends."""
+    from river_vp.tasks.flow import RiverTask
+
+    argv = [*_tiny_flow(tiny_latents), "--train.max_steps", "5", "--train.ckpt_every", "2"]
+    assert_kill_and_resume_is_exact(train.main, argv, "river.safetensors", tmp_path / "kill", RiverTask, 3)
