@@ -51,7 +51,7 @@ def mcm_loss(pred: Tensor, target: Tensor, mask: Tensor, tau: float = 0.2) -> Te
     p_all, offset = _gathered(p)  # (N*S, D) every clip of the global batch
     t_all, _ = _gathered(t)
     idx = mask.reshape(-1).nonzero(as_tuple=True)[0]  # local masked rows
-    labels = idx + offset * s
+    labels = idx + offset  # offset counts clips (rows of p) of the lower ranks
     p_to_t = F.cross_entropy(p[idx] @ t_all.t() / tau, labels, reduction="none")  # ltilde(pred_i | T)
     t_to_p = F.cross_entropy(t[idx] @ p_all.t() / tau, labels, reduction="none")  # ltilde(target_i | P)
     per_video = torch.zeros(b, device=pred.device, dtype=p_to_t.dtype)
