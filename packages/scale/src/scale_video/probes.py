@@ -203,12 +203,13 @@ def finetune_probe(model: nn.Module, train: FeatureBank, test: FeatureBank, cfg:
     return 100.0 * correct / max(1, len(test))
 
 
-def run_probes(predictor: SCALEPredictor, train: FeatureBank, test: FeatureBank, cfg: ProbeConfig,
+def run_probes(predictor: SCALEPredictor | None, train: FeatureBank, test: FeatureBank, cfg: ProbeConfig,
                num_classes: int | None = None) -> dict[str, Any]:
     """Every probe of ``cfg.probes`` for a SCALE-trained ``predictor`` and its frozen base; top-1 in %.
 
     Args:
-        predictor: the SCALE-trained predictor (kept unchanged; SCALE_ft trains a copy).
+        predictor: the SCALE-trained predictor (kept unchanged; SCALE_ft trains a copy); None when only the
+            frozen-base probes (``linear``, ``knn``, ``mlp``) run.
         train: training videos in evaluation mode (V views each).
         test: test videos.
         cfg: probes and hyper-parameters.
@@ -216,12 +217,18 @@ def run_probes(predictor: SCALEPredictor, train: FeatureBank, test: FeatureBank,
 
     Returns:
         ``{probe: top-1}``; ``lowshot`` gives ``{"linear": ..., "scale_linear": ...}``.
+
+    Raises:
+        ValueError: a probe of the predictor requested without one.
     """
     c = num_classes or max(train.num_classes, test.num_classes)
     ytr, yte = train.label.cpu(), test.label.cpu()
     want, out = set(cfg.probes), {}
-    need_scale = want & {"scale_linear", "scale_knn", "lowshot"}
-    if need_scale:
+    if predictor is None and want & {"scale_linear", "scale_knn", "lowshot", "transformer", "scale_ft"}:
+        raise ValueError("the probes of SCALE's predictor (and the transformer baseline) need a predictor")
+    if predictor is not None:
+        predictor = predictor.to(train.device)
+    if predictor is not None and want & {"scale_linear", "scale_knn", "lowshot"}:
         tr_clips, tr_cls = encode_bank(predictor, train)
         te_clips, te_cls = encode_bank(predictor, test)
 
@@ -243,10 +250,13 @@ def run_probes(predictor: SCALEPredictor, train: FeatureBank, test: FeatureBank,
         out["lowshot"] = {"fraction": cfg.low_shot_fraction,
                           "linear": softmax_average_probe(tr_f[idx], ytr[idx], te_f, yte, cfg, c),
                           "scale_linear": softmax_average_probe(tr_sv[idx], ytr[idx], te_sv, yte, cfg, c)}
-    device = next(predictor.parameters()).device
+    device = train.device
     if "mlp" in want:
         torch.manual_seed(cfg.seed)
-        out["mlp"] = finetune_probe(_MeanMLP(train.dim, 2 * predictor.width, c).to(device), train, test, cfg)
+        hidden = 2 * (predictor.width if predictor is not None else SCALEPredictor(1).width)
+        out["mlp"] = finetune_probe(_MeanMLP(train.dim, hidden, c).to(device), train, test, cfg)
+    if predictor is None:
+        return out
     if "transformer" in want:
         torch.manual_seed(cfg.seed)
         scratch = SCALEPredictor(train.dim, predictor.cfg)
