@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import torch
 
-from sparse_core.testing import run_distributed
 from scale_video.data import synthetic_bank
 from scale_video.model import PredictorConfig
 from scale_video.task import LossConfig, SCALETask
+from sparse_core.testing import run_distributed
 
 BATCH = 8
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sparse_core.features import FeatureStoreWriter
 from scale_video.cli.evaluate import main as eval_main
 from scale_video.cli.train import main as train_main
 from scale_video.data import FeatureBank, synthetic_bank
 from scale_video.probes import PROBES
+from sparse_core.features import FeatureStoreWriter
 
 
 def write_store(root: Path, bank: FeatureBank) -> Path:

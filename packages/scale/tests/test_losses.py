@@ -81,7 +81,8 @@ def test_draw_is_a_function_of_the_generator() -> None:
     assert torch.equal(a.sets, b.sets) and torch.equal(a.mask, b.mask)
 
 
-@pytest.mark.parametrize(("k", "ratio", "expected"), [(8, 0.25, 2), (8, 0.2, 2), (4, 0.25, 1), (2, 0.9, 1), (8, 0.0, 0)])
+@pytest.mark.parametrize(("k", "ratio", "expected"),
+                         [(8, 0.25, 2), (8, 0.2, 2), (4, 0.25, 1), (2, 0.9, 1), (8, 0.0, 0)])
 def test_num_masked(k: int, ratio: float, expected: int) -> None:
     assert num_masked(k, ratio) == expected
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sparse_core.engine.randomness import step_generator
 from scale_video.data import synthetic_bank
 from scale_video.masking import draw_clips
 from scale_video.model import PredictorConfig
 from scale_video.task import LossConfig, SCALETask
+from sparse_core.engine.randomness import step_generator
 
 
 def _task(**loss: object) -> SCALETask:
@@ -40,7 +40,8 @@ def test_steps_draw_differently() -> None:
     assert task(batch, step=0)["loss"].item() == task(batch, step=0)["loss"].item()
 
 
-@pytest.mark.parametrize(("mcm", "set_", "keys"), [(True, False, {"loss", "mcm_loss"}), (False, True, {"loss", "set_loss"})])
+@pytest.mark.parametrize(("mcm", "set_", "keys"),
+                         [(True, False, {"loss", "mcm_loss"}), (False, True, {"loss", "set_loss"})])
 def test_ablation_uses_one_loss(mcm: bool, set_: bool, keys: set[str]) -> None:
     task = _task(mcm=mcm, set=set_)
     out = task({"index": torch.arange(3)}, step=0)

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from sparse_core.export import read_state_dict
 from scale_video.cli.train import PREDICTOR_FILE, main
+from sparse_core.export import read_state_dict
 
 SMALL = ["--config", "tiny", "--data.synthetic", "true", "--data.synthetic_samples", "64",
          "--data.synthetic_dim", "16", "--data.device", "cpu", "--model.hidden_dim", "32", "--model.num_heads", "4",
@@ -46,9 +46,9 @@ def test_bad_config_exits_2(argv: list[str], tmp_path: Path, capsys: pytest.Capt
 
 @pytest.mark.parametrize("name", ["tiny", "k400", "ssv2", "ucf101", "hmdb51", "lvu"])
 def test_shipped_configs_parse(name: str) -> None:
-    from sparse_core.config import parse_config
     from scale_video.eval_config import EVAL_CONFIG_DIR, ScaleEvalConfig
     from scale_video.train_config import TRAIN_CONFIG_DIR, ScaleTrainConfig
+    from sparse_core.config import parse_config
 
     train = parse_config(ScaleTrainConfig, ["--config", name], config_dir=TRAIN_CONFIG_DIR)
     probe = parse_config(ScaleEvalConfig, ["--config", name], config_dir=EVAL_CONFIG_DIR)

@@ -23,13 +23,13 @@ from typing import Any
 
 import torch
 
+from scale_video.data import FeatureBank
+from scale_video.model import PredictorConfig
+from scale_video.task import LossConfig, SCALETask
 from sparse_core.models.video_vit import VideoViT
 from sparse_core.report import markdown_table
 from sparse_core.suite import StageResult
 from sparse_core.timing import median_time, training_step_time
-from scale_video.data import FeatureBank
-from scale_video.model import PredictorConfig
-from scale_video.task import LossConfig, SCALETask
 
 __all__ = ["backbone_rate", "run", "scale_rate"]
 

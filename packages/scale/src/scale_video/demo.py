@@ -17,11 +17,11 @@ from typing import Any
 
 import numpy as np
 
+from scale_video.data import FeatureBank
+from scale_video.probes import ProbeConfig, run_probes
 from sparse_core.config import parse_config
 from sparse_core.report import markdown_table
 from sparse_core.suite import StageResult
-from scale_video.data import FeatureBank
-from scale_video.probes import ProbeConfig, run_probes
 
 __all__ = ["extract_tiny", "run"]
 
@@ -99,8 +99,8 @@ def run(out_dir: Path, steps: int = 300, extract_overrides: list[str] | None = N
     plot = _plot(out_dir / "scale_results.png", res, Path(cfg.train.out_dir) / "metrics.jsonl", chance)
     table = markdown_table(
         [{"features": "frozen base (EfficientNet-Lite0, views averaged)", "linear": res["linear"], "knn": res["knn"]},
-         {"features": f"tiny SCALE ({trained['steps']} steps): clip output (+) SET token", "linear": res["scale_linear"],
-          "knn": res["scale_knn"]}],
+         {"features": f"tiny SCALE ({trained['steps']} steps): clip output (+) SET token",
+          "linear": res["scale_linear"], "knn": res["scale_knn"]}],
         {"features": "features", "linear": "linear top-1 (%)", "knn": "k-NN top-1 (%)"}, fmt=".1f") + "\n"
     (out_dir / "scale_results.md").write_text(table)
     m, nan = trained["metrics"], float("nan")

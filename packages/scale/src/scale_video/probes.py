@@ -30,9 +30,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from sparse_core.eval import ProtocolConfig, linear_probe, low_shot_indices, run_protocol
 from scale_video.data import FeatureBank
 from scale_video.model import SCALEPredictor
+from sparse_core.eval import ProtocolConfig, linear_probe, low_shot_indices, run_protocol
 
 __all__ = ["PROBES", "ProbeConfig", "encode_bank", "finetune_probe", "knn_probe", "run_probes",
            "softmax_average_probe"]

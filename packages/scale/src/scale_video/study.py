@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scale_video.data import FeatureBank
+from scale_video.probes import ProbeConfig, run_probes
 from sparse_core.config import parse_config
 from sparse_core.report import markdown_table, seed_summary
 from sparse_core.suite import StageResult, StudyConfig, study_main
-from scale_video.data import FeatureBank
-from scale_video.probes import ProbeConfig, run_probes
 
 __all__ = ["VARIANTS", "ScaleStudyConfig", "main", "study"]
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import torch
 from torch import Tensor
 
-from sparse_core.engine import Task
 from scale_video.data import FeatureBank
 from scale_video.losses import mcm_loss, set_loss
 from scale_video.masking import draw_clips
 from scale_video.model import PredictorConfig, SCALEHeads, SCALEPredictor
+from sparse_core.engine import Task
 
 __all__ = ["LossConfig", "SCALETask"]
 

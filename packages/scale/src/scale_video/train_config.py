@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sparse_core.engine import OptimConfig, TrainConfig
 from scale_video.model import PredictorConfig
 from scale_video.task import LossConfig
+from sparse_core.engine import OptimConfig, TrainConfig
 
 __all__ = ["TRAIN_CONFIG_DIR", "FeatureDataConfig", "ScaleTrainConfig", "scale_optim", "scale_train"]
 

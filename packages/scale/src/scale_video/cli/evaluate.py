@@ -3,7 +3,7 @@
 Examples::
 
     scale-eval --config tiny --run runs/scale-tiny --train_root feats/eval-train --test_root feats/eval-test
-    scale-eval --run runs/scale-ucf --train_root ucf-feats/train --test_root ucf-feats/test --probe.probes [knn,scale_knn]
+    scale-eval --run runs/scale-ucf --train_root ucf/train_eval --test_root ucf/val_eval --probe.probes [knn]
 """
 
 from __future__ import annotations
@@ -17,15 +17,15 @@ from typing import Any
 import torch
 import yaml
 
-from sparse_core.cli import require_path, run_cli
-from sparse_core.config import ConfigError
-from sparse_core.export import load_weights
-from sparse_core.report import markdown_table
 from scale_video.cli.train import PREDICTOR_FILE
 from scale_video.data import FeatureBank
 from scale_video.eval_config import EVAL_CONFIG_DIR, ScaleEvalConfig
 from scale_video.model import PredictorConfig, SCALEPredictor
 from scale_video.probes import run_probes
+from sparse_core.cli import require_path, run_cli
+from sparse_core.config import ConfigError
+from sparse_core.export import load_weights
+from sparse_core.report import markdown_table
 
 __all__ = ["evaluate", "load_predictor", "main"]
 

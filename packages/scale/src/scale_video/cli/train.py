@@ -16,14 +16,14 @@ from typing import Any
 
 import torch
 
+from scale_video.data import FeatureBank, IndexDataset, synthetic_bank
+from scale_video.task import SCALETask
+from scale_video.train_config import TRAIN_CONFIG_DIR, FeatureDataConfig, ScaleTrainConfig
 from sparse_core.cli import require_path, run_cli
 from sparse_core.config import ConfigError
 from sparse_core.engine import Trainer
 from sparse_core.engine.seeding import seeded
 from sparse_core.export import save_weights
-from scale_video.data import FeatureBank, IndexDataset, synthetic_bank
-from scale_video.task import SCALETask
-from scale_video.train_config import TRAIN_CONFIG_DIR, FeatureDataConfig, ScaleTrainConfig
 
 __all__ = ["build_bank", "main", "train"]
 
