@@ -223,7 +223,8 @@ def run_probes(predictor: SCALEPredictor | None, train: FeatureBank, test: Featu
     """
     c = num_classes or max(train.num_classes, test.num_classes)
     ytr, yte = train.label.cpu(), test.label.cpu()
-    want, out = set(cfg.probes), {}
+    want = set(cfg.probes)
+    out: dict[str, Any] = {}
     if predictor is None and want & {"scale_linear", "scale_knn", "lowshot", "transformer", "scale_ft"}:
         raise ValueError("the probes of SCALE's predictor (and the transformer baseline) need a predictor")
     if predictor is not None:

@@ -39,6 +39,8 @@ class ScaleStudyConfig(StudyConfig):
     """SCALE training steps per run (quick: 40)."""
     linear_epochs: int = 60
     """Epochs of each linear probe (quick: 10)."""
+    features: str | None = None
+    """Folder of an existing ``scale-extract --config tiny`` run to reuse (default: extract into out/features)."""
 
 
 def _train_and_probe(root: Path, feats: Path, seed: int, mcm: bool, set_: bool, steps: int,
@@ -90,9 +92,9 @@ def study(cfg: ScaleStudyConfig) -> StageResult:
 
     out = Path(cfg.out)
     steps = 40 if cfg.quick else cfg.steps
-    feats = out / "features"
+    feats = Path(cfg.features) if cfg.features else out / "features"
     overrides = ["--data.num_videos", "32", "--data.val_num_videos", "16"] if cfg.quick else []
-    extract_tiny(feats, overrides)
+    extract_tiny(feats, overrides)  # resumable: a complete store is left as it is
     train_set = FeatureBank.from_store(feats / "train_eval")
     test_set = FeatureBank.from_store(feats / "val_eval")
     per_seed: list[list[dict[str, Any]]] = []

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from scale_video.data import FeatureBank
@@ -96,7 +97,8 @@ class SCALETask(Task):
         f = feats.gather(1, flat[..., None].expand(-1, -1, feats.shape[-1]))  # (b, 2K, D)
         bx = boxes.gather(1, flat[..., None].expand(-1, -1, boxes.shape[-1]))  # (b, 2K, 6)
         cls, clips = self.predictor(f.reshape(2 * b, k, -1), bx.reshape(2 * b, k, -1), mask.reshape(2 * b, k))
-        cfg, out = self.loss_cfg, {}
+        cfg = self.loss_cfg
+        out: dict[str, Tensor] = {}
         if cfg.mcm:
             pred = self.heads.mcm_pred(clips).reshape(b, 2 * k, -1)  # (b, 2K, d)
             target = self.heads.mcm_target(f)  # (b, 2K, d)
@@ -104,7 +106,7 @@ class SCALETask(Task):
         if cfg.set:
             z = self.heads.set_proj(cls).reshape(b, 2, -1)  # (b, 2, d)
             out["set_loss"] = set_loss(z[:, 0], z[:, 1], cfg.temperature)
-        out["loss"] = sum(out.values())  # eq. 4.8: unweighted sum
+        out["loss"] = torch.stack(list(out.values())).sum()  # eq. 4.8: unweighted sum
         return out
 
     def training_step(self, batch: dict[str, Any], step: int) -> dict[str, Tensor]:
