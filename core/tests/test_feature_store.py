@@ -158,3 +158,15 @@ def test_missing_shard_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_writer_without_fields_or_index(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="no fields"):
         FeatureStoreWriter(tmp_path / "new")
+
+
+def test_shard_info_is_kept_with_the_shard(tmp_path: Path) -> None:
+    writer = FeatureStoreWriter(tmp_path, FIELDS)
+    writer.write_shard(0, _shard(0), info={"skipped": [{"video": 3, "reason": "too_short"}]})
+    writer.write_shard(1, _shard(1))
+    store = FeatureStore(tmp_path)
+    assert store.shards[0]["info"] == {"skipped": [{"video": 3, "reason": "too_short"}]}
+    assert "info" not in store.shards[1]
+    assert FeatureStoreWriter(tmp_path).has_shard(0)
+    with pytest.raises(ConfigError, match="JSON"):
+        writer.write_shard(2, _shard(2), info={"x": object()})

@@ -4,7 +4,8 @@ Layout under ``root``::
 
     index.json                 {"version": 1,
                                 "fields": {name: {"shape": [...], "dtype": "float16"}},
-                                "shards": [{"id": 0, "count": n, "dir": "shard_00000"}, ...],
+                                "shards": [{"id": 0, "count": n, "dir": "shard_00000",
+                                            "info": {...}}, ...],   (info optional)
                                 "meta": {...}}
     shard_00000/<field>.npy    (count, *shape) arrays, one file per field
 
@@ -114,7 +115,12 @@ def _read_index(root: Path) -> dict[str, Any]:
         if Path(sdir).is_absolute() or target == root_resolved or not target.is_relative_to(root_resolved):
             raise ConfigError(f"feature store index {path}: shard folder {sdir!r} lies outside the store {root}")
         seen.add(sid)
-        checked.append({"id": sid, "count": count, "dir": sdir})
+        item: dict[str, Any] = {"id": sid, "count": count, "dir": sdir}
+        if "info" in entry:
+            if not isinstance(entry["info"], dict):
+                raise ConfigError(f"corrupt feature store index {path}: shard {sid}'s 'info' must be an object")
+            item["info"] = entry["info"]
+        checked.append(item)
     checked.sort(key=lambda e: e["id"])
     meta = data.get("meta", {})
     if not isinstance(meta, dict):
@@ -184,12 +190,15 @@ class FeatureStoreWriter:
         """Whether shard ``shard_id`` is complete (listed in the index)."""
         return shard_id in self._shards
 
-    def write_shard(self, shard_id: int, arrays: Mapping[str, np.ndarray]) -> Path:
+    def write_shard(self, shard_id: int, arrays: Mapping[str, np.ndarray],
+                    info: Mapping[str, Any] | None = None) -> Path:
         """Write one shard (replacing a shard of the same id) and list it in the index.
 
         Args:
             shard_id: id >= 0; records are read back in shard-id order.
             arrays: every field, shape ``(n, *field shape)``, the same ``n`` for all; cast to the field dtype.
+            info: JSON-serialisable facts about this shard (e.g. the inputs it skipped), kept in its index entry
+                (``FeatureStore.shards[i]["info"]``), so they are written atomically with the shard.
 
         Returns:
             The shard's folder.
@@ -199,6 +208,12 @@ class FeatureStoreWriter:
         """
         if int(shard_id) < 0:
             raise ConfigError(f"shard id must be >= 0, got {shard_id}")
+        if info is not None:
+            info = dict(info)
+            try:
+                json.dumps(info)
+            except (TypeError, ValueError) as err:
+                raise ConfigError(f"shard {shard_id}: info must be JSON-serialisable: {err}") from None
         shard_id = int(shard_id)
         missing = sorted(set(self.fields) - set(arrays))
         extra = sorted(set(arrays) - set(self.fields))
@@ -234,7 +249,10 @@ class FeatureStoreWriter:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        self._shards[shard_id] = {"id": shard_id, "count": count, "dir": final.name}
+        entry: dict[str, Any] = {"id": shard_id, "count": count, "dir": final.name}
+        if info is not None:
+            entry["info"] = info
+        self._shards[shard_id] = entry
         self._write_index()
         return final
 
@@ -345,11 +363,17 @@ class FeatureStore:
             ``{name: tensor (len(self), *shape)}``.
         """
         out: dict[str, torch.Tensor] = {}
+        target = torch.device(device) if device is not None else torch.device("cpu")
         for name in (list(self.fields) if names is None else names):
-            t = torch.from_numpy(np.array(self.array(name), copy=True))
-            if dtype is not None and t.is_floating_point():
-                t = t.to(dtype)
-            out[name] = t.to(device) if device is not None else t
+            shape, np_dtype = self._field(name)
+            t_dtype = torch.from_numpy(np.zeros(0, dtype=np_dtype)).dtype
+            if dtype is not None and t_dtype.is_floating_point:
+                t_dtype = dtype
+            t = torch.empty((len(self), *shape), dtype=t_dtype, device=target)
+            for position, start in enumerate(self._starts[:-1]):  # shard by shard: no full host copy for a GPU
+                part = np.array(self.shard_array(position, name), copy=True)  # one shard in host memory
+                t[start:start + len(part)] = torch.from_numpy(part).to(target).to(t_dtype)
+            out[name] = t
         return out
 
     def __getitem__(self, i: int) -> dict[str, np.ndarray]:

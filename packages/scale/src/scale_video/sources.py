@@ -1,0 +1,123 @@
+"""Where extraction reads videos from: core's procedural :class:`MotionShapes` or a folder of files.
+
+Both go through core's video data layer (:func:`~sparse_core.data.video.list_videos`,
+:func:`~sparse_core.data.video.read_video`); a source only adds names and labels and hands the decoder the
+frame sampler of a clip set.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol
+
+import torch
+from torch import Tensor
+
+from scale_video.config import ExtractDataConfig
+from sparse_core.config import ConfigError
+from sparse_core.data.video import FrameSampler, MotionShapes, list_videos, read_video
+
+__all__ = ["VideoSource", "ProceduralSource", "FolderSource", "build_source", "SOURCES"]
+
+SOURCES = ("motion_shapes", "folder")
+
+
+class VideoSource(Protocol):
+    """Indexed videos with names and labels."""
+
+    classes: list[str]
+
+    def __len__(self) -> int:
+        """Number of videos."""
+        ...
+
+    def name(self, index: int) -> str:
+        """A printable name of video ``index`` (its path for files)."""
+        ...
+
+    def label(self, index: int) -> int:
+        """Class of video ``index`` (-1 when unknown)."""
+        ...
+
+    def read(self, index: int, sampler: FrameSampler) -> Tensor:
+        """The frames ``sampler`` picks from video ``index``. Shape ``(F, H, W, 3)`` uint8."""
+        ...
+
+
+class ProceduralSource:
+    """:class:`~sparse_core.data.video.MotionShapes` videos (label = motion class)."""
+
+    def __init__(self, videos: MotionShapes) -> None:
+        self.videos = videos
+        self.classes = list(videos.classes)
+
+    def __len__(self) -> int:
+        """Number of videos."""
+        return len(self.videos)
+
+    def name(self, index: int) -> str:
+        """``motion_shapes[<index>]``."""
+        return f"motion_shapes[{index}]"
+
+    def label(self, index: int) -> int:
+        """Motion class."""
+        return self.videos.label(index)
+
+    def read(self, index: int, sampler: FrameSampler) -> Tensor:
+        """Render video ``index`` and keep the sampled frames."""
+        video = torch.from_numpy(self.videos.video(index))  # (T, H, W, 3)
+        return video[torch.as_tensor(sampler(len(video)), dtype=torch.long)]
+
+
+class FolderSource:
+    """Video files (or frame folders) listed by :func:`~sparse_core.data.video.list_videos`."""
+
+    def __init__(self, root: str | Path, layout: str = "auto", frame_folders: bool = False,
+                 backend: str = "auto") -> None:
+        listing = list_videos(root, layout=layout, frame_folders=frame_folders)  # type: ignore[arg-type]
+        self.items = listing.items
+        self.classes = list(listing.classes)
+        self.backend = backend
+
+    def __len__(self) -> int:
+        """Number of videos."""
+        return len(self.items)
+
+    def name(self, index: int) -> str:
+        """The video's path."""
+        return str(self.items[index][0])
+
+    def label(self, index: int) -> int:
+        """The class folder's label (-1 for flat layouts)."""
+        return self.items[index][1]
+
+    def read(self, index: int, sampler: FrameSampler) -> Tensor:
+        """Decode only the sampled frames (decord, PyAV fallback)."""
+        return read_video(self.items[index][0], sampler=sampler, backend=self.backend)  # type: ignore[arg-type]
+
+
+def build_source(cfg: ExtractDataConfig, split: str) -> VideoSource:
+    """The training (``split="train"``) or evaluation (``"val"``) videos of ``cfg``.
+
+    Raises:
+        ConfigError: an unknown source, or a folder source without the split's root.
+        DatasetError: the folder has no videos.
+    """
+    if cfg.source == "motion_shapes":
+        train = split == "train"
+        return ProceduralSource(MotionShapes(
+            cfg.num_videos if train else cfg.val_num_videos, num_frames=cfg.num_frames, image_size=cfg.image_size,
+            seed=cfg.seed if train else cfg.seed + cfg.val_seed_offset, num_classes=cfg.num_classes,
+            segment_frames=cfg.segment_frames or None))
+    if cfg.source == "folder":
+        root, key = (cfg.root, "data.root") if split == "train" else (cfg.val_root, "data.val_root")
+        if root is None:
+            raise ConfigError(f"{key} is required for data.source=folder (pass --{key} PATH)")
+        if not Path(root).exists():
+            raise ConfigError(f"{key}: no such file or folder: {root}")
+        if cfg.layout not in ("auto", "classes", "flat"):
+            raise ConfigError(f"data.layout: {cfg.layout!r} is not one of auto, classes, flat")
+        if cfg.backend not in ("auto", "decord", "pyav"):
+            raise ConfigError(f"data.backend: {cfg.backend!r} is not one of auto, decord, pyav")
+        return FolderSource(root, cfg.layout, cfg.frame_folders, cfg.backend)
+    raise ConfigError(f"data.source: unknown source {cfg.source!r}; choose from {', '.join(SOURCES)}")
