@@ -66,13 +66,15 @@ def _plot(path: Path, res: dict[str, float], metrics: Path, chance: float) -> Pa
     return path
 
 
-def run(out_dir: Path, steps: int = 300, extract_overrides: list[str] | None = None) -> StageResult:
+def run(out_dir: Path, steps: int = 300, extract_overrides: list[str] | None = None,
+        train_overrides: list[str] | None = None) -> StageResult:
     """Run the SCALE demo stage into ``out_dir``; headline: SCALE vs frozen base, linear and k-NN top-1 (%).
 
     Args:
         out_dir: stage folder (features/, train/, scale_results.md, scale_results.png).
         steps: SCALE training steps.
         extract_overrides: extra ``scale-extract`` options (e.g. fewer videos in a smoke test).
+        train_overrides: extra ``scale-train`` options.
     """
     from scale_video.cli.evaluate import load_predictor
     from scale_video.cli.train import train
@@ -87,7 +89,8 @@ def run(out_dir: Path, steps: int = 300, extract_overrides: list[str] | None = N
     t_extract = time.perf_counter() - t0
     cfg = parse_config(ScaleTrainConfig, ["--config", "tiny", "--data.root", str(feats / "train"),
                                           "--train.out_dir", str(out_dir / "train"), "--train.max_steps", str(steps),
-                                          "--train.resume", "none"], config_dir=TRAIN_CONFIG_DIR)
+                                          "--train.resume", "none", *(train_overrides or [])],
+                       config_dir=TRAIN_CONFIG_DIR)
     trained = train(cfg)
     train_set = FeatureBank.from_store(feats / "train_eval")
     test_set = FeatureBank.from_store(feats / "val_eval")
