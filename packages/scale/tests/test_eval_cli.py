@@ -59,3 +59,21 @@ def test_train_then_eval_from_stores(tmp_path: Path) -> None:
 def test_eval_bad_config_exits_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert eval_main(argv) == 2
     assert capsys.readouterr().err.startswith("scale-eval:")
+
+
+def test_softmax_average_probe_single_view_is_core_linear_probe() -> None:
+    import torch
+
+    from scale_video.probes import ProbeConfig, softmax_average_probe
+    from sparse_core.eval import linear_probe
+
+    bank = synthetic_bank(40, num_clips=1, dim=8, seed=0)
+    test = synthetic_bank(20, num_clips=1, dim=8, seed=0)
+    cfg = ProbeConfig(linear_epochs=5, linear_lrs=[0.1])
+    x, xt = bank.feats.float(), test.feats.float()
+    ours = softmax_average_probe(x, bank.label, xt, test.label, cfg, 4)
+    ref = linear_probe(x[:, 0], bank.label, xt[:, 0], test.label, lrs=[0.1], batch_sizes=(256,), epochs=5,
+                       num_classes=4, seed=0)["test_top1"]
+    assert ours == pytest.approx(ref)
+    # two identical views average to the same prediction
+    assert softmax_average_probe(x, bank.label, torch.cat([xt, xt], 1), test.label, cfg, 4) == pytest.approx(ours)
