@@ -86,7 +86,7 @@ def run(out_dir: Path, quick: bool = False) -> StageResult:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     gpu = device.type == "cuda"
     batch = 256 if quick else 2048
-    scale = scale_rate(batch, device, repeats=3 if quick else 10)
+    scale = scale_rate(batch, device, repeats=10 if gpu and not quick else 3)
     bb_clips = (16 if gpu else 1) if not quick else 4
     backbone = backbone_rate(device, bb_clips, repeats=2 if (quick or not gpu) else 5, quick=quick)
     ratio = scale["samples_per_s"] / backbone["clips_per_s"]
