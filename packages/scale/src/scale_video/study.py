@@ -140,7 +140,7 @@ def study(cfg: ScaleStudyConfig) -> StageResult:
                                                             train_set, test_set, probe)})
         per_seed.append(rows)
         (out / "per_seed.json").write_text(json.dumps(per_seed, indent=2))  # kept if a later seed fails
-    merged = seed_summary(per_seed, ["method"])
+    merged = seed_summary(per_seed, ["method"], fmt=".1f")
     table = markdown_table(merged, {"method": "features", "linear": "linear top-1 (%)", "knn": "k-NN top-1 (%)",
                                     "seeds": "seeds"}, fmt=".1f")
     doc_dir = Path(cfg.doc).parent if cfg.doc else out
