@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import statistics
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -104,7 +105,7 @@ def _plot(path: Path, per_seed: list[list[dict[str, Any]]]) -> Path:
         means = [statistics.fmean(v) for v in vals]
         stds = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in vals]
         ax.bar(x + (j - 0.5) * 0.38, means, 0.38, yerr=stds, capsize=3, label=f"{metric} top-1")
-    ax.set_xticks(x, names, fontsize=7)
+    ax.set_xticks(x, [textwrap.fill(n, 18) for n in names], fontsize=7)
     ax.set_ylabel("top-1 (%)")
     ax.set_title(f"tiny SCALE vs frozen base ({len(per_seed)} seeds, mean ± std)")
     ax.legend(fontsize=7)
