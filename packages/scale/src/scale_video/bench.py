@@ -95,7 +95,7 @@ def run(out_dir: Path, quick: bool = False) -> StageResult:
             {"what": "backbone end to end (ViT-B video, 16 x 224^2 clips)" if not quick else "backbone (tiny)",
              "rate": backbone["clips_per_s"], "unit": "clips/s", "peak_mib": None}]
     table = markdown_table(rows, {"what": "", "rate": "rate", "unit": "unit", "peak_mib": "peak memory (MiB)"},
-                           fmt=".1f")
+                           fmt={"rate": ".4g", "peak_mib": ".0f"})
     name = torch.cuda.get_device_name(device) if gpu else "CPU"
     summary = (f"### SCALE benchmark ({name}{', quick: not meaningful' if quick else ''})\n\n{table}\n\n"
                f"SCALE trains **{ratio:,.0f}x** more samples/s than the backbone trains clips/s (thesis Table 4.1 "
