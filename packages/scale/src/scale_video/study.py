@@ -1,0 +1,172 @@
+"""SCALE's small study (not a test): ``python -m scale_video.study --out runs/scale_study [--seeds [0,1,2]]
+[--quick true] [--doc packages/scale/docs/study.md]`` (on :func:`sparse_core.suite.study_main`).
+
+On the tiny features (``scale-extract --config tiny``: procedural motion videos, frozen ImageNet
+EfficientNet-Lite0), for each seed:
+
+* tiny SCALE vs its frozen base, linear (softmax-averaged over views) and k-NN top-1 on held-out videos
+  (the direction of thesis Tables 4.4-4.5);
+* the loss ablation MCM only / SET only / both (thesis Table 4.8), same probes;
+* a hand-made reference: the differences of consecutive views' frozen features (is the motion readable from
+  the frozen base across clips at all?).
+
+The features are extracted once (they are the frozen base); the seed drives SCALE's initialisation, its
+per-step draws and the probes. Tables give mean ± std over seeds; a bar plot goes next to the Markdown.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import textwrap
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import Tensor
+
+from scale_video.data import FeatureBank
+from scale_video.probes import ProbeConfig, knn_probe, run_probes
+from sparse_core.config import parse_config
+from sparse_core.eval import linear_probe
+from sparse_core.report import markdown_table, seed_summary
+from sparse_core.suite import StageResult, StudyConfig, study_main
+
+__all__ = ["VARIANTS", "ScaleStudyConfig", "main", "study"]
+
+VARIANTS = {"SCALE (MCM + SET)": (True, True), "SCALE (MCM only)": (True, False), "SCALE (SET only)": (False, True)}
+
+
+@dataclass
+class ScaleStudyConfig(StudyConfig):
+    """The SCALE study's knobs on top of the common ``out`` / ``seeds`` / ``quick`` / ``doc``."""
+
+    steps: int = 300
+    """SCALE training steps per run (quick: 40)."""
+    linear_epochs: int = 60
+    """Epochs of each linear probe (quick: 10)."""
+    features: str | None = None
+    """Folder of an existing ``scale-extract --config tiny`` run to reuse (default: extract into out/features)."""
+
+
+def _train_and_probe(root: Path, feats: Path, seed: int, mcm: bool, set_: bool, steps: int,
+                     train_set: FeatureBank, test_set: FeatureBank, probe: ProbeConfig) -> dict[str, float]:
+    from scale_video.cli.evaluate import load_predictor
+    from scale_video.cli.train import train
+    from scale_video.eval_config import ScaleEvalConfig
+    from scale_video.train_config import TRAIN_CONFIG_DIR, ScaleTrainConfig
+
+    cfg = parse_config(ScaleTrainConfig, ["--config", "tiny", "--data.root", str(feats / "train"),
+                                          "--train.out_dir", str(root), "--train.max_steps", str(steps),
+                                          "--train.seed", str(seed), "--train.resume", "none",
+                                          "--loss.mcm", str(mcm).lower(), "--loss.set", str(set_).lower()],
+                       config_dir=TRAIN_CONFIG_DIR)
+    train(cfg)
+    predictor = load_predictor(ScaleEvalConfig(run=str(root)), train_set.dim)
+    res = run_probes(predictor, train_set, test_set, probe)
+    return {"linear": res["scale_linear"], "knn": res["scale_knn"]}
+
+
+def view_differences(bank: FeatureBank) -> Tensor:
+    """Differences of consecutive evaluation views' frozen features, concatenated in time order.
+
+    A hand-made temporal feature: it shows whether the motion is readable from the frozen base at all
+    across clips (each clip feature, frames averaged, is not).
+
+    Shape:
+        -> (N, (V - 1) * D).
+    """
+    f = bank.feats.float().cpu()
+    return (f[:, 1:] - f[:, :-1]).flatten(1)
+
+
+def _difference_row(train_set: FeatureBank, test_set: FeatureBank, probe: ProbeConfig) -> dict[str, Any]:
+    c = max(train_set.num_classes, test_set.num_classes)
+    xtr, xte, ytr, yte = view_differences(train_set), view_differences(test_set), train_set.label, test_set.label
+    lin = linear_probe(xtr, ytr, xte, yte, lrs=probe.linear_lrs, epochs=probe.linear_epochs, num_classes=c,
+                       seed=probe.seed)["test_top1"]
+    return {"method": "frozen base, consecutive-view differences (hand-made)", "linear": float(lin),
+            "knn": knn_probe(xtr, ytr, xte, yte, probe, c)}
+
+
+def _plot(path: Path, per_seed: list[list[dict[str, Any]]]) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    names = [r["method"] for r in per_seed[0]]
+    fig, ax = plt.subplots(figsize=(8, 3.4))
+    x = np.arange(len(names))
+    for j, metric in enumerate(("linear", "knn")):
+        vals = [[rows[i][metric] for rows in per_seed] for i in range(len(names))]
+        means = [statistics.fmean(v) for v in vals]
+        stds = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in vals]
+        ax.bar(x + (j - 0.5) * 0.38, means, 0.38, yerr=stds, capsize=3, label=f"{metric} top-1")
+    ax.set_xticks(x, [textwrap.fill(n, 18) for n in names], fontsize=7)
+    ax.set_ylabel("top-1 (%)")
+    ax.set_title(f"tiny SCALE vs frozen base ({len(per_seed)} seeds, mean ± std)")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def study(cfg: ScaleStudyConfig) -> StageResult:
+    """Run the study of the module docstring; the summary is the Markdown of ``study.md``."""
+    from scale_video.demo import extract_tiny
+
+    out = Path(cfg.out)
+    steps = 40 if cfg.quick else cfg.steps
+    feats = Path(cfg.features) if cfg.features else out / "features"
+    overrides = ["--data.num_videos", "32", "--data.val_num_videos", "16"] if cfg.quick else []
+    extract_tiny(feats, overrides)  # resumable: a complete store is left as it is
+    train_set = FeatureBank.from_store(feats / "train_eval")
+    test_set = FeatureBank.from_store(feats / "val_eval")
+    per_seed: list[list[dict[str, Any]]] = []
+    for seed in cfg.seeds:
+        probe = ProbeConfig(probes=["linear", "knn", "scale_linear", "scale_knn"], seed=seed,
+                            linear_epochs=10 if cfg.quick else cfg.linear_epochs, linear_lrs=[0.1, 1.0])
+        base = run_probes(None, train_set, test_set,
+                          ProbeConfig(probes=["linear", "knn"], seed=seed, linear_epochs=probe.linear_epochs,
+                                      linear_lrs=probe.linear_lrs))
+        rows = [{"method": "frozen base (EfficientNet-Lite0)", "linear": base["linear"], "knn": base["knn"]}]
+        rows.append(_difference_row(train_set, test_set, probe))
+        for name, (mcm, set_) in VARIANTS.items():
+            tag = ("mcm" if mcm else "") + ("set" if set_ else "")
+            rows.append({"method": name, **_train_and_probe(out / f"seed{seed}_{tag}", feats, seed, mcm, set_, steps,
+                                                            train_set, test_set, probe)})
+        per_seed.append(rows)
+        (out / "per_seed.json").write_text(json.dumps(per_seed, indent=2))  # kept if a later seed fails
+    merged = seed_summary(per_seed, ["method"], fmt=".1f")
+    table = markdown_table(merged, {"method": "features", "linear": "linear top-1 (%)", "knn": "k-NN top-1 (%)",
+                                    "seeds": "seeds"}, fmt=".1f")
+    doc_dir = Path(cfg.doc).parent if cfg.doc else out
+    doc_dir.mkdir(parents=True, exist_ok=True)
+    plot = _plot(doc_dir / "study.png", per_seed)
+    c = max(train_set.num_classes, test_set.num_classes)
+    summary = (
+        "# SCALE study: tiny SCALE vs its frozen base, and the loss ablation (thesis Tables 4.4-4.5, 4.8)\n\n"
+        f"Features: `scale-extract --config tiny` ({len(train_set)} training / {len(test_set)} held-out "
+        f"procedural motion videos, {c} classes, chance {100 / c:.1f}%; frozen ImageNet EfficientNet-Lite0, "
+        f"{train_set.num_clips} uniform views per video for the probes). SCALE: `scale-train --config tiny`, "
+        f"{steps} steps per run; seeds {list(cfg.seeds)}{' (quick: not meaningful)' if cfg.quick else ''}.\n"
+        "Probes on held-out videos: linear softmax-averaged over views (SCALE: clip output (+) SET token per "
+        "view), weighted k-NN (k = 20) on the views' mean.\n\n"
+        f"{table}\n\n![study](study.png)\n"
+    )
+    return StageResult(summary=summary, outputs=[str(plot)], details={"per_seed": per_seed, "steps": steps},
+                       headline={f"{r['method']} {m}": float(statistics.fmean(rr[i][m] for rr in per_seed))
+                                 for i, r in enumerate(per_seed[0]) for m in ("linear", "knn")})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m scale_video.study``: 0 on success, 2 on a config error."""
+    return study_main(ScaleStudyConfig, study, argv, name="scale_video")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,79 @@
+"""``scale-eval`` on small feature stores: every probe runs, SCALE_ft starts from the trained predictor."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scale_video.cli.evaluate import main as eval_main
+from scale_video.cli.train import main as train_main
+from scale_video.data import FeatureBank, synthetic_bank
+from scale_video.probes import PROBES
+from sparse_core.features import FeatureStoreWriter
+
+
+def write_store(root: Path, bank: FeatureBank) -> Path:
+    """``bank`` as a two-shard feature store with the fields scale-extract writes."""
+    n, s, d = bank.feats.shape
+    fields = {"feats": ((s, d), "float16"), "boxes": ((s, 6), "float32"), "label": ((), "int64"),
+              "video": ((), "int64"), "pass": ((), "int64")}
+    writer = FeatureStoreWriter(root, fields)
+    half = n // 2
+    for shard, rows in enumerate((slice(0, half), slice(half, n))):
+        writer.write_shard(shard, {"feats": bank.feats[rows].numpy(), "boxes": bank.boxes[rows].numpy(),
+                                   "label": bank.label[rows].numpy(), "video": bank.video[rows].numpy(),
+                                   "pass": np.zeros(len(bank.label[rows]), dtype=np.int64)})
+    return root
+
+
+def test_store_roundtrip(tmp_path: Path) -> None:
+    bank = synthetic_bank(10, num_clips=4, dim=6, seed=3)
+    back = FeatureBank.from_store(write_store(tmp_path / "s", bank))
+    assert back.feats.equal(bank.feats) and back.boxes.equal(bank.boxes) and back.label.equal(bank.label)
+
+
+def test_train_then_eval_from_stores(tmp_path: Path) -> None:
+    train_store = write_store(tmp_path / "train", synthetic_bank(48, num_clips=8, dim=16, seed=0))
+    eval_train = write_store(tmp_path / "eval_train", synthetic_bank(40, num_clips=6, dim=16, seed=0))
+    eval_test = write_store(tmp_path / "eval_test", synthetic_bank(24, num_clips=6, dim=16, seed=0))
+    run = tmp_path / "run"
+    assert train_main(["--config", "tiny", "--data.root", str(train_store), "--data.device", "cpu",
+                       "--model.hidden_dim", "32", "--model.num_heads", "4", "--train.batch_size", "16",
+                       "--train.max_steps", "10", "--train.out_dir", str(run), "--train.resume", "none"]) == 0
+    out = tmp_path / "eval"
+    assert eval_main(["--run", str(run), "--train_root", str(eval_train), "--test_root", str(eval_test),
+                      "--out", str(out), "--device", "cpu", "--probe.linear_epochs", "5", "--probe.ft_epochs", "2",
+                      "--probe.linear_lrs", "[0.1]", "--probe.low_shot_fraction", "0.5"]) == 0
+    res = json.loads((out / "results.json").read_text())
+    assert set(res) == set(PROBES)
+    for name in set(PROBES) - {"lowshot"}:
+        assert 0.0 <= res[name] <= 100.0, name
+    assert res["knn"] > 100 / 4 + 20  # the synthetic classes are separable by their mean direction
+    assert (out / "results.md").is_file()
+
+
+@pytest.mark.parametrize("argv", [["--probe.probes", "[bogus]"], ["--train_root", "/nonexistent"], ["--bad", "1"]])
+def test_eval_bad_config_exits_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert eval_main(argv) == 2
+    assert capsys.readouterr().err.startswith("scale-eval:")
+
+
+def test_softmax_average_probe_single_view_is_core_linear_probe() -> None:
+    import torch
+
+    from scale_video.probes import ProbeConfig, softmax_average_probe
+    from sparse_core.eval import linear_probe
+
+    bank = synthetic_bank(40, num_clips=1, dim=8, seed=0)
+    test = synthetic_bank(20, num_clips=1, dim=8, seed=0)
+    cfg = ProbeConfig(linear_epochs=5, linear_lrs=[0.1])
+    x, xt = bank.feats.float(), test.feats.float()
+    ours = softmax_average_probe(x, bank.label, xt, test.label, cfg, 4)
+    ref = linear_probe(x[:, 0], bank.label, xt[:, 0], test.label, lrs=[0.1], batch_sizes=(256,), epochs=5,
+                       num_classes=4, seed=0)["test_top1"]
+    assert ours == pytest.approx(ref)
+    # two identical views average to the same prediction
+    assert softmax_average_probe(x, bank.label, torch.cat([xt, xt], 1), test.label, cfg, 4) == pytest.approx(ours)
