@@ -54,3 +54,13 @@ def test_shipped_configs_parse(name: str) -> None:
     probe = parse_config(ScaleEvalConfig, ["--config", name], config_dir=EVAL_CONFIG_DIR)
     assert train.optim.lr == 3e-4 and train.optim.weight_decay == 1e-4 and train.warmup_frac == 0.05
     assert probe.run == train.train.out_dir
+
+
+def test_kill_and_resume_gives_the_uninterrupted_weights(tmp_path: Path) -> None:
+    """scale-train killed at step 3 and started again ends bitwise where an uninterrupted run ends."""
+    from scale_video.task import SCALETask
+    from sparse_core.testing import assert_kill_and_resume_is_exact
+
+    argv = [*[a for a in SMALL if a not in ("--train.resume", "none")], "--train.max_steps", "5",
+            "--train.ckpt_every", "2"]
+    assert_kill_and_resume_is_exact(main, argv, PREDICTOR_FILE, tmp_path, SCALETask, 3)
