@@ -4,7 +4,8 @@ Packages register ``run(out_dir, **kwargs) -> StageResult`` functions in the ent
 ``sparse_ssl.demo`` and ``sparse_ssl.bench``; installing a package adds its stage, nothing here lists them
 by hand. ``sparse-ssl-demo`` / ``sparse-ssl-bench`` run every installed stage; ``python -m <pkg>.study`` runs
 one package's study through :func:`study_main`. All three write ``README.md`` / ``study.md`` (Markdown) and a
-JSON file holding the :class:`StageResult` of each stage, whose ``headline`` a script can check.
+JSON file holding the :class:`StageResult` of each stage, whose :class:`Headline` (trained value, baselines,
+references) a script can check.
 """
 
 from __future__ import annotations
@@ -27,11 +28,13 @@ __all__ = [
     "ORDER",
     "BenchConfig",
     "DemoConfig",
+    "Headline",
     "StageResult",
     "StudyConfig",
     "bench_main",
     "demo_main",
     "discover",
+    "learned_lines",
     "run_stages",
     "run_study",
     "study_main",
@@ -42,8 +45,86 @@ ORDER = ("core", "dilemma", "scale", "river", "vidrop", "sfclip")
 
 
 @dataclass
+class Headline:
+    """What a stage learned, in one number against what it must beat: a script checks the margin from this.
+
+    In ``results.json`` it is the object ``{"metric", "trained", "baselines", "references", "higher_is_better",
+    "clear_margin"}``.
+    """
+
+    metric: str
+    """Name of the measured quantity with its unit (e.g. ``"k-NN top-1 (%)"``)."""
+    trained: float
+    """The trained model's value."""
+    baselines: dict[str, float] = field(default_factory=dict)
+    """What the margin is measured against (random init, copy-last frame, frozen base, dense), by name."""
+    references: dict[str, float] = field(default_factory=dict)
+    """Other values shown beside it for context (raw pixels, chance, frame differences, ideal speed-up)."""
+    higher_is_better: bool = True
+    """False when a smaller value is better (a loss, a time)."""
+    clear_margin: float | None = None
+    """The margin over every baseline that counts as clear (e.g. 15 k-NN points, 1.5 dB); None: not stated."""
+
+    def margin(self, name: str | None = None) -> float:
+        """How much better the trained value is than baseline ``name`` (positive: better).
+
+        Args:
+            name: a key of ``baselines``; default the first one.
+
+        Returns:
+            ``trained - baseline`` (``baseline - trained`` when lower is better).
+
+        Raises:
+            KeyError: there is no baseline ``name`` (or no baseline at all).
+        """
+        if name is None:
+            if not self.baselines:
+                raise KeyError("headline has no baseline")
+            name = next(iter(self.baselines))
+        diff = self.trained - self.baselines[name]
+        return diff if self.higher_is_better else -diff
+
+    def is_clear(self) -> bool | None:
+        """Whether the margin over every baseline reaches ``clear_margin`` (None when no threshold is stated)."""
+        if self.clear_margin is None or not self.baselines:
+            return None
+        return all(self.margin(n) >= self.clear_margin for n in self.baselines)
+
+    def describe(self) -> str:
+        """One line: trained vs each baseline, the margins, whether they are clear, then the references."""
+        parts = [f"{self.metric} {self.trained:.4g} trained"]
+        parts += [f"vs {n} {v:.4g} ({self.margin(n):+.4g})" for n, v in self.baselines.items()]
+        clear = self.is_clear()
+        if clear is not None:
+            parts.append(f"- {'a clear' if clear else 'NOT a clear'} margin (>= {self.clear_margin:g})")
+        if self.references:
+            parts.append("; references: " + ", ".join(f"{n} {v:.4g}" for n, v in self.references.items()))
+        return " ".join(parts).replace(" ; ", "; ")
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Headline:
+        """The headline from its JSON form (as written by :meth:`StageResult.to_dict`).
+
+        Raises:
+            KeyError: ``metric`` or ``trained`` is missing.
+        """
+        margin = data.get("clear_margin")
+        return cls(metric=str(data["metric"]), trained=float(data["trained"]),
+                   baselines={str(k): float(v) for k, v in dict(data.get("baselines") or {}).items()},
+                   references={str(k): float(v) for k, v in dict(data.get("references") or {}).items()},
+                   higher_is_better=bool(data.get("higher_is_better", True)),
+                   clear_margin=None if margin is None else float(margin))
+
+
+@dataclass
 class StageResult:
-    """What one demo / benchmark / study stage produced."""
+    """What one demo / benchmark / study stage produced.
+
+    Two kinds of numbers: ``headline`` is the one claim of a demo stage (trained vs its baselines, see
+    :class:`Headline`; the report's one-line-per-method summary comes from it), ``metrics`` the flat numbers
+    of any stage (the report table's "numbers" column). Benchmark and study stages may leave ``headline``
+    None and put their numbers in ``metrics`` only.
+    """
 
     name: str = ""
     """Stage name (the entry-point name, or the package for a study)."""
@@ -51,8 +132,10 @@ class StageResult:
     """False when the stage raised; ``error`` then holds the exception."""
     time_s: float = 0.0
     """Wall-clock seconds of the stage."""
-    headline: dict[str, float] = field(default_factory=dict)
-    """The few numbers a script can check (e.g. ``{"knn_top1": 41.2, "knn_top1_random": 30.5}``)."""
+    headline: Headline | None = None
+    """What the stage learned vs its baselines (every demo stage sets it); None for benchmarks and studies."""
+    metrics: dict[str, float] = field(default_factory=dict)
+    """The few flat numbers a script can check (e.g. ``{"knn_top1": 41.2, "knn_top1_random": 30.5}``)."""
     summary: str = ""
     """Markdown paragraph(s) and tables for the report."""
     outputs: list[str] = field(default_factory=list)
@@ -68,8 +151,9 @@ class StageResult:
 
         Args:
             name: stage name.
-            value: the stage's return value; a dict's ``summary``, ``outputs`` and ``headline`` keys fill
-                those fields and the other keys go to ``details``.
+            value: the stage's return value; a dict's ``summary``, ``outputs``, ``metrics`` and ``headline``
+                (a :class:`Headline` or its dict form) keys fill those fields and the other keys go to
+                ``details``.
             time_s: measured wall-clock seconds.
 
         Returns:
@@ -78,19 +162,30 @@ class StageResult:
         if isinstance(value, StageResult):
             return dataclasses.replace(value, name=name, ok=True, time_s=round(time_s, 1))
         data = dict(value or {})
+        headline = data.pop("headline", None)
         return cls(
             name=name,
             ok=True,
             time_s=round(time_s, 1),
-            headline={k: float(v) for k, v in dict(data.pop("headline", {}) or {}).items() if v is not None},
+            headline=headline if headline is None or isinstance(headline, Headline) else Headline.from_dict(headline),
+            metrics={k: float(v) for k, v in dict(data.pop("metrics", {}) or {}).items() if v is not None},
             summary=str(data.pop("summary", "") or ""),
             outputs=[str(p) for p in data.pop("outputs", []) or []],
             details=data,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict of the result."""
+        """A JSON-ready dict of the result (``headline`` as its dict form or None)."""
         return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StageResult:
+        """The result from its JSON form (one entry of ``results.json``), the inverse of :meth:`to_dict`."""
+        fields = {f.name for f in dataclasses.fields(cls)}
+        kwargs = {k: v for k, v in data.items() if k in fields}
+        if kwargs.get("headline") is not None:
+            kwargs["headline"] = Headline.from_dict(kwargs["headline"])
+        return cls(**kwargs)
 
 
 def discover(group: str) -> dict[str, Callable[[], Callable[..., Any]]]:
@@ -137,7 +232,8 @@ def run_stages(group: str, out: Path, only: Sequence[str] | None = None, **kwarg
 
 
 def write_report(results: Mapping[str, StageResult], out: Path, title: str, name: str = "README.md") -> Path:
-    """Write ``out/<name>`` (status table, headlines, each stage's summary) and ``out/results.json``.
+    """Write ``out/<name>`` (status table, one line per method on what it learned, each stage's summary) and
+    ``out/results.json`` (``out/<stem of name>.json`` for another ``name``).
 
     Args:
         results: stage results by name.
@@ -149,8 +245,11 @@ def write_report(results: Mapping[str, StageResult], out: Path, title: str, name
         the path of the Markdown report.
     """
     rows = [{"stage": r.name, "status": "ok" if r.ok else f"FAILED: {r.error}", "time (s)": r.time_s,
-             "headline": ", ".join(f"{k} {v:.4g}" for k, v in r.headline.items())} for r in results.values()]
-    lines = [f"# {title}", "", markdown_table(rows, ["stage", "status", "time (s)", "headline"], fmt=".1f")]
+             "numbers": ", ".join(f"{k} {v:.4g}" for k, v in r.metrics.items())} for r in results.values()]
+    lines = [f"# {title}", "", markdown_table(rows, ["stage", "status", "time (s)", "numbers"], fmt=".1f")]
+    learned = learned_lines(results)
+    if learned:
+        lines += ["", "What was learned:", "", *learned]
     for r in results.values():
         if r.summary:
             lines += ["", f"## {r.name}", "", r.summary]
@@ -162,6 +261,18 @@ def write_report(results: Mapping[str, StageResult], out: Path, title: str, name
     (out / f"{stem}.json").write_text(json.dumps({n: r.to_dict() for n, r in results.items()}, indent=2,
                                                  default=str))
     return path
+
+
+def learned_lines(results: Mapping[str, StageResult]) -> list[str]:
+    """One Markdown bullet per stage with a headline: ``- **name**: <Headline.describe()>``.
+
+    Args:
+        results: stage results by name.
+
+    Returns:
+        the lines, in the order of ``results`` (stages without a headline are left out).
+    """
+    return [f"- **{r.name}**: {r.headline.describe()}" for r in results.values() if r.headline is not None]
 
 
 @dataclass
