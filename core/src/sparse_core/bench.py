@@ -264,7 +264,7 @@ def run(
             CUDA graphs the graph pool is not in ``max_memory_allocated``, so peak memory reads too low.
 
     Returns:
-        the stage result: ``headline`` the speed-up per (model, keep < 1), ``summary`` the table, ``details``
+        the stage result: ``metrics`` the speed-up per (model, keep < 1), ``summary`` the table, ``details``
         the rows and environment (``out_dir/core.json`` holds ``{"rows", "env", "table"}``).
     """
     out = Path(out_dir)
@@ -308,7 +308,7 @@ def run(
     (out / "core.json").write_text(json.dumps(result, indent=2))
     headline = {f"{r['model']}_keep{r['keep']:g}_speedup": r["speedup"] for r in rows
                 if r["speedup"] is not None and r["keep"] < 1}
-    return StageResult(headline=headline, summary=table, outputs=[str(out / "core.json")],
+    return StageResult(metrics=headline, summary=table, outputs=[str(out / "core.json")],
                        details={"rows": rows, "env": env})
 
 

@@ -232,8 +232,10 @@ def run_stages(group: str, out: Path, only: Sequence[str] | None = None, **kwarg
 
 
 def write_report(results: Mapping[str, StageResult], out: Path, title: str, name: str = "README.md") -> Path:
-    """Write ``out/<name>`` (status table, one line per method on what it learned, each stage's summary) and
-    ``out/results.json`` (``out/<stem of name>.json`` for another ``name``).
+    """Write the Markdown report ``out/<name>`` and the JSON of every result.
+
+    The report holds the status table, one line per method on what it learned (:func:`learned_lines`) and
+    each stage's summary; the JSON goes to ``out/results.json`` (``out/<stem of name>.json`` for another name).
 
     Args:
         results: stage results by name.

@@ -104,4 +104,4 @@ def run(out_dir: Path, quick: bool = False) -> StageResult:
     (out_dir / "dilemma.json").write_text(json.dumps(res, indent=2))
     headline = {k: res[k] for k in ("epoch_time_ratio", "peak_memory_ratio") if res.get(k) is not None}
     details = {k: v for k, v in res.items() if k != "summary"}
-    return StageResult(headline=headline, summary=text, outputs=[str(out_dir / "dilemma.json")], details=details)
+    return StageResult(metrics=headline, summary=text, outputs=[str(out_dir / "dilemma.json")], details=details)

@@ -156,7 +156,7 @@ def study(cfg: DilemmaStudyConfig) -> StageResult:
                 "knn_sparsity": seed_mean(per_seed, "knn", method="+Sparsity"),
                 "knn_random": seed_mean(per_seed, "knn", method="random init (no training)"),
                 "md_acc_dilemma": seed_mean(per_seed, "md_acc", method="+DILEMMA")}
-    return StageResult(headline=headline, summary=summary, details={"per_seed": per_seed})
+    return StageResult(metrics=headline, summary=summary, details={"per_seed": per_seed})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

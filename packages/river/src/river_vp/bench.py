@@ -187,4 +187,4 @@ def run(out_dir: Path, quick: bool = False) -> StageResult:
     last = result["context_scaling"][-1]
     headline = {"nfe_ratio_allpast_vs_river": last["nfe_ratio"], "predict16_ratio": last["predict16_ratio"],
                 "context_frames": last["past_frames"]}
-    return StageResult(headline=headline, summary=text, outputs=[str(out_dir / "river.json")], details=result)
+    return StageResult(metrics=headline, summary=text, outputs=[str(out_dir / "river.json")], details=result)

@@ -126,7 +126,7 @@ def study(cfg: RiverStudyConfig) -> StageResult:
     headline = {"psnr_gt_with_reference": seed_mean(per_seed, "psnr_gt", run="w/ reference (whole past)"),
                 "psnr_gt_without_reference": seed_mean(per_seed, "psnr_gt", run="w/o reference"),
                 "psnr_gt_copy_last": seed_mean(per_seed, "psnr_gt", run="copy last frame")}
-    return StageResult(headline=headline, summary=summary, details={"per_seed": per_seed})
+    return StageResult(metrics=headline, summary=summary, details={"per_seed": per_seed})
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -109,5 +109,5 @@ def run(out_dir: Path, quick: bool = False) -> StageResult:
                 "ratio_vs_backbone": ratio}
     if scale["peak_mib"] is not None:
         headline["peak_mib"] = scale["peak_mib"]
-    return StageResult(headline=headline, summary=summary, details=result,
+    return StageResult(metrics=headline, summary=summary, details=result,
                        outputs=[str(out_dir / "scale_bench.json"), str(out_dir / "scale_bench.md")])

@@ -159,7 +159,7 @@ def study(cfg: ScaleStudyConfig) -> StageResult:
         f"{table}\n\n![study](study.png)\n"
     )
     return StageResult(summary=summary, outputs=[str(plot)], details={"per_seed": per_seed, "steps": steps},
-                       headline={f"{r['method']} {m}": float(statistics.fmean(rr[i][m] for rr in per_seed))
+                       metrics={f"{r['method']} {m}": float(statistics.fmean(rr[i][m] for rr in per_seed))
                                  for i, r in enumerate(per_seed[0]) for m in ("linear", "knn")})
 
 

@@ -130,5 +130,5 @@ def run(out_dir: Path, quick: bool = False) -> StageResult:
     (out_dir / "vidrop.json").write_text(json.dumps(result, indent=2))
     headline = {f"speedup_drop{r['drop_rate']:g}": r["speedup_vs_dense"] for r in train_rows if r["drop_rate"] > 0}
     headline["codes_loading_speedup"] = codec["loading_speedup"]
-    return StageResult(headline=headline, summary=result["table"], outputs=[str(out_dir / "vidrop.json")],
+    return StageResult(metrics=headline, summary=result["table"], outputs=[str(out_dir / "vidrop.json")],
                        details={k: v for k, v in result.items() if k != "table"})

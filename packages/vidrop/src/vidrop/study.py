@@ -233,7 +233,7 @@ def study(cfg: VidropStudyConfig) -> StageResult:
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"study_results{'_' + cfg.only if cfg.only else ''}.json"
     path.write_text(json.dumps(results, indent=2))
-    return StageResult(headline=headline, summary="\n".join(sections), outputs=[str(path)])
+    return StageResult(metrics=headline, summary="\n".join(sections), outputs=[str(path)])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
