@@ -84,8 +84,9 @@ def run(out_dir: Path, max_steps: int | None = None) -> StageResult:
         max_steps: override of the tiny config's training length (tests use a handful).
 
     Returns:
-        the stage result; ``headline``: k-NN of the trained and random-init backbones and of raw pixels,
-        mismatch accuracy and CLS-attention Jaccard of the trained one.
+        the stage result; ``headline``: trained k-NN vs random init (:func:`demo_headline`); ``metrics``: k-NN
+        of the trained and random-init backbones and of raw pixels, mismatch accuracy and CLS-attention
+        Jaccard of the trained one.
     """
     out_dir = Path(out_dir)
     argv = ["--config", "tiny", "--train.out_dir", str(out_dir / "run"), "--train.resume", "none"]
