@@ -81,3 +81,23 @@ def test_river_run_returns_its_copy_last_headline(tmp_path: Path, monkeypatch: p
     assert result.headline == demo.demo_headline(result.metrics)
     assert result.headline.trained == 23.0 and result.headline.baselines == {"copy last frame": 20.0}
     assert result.headline.margin() == pytest.approx(3.0) and result.headline.is_clear() is True
+
+
+def test_vidrop_run_returns_its_random_init_headline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    demo = pytest.importorskip("vidrop.demo")
+    train_cli = importlib.import_module("vidrop.cli.train")
+    loading = importlib.import_module("vidrop.evaluation.loading")
+    codec = {"codes_root": tmp_path / "codes", "psnr_db": 30.0, "compression_factor": 48.0, "encode_fps": 100.0,
+             "fit_s": 1.0, "gif": tmp_path / "codec.gif"}
+    probes = iter([{"knn_top1": 14.0, "linear_top1": 15.0}, {"knn_top1": 35.0, "linear_top1": 40.0}])
+    monkeypatch.setattr(demo, "_codec_stage", lambda out, train, test: codec)
+    monkeypatch.setattr(train_cli, "train", lambda cfg: {"steps": 2, "backbone": None, "metrics": {"loss": 1.0}})
+    monkeypatch.setattr(loading, "load_backbone", lambda encoder, backbone: None)
+    monkeypatch.setattr(demo, "run_protocols", lambda *args: next(probes))
+    monkeypatch.setattr(demo, "_frame_difference_baseline", lambda *args: 25.0)
+    monkeypatch.setattr(demo, "_plot", lambda path, *args: path)
+    result = demo.run(tmp_path, steps=2)
+    assert result.headline == demo.demo_headline(result.metrics)
+    assert result.headline.trained == 35.0 and result.headline.baselines == {"random init": 14.0}
+    assert result.headline.references["linear probe, frame differences"] == 25.0
+    assert result.headline.is_clear() is True and result.metrics["codec_psnr_db"] == 30.0
