@@ -101,3 +101,22 @@ def test_vidrop_run_returns_its_random_init_headline(tmp_path: Path, monkeypatch
     assert result.headline.trained == 35.0 and result.headline.baselines == {"random init": 14.0}
     assert result.headline.references["linear probe, frame differences"] == 25.0
     assert result.headline.is_clear() is True and result.metrics["codec_psnr_db"] == 30.0
+
+
+def test_dilemma_run_returns_its_random_init_headline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    demo = pytest.importorskip("dilemma_ssl.demo")
+    import torch
+
+    def fake_train(cfg: Any, evaluate: bool) -> dict[str, Any]:
+        path = tmp_path / "ckpt.pt"
+        torch.save({"task": demo.build_task(cfg).state_dict()}, path)
+        return {"train": {"checkpoint": str(path), "steps": 2}}
+
+    scores = iter([{"knn": 26.0, "md_acc": 80.0, "jaccard": 10.0}, {"knn": 44.0, "md_acc": 95.0, "jaccard": 30.0}])
+    monkeypatch.setattr(demo, "train", fake_train)
+    monkeypatch.setattr(demo, "_scores", lambda task, cfg: next(scores))
+    monkeypatch.setattr(demo, "_pixel_knn", lambda cfg: 23.4)
+    result = demo.run(tmp_path, max_steps=2)
+    assert result.headline == demo.demo_headline(result.metrics)
+    assert result.headline.trained == 44.0 and result.headline.baselines == {"random init": 26.0}
+    assert result.headline.references == {"raw pixels": 23.4} and result.headline.is_clear() is True

@@ -23,7 +23,7 @@ from .masking import mismatch_positions, random_keep_indices
 from .report import markdown_table
 from .suite import Headline, StageResult
 
-__all__ = ["run"]
+__all__ = ["HEADLINE_KEEP", "demo_headline", "run"]
 
 KEEP_RATIOS = (1.0, 0.35, 0.15, 0.05)
 

@@ -32,7 +32,7 @@ from sparse_core.eval import extract_features
 from sparse_core.report import markdown_table
 from sparse_core.suite import Headline, StageResult
 
-__all__ = ["run"]
+__all__ = ["demo_headline", "run"]
 
 
 def _scores(task: Any, cfg: DilemmaRunConfig) -> dict[str, float]:

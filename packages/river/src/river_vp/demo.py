@@ -20,7 +20,7 @@ from river_vp.cli.stages import STAGES
 from sparse_core.report import markdown_table
 from sparse_core.suite import Headline, StageResult
 
-__all__ = ["run"]
+__all__ = ["demo_headline", "run"]
 
 AE_STEPS, FLOW_STEPS, TRAIN_VIDEOS, TEST_VIDEOS = 300, 300, 128, 16
 

@@ -23,7 +23,7 @@ from sparse_core.config import parse_config
 from sparse_core.report import markdown_table
 from sparse_core.suite import Headline, StageResult
 
-__all__ = ["extract_tiny", "run"]
+__all__ = ["demo_headline", "extract_tiny", "run"]
 
 DEMO_PROBES = ["linear", "scale_linear", "knn", "scale_knn"]
 

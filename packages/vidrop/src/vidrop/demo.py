@@ -27,7 +27,7 @@ from vidrop.config import CONFIG_DIR, ViDROPConfig
 from vidrop.evaluation.protocols import ProbeConfig, run_protocols
 from vidrop.model import build_encoder
 
-__all__ = ["run"]
+__all__ = ["demo_headline", "run"]
 
 PATCH, CLUSTERS = 8, 1024
 
