@@ -93,4 +93,5 @@ def run(out_dir: Path) -> StageResult:
         out / "summary.md",
     ]
     metrics = {k: m[k] for k in ("psnr_gt", "ssim_gt", "psnr_copy_last", "ssim_copy_last", "psnr_ae_recon")}
-    return StageResult(headline=demo_headline(metrics), metrics=metrics, summary=summary, outputs=[str(p) for p in outputs], details={"times": times})
+    return StageResult(headline=demo_headline(metrics), metrics=metrics, summary=summary,
+                       outputs=[str(p) for p in outputs], details={"times": times})

@@ -137,4 +137,5 @@ def run(out_dir: Path, steps: int = 300, extract_overrides: list[str] | None = N
                "knn_top1": res["scale_knn"], "knn_top1_frozen_base": res["knn"]}
     outputs = [out_dir / "scale_results.md", plot, Path(cfg.train.out_dir) / "loss.png"]
     return StageResult(headline=demo_headline(metrics, chance), metrics=metrics, summary=summary,
-                       outputs=[str(p) for p in outputs if p.exists()], details={"probes": res, "extract": stores, "train_steps": trained["steps"]})
+                       outputs=[str(p) for p in outputs if p.exists()],
+                       details={"probes": res, "extract": stores, "train_steps": trained["steps"]})

@@ -189,4 +189,5 @@ def run(out_dir: Path, steps: int = 40) -> StageResult:
                "knn_top1": trained_res["knn_top1"], "knn_top1_random": random_res["knn_top1"],
                "linear_top1": trained_res["linear_top1"], "linear_top1_random": random_res["linear_top1"],
                "linear_top1_frame_diff": diff_top1}
-    return StageResult(headline=demo_headline(metrics), metrics=metrics, summary=summary, outputs=[str(p) for p in outputs if p.exists()])
+    return StageResult(headline=demo_headline(metrics), metrics=metrics, summary=summary,
+                       outputs=[str(p) for p in outputs if p.exists()])
