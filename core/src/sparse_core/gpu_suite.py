@@ -140,7 +140,8 @@ def _sanity(ctx: RowContext) -> dict[str, Any]:
 
     if ctx.dry:
         over = ["--train.max_steps", "2", "--train.batch_size", "4", "--data.num_samples", "32",
-                "--data.num_eval_samples", "16", "--eval.max_train_samples", "32", "--eval.knn_k", "5", "--model.depth", "1",
+                "--data.num_eval_samples", "16", "--eval.max_train_samples", "32", "--eval.knn_k", "5",
+                "--model.depth", "1",
                 "--train.log_every", "1"]
     else:  # ViT-S width at 64 px, ~2 min of training on an H100/H200
         over = ["--model.embed_dim", "384", "--model.depth", "12", "--model.num_heads", "6",
