@@ -3,9 +3,9 @@
 ``python -m sparse_core.gpu_suite --out bench-results`` (or ``nox -s bench -- --gpu``) runs the rows of
 :data:`ROWS` in order on CUDA; each row is isolated (an exception or its time budget ends that row only, and is
 reported), and ``gpu_suite.json`` (every row's numbers) and ``gpu_suite.md`` (the summary) are rewritten
-after every row, so a run killed by a timeout keeps what finished (two files: the device tool returns few). ``--dry-run`` runs every row at toy size on the
-CPU in seconds (a test does), so GPU minutes go to measuring, not debugging. The rows reuse the packages' own
-bench functions; times are medians after warm-up (:mod:`sparse_core.timing`); MFU uses FLOPs counted by
+after every row, so a run killed by a timeout keeps what finished (two files: the device tool returns few).
+``--dry-run`` runs every row at toy size on the CPU in seconds (a test does), so GPU minutes go to measuring,
+not debugging. The rows reuse the packages' own bench functions; times are medians after warm-up (:mod:`sparse_core.timing`); MFU uses FLOPs counted by
 ``torch.utils.flop_counter`` against the device's dense bf16 peak (:func:`sparse_core.bench.peak_bf16_flops`).
 """
 
@@ -236,7 +236,7 @@ def run_suite(out_dir: Path | str, dry_run: bool = False, only: Sequence[str] | 
                 with time_limit(0 if dry_run else min(row.budget_s, left)):
                     value = row.fn(RowContext(device, dry_run, Path(scratch)))
                 res.update(ok=True, headline=value.pop("headline", {}), result=value)
-            except Exception as exc:  # noqa: BLE001 - a failing row is reported, the others still run
+            except Exception as exc:  # a failing row is reported, the others still run
                 res["error"] = f"{type(exc).__name__}: {exc}\n" + "".join(traceback.format_exc(limit=-3))
             res["time_s"] = round(time.perf_counter() - t0, 1)
             print(f"[gpu-suite] {row.name}: {'ok' if res['ok'] else 'FAILED'} in {res['time_s']} s "
