@@ -5,8 +5,9 @@
 reported), and ``gpu_suite.json`` (every row's numbers) and ``gpu_suite.md`` (the summary) are rewritten
 after every row, so a run killed by a timeout keeps what finished (two files: the device tool returns few).
 ``--dry-run`` runs every row at toy size on the CPU in seconds (a test does), so GPU minutes go to measuring,
-not debugging. The rows reuse the packages' own bench functions; times are medians after warm-up (:mod:`sparse_core.timing`); MFU uses FLOPs counted by
-``torch.utils.flop_counter`` against the device's dense bf16 peak (:func:`sparse_core.bench.peak_bf16_flops`).
+not debugging. The rows reuse the packages' own bench functions; times are medians after warm-up
+(:mod:`sparse_core.timing`); MFU uses FLOPs counted by ``torch.utils.flop_counter`` against the device's
+dense bf16 peak (:func:`sparse_core.bench.peak_bf16_flops`).
 """
 
 from __future__ import annotations
