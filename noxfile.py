@@ -3,6 +3,7 @@
     python -m nox -t test        # every package's tests in its own env + integration tests (what CI runs)
     python -m nox -s demo        # the main job: every method's tiny stage on embedded data
     python -m nox -s bench       # benchmarks (CPU, or GPU when present); JSON into bench-results/
+    python -m nox -s bench -- --gpu [--dry-run]   # the prepared GPU suite (toy-size CPU dry run)
     python -m nox -s lint build  # ruff + mypy on core; wheels installed one by one into clean envs
 
 torch and torchvision (a 5.5 GB CUDA build from the machine's local mirror) are installed once into
@@ -156,4 +157,8 @@ def demo(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """Benchmarks of every installed package (sparse vs dense, ours vs baseline) -> bench-results/*.json."""
     _install(session, *PACKAGES, editable=False)
+    if "--gpu" in session.posargs:  # the prepared GPU suite (issue 14): `nox -s bench -- --gpu [--dry-run]`
+        session.run("python", "-m", "sparse_core.gpu_suite", "--out", str(ROOT / "bench-results"),
+                    *session.posargs, env=ENV)
+        return
     session.run("sparse-ssl-bench", "--out", str(ROOT / "bench-results"), *session.posargs, env=ENV)

@@ -36,7 +36,8 @@ from sparse_core.models import SparseVisionTransformer
 from sparse_core.report import markdown_table
 from sparse_core.suite import StageResult
 
-__all__ = ["CoreBenchConfig", "run", "run_bench", "main", "count_flops", "flop_counter", "peak_bf16_flops"]
+__all__ = ["CoreBenchConfig", "bench_model", "run", "run_bench", "main", "count_flops", "flop_counter",
+           "peak_bf16_flops"]
 
 KEEPS = (1.0, 0.35, 0.15, 0.05)
 MODELS = ("small", "base")
@@ -151,6 +152,7 @@ def _bench_model(
     repeats: int,
     device: torch.device,
     compile_mode: str | None,
+    compile_backend: str = "inductor",
 ) -> list[dict[str, Any]]:
     kwargs: dict[str, Any] = dict(num_classes=0, img_size=img_size)
     if depth is not None:
@@ -160,7 +162,9 @@ def _bench_model(
     assert isinstance(model, SparseVisionTransformer)
     fwd: Callable[..., torch.Tensor] = model
     if compile_mode is not None:
-        fwd = torch.compile(model, mode=None if compile_mode == "default" else compile_mode)  # type: ignore[assignment]
+        fwd = torch.compile(  # type: ignore[assignment]
+            model, mode=None if compile_mode == "default" else compile_mode, backend=compile_backend
+        )
     opt = _adamw(model)
     num_tokens = model.num_patches
     x = torch.randn(batch_size, 3, img_size, img_size, device=device)
@@ -208,6 +212,7 @@ def _bench_model(
             keep=keep,
             tokens=k,
             ms_per_step=1e3 * statistics.median(times),
+            images_per_s=batch_size / statistics.median(times),
             opt_ms=1e3 * statistics.median(opt_times) if opt_times else None,
             peak_mem_mib=round(peak_mib, 1),
         )
@@ -221,6 +226,44 @@ def _bench_model(
         row["speedup"] = dense / row["ms_per_step"] if dense else None
         row["ideal"] = 1.0 / row["keep"]
         row["efficiency"] = row["speedup"] / row["ideal"] if dense else None
+    return rows
+
+
+def bench_model(
+    size: str,
+    keeps: Sequence[float],
+    batch_size: int,
+    device: torch.device,
+    img_size: int = 224,
+    depth: int | None = None,
+    warmup: int = 5,
+    repeats: int = 20,
+    compile_mode: str | None = None,
+    compile_backend: str = "inductor",
+) -> list[dict[str, Any]]:
+    """Training-step rows of one sparse ViT size, one per keep ratio (the GPU suite's core rows).
+
+    Args:
+        size: ``tiny``, ``small``, ``base`` or ``large`` (patch 16).
+        keeps: Keep ratios; include 1.0 so speed-up and fraction of ideal are filled.
+        batch_size: Images per step.
+        device: Where to run (bf16 autocast and MFU on CUDA).
+        img_size: Image side in pixels.
+        depth: Number of blocks (None: the size's own).
+        warmup: Untimed steps before the timed ones.
+        repeats: Timed steps (median reported).
+        compile_mode: ``torch.compile`` mode, or None for eager.
+        compile_backend: ``torch.compile`` backend (``"eager"`` exercises the compiled path cheaply on a CPU).
+
+    Returns:
+        one dict per keep: ``ms_per_step``, ``images_per_s``, ``peak_mem_mib``, ``gflop_per_step`` (counted by
+        ``FlopCounterMode``), ``mfu`` (CUDA with a known device, else None), ``speedup``, ``ideal``,
+        ``efficiency`` (speed-up / ideal), ``batch_size``, ``img_size``.
+    """
+    rows = _bench_model(size, keeps, batch_size, img_size, depth, warmup, repeats, device, compile_mode,
+                        compile_backend)
+    for row in rows:
+        row.update(batch_size=batch_size, img_size=img_size, compile=compile_mode)
     return rows
 
 

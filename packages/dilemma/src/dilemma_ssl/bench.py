@@ -15,20 +15,25 @@ from __future__ import annotations
 
 import json
 import statistics
+import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from dilemma_ssl.config import MethodConfig, ModelConfig
+from dilemma_ssl import evaluate as ev
+from dilemma_ssl.config import DilemmaRunConfig, MethodConfig, ModelConfig
+from dilemma_ssl.data import build_eval_datasets
 from dilemma_ssl.presets import small_vit
+from dilemma_ssl.runner import CONFIG_DIR, build_task, train
 from dilemma_ssl.schedule import SparsitySchedule
 from dilemma_ssl.variants.mocov3 import MoCoV3DilemmaTask
+from sparse_core.config import parse_config
 from sparse_core.report import markdown_table
 from sparse_core.suite import StageResult
 from sparse_core.timing import training_step_time
 
-__all__ = ["run", "time_step"]
+__all__ = ["epoch_time_ratio", "learning_sanity", "run", "time_step"]
 
 
 def time_step(
@@ -105,3 +110,78 @@ def run(out_dir: Path, quick: bool = False) -> StageResult:
     headline = {k: res[k] for k in ("epoch_time_ratio", "peak_memory_ratio") if res.get(k) is not None}
     details = {k: v for k, v in res.items() if k != "summary"}
     return StageResult(metrics=headline, summary=text, outputs=[str(out_dir / "dilemma.json")], details=details)
+
+
+def epoch_time_ratio(model: ModelConfig, base: int, device: torch.device, repeats: int,
+                     warmup: int = 2) -> dict[str, Any]:
+    """Epoch-time ratio of MoCo v3 + DILEMMA (random schedule) to dense MoCo v3 (the GPU suite's row).
+
+    Args:
+        model: Backbone and heads (ViT-S/16 at 224 px on the GPU: ``ModelConfig(head_norm="bn")``).
+        base: Base batch of the dense step; ratio r runs at ``base * multiplier(r)`` (same memory budget).
+        device: Where to run.
+        repeats: Timed steps per ratio.
+        warmup: Untimed steps per ratio.
+
+    Returns:
+        ``per_ratio`` (batch, step_s, images_per_s, peak_gib per sparsity ratio) and ``epoch_time_ratio``
+        ``(mean t_r / mean b_r) / (t_0 / b_0)`` (thesis Table 3.12: 0.65x), ``peak_memory_ratio`` on CUDA.
+    """
+    method = MethodConfig()
+    per_ratio: dict[float, dict[str, Any]] = {}
+    for r, m in zip(method.sparsity, method.batch_multipliers):
+        torch.manual_seed(0)
+        task = MoCoV3DilemmaTask(model, method, SparsitySchedule.constant(base, r, m), seed=0).to(device)
+        t, peak = time_step(task, base * m, model.img_size, 1, device, repeats, warmup)
+        per_ratio[r] = {"batch": base * m, "step_s": t, "images_per_s": base * m / t, "peak_gib": peak}
+        del task
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+    dense = per_ratio[0.0]
+    mean_t = statistics.mean(v["step_s"] for v in per_ratio.values())
+    mean_b = statistics.mean(v["batch"] for v in per_ratio.values())
+    peaks = [v["peak_gib"] for v in per_ratio.values() if v["peak_gib"] is not None]
+    return {
+        "per_ratio": {f"{k:g}": v for k, v in per_ratio.items()},
+        "epoch_time_ratio": (mean_t / mean_b) / (dense["step_s"] / dense["batch"]),
+        "peak_memory_ratio": max(peaks) / dense["peak_gib"] if peaks and dense["peak_gib"] else None,
+        "model": f"{model.arch} {model.img_size}px patch {model.patch_size}",
+        "base_batch": base,
+    }
+
+
+def learning_sanity(out_dir: Path, overrides: list[str]) -> dict[str, Any]:
+    """Train MoCo v3 + DILEMMA briefly and report k-NN top-1 of the backbone before and after training.
+
+    Args:
+        out_dir: The training run's folder.
+        overrides: Command-line overrides on top of the shipped ``tiny`` config (e.g. a larger ViT, more
+            steps, ``--train.precision bf16``).
+
+    Returns:
+        ``knn_before`` / ``knn_after`` (weighted k-NN top-1 %, same seed so "before" is the run's own
+        initialisation), ``steps``, ``train_s`` and the final ``loss`` when logged.
+    """
+    argv = ["--config", "tiny", "--train.out_dir", str(out_dir), "--train.resume", "none", *overrides]
+    cfg = parse_config(DilemmaRunConfig, argv, config_dir=CONFIG_DIR)
+    train_ds, test_ds = build_eval_datasets(cfg.data, cfg.model)
+    train_ds = ev.subsample(train_ds, cfg.eval.max_train_samples)
+
+    def knn(task: Any) -> float:
+        task.eval()
+        backbone = task.backbone
+        tr, te = ev.features(backbone, train_ds), ev.features(backbone, test_ds)
+        return ev.knn_eval(tr, te, cfg.eval.knn_k, cfg.eval.knn_t)
+
+    torch.manual_seed(cfg.train.seed)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    before = knn(build_task(cfg).to(device))
+    t0 = time.perf_counter()
+    result = train(cfg, evaluate=False)
+    train_s = time.perf_counter() - t0
+    task = build_task(cfg)
+    ckpt = torch.load(result["train"]["checkpoint"], map_location="cpu", weights_only=True)
+    task.load_state_dict(ckpt["task"])
+    after = knn(task.to(device))
+    return {"knn_before": before, "knn_after": after, "steps": result["train"].get("steps"), "train_s": train_s,
+            "model": f"{cfg.model.arch} embed {cfg.model.embed_dim} depth {cfg.model.depth} {cfg.model.img_size}px"}

@@ -30,7 +30,7 @@ from sparse_core.report import markdown_table
 from sparse_core.suite import StageResult
 from sparse_core.timing import median_time
 
-__all__ = ["run"]
+__all__ = ["prediction_cost", "run"]
 
 
 def _model_cfg(big: bool) -> VectorFieldConfig:
@@ -188,3 +188,25 @@ def run(out_dir: Path, quick: bool = False) -> StageResult:
     headline = {"nfe_ratio_allpast_vs_river": last["nfe_ratio"], "predict16_ratio": last["predict16_ratio"],
                 "context_frames": last["past_frames"]}
     return StageResult(metrics=headline, summary=text, outputs=[str(out_dir / "river.json")], details=result)
+
+
+def prediction_cost(device: torch.device, paper_scale: bool, contexts: list[int], steps: int = 10,
+                    repeats: int = 10) -> dict[str, Any]:
+    """Wall time to predict 16 frames and the all-past / RIVER conditioning cost (the GPU suite's row).
+
+    Args:
+        device: Where to run (bf16 weights on CUDA, fp32 elsewhere).
+        paper_scale: The BAIR64 vector field (width 768, 13 blocks) instead of the small CPU one.
+        contexts: Numbers of past frames (e.g. ``[8, 32]``).
+        steps: Euler steps per predicted frame (the thesis' Euler-10).
+        repeats: Timed calls per NFE (the 16-frame rollouts use ``max(1, repeats // 5)``).
+
+    Returns:
+        ``rows`` (per past-frame count: NFE ms and 16-frame seconds of both models and their ratios),
+        ``model`` (width, blocks), ``euler_steps``.
+    """
+    cfg = _model_cfg(paper_scale)
+    dtype = torch.bfloat16 if device.type == "cuda" else torch.float32
+    rows = _context_scaling(cfg, device, contexts, steps, repeats, dtype)
+    return {"rows": rows, "model": {"width": cfg.width, "blocks": 2 * cfg.depth_in + cfg.depth_mid},
+            "euler_steps": steps}
