@@ -29,7 +29,23 @@ from sfclip.config import SFCLIPConfig
 from sfclip.teachers import TextTeacher, VisionTeacher, build_text_teacher, build_vision_teacher
 from sfclip.towers import TextTower, VisionTower
 
-__all__ = ["SFCLIPTask", "subset_rows"]
+__all__ = ["SFCLIPTask", "subset_rows", "TEACHER_PREFIXES"]
+
+TEACHER_PREFIXES = ("text_teacher.", "vision_teacher.")
+"""State-dict prefixes of the frozen teachers: left out of the task's state dict (checkpoints hold only what
+trains; the teachers are rebuilt from the config)."""
+
+
+def _drop_teachers(module: nn.Module, state: dict[str, Any], prefix: str, local_metadata: Any) -> None:
+    """State-dict hook: remove the teachers' entries."""
+    for key in [k for k in state if k[len(prefix):].startswith(TEACHER_PREFIXES)]:
+        del state[key]
+
+
+def _teachers_not_missing(module: nn.Module, keys: Any) -> None:
+    """Load post-hook: the teachers' entries are not missing from a checkpoint (they are never saved)."""
+    for key in [k for k in keys.missing_keys if k.startswith(TEACHER_PREFIXES)]:
+        keys.missing_keys.remove(key)
 
 
 def subset_rows(ratio: float, total: int, rows: slice, generator: torch.Generator) -> Tensor:
@@ -83,6 +99,8 @@ class SFCLIPTask(Task):
         # learned projections from student tokens to teacher features (training only, not exported)
         self.text_distill = nn.Linear(x.width, self.text_teacher.dim)
         self.vision_distill = nn.Linear(v.embed_dim, vision_teacher.dim) if vision_teacher is not None else None
+        self._register_state_dict_hook(_drop_teachers)
+        self.register_load_state_dict_post_hook(_teachers_not_missing)
 
     @property
     def vision(self) -> VisionTower:
