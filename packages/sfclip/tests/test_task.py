@@ -1,0 +1,105 @@
+"""SF-CLIP task: frozen teachers, distillation only on the subset, word-embedding projection, token grids."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from sfclip_test_utils import tiny_config
+
+from sparse_core.engine import OptimConfig, build_optimizer
+from sfclip.data import ShapePairs
+from sfclip.task import SFCLIPTask, subset_rows
+
+
+def _batch(n: int = 16) -> dict:
+    data = ShapePairs(n, 32, seed=1)
+    samples = [data[i] for i in range(n)]
+    return {"image": torch.stack([s["image"] for s in samples]), "caption": [s["caption"] for s in samples]}
+
+
+@pytest.fixture(scope="module")
+def task() -> SFCLIPTask:
+    torch.manual_seed(0)
+    return SFCLIPTask(tiny_config(image_ratio=0.25, text_ratio=0.125))
+
+
+def test_teachers_frozen_in_eval_and_absent_from_optimizer(task: SFCLIPTask) -> None:
+    task.train()
+    teachers = [task.text_teacher, task.vision_teacher]
+    assert all(not m.training for t in teachers for m in t.modules())
+    assert task.student.training and task.text_distill.training
+    teacher_params = {id(p) for t in teachers for p in t.parameters()}
+    assert teacher_params and all(not p.requires_grad for t in teachers for p in t.parameters())
+    opt = build_optimizer(task, OptimConfig(lr=1e-3), lr=1e-3)
+    in_opt = {id(p) for g in opt.param_groups for p in g["params"]}
+    assert not in_opt & teacher_params
+    assert in_opt == {id(p) for p in task.parameters() if p.requires_grad}
+    # a step leaves the teachers untouched and without gradients
+    before = {k: v.clone() for k, v in task.vision_teacher.state_dict().items()}
+    task.zero_grad()
+    task.training_step(_batch(), step=0)["loss"].backward()
+    opt.step()
+    assert all(p.grad is None for t in teachers for p in t.parameters())
+    assert all(torch.equal(before[k], v) for k, v in task.vision_teacher.state_dict().items())
+
+
+def test_teachers_not_in_state_dict_nor_export(task: SFCLIPTask) -> None:
+    keys = task.state_dict().keys()
+    assert not [k for k in keys if "teacher" in k]
+    assert any(k.startswith("student.vision.") for k in keys) and "student.logit_scale.log_scale" in keys
+    assert not [k for k in task.student.state_dict() if "teacher" in k]  # the frozen word table is not exported
+    task.load_state_dict(task.state_dict())  # strict load of a teacher-free checkpoint
+
+
+def test_teachers_see_only_the_subset(task: SFCLIPTask) -> None:
+    task.text_teacher.rows_seen = task.vision_teacher.rows_seen = 0
+    out = task.training_step(_batch(16), step=3)
+    assert task.vision_teacher.rows_seen == 4  # 0.25 of 16
+    assert task.text_teacher.rows_seen == 2  # 0.125 of 16
+    assert {"clip", "vd", "td"} <= out.keys()
+    torch.testing.assert_close(out["loss"], out["clip"] + out["vd"] + out["td"])  # lambda_1 = lambda_2 = 1
+
+
+def test_distillation_loss_depends_only_on_subset_rows(task: SFCLIPTask) -> None:
+    """Changing a row outside both subsets changes the CLIP loss but neither distillation loss."""
+    task.eval()
+    batch = _batch(16)
+    chosen = set(subset_rows(0.25, 16, slice(0, 16), task.generator(5, "distill_image")).tolist())
+    chosen |= set(subset_rows(0.125, 16, slice(0, 16), task.generator(5, "distill_text")).tolist())
+    other = next(i for i in range(16) if i not in chosen)
+    a = task.training_step(batch, step=5)
+    batch["image"][other] = 1.0 - batch["image"][other]
+    batch["caption"][other] = "a completely different caption"
+    b = task.training_step(batch, step=5)
+    task.train()
+    assert not torch.allclose(a["clip"], b["clip"])
+    torch.testing.assert_close(a["vd"], b["vd"])
+    torch.testing.assert_close(a["td"], b["td"])
+
+
+def test_subset_rows_split_the_global_choice_across_processes() -> None:
+    g = lambda: torch.Generator().manual_seed(7)  # noqa: E731
+    whole = subset_rows(0.25, 16, slice(0, 16), g())
+    parts = [subset_rows(0.25, 16, slice(r * 8, (r + 1) * 8), g()) + r * 8 for r in range(2)]
+    assert whole.numel() == 4
+    assert torch.equal(torch.cat(parts), whole)
+
+
+def test_learned_embedding_variant_and_image_masking() -> None:
+    torch.manual_seed(0)
+    cfg = tiny_config(vision="efficientnet_lite0", vision_size=64, image_mask_ratio=0.5)
+    cfg.text.word_embedding_projection = False
+    task = SFCLIPTask(cfg)
+    assert isinstance(task.text.token_proj, torch.nn.Embedding)
+    out = task.training_step(_batch(8), step=0)
+    out["loss"].backward()
+    assert torch.isfinite(out["vd"]) and task.student["vision"].vit.mask_token.grad is not None
+
+
+def test_word_embedding_projection_reads_the_teacher_table(task: SFCLIPTask) -> None:
+    table = task.text_teacher.word_embeddings
+    ids = torch.tensor([[101, 1037, 2417, 102]])
+    proj = task.text.token_proj
+    expected = proj(table[ids])
+    torch.testing.assert_close(proj(task.text.teacher_words[ids]), expected)
+    assert not task.text.teacher_words.requires_grad
