@@ -1,0 +1,31 @@
+"""``sfclip-train``: the tiny run trains, refuses unknown keys, and its seed decides the weights."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from safetensors.torch import load_file
+from sfclip_test_utils import FAST_ARGV
+
+from sparse_core.testing import assert_rejects_unknown_key, assert_seed_decides_weights
+from sfclip.cli.train import WEIGHTS, main
+
+
+def test_tiny_config_trains_and_lowers_the_loss(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    assert main(["--config", "tiny", "--train.max_steps", "20", "--train.out_dir", str(out)]) == 0
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in rows if "loss" in r]
+    assert len(losses) >= 3 and losses[-1] < losses[0]
+    assert {"clip", "vd", "td"} <= rows[-1].keys()
+    weights = load_file(out / WEIGHTS)
+    assert weights and not [k for k in weights if "teacher" in k or "distill" in k]
+
+
+def test_unknown_key_is_refused() -> None:
+    assert_rejects_unknown_key(main)
+
+
+def test_same_seed_same_weights(tmp_path: Path) -> None:
+    assert_seed_decides_weights(main, FAST_ARGV, WEIGHTS, tmp_path, seed=0, other_seed=1)
