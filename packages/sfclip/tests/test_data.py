@@ -8,8 +8,8 @@ import pytest
 import torch
 from PIL import Image
 
-from sparse_core.data.errors import DatasetError
 from sfclip.data import COLOURS, PairFolder, ShapePairs
+from sparse_core.data.errors import DatasetError
 
 
 def test_pair_folder_skips_corrupt_images_and_empty_captions(tmp_path: Path) -> None:

@@ -6,9 +6,9 @@ import pytest
 import torch
 from sfclip_test_utils import tiny_config
 
-from sparse_core.engine import OptimConfig, build_optimizer
 from sfclip.data import ShapePairs
 from sfclip.task import SFCLIPTask, subset_rows
+from sparse_core.engine import OptimConfig, build_optimizer
 
 
 def _batch(n: int = 16) -> dict:
@@ -78,7 +78,7 @@ def test_distillation_loss_depends_only_on_subset_rows(task: SFCLIPTask) -> None
 
 
 def test_subset_rows_split_the_global_choice_across_processes() -> None:
-    g = lambda: torch.Generator().manual_seed(7)  # noqa: E731
+    g = lambda: torch.Generator().manual_seed(7)
     whole = subset_rows(0.25, 16, slice(0, 16), g())
     parts = [subset_rows(0.25, 16, slice(r * 8, (r + 1) * 8), g()) + r * 8 for r in range(2)]
     assert whole.numel() == 4

@@ -31,8 +31,8 @@ COLOURS: dict[str, tuple[float, float, float]] = {
 def _load_image(path: Path, size: int) -> torch.Tensor | None:
     """RGB image resized to ``size`` x ``size`` in [0, 1], or None when it cannot be decoded."""
     try:
-        with Image.open(path) as im:
-            im = im.convert("RGB").resize((size, size), Image.BICUBIC)
+        with Image.open(path) as raw:
+            im = raw.convert("RGB").resize((size, size), Image.Resampling.BICUBIC)
     except (OSError, ValueError, Image.DecompressionBombError):
         return None
     return TF.to_dtype(TF.pil_to_tensor(im), torch.float32, scale=True)

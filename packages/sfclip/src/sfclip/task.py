@@ -21,13 +21,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sfclip.config import SFCLIPConfig
+from sfclip.teachers import TextTeacher, VisionTeacher, build_text_teacher, build_vision_teacher
+from sfclip.towers import TextTower, VisionTower
 from sparse_core.distributed import global_mean
 from sparse_core.engine import Task
 from sparse_core.losses.clip import LogitScale, clip_loss
 from sparse_core.losses.distill import masked_feature_distill
-from sfclip.config import SFCLIPConfig
-from sfclip.teachers import TextTeacher, VisionTeacher, build_text_teacher, build_vision_teacher
-from sfclip.towers import TextTower, VisionTower
 
 __all__ = ["SFCLIPTask", "subset_rows", "TEACHER_PREFIXES"]
 

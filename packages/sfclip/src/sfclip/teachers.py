@@ -25,6 +25,7 @@ class Teacher(nn.Module):
     """Base of the frozen teachers: no gradients, always eval mode, counts the rows it sees."""
 
     rows_seen: int = 0
+    net: Any
 
     def freeze(self) -> None:
         """Turn off gradients of every parameter and switch to eval mode."""
@@ -44,6 +45,9 @@ class VisionTeacher(Teacher):
         size: image side the teacher sees (images are resized to it).
         dim: feature width.
     """
+
+    mean: Tensor
+    std: Tensor
 
     def __init__(self, size: int, dim: int) -> None:
         super().__init__()
@@ -103,9 +107,10 @@ class Dinov2Teacher(VisionTeacher):
     """
 
     def __init__(self, model: nn.Module, size: int) -> None:
-        super().__init__(size, int(model.config.hidden_size))
+        config: Any = model.config
+        super().__init__(size, int(config.hidden_size))
         self.net = model
-        self.patch = int(model.config.patch_size)
+        self.patch = int(config.patch_size)
         self.freeze()
 
     def features(self, x: Tensor) -> Tensor:
@@ -119,11 +124,11 @@ class TextTeacher(Teacher):
     """A Hugging Face text model (encoder or causal LM) and its tokenizer, frozen.
 
     Args:
-        model: a ``transformers`` base model returning ``last_hidden_state``.
+        model: a ``transformers`` base model (``PreTrainedModel``) returning ``last_hidden_state``.
         tokenizer: its tokenizer (the student inherits it).
     """
 
-    def __init__(self, model: nn.Module, tokenizer: Any) -> None:
+    def __init__(self, model: Any, tokenizer: Any) -> None:
         super().__init__()
         self.net = model
         self.tokenizer = tokenizer
@@ -198,7 +203,7 @@ def build_vision_teacher(kind: str, size: int, path: str = "") -> VisionTeacher:
     if kind == "dinov2":
         return Dinov2Teacher(Dinov2Model.from_pretrained(path), size)
     if kind == "dinov2_tiny_random":
-        cfg = Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64,
+        cfg = Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, mlp_ratio=2,
                            patch_size=8, image_size=size)
         return Dinov2Teacher(Dinov2Model(cfg), size)
     raise ValueError(f"unknown vision teacher {kind!r}")

@@ -43,6 +43,9 @@ class VisionTower(nn.Module):
         embed_dim: joint embedding width.
     """
 
+    mean: Tensor
+    std: Tensor
+
     def __init__(self, img_size: int, patch_size: int, width: int, depth: int, num_heads: int,
                  embed_dim: int) -> None:
         super().__init__()
@@ -94,6 +97,8 @@ class TextTower(nn.Module):
     Shape:
         word_embeddings: (V, D_teacher).
     """
+
+    teacher_words: Tensor
 
     def __init__(self, word_embeddings: Tensor, width: int, depth: int, num_heads: int, context_length: int,
                  embed_dim: int, word_embedding_projection: bool = True) -> None:

@@ -15,13 +15,13 @@ from typing import Any
 
 from torch.utils.data import Dataset
 
+from sfclip.config import CONFIG_DIR, SFCLIPConfig
+from sfclip.data import PairFolder, ShapePairs
+from sfclip.task import SFCLIPTask
 from sparse_core.cli import run_cli
 from sparse_core.engine import Trainer
 from sparse_core.engine.seeding import seeded
 from sparse_core.export import save_weights
-from sfclip.config import CONFIG_DIR, SFCLIPConfig
-from sfclip.data import PairFolder, ShapePairs
-from sfclip.task import SFCLIPTask
 
 __all__ = ["main", "train", "build_dataset"]
 
