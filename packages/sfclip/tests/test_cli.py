@@ -29,3 +29,23 @@ def test_unknown_key_is_refused() -> None:
 
 def test_same_seed_same_weights(tmp_path: Path) -> None:
     assert_seed_decides_weights(main, FAST_ARGV, WEIGHTS, tmp_path, seed=0, other_seed=1)
+
+
+def test_folder_pairs_train_and_count_skipped(tmp_path: Path) -> None:
+    from PIL import Image
+
+    root = tmp_path / "pairs"
+    root.mkdir()
+    for i, (name, rgb) in enumerate([("red", (255, 0, 0)), ("green", (0, 255, 0))] * 4):
+        Image.new("RGB", (40, 40), rgb).save(root / f"{i}.png")
+        (root / f"{i}.txt").write_text(f"a {name} square")
+    (root / "bad.png").write_bytes(b"\x89PNG broken")
+    (root / "bad.txt").write_text("a broken image")
+    (root / "blank.png").write_bytes((root / "0.png").read_bytes())
+    (root / "blank.txt").write_text("")
+    out = tmp_path / "run"
+    argv = [*FAST_ARGV, "--data.source", "folder", "--data.root", str(root), "--train.batch_size", "10",
+            "--train.max_steps", "2", "--train.out_dir", str(out)]
+    assert main(argv) == 0
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert rows[-1]["skipped_total"] == 2
