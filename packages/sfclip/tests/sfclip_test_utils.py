@@ -11,13 +11,14 @@ FAST_ARGV = ["--config", "tiny", "--teacher.text", "bert_tiny_random", "--teache
 slower)."""
 
 
-def tiny_config(vision: str = "dinov2_tiny_random", vision_size: int = 48, **distill: float) -> SFCLIPConfig:
-    """A 2-block SF-CLIP on 32 px images with tiny random teachers (DINOv2 grid 6x6 vs the student's 4x4)."""
+def tiny_config(vision: tuple[str, ...] = ("dinov2_tiny_random",), vision_size: int = 48,
+                **distill: float) -> SFCLIPConfig:
+    """A 1-block SF-CLIP on 32 px images with tiny random teachers (DINOv2 grid 6x6 vs the student's 4x4)."""
     return SFCLIPConfig(
         embed_dim=16,
         vision=VisionConfig(img_size=32, patch_size=8, embed_dim=24, depth=1, num_heads=2),
         text=TextConfig(width=24, depth=1, num_heads=2, context_length=16),
-        teacher=TeacherConfig(vision=vision, vision_size=vision_size, text="bert_tiny_random"),
+        teacher=TeacherConfig(vision=list(vision), vision_size=vision_size, text="bert_tiny_random"),
         distill=DistillConfig(**distill),
         data=DataConfig(source="shapes", num_pairs=32),
     )

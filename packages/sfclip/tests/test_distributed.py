@@ -23,7 +23,7 @@ def _step(rank: int, world: int) -> tuple[dict[str, float], dict[str, torch.Tens
     out["loss"].backward()
     grads = {n: p.grad.clone() for n, p in task.named_parameters() if p.grad is not None}
     losses = {k: v.item() for k, v in out.items() if k in ("loss", "clip", "vd", "td")}
-    return losses, grads, task.vision_teacher.rows_seen, task.text_teacher.rows_seen
+    return losses, grads, task.vision_teachers["dinov2_tiny_random"].rows_seen, task.text_teacher.rows_seen
 
 
 def test_two_processes_equal_one_process() -> None:

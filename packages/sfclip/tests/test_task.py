@@ -20,12 +20,13 @@ def _batch(n: int = 16) -> dict:
 @pytest.fixture(scope="module")
 def task() -> SFCLIPTask:
     torch.manual_seed(0)
-    return SFCLIPTask(tiny_config(image_ratio=0.25, text_ratio=0.125))
+    # two vision teachers at once (Table 7.9), grids 6x6 (DINOv2) and 2x2 (EfficientNet) vs the student's 4x4
+    return SFCLIPTask(tiny_config(("dinov2_tiny_random", "efficientnet_lite0"), image_ratio=0.25, text_ratio=0.125))
 
 
 def test_teachers_frozen_in_eval_and_absent_from_optimizer(task: SFCLIPTask) -> None:
     task.train()
-    teachers = [task.text_teacher, task.vision_teacher]
+    teachers = [task.text_teacher, *task.vision_teachers.values()]
     assert all(not m.training for t in teachers for m in t.modules())
     assert task.student.training and task.text_distill.training
     teacher_params = {id(p) for t in teachers for p in t.parameters()}
@@ -35,12 +36,13 @@ def test_teachers_frozen_in_eval_and_absent_from_optimizer(task: SFCLIPTask) -> 
     assert not in_opt & teacher_params
     assert in_opt == {id(p) for p in task.parameters() if p.requires_grad}
     # a step leaves the teachers untouched and without gradients
-    before = {k: v.clone() for k, v in task.vision_teacher.state_dict().items()}
+    dino = task.vision_teachers["dinov2_tiny_random"]
+    before = {k: v.clone() for k, v in dino.state_dict().items()}
     task.zero_grad()
     task.training_step(_batch(), step=0)["loss"].backward()
     opt.step()
     assert all(p.grad is None for t in teachers for p in t.parameters())
-    assert all(torch.equal(before[k], v) for k, v in task.vision_teacher.state_dict().items())
+    assert all(torch.equal(before[k], v) for k, v in dino.state_dict().items())
 
 
 def test_teachers_not_in_state_dict_nor_export(task: SFCLIPTask) -> None:
@@ -52,9 +54,11 @@ def test_teachers_not_in_state_dict_nor_export(task: SFCLIPTask) -> None:
 
 
 def test_teachers_see_only_the_subset(task: SFCLIPTask) -> None:
-    task.text_teacher.rows_seen = task.vision_teacher.rows_seen = 0
+    vision = list(task.vision_teachers.values())
+    for t in [task.text_teacher, *vision]:
+        t.rows_seen = 0
     out = task.training_step(_batch(16), step=3)
-    assert task.vision_teacher.rows_seen == 4  # 0.25 of 16
+    assert [t.rows_seen for t in vision] == [4, 4]  # 0.25 of 16, each teacher
     assert task.text_teacher.rows_seen == 2  # 0.125 of 16
     assert {"clip", "vd", "td"} <= out.keys()
     torch.testing.assert_close(out["loss"], out["clip"] + out["vd"] + out["td"])  # lambda_1 = lambda_2 = 1
@@ -87,7 +91,7 @@ def test_subset_rows_split_the_global_choice_across_processes() -> None:
 
 def test_learned_embedding_variant_and_image_masking() -> None:
     torch.manual_seed(0)
-    cfg = tiny_config(vision="efficientnet_lite0", vision_size=64, image_mask_ratio=0.5)
+    cfg = tiny_config(("efficientnet_lite0",), vision_size=64, image_mask_ratio=0.5)
     cfg.text.word_embedding_projection = False
     task = SFCLIPTask(cfg)
     assert isinstance(task.text.token_proj, torch.nn.Embedding)
@@ -103,3 +107,15 @@ def test_word_embedding_projection_reads_the_teacher_table(task: SFCLIPTask) -> 
     expected = proj(table[ids])
     torch.testing.assert_close(proj(task.text.teacher_words[ids]), expected)
     assert not task.text.teacher_words.requires_grad
+
+
+def test_vision_teachers_each_get_their_own_projection(task: SFCLIPTask) -> None:
+    assert set(task.vision_distill) == set(task.vision_teachers) == {"dinov2_tiny_random", "efficientnet_lite0"}
+    assert task.vision_distill["dinov2_tiny_random"].out_features == 32
+    assert task.vision_distill["efficientnet_lite0"].out_features == 1280
+
+
+def test_no_image_teacher_variant() -> None:
+    task = SFCLIPTask(tiny_config(()))
+    out = task.training_step(_batch(8), step=0)
+    assert "vd" not in out and len(task.vision_teachers) == 0

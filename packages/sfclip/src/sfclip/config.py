@@ -9,15 +9,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sparse_core.engine import OptimConfig, TrainConfig
-from sparse_core.validation import check_choice, check_divisible, check_float, check_int
+from sparse_core.validation import bad_value, check_choice, check_each, check_divisible, check_float, check_int
 
 __all__ = ["VisionConfig", "TextConfig", "TeacherConfig", "DistillConfig", "DataConfig", "SFCLIPConfig",
            "CONFIG_DIR", "VISION_TEACHERS", "TEXT_TEACHERS", "DATA_SOURCES"]
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
-VISION_TEACHERS = ("none", "efficientnet_lite0", "dinov2", "dinov2_tiny_random")
-"""``teacher.vision`` choices: a pretrained EfficientNet-Lite0 (shipped in a package), a DINOv2 from a local
+VISION_TEACHERS = ("efficientnet_lite0", "dinov2", "dinov2_tiny_random")
+"""``teacher.vision`` entries: a pretrained EfficientNet-Lite0 (shipped in a package), a DINOv2 from a local
 path or hub id (``teacher.vision_path``), or a tiny random DINOv2 config (architecture path only)."""
 TEXT_TEACHERS = ("hf", "bert_tiny_random", "minilm")
 """``teacher.text`` choices: any Hugging Face encoder at ``teacher.text_path``, a tiny random BERT (with a
@@ -84,8 +84,9 @@ class TextConfig:
 class TeacherConfig:
     """Frozen teachers (never trained, never exported)."""
 
-    vision: str = "dinov2"
-    """Vision teacher, one of :data:`VISION_TEACHERS` (thesis: DINOv2)."""
+    vision: list[str] = field(default_factory=lambda: ["dinov2"])
+    """Vision teachers, each one of :data:`VISION_TEACHERS`, each distilled through its own projection
+    (thesis: DINOv2 and SAM, Table 7.9); empty: no image teacher (Table 7.8 ablation)."""
     vision_path: str = "facebook/dinov2-base"
     """Local folder or hub id of the DINOv2 teacher (``vision: dinov2``)."""
     vision_size: int = 224
@@ -101,7 +102,9 @@ class TeacherConfig:
         Raises:
             ConfigError: the first bad field.
         """
-        check_choice("teacher.vision", self.vision, VISION_TEACHERS)
+        check_each("teacher.vision", self.vision, VISION_TEACHERS)
+        if len(set(self.vision)) != len(self.vision):
+            raise bad_value("teacher.vision", "distinct teachers", self.vision)
         check_choice("teacher.text", self.text, TEXT_TEACHERS)
         check_int("teacher.vision_size", self.vision_size, 1)
 

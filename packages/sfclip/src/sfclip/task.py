@@ -31,7 +31,7 @@ from sparse_core.losses.distill import masked_feature_distill
 
 __all__ = ["SFCLIPTask", "subset_rows", "TEACHER_PREFIXES"]
 
-TEACHER_PREFIXES = ("text_teacher.", "vision_teacher.")
+TEACHER_PREFIXES = ("text_teacher.", "vision_teachers.")
 """State-dict prefixes of the frozen teachers: left out of the task's state dict (checkpoints hold only what
 trains; the teachers are rebuilt from the config)."""
 
@@ -76,19 +76,18 @@ class SFCLIPTask(Task):
     Args:
         cfg: the run configuration.
         text_teacher: a ready text teacher (default: built from ``cfg.teacher``).
-        vision_teacher: a ready vision teacher, or None for none (default: built from ``cfg.teacher``).
+        vision_teachers: ready vision teachers by name, ``{}`` for none (default: built from ``cfg.teacher``).
     """
 
     def __init__(self, cfg: SFCLIPConfig, text_teacher: TextTeacher | None = None,
-                 vision_teacher: VisionTeacher | None | str = "config") -> None:
+                 vision_teachers: dict[str, VisionTeacher] | None = None) -> None:
         super().__init__()
         self.cfg = cfg
         t = cfg.teacher
         self.text_teacher = text_teacher or build_text_teacher(t.text, t.text_path)
-        if isinstance(vision_teacher, str):
-            vision_teacher = None if t.vision == "none" else build_vision_teacher(t.vision, t.vision_size,
-                                                                                  t.vision_path)
-        self.vision_teacher = vision_teacher
+        if vision_teachers is None:
+            vision_teachers = {k: build_vision_teacher(k, t.vision_size, t.vision_path) for k in t.vision}
+        self.vision_teachers = nn.ModuleDict(vision_teachers)
         v, x = cfg.vision, cfg.text
         self.student = nn.ModuleDict({
             "vision": VisionTower(v.img_size, v.patch_size, v.embed_dim, v.depth, v.num_heads, cfg.embed_dim),
@@ -98,7 +97,7 @@ class SFCLIPTask(Task):
         })
         # learned projections from student tokens to teacher features (training only, not exported)
         self.text_distill = nn.Linear(x.width, self.text_teacher.dim)
-        self.vision_distill = nn.Linear(v.embed_dim, vision_teacher.dim) if vision_teacher is not None else None
+        self.vision_distill = nn.ModuleDict({k: nn.Linear(v.embed_dim, m.dim) for k, m in vision_teachers.items()})
         self._register_state_dict_hook(_drop_teachers)
         self.register_load_state_dict_post_hook(_teachers_not_missing)
 
@@ -116,8 +115,7 @@ class SFCLIPTask(Task):
         """Set the student's mode; the teachers stay in eval mode."""
         super().train(mode)
         self.text_teacher.train(False)
-        if self.vision_teacher is not None:
-            self.vision_teacher.train(False)
+        self.vision_teachers.train(False)
         return self
 
     def tokenize(self, captions: list[str], device: torch.device) -> dict[str, Tensor]:
@@ -127,9 +125,9 @@ class SFCLIPTask(Task):
 
     def _vision_distill(self, images: Tensor, tokens: Tensor, idx: Tensor, step: int, total: int,
                         rows: slice) -> Tensor:
-        """L_VD on the subset ``idx``: projected student tokens vs the layer-normed teacher map."""
+        """L_VD on the subset ``idx``, summed over the vision teachers: each teacher's projection of the
+        student tokens vs its layer-normed feature map."""
         d = self.cfg.distill
-        assert self.vision_distill is not None and self.vision_teacher is not None
         if d.image_mask_ratio > 0:
             n = tokens.shape[1]
             noise = torch.rand(total, n, generator=self.generator(step, "image_mask"))[rows].to(images.device)
@@ -137,15 +135,19 @@ class SFCLIPTask(Task):
             student = self.vision.tokens(images[idx], mask=mask[idx])
         else:
             student = tokens[idx]
-        pred = self.vision_distill(student)  # (k, N, D_t)
-        if idx.numel() == 0:
-            return _empty_distill(pred)
-        target = self.vision_teacher(images[idx])  # (k, D_t, h, w)
         gh, gw = self.vision.grid
-        grid = pred.transpose(1, 2).reshape(pred.shape[0], -1, gh, gw)
-        if (gh, gw) != tuple(target.shape[-2:]):  # align token grids by interpolating the student's
-            grid = F.interpolate(grid, size=target.shape[-2:], mode="bilinear", align_corners=False)
-        return masked_feature_distill(grid.flatten(2).transpose(1, 2), target.flatten(2).transpose(1, 2))
+        loss = student.new_zeros(())
+        for name, teacher in self.vision_teachers.items():
+            pred = self.vision_distill[name](student)  # (k, N, D_t)
+            if idx.numel() == 0:
+                loss = loss + _empty_distill(pred)
+                continue
+            target = teacher(images[idx])  # (k, D_t, h, w)
+            grid = pred.transpose(1, 2).reshape(pred.shape[0], -1, gh, gw)
+            if (gh, gw) != tuple(target.shape[-2:]):  # align token grids by interpolating the student's
+                grid = F.interpolate(grid, size=target.shape[-2:], mode="bilinear", align_corners=False)
+            loss = loss + masked_feature_distill(grid.flatten(2).transpose(1, 2), target.flatten(2).transpose(1, 2))
+        return loss
 
     def _text_distill(self, enc: dict[str, Tensor], idx: Tensor, step: int, total: int, rows: slice) -> Tensor:
         """L_TD on the subset ``idx``: masked student tokens vs the teacher's hidden states of the whole caption."""
@@ -174,7 +176,7 @@ class SFCLIPTask(Task):
         scale = self.student["logit_scale"]()
         out: dict[str, Tensor] = {"clip": clip_loss(v, t, scale, normalize=False, gather=True)}
         loss = out["clip"]
-        if self.vision_teacher is not None and d.image_ratio > 0 and d.lambda_image > 0:
+        if len(self.vision_teachers) and d.image_ratio > 0 and d.lambda_image > 0:
             idx = subset_rows(d.image_ratio, gr.total, gr.rows, self.generator(step, "distill_image"))
             out["vd"] = self._vision_distill(images, img_tokens, idx.to(images.device), step, gr.total, gr.rows)
             loss = loss + d.lambda_image * out["vd"]
