@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from safetensors.torch import load_file
 from sfclip_test_utils import FAST_ARGV
 
 from sfclip.cli.train import WEIGHTS, main
 from sparse_core.testing import assert_rejects_unknown_key, assert_seed_decides_weights
+from sparse_core.testing.config_errors import assert_cli_refuses
 
 
 def test_tiny_config_trains_and_lowers_the_loss(tmp_path: Path) -> None:
@@ -49,3 +51,14 @@ def test_folder_pairs_train_and_count_skipped(tmp_path: Path) -> None:
     assert main(argv) == 0
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["skipped_total"] == 2
+
+
+@pytest.mark.parametrize(("argv", "key"), [
+    (["--teacher.vision", "sam_h"], "teacher.vision"),
+    (["--teacher.vision", "efficientnet_lite0", "efficientnet_lite0"], "teacher.vision"),
+    (["--distill.text_ratio", "1.5"], "distill.text_ratio"),
+    (["--vision.img_size", "30"], "vision.img_size"),
+    (["--data.source", "webdataset"], "data.source"),
+])
+def test_bad_values_are_refused_before_training(argv: list[str], key: str, capsys: pytest.CaptureFixture) -> None:
+    assert_cli_refuses(main, ["--config", "tiny", *argv], key, capsys)

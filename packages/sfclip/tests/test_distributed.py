@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from sfclip_test_utils import tiny_config
 
-from sparse_core.engine.seeding import seeded
 from sfclip.data import ShapePairs
 from sfclip.task import SFCLIPTask
+from sparse_core.engine.seeding import seeded
 
 BATCH = 16
 

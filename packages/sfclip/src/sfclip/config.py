@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sparse_core.engine import OptimConfig, TrainConfig
-from sparse_core.validation import bad_value, check_choice, check_each, check_divisible, check_float, check_int
+from sparse_core.validation import bad_value, check_choice, check_divisible, check_each, check_float, check_int
 
 __all__ = ["VisionConfig", "TextConfig", "TeacherConfig", "DistillConfig", "DataConfig", "SFCLIPConfig",
            "CONFIG_DIR", "VISION_TEACHERS", "TEXT_TEACHERS", "DATA_SOURCES"]
