@@ -10,8 +10,7 @@ from safetensors.torch import load_file
 from sfclip_test_utils import FAST_ARGV
 
 from sfclip.cli.train import WEIGHTS, main
-from sparse_core.testing import assert_rejects_unknown_key, assert_seed_decides_weights
-from sparse_core.testing.config_errors import assert_cli_refuses
+from sparse_core.testing import assert_cli_refuses, assert_rejects_unknown_key, assert_seed_decides_weights
 
 
 def test_tiny_config_trains_and_lowers_the_loss(tmp_path: Path) -> None:

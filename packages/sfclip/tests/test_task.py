@@ -119,3 +119,49 @@ def test_no_image_teacher_variant() -> None:
     task = SFCLIPTask(tiny_config(()))
     out = task.training_step(_batch(8), step=0)
     assert "vd" not in out and len(task.vision_teachers) == 0
+
+
+def test_image_distillation_equals_the_direct_formula() -> None:
+    """L_VD = mean over subset tokens and width of (interpolated projection - LayerNorm(teacher))^2."""
+    torch.manual_seed(0)
+    task = SFCLIPTask(tiny_config(image_ratio=0.5, text_ratio=0.0))
+    task.eval()
+    batch = _batch(8)
+    out = task.training_step(batch, step=2)
+    idx = subset_rows(0.5, 8, slice(0, 8), task.generator(2, "distill_image"))
+    with torch.no_grad():
+        tokens = task.vision.tokens(batch["image"][idx])  # (4, 16, 24)
+        pred = task.vision_distill["dinov2_tiny_random"](tokens).transpose(1, 2).reshape(4, 32, 4, 4)
+        pred = torch.nn.functional.interpolate(pred, size=(6, 6), mode="bilinear", align_corners=False)
+        teacher = task.vision_teachers["dinov2_tiny_random"]
+        x = torch.nn.functional.interpolate(batch["image"][idx], size=(48, 48), mode="bilinear")
+        target = teacher.net(pixel_values=(x - teacher.mean) / teacher.std).last_hidden_state[:, 1:]  # (4, 36, 32)
+        target = torch.nn.functional.layer_norm(target, (32,), eps=1e-6)
+        expected = (pred.flatten(2).transpose(1, 2) - target).pow(2).mean()
+    task.train()
+    torch.testing.assert_close(out["vd"], expected)
+    assert "td" not in out
+
+
+def test_text_distillation_equals_the_direct_formula_and_masking_changes_it() -> None:
+    """Unmasked L_TD = mean over the subset's real tokens of (projection - LayerNorm(teacher))^2; masking
+    the student's input changes it while the teacher still sees whole captions."""
+    torch.manual_seed(0)
+    task = SFCLIPTask(tiny_config((), image_ratio=0.0, text_ratio=0.5, text_mask_ratio=0.0))
+    task.eval()
+    batch = _batch(8)
+    out = task.training_step(batch, step=1)
+    idx = subset_rows(0.5, 8, slice(0, 8), task.generator(1, "distill_text"))
+    enc = task.tokenize(batch["caption"], torch.device("cpu"))
+    ids, att = enc["input_ids"][idx], enc["attention_mask"][idx].bool()
+    with torch.no_grad():
+        pred = task.text_distill(task.text.tokens(ids, att))
+        target = torch.nn.functional.layer_norm(task.text_teacher.net(input_ids=ids, attention_mask=att.long())
+                                                .last_hidden_state, (32,), eps=1e-6)
+        expected = (pred - target).pow(2).mean(-1)[att].mean()
+    torch.testing.assert_close(out["td"], expected)
+    task.cfg.distill.text_mask_ratio = 0.25
+    masked = task.training_step(batch, step=1)
+    task.train()
+    assert not torch.allclose(masked["td"], out["td"])
+    torch.testing.assert_close(masked["clip"], out["clip"])  # the CLIP loss sees unmasked captions
