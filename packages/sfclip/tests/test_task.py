@@ -165,3 +165,14 @@ def test_text_distillation_equals_the_direct_formula_and_masking_changes_it() ->
     task.train()
     assert not torch.allclose(masked["td"], out["td"])
     torch.testing.assert_close(masked["clip"], out["clip"])  # the CLIP loss sees unmasked captions
+
+
+@pytest.mark.parametrize("image_mask_ratio", [0.0, 0.5])
+def test_every_trainable_parameter_gets_a_gradient(image_mask_ratio: float) -> None:
+    """DDP (without find_unused_parameters) needs a gradient for every trainable parameter on every step."""
+    torch.manual_seed(0)
+    task = SFCLIPTask(tiny_config(image_mask_ratio=image_mask_ratio))
+    task.training_step(_batch(8), step=0)["loss"].backward()
+    assert [n for n, p in task.named_parameters() if p.requires_grad and p.grad is None] == []
+    assert (task.vision.vit.mask_token is not None) == (image_mask_ratio > 0)
+    assert isinstance(task.vision.vit.norm, torch.nn.LayerNorm)  # final norm on the tokens, not after pooling

@@ -90,7 +90,8 @@ class SFCLIPTask(Task):
         self.vision_teachers = nn.ModuleDict(vision_teachers)
         v, x = cfg.vision, cfg.text
         self.student = nn.ModuleDict({
-            "vision": VisionTower(v.img_size, v.patch_size, v.embed_dim, v.depth, v.num_heads, cfg.embed_dim),
+            "vision": VisionTower(v.img_size, v.patch_size, v.embed_dim, v.depth, v.num_heads, cfg.embed_dim,
+                                  mask_token=cfg.distill.image_mask_ratio > 0),
             "text": TextTower(self.text_teacher.word_embeddings, x.width, x.depth, x.num_heads, x.context_length,
                               cfg.embed_dim, x.word_embedding_projection),
             "logit_scale": LogitScale(),

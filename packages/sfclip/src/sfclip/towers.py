@@ -41,17 +41,21 @@ class VisionTower(nn.Module):
         depth: transformer blocks.
         num_heads: attention heads.
         embed_dim: joint embedding width.
+        mask_token: create the ViT's learnable mask token (image masking on; without masking it would get no
+            gradient, which DDP refuses).
     """
 
     mean: Tensor
     std: Tensor
 
     def __init__(self, img_size: int, patch_size: int, width: int, depth: int, num_heads: int,
-                 embed_dim: int) -> None:
+                 embed_dim: int, mask_token: bool = False) -> None:
         super().__init__()
+        # no timm pooling: the final norm applies to the tokens (timm's "avg" pool would move it to an fc_norm
+        # after pooling) and this tower mean-pools them itself
         self.vit = SparseVisionTransformer(img_size=img_size, patch_size=patch_size, embed_dim=width, depth=depth,
                                            num_heads=num_heads, num_classes=0, class_token=False,
-                                           global_pool="avg", mask_token=True)
+                                           global_pool="", mask_token=mask_token)
         self.proj = nn.Linear(width, embed_dim, bias=False)
         self.register_buffer("mean", torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(CLIP_STD).view(1, 3, 1, 1), persistent=False)
