@@ -1,0 +1,72 @@
+"""``sfclip-train``: SF-CLIP training on the sparse-core engine.
+
+Examples::
+
+    sfclip-train --config tiny --train.out_dir runs/sfclip-tiny
+    accelerate launch --num_processes 8 -m sfclip.cli.train --config yfcc15m --data.root /data/yfcc15m
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from torch.utils.data import Dataset
+
+from sfclip.config import CONFIG_DIR, SFCLIPConfig
+from sfclip.data import PairFolder, ShapePairs
+from sfclip.task import SFCLIPTask
+from sparse_core.cli import run_cli
+from sparse_core.engine import Trainer
+from sparse_core.engine.seeding import seeded
+from sparse_core.export import save_weights
+
+__all__ = ["main", "train", "build_dataset"]
+
+log = logging.getLogger("sfclip")
+
+WEIGHTS = "sfclip_student.safetensors"
+"""File of the exported student (both towers and the logit scale; no teacher, no distillation head)."""
+
+
+def build_dataset(cfg: SFCLIPConfig) -> Dataset:
+    """The training pairs ``cfg.data`` names, at the student's image size."""
+    if cfg.data.source == "shapes":
+        return ShapePairs(cfg.data.num_pairs, cfg.vision.img_size, cfg.data.seed)
+    return PairFolder(cfg.data.root, cfg.vision.img_size)
+
+
+def train(cfg: SFCLIPConfig) -> dict[str, Any]:
+    """Train SF-CLIP as ``cfg`` says; writes the run folder and the exported student weights.
+
+    Returns:
+        the engine's summary (steps, metrics, checkpoint, time) plus ``"weights"``, the exported path.
+    """
+    dataset = build_dataset(cfg)
+    with seeded(cfg.train.seed):  # --train.seed covers the initialisation (students and random teachers)
+        task = SFCLIPTask(cfg)
+    trainer = Trainer(task, dataset, cfg.train, cfg.optim, config=cfg)
+    result = trainer.fit()
+    out = Path(cfg.train.out_dir) / WEIGHTS
+    if trainer.is_main:
+        unwrapped: SFCLIPTask = trainer.unwrapped  # type: ignore[assignment]
+        save_weights(unwrapped.student, out, metadata={"model": "sfclip student (vision, text, logit_scale)"})
+    result["weights"] = out
+    return result
+
+
+def _train_and_log(cfg: SFCLIPConfig) -> None:
+    result = train(cfg)
+    log.info("done: %d steps, final loss %.4f, student -> %s", result["steps"],
+             result["metrics"].get("loss", float("nan")), result["weights"])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` (``--config NAME``, dotted overrides) and train; 0 on success, 2 on a config error."""
+    return run_cli(SFCLIPConfig, _train_and_log, argv, prog="sfclip-train", config_dir=CONFIG_DIR)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,195 @@
+"""Run configuration of SF-CLIP (thesis ch. 7): nested dataclasses parsed by ``sparse_core.config.parse_config``.
+
+Defaults follow the thesis (sec. 7.2-7.3) where it states a value; shipped YAMLs live in ``sfclip/configs``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sparse_core.engine import OptimConfig, TrainConfig
+from sparse_core.validation import bad_value, check_choice, check_divisible, check_each, check_float, check_int
+
+__all__ = ["VisionConfig", "TextConfig", "TeacherConfig", "DistillConfig", "DataConfig", "SFCLIPConfig",
+           "CONFIG_DIR", "VISION_TEACHERS", "TEXT_TEACHERS", "DATA_SOURCES"]
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+
+VISION_TEACHERS = ("efficientnet_lite0", "dinov2", "dinov2_tiny_random")
+"""``teacher.vision`` entries: a pretrained EfficientNet-Lite0 (shipped in a package), a DINOv2 from a local
+path or hub id (``teacher.vision_path``), or a tiny random DINOv2 config (architecture path only)."""
+TEXT_TEACHERS = ("hf", "bert_tiny_random", "minilm")
+"""``teacher.text`` choices: any Hugging Face encoder at ``teacher.text_path``, a tiny random BERT (with a
+tokenizer built from the caption vocabulary), or the packaged all-MiniLM-L6-v2."""
+DATA_SOURCES = ("shapes", "folder")
+"""``data.source`` choices: procedural coloured shapes with captions, or a folder of image + ``.txt`` pairs."""
+
+
+@dataclass
+class VisionConfig:
+    """Student vision tower (ViT-B/16 by default, thesis sec. 7.3)."""
+
+    img_size: int = 224
+    """Image side in pixels (a multiple of patch_size)."""
+    patch_size: int = 16
+    """Pixels per token side."""
+    embed_dim: int = 768
+    """Token width."""
+    depth: int = 12
+    """Transformer blocks."""
+    num_heads: int = 12
+    """Attention heads."""
+
+    def __post_init__(self) -> None:
+        """Refuse non-positive sizes and images that do not tile into patches.
+
+        Raises:
+            ConfigError: the first bad field.
+        """
+        for name in ("img_size", "patch_size", "embed_dim", "depth", "num_heads"):
+            check_int(f"vision.{name}", getattr(self, name), 1)
+        check_divisible("vision.img_size", self.img_size, "vision.patch_size", self.patch_size)
+        check_divisible("vision.embed_dim", self.embed_dim, "vision.num_heads", self.num_heads)
+
+
+@dataclass
+class TextConfig:
+    """Student text tower: CLIP's text transformer shape with non-causal attention (thesis sec. 7.2)."""
+
+    width: int = 512
+    """Token width (CLIP ViT-B/16: 512)."""
+    depth: int = 12
+    """Transformer blocks (CLIP: 12)."""
+    num_heads: int = 8
+    """Attention heads (CLIP: 8)."""
+    context_length: int = 77
+    """Maximum tokens per caption (CLIP: 77)."""
+    word_embedding_projection: bool = True
+    """Input = learned linear projection of the text teacher's frozen word embeddings (thesis); False: learned
+    embeddings of the teacher's vocabulary (Table 7.8 ablation)."""
+
+    def __post_init__(self) -> None:
+        """Refuse non-positive sizes.
+
+        Raises:
+            ConfigError: the first bad field.
+        """
+        for name in ("width", "depth", "num_heads", "context_length"):
+            check_int(f"text.{name}", getattr(self, name), 1)
+        check_divisible("text.width", self.width, "text.num_heads", self.num_heads)
+
+
+@dataclass
+class TeacherConfig:
+    """Frozen teachers (never trained, never exported)."""
+
+    vision: list[str] = field(default_factory=lambda: ["dinov2"])
+    """Vision teachers, each one of :data:`VISION_TEACHERS`, each distilled through its own projection
+    (thesis: DINOv2 and SAM, Table 7.9); empty: no image teacher (Table 7.8 ablation)."""
+    vision_path: str = "facebook/dinov2-base"
+    """Local folder or hub id of the DINOv2 teacher (``vision: dinov2``)."""
+    vision_size: int = 224
+    """Side of the images the vision teacher sees."""
+    text: str = "hf"
+    """Text teacher, one of :data:`TEXT_TEACHERS`."""
+    text_path: str = "facebook/xglm-564M"
+    """Local folder or hub id of the text teacher (``text: hf``); its tokenizer is the student's."""
+
+    def __post_init__(self) -> None:
+        """Refuse unknown teacher kinds.
+
+        Raises:
+            ConfigError: the first bad field.
+        """
+        check_each("teacher.vision", self.vision, VISION_TEACHERS)
+        if len(set(self.vision)) != len(self.vision):
+            raise bad_value("teacher.vision", "distinct teachers", self.vision)
+        check_choice("teacher.text", self.text, TEXT_TEACHERS)
+        check_int("teacher.vision_size", self.vision_size, 1)
+
+
+@dataclass
+class DistillConfig:
+    """Masked distillation on a random subset of each batch (thesis eq. 7.2-7.4, sec. 7.2.2)."""
+
+    image_ratio: float = 0.25
+    """Fraction of the batch distilled from the vision teacher (thesis: 1024 of 4096)."""
+    text_ratio: float = 0.125
+    """Fraction of the batch distilled from the text teacher (thesis: 512 of 4096)."""
+    text_mask_ratio: float = 0.25
+    """Largest fraction of a caption's tokens masked for the student (thesis: up to 25 %); the ratio of each
+    caption is uniform in [0, text_mask_ratio]."""
+    image_mask_ratio: float = 0.0
+    """Fraction of the distilled images' patches replaced by the mask token (optional; thesis default off)."""
+    lambda_image: float = 1.0
+    """Weight lambda_1 of the image distillation loss (eq. 7.4; thesis: 1)."""
+    lambda_text: float = 1.0
+    """Weight lambda_2 of the text distillation loss (eq. 7.4; thesis: 1)."""
+
+    def __post_init__(self) -> None:
+        """Refuse ratios outside [0, 1] and negative weights.
+
+        Raises:
+            ConfigError: the first bad field.
+        """
+        for name in ("image_ratio", "text_ratio", "text_mask_ratio"):
+            check_float(f"distill.{name}", getattr(self, name), 0.0, strict=False, high=1.0)
+        check_float("distill.image_mask_ratio", self.image_mask_ratio, 0.0, strict=False, high=1.0, high_strict=True)
+        check_float("distill.lambda_image", self.lambda_image, 0.0, strict=False)
+        check_float("distill.lambda_text", self.lambda_text, 0.0, strict=False)
+
+
+@dataclass
+class DataConfig:
+    """Training image-text pairs."""
+
+    source: str = "folder"
+    """One of :data:`DATA_SOURCES`."""
+    root: str = ""
+    """Folder of ``name.<image ext>`` + ``name.txt`` pairs (``source: folder``)."""
+    num_pairs: int = 512
+    """Pairs generated (``source: shapes``)."""
+    seed: int = 0
+    """Seed of the generated pairs."""
+
+    def __post_init__(self) -> None:
+        """Refuse an unknown source or a non-positive count.
+
+        Raises:
+            ConfigError: the first bad field.
+        """
+        check_choice("data.source", self.source, DATA_SOURCES)
+        check_int("data.num_pairs", self.num_pairs, 1)
+
+
+@dataclass
+class SFCLIPConfig:
+    """SF-CLIP: CLIP with masked distillation from frozen vision and language teachers (thesis ch. 7)."""
+
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(out_dir="runs/sfclip", epochs=25,
+                                                                   batch_size=4096))
+    """Loop, batch and checkpointing (thesis: 25 epochs, batch 4096)."""
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=5e-4, scale_lr=False, weight_decay=0.2,
+                                                                   weight_decay_end=0.2))
+    """AdamW (open_clip's YFCC/CC12M recipe: lr 5e-4, weight decay 0.2)."""
+    embed_dim: int = 512
+    """Joint embedding width (CLIP ViT-B/16: 512)."""
+    vision: VisionConfig = field(default_factory=VisionConfig)
+    """Student vision tower."""
+    text: TextConfig = field(default_factory=TextConfig)
+    """Student text tower."""
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    """Frozen teachers."""
+    distill: DistillConfig = field(default_factory=DistillConfig)
+    """Masked distillation."""
+    data: DataConfig = field(default_factory=DataConfig)
+    """Training pairs."""
+
+    def __post_init__(self) -> None:
+        """Refuse a non-positive joint width.
+
+        Raises:
+            ConfigError: the bad field.
+        """
+        check_int("embed_dim", self.embed_dim, 1)

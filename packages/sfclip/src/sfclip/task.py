@@ -1,0 +1,190 @@
+"""The SF-CLIP training step: CLIP loss on the whole batch plus masked distillation on a random subset.
+
+``L_total = L_CLIP + lambda_1 L_VD + lambda_2 L_TD`` (thesis eq. 7.4). ``L_CLIP`` (eq. 7.1) is core's
+``clip_loss``: the *sum* of the two directions, each a mean over the global batch with negatives gathered
+with gradient from every process; open_clip's ``ClipLoss`` averages the two directions, i.e. it is half of
+this value. ``L_VD`` / ``L_TD`` (eq. 7.2-7.3) are core's ``masked_feature_distill``: the squared distance to
+the layer-normed teacher features divided by the feature width and averaged over the distilled tokens (the
+thesis' plain squared norm summed over the width would be D times larger; with lambda = 1 the thesis leaves
+the reduction open). The distilled rows are a random subset of the step's global batch (``distill.*_ratio``)
+drawn from the per-step generator; the teachers see only those rows; the student's text input is masked
+(input tokens zeroed, M_t of eq. 7.3) on up to ``distill.text_mask_ratio`` of each subset caption, and its
+images optionally through the ViT's mask token. The subset's masked texts take a second, extra pass through
+the text student; the CLIP loss always sees the unmasked batch.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from sfclip.config import SFCLIPConfig
+from sfclip.teachers import TextTeacher, VisionTeacher, build_text_teacher, build_vision_teacher
+from sfclip.towers import TextTower, VisionTower
+from sparse_core.distributed import global_mean
+from sparse_core.engine import Task
+from sparse_core.losses.clip import LogitScale, clip_loss
+from sparse_core.losses.distill import masked_feature_distill
+
+__all__ = ["SFCLIPTask", "subset_rows", "TEACHER_PREFIXES"]
+
+TEACHER_PREFIXES = ("text_teacher.", "vision_teachers.")
+"""State-dict prefixes of the frozen teachers: left out of the task's state dict (checkpoints hold only what
+trains; the teachers are rebuilt from the config)."""
+
+
+def _drop_teachers(module: nn.Module, state: dict[str, Any], prefix: str, local_metadata: Any) -> None:
+    """State-dict hook: remove the teachers' entries."""
+    for key in [k for k in state if k[len(prefix):].startswith(TEACHER_PREFIXES)]:
+        del state[key]
+
+
+def _teachers_not_missing(module: nn.Module, keys: Any) -> None:
+    """Load post-hook: the teachers' entries are not missing from a checkpoint (they are never saved)."""
+    for key in [k for k in keys.missing_keys if k.startswith(TEACHER_PREFIXES)]:
+        keys.missing_keys.remove(key)
+
+
+def subset_rows(ratio: float, total: int, rows: slice, generator: torch.Generator) -> Tensor:
+    """Local indices of the rows chosen for distillation: ``round(ratio * total)`` of the global batch.
+
+    Args:
+        ratio: fraction of the global batch distilled.
+        total: global batch size of the step.
+        rows: this micro-batch's rows in the step batch.
+        generator: the step's generator of this choice.
+
+    Returns:
+        sorted local row indices, (k_local,) long.
+    """
+    chosen = torch.zeros(total, dtype=torch.bool)
+    chosen[torch.randperm(total, generator=generator)[: round(ratio * total)]] = True
+    return chosen[rows].nonzero().flatten()
+
+
+def _empty_distill(pred: Tensor) -> Tensor:
+    """Zero distillation loss on a process without subset rows (keeps the graph and the collective call)."""
+    return global_mean(pred.new_zeros(0)) + 0.0 * pred.sum()
+
+
+class SFCLIPTask(Task):
+    """SF-CLIP towers, frozen teachers, distillation projections and the loss of eq. 7.4.
+
+    Args:
+        cfg: the run configuration.
+        text_teacher: a ready text teacher (default: built from ``cfg.teacher``).
+        vision_teachers: ready vision teachers by name, ``{}`` for none (default: built from ``cfg.teacher``).
+    """
+
+    def __init__(self, cfg: SFCLIPConfig, text_teacher: TextTeacher | None = None,
+                 vision_teachers: dict[str, VisionTeacher] | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg
+        t = cfg.teacher
+        self.text_teacher = text_teacher or build_text_teacher(t.text, t.text_path)
+        if vision_teachers is None:
+            vision_teachers = {k: build_vision_teacher(k, t.vision_size, t.vision_path) for k in t.vision}
+        self.vision_teachers = nn.ModuleDict(vision_teachers)
+        v, x = cfg.vision, cfg.text
+        self.student = nn.ModuleDict({
+            "vision": VisionTower(v.img_size, v.patch_size, v.embed_dim, v.depth, v.num_heads, cfg.embed_dim,
+                                  mask_token=cfg.distill.image_mask_ratio > 0),
+            "text": TextTower(self.text_teacher.word_embeddings, x.width, x.depth, x.num_heads, x.context_length,
+                              cfg.embed_dim, x.word_embedding_projection),
+            "logit_scale": LogitScale(),
+        })
+        # learned projections from student tokens to teacher features (training only, not exported)
+        self.text_distill = nn.Linear(x.width, self.text_teacher.dim)
+        self.vision_distill = nn.ModuleDict({k: nn.Linear(v.embed_dim, m.dim) for k, m in vision_teachers.items()})
+        self._register_state_dict_hook(_drop_teachers)
+        self.register_load_state_dict_post_hook(_teachers_not_missing)
+
+    @property
+    def vision(self) -> VisionTower:
+        """The student vision tower."""
+        return self.student["vision"]  # type: ignore[return-value]
+
+    @property
+    def text(self) -> TextTower:
+        """The student text tower."""
+        return self.student["text"]  # type: ignore[return-value]
+
+    def train(self, mode: bool = True) -> SFCLIPTask:
+        """Set the student's mode; the teachers stay in eval mode."""
+        super().train(mode)
+        self.text_teacher.train(False)
+        self.vision_teachers.train(False)
+        return self
+
+    def tokenize(self, captions: list[str], device: torch.device) -> dict[str, Tensor]:
+        """The teacher tokenizer's ids and attention mask of ``captions`` on ``device``."""
+        enc = self.text_teacher.tokenize(captions, self.cfg.text.context_length)
+        return {k: v.to(device) for k, v in enc.items()}
+
+    def _vision_distill(self, images: Tensor, tokens: Tensor, idx: Tensor, step: int, total: int,
+                        rows: slice) -> Tensor:
+        """L_VD on the subset ``idx``, summed over the vision teachers: each teacher's projection of the
+        student tokens vs its layer-normed feature map."""
+        d = self.cfg.distill
+        if d.image_mask_ratio > 0:
+            n = tokens.shape[1]
+            noise = torch.rand(total, n, generator=self.generator(step, "image_mask"))[rows].to(images.device)
+            mask = noise.argsort(dim=1).argsort(dim=1) < round(d.image_mask_ratio * n)  # exact count per image
+            student = self.vision.tokens(images[idx], mask=mask[idx])
+        else:
+            student = tokens[idx]
+        gh, gw = self.vision.grid
+        loss = student.new_zeros(())
+        for name, teacher in self.vision_teachers.items():
+            pred = self.vision_distill[name](student)  # (k, N, D_t)
+            if idx.numel() == 0:
+                loss = loss + _empty_distill(pred)
+                continue
+            target = teacher(images[idx])  # (k, D_t, h, w)
+            grid = pred.transpose(1, 2).reshape(pred.shape[0], -1, gh, gw)
+            if (gh, gw) != tuple(target.shape[-2:]):  # align token grids by interpolating the student's
+                grid = F.interpolate(grid, size=target.shape[-2:], mode="bilinear", align_corners=False)
+            loss = loss + masked_feature_distill(grid.flatten(2).transpose(1, 2), target.flatten(2).transpose(1, 2))
+        return loss
+
+    def _text_distill(self, enc: dict[str, Tensor], idx: Tensor, step: int, total: int, rows: slice) -> Tensor:
+        """L_TD on the subset ``idx``: masked student tokens vs the teacher's hidden states of the whole caption."""
+        ids, att = enc["input_ids"][idx], enc["attention_mask"][idx].bool()
+        ctx = self.cfg.text.context_length
+        g = self.generator(step, "text_mask")
+        ratio = torch.rand(total, 1, generator=g) * self.cfg.distill.text_mask_ratio  # per caption, U[0, max]
+        zero = (torch.rand(total, ctx, generator=g) < ratio)[rows][:, : ids.shape[1]].to(ids.device)
+        zero = zero[idx] & att
+        pred = self.text_distill(self.text.tokens(ids, att, zero=zero))
+        if idx.numel() == 0:
+            return _empty_distill(pred)
+        target = self.text_teacher(ids, att)
+        return masked_feature_distill(pred, target, mask=att)
+
+    def training_step(self, batch: dict[str, Any], step: int) -> dict[str, Tensor]:
+        """Loss of eq. 7.4 on one micro-batch (``image`` (b, 3, H, W) in [0, 1], ``caption`` list of b str)."""
+        images = batch["image"]
+        enc = self.tokenize(batch["caption"], images.device)
+        gr = self.rows(images.shape[0])
+        d = self.cfg.distill
+        img_tokens = self.vision.tokens(images)
+        txt_tokens = self.text.tokens(enc["input_ids"], enc["attention_mask"])
+        v = self.vision.embed(img_tokens)
+        t = self.text.embed(txt_tokens, enc["attention_mask"])
+        scale = self.student["logit_scale"]()
+        out: dict[str, Tensor] = {"clip": clip_loss(v, t, scale, normalize=False, gather=True)}
+        loss = out["clip"]
+        if len(self.vision_teachers) and d.image_ratio > 0 and d.lambda_image > 0:
+            idx = subset_rows(d.image_ratio, gr.total, gr.rows, self.generator(step, "distill_image"))
+            out["vd"] = self._vision_distill(images, img_tokens, idx.to(images.device), step, gr.total, gr.rows)
+            loss = loss + d.lambda_image * out["vd"]
+        if d.text_ratio > 0 and d.lambda_text > 0:
+            idx = subset_rows(d.text_ratio, gr.total, gr.rows, self.generator(step, "distill_text"))
+            out["td"] = self._text_distill(enc, idx.to(images.device), step, gr.total, gr.rows)
+            loss = loss + d.lambda_text * out["td"]
+        out["loss"] = loss
+        out["logit_scale"] = scale.detach()
+        return out

