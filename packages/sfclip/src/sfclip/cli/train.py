@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from torch.utils.data import Dataset
@@ -20,8 +19,8 @@ from sfclip.data import PairFolder, ShapePairs
 from sfclip.task import SFCLIPTask
 from sparse_core.cli import run_cli
 from sparse_core.engine import Trainer
+from sparse_core.engine.run import fit_and_export
 from sparse_core.engine.seeding import seeded
-from sparse_core.export import save_weights
 
 __all__ = ["main", "train", "build_dataset"]
 
@@ -48,13 +47,8 @@ def train(cfg: SFCLIPConfig) -> dict[str, Any]:
     with seeded(cfg.train.seed):  # --train.seed covers the initialisation (students and random teachers)
         task = SFCLIPTask(cfg)
     trainer = Trainer(task, dataset, cfg.train, cfg.optim, config=cfg)
-    result = trainer.fit()
-    out = Path(cfg.train.out_dir) / WEIGHTS
-    if trainer.is_main:
-        unwrapped: SFCLIPTask = trainer.unwrapped  # type: ignore[assignment]
-        save_weights(unwrapped.student, out, metadata={"model": "sfclip student (vision, text, logit_scale)"})
-    result["weights"] = out
-    return result
+    return fit_and_export(trainer, lambda t: t.student, WEIGHTS,
+                          {"model": "sfclip student (vision, text, logit_scale)"})
 
 
 def _train_and_log(cfg: SFCLIPConfig) -> None:

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from sparse_core.cli import run_cli
 from sparse_core.engine import Trainer
+from sparse_core.engine.run import fit_and_export
 from sparse_core.engine.seeding import seeded
-from sparse_core.export import save_weights
 from vidrop.config import CONFIG_DIR, ViDROPConfig
 from vidrop.data.build import build_dataset
 from vidrop.data.views import MultiClipViews
@@ -39,13 +38,8 @@ def train(cfg: ViDROPConfig) -> dict[str, Any]:
         # last-layer freeze (head.freeze_last_layer_epochs)
         task = ViDROPTask(cfg, steps_per_epoch=len(dataset) // cfg.train.batch_size)
     trainer = Trainer(task, dataset, cfg.train, cfg.optim, config=cfg)
-    result = trainer.fit()
-    out = Path(cfg.train.out_dir) / "teacher_backbone.safetensors"
-    if trainer.is_main:
-        unwrapped: ViDROPTask = trainer.unwrapped  # type: ignore[assignment]
-        save_weights(unwrapped.teacher_encoder, out, metadata={"model": "vidrop.ViDROPEncoder (EMA teacher)"})
-    result["backbone"] = out
-    return result
+    return fit_and_export(trainer, lambda t: t.teacher_encoder, "teacher_backbone.safetensors",
+                          {"model": "vidrop.ViDROPEncoder (EMA teacher)"}, key="backbone")
 
 
 def _train_and_log(cfg: ViDROPConfig) -> None:
