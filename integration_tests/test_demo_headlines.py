@@ -95,7 +95,7 @@ def test_vidrop_run_returns_its_random_init_headline(tmp_path: Path, monkeypatch
     monkeypatch.setattr(loading, "load_backbone", lambda encoder, backbone: None)
     monkeypatch.setattr(demo, "run_protocols", lambda *args: next(probes))
     monkeypatch.setattr(demo, "_frame_difference_baseline", lambda *args: 25.0)
-    monkeypatch.setattr(demo, "_plot", lambda path, *args: path)
+    monkeypatch.setattr(demo, "learning_figure", lambda path, *args: path)
     result = demo.run(tmp_path, steps=2)
     assert result.headline == demo.demo_headline(result.metrics)
     assert result.headline.trained == 35.0 and result.headline.baselines == {"random init": 14.0}

@@ -10,16 +10,14 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from scale_video.data import FeatureBank
 from scale_video.probes import ProbeConfig, run_probes
 from sparse_core.config import parse_config
+from sparse_core.figures import learning_figure
 from sparse_core.report import markdown_table
 from sparse_core.suite import Headline, StageResult
 
@@ -36,34 +34,6 @@ def extract_tiny(out_dir: Path, overrides: list[str] | None = None) -> dict[str,
     cfg = parse_config(ExtractConfig, ["--config", "tiny", "--out_dir", str(out_dir), *(overrides or [])],
                        config_dir=CONFIG_DIR / "extract")
     return extract(cfg)
-
-
-def _plot(path: Path, res: dict[str, float], metrics: Path, chance: float) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.4))
-    rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
-    for key in ("loss", "mcm_loss", "set_loss"):
-        if rows and key in rows[0]:
-            a.plot([r["step"] for r in rows], [r[key] for r in rows], label=key)
-    a.set_xlabel("step")
-    a.set_title("tiny SCALE training loss")
-    a.legend(fontsize=7)
-    x = np.arange(2)
-    b.bar(x - 0.2, [res["linear"], res["knn"]], 0.4, label="frozen base (EfficientNet-Lite0)")
-    b.bar(x + 0.2, [res["scale_linear"], res["scale_knn"]], 0.4, label="SCALE (tiny)")
-    b.axhline(chance, color="gray", ls="--", lw=1, label="chance")
-    b.set_xticks(x, ["linear", "k-NN"])
-    b.set_ylabel("top-1 (%)")
-    b.set_title("held-out procedural videos")
-    b.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 def demo_headline(metrics: dict[str, float], chance: float) -> Headline:
@@ -113,7 +83,11 @@ def run(out_dir: Path, steps: int = 300, extract_overrides: list[str] | None = N
     c = max(train_set.num_classes, test_set.num_classes)
     res = run_probes(predictor, train_set, test_set, probe, c)
     chance = 100.0 / c
-    plot = _plot(out_dir / "scale_results.png", res, Path(cfg.train.out_dir) / "metrics.jsonl", chance)
+    plot = learning_figure(out_dir / "scale_results.png", Path(cfg.train.out_dir) / "metrics.jsonl",
+                           ("loss", "mcm_loss", "set_loss"), "tiny SCALE training loss",
+                           {"frozen base (EfficientNet-Lite0)": [res["linear"], res["knn"]],
+                            "SCALE (tiny)": [res["scale_linear"], res["scale_knn"]]},
+                           ["linear", "k-NN"], chance, "held-out procedural videos")
     table = markdown_table(
         [{"features": "frozen base (EfficientNet-Lite0, views averaged)", "linear": res["linear"], "knn": res["knn"]},
          {"features": f"tiny SCALE ({trained['steps']} steps): clip output (+) SET token",

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import torch
 
 from sparse_core.config import parse_config
 from sparse_core.data.video import MOTIONS, MotionShapes
+from sparse_core.figures import learning_figure
 from sparse_core.report import markdown_table
 from sparse_core.suite import Headline, StageResult
 from vidrop.codec import compression_factor, decode, encode, fit_codebook, psnr, sample_patches
@@ -61,36 +61,6 @@ def _codec_stage(out_dir: Path, train: MotionShapes, test: MotionShapes) -> dict
     n_frames = len(train) * train.num_frames
     return {"psnr_db": float(np.mean(vals)), "compression_factor": compression_factor(cb), "fit_s": fit_s,
             "encode_fps": n_frames / enc_s, "codes_root": codes_root, "gif": gif}
-
-
-def _plot(path: Path, trained: dict[str, Any], random: dict[str, Any], metrics: Path) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.4))
-    rows = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
-    steps = [r["step"] for r in rows]
-    for key in ("loss", "dino_loss", "ibot_loss", "koleo_loss"):
-        if rows and key in rows[0]:
-            a.plot(steps, [r[key] for r in rows], label=key)
-    a.set_xlabel("step")
-    a.set_title("tiny ViDROP training loss")
-    a.legend(fontsize=7)
-    names = ["k-NN", "linear"]
-    x = np.arange(len(names))
-    b.bar(x - 0.2, [random["knn_top1"], random["linear_top1"]], 0.4, label="random init")
-    b.bar(x + 0.2, [trained["knn_top1"], trained["linear_top1"]], 0.4, label="ViDROP (tiny)")
-    b.axhline(100 / len(MOTIONS), color="gray", ls="--", lw=1, label="chance")
-    b.set_xticks(x, names)
-    b.set_ylabel("top-1 (%)")
-    b.set_title("frozen features, held-out clips")
-    b.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 def _frame_difference_baseline(train_set: Any, test_set: Any, probe: ProbeConfig) -> float:
@@ -158,7 +128,11 @@ def run(out_dir: Path, steps: int = 40) -> StageResult:
     load_backbone(encoder, result["backbone"])
     trained_res = run_protocols(encoder, train_set, test_set, probe, len(MOTIONS))
     diff_top1 = _frame_difference_baseline(train_set, test_set, probe)
-    plot = _plot(out_dir / "vidrop_results.png", trained_res, random_res, Path(cfg.train.out_dir) / "metrics.jsonl")
+    plot = learning_figure(out_dir / "vidrop_results.png", Path(cfg.train.out_dir) / "metrics.jsonl",
+                           ("loss", "dino_loss", "ibot_loss", "koleo_loss"), "tiny ViDROP training loss",
+                           {"random init": [random_res["knn_top1"], random_res["linear_top1"]],
+                            "ViDROP (tiny)": [trained_res["knn_top1"], trained_res["linear_top1"]]},
+                           ["k-NN", "linear"], 100 / len(MOTIONS), "frozen features, held-out clips")
     table = markdown_table(
         [{"backbone": "random init", **random_res},
          {"backbone": f"tiny ViDROP ({result['steps']} steps)", **trained_res},
