@@ -107,13 +107,15 @@ def test_dilemma_run_returns_its_random_init_headline(tmp_path: Path, monkeypatc
     demo = pytest.importorskip("dilemma_ssl.demo")
     import torch
 
+    from dilemma_ssl import runner
+
     def fake_train(cfg: Any, evaluate: bool) -> dict[str, Any]:
         path = tmp_path / "ckpt.pt"
-        torch.save({"task": demo.build_task(cfg).state_dict()}, path)
+        torch.save({"task": runner.build_task(cfg).state_dict()}, path)
         return {"train": {"checkpoint": str(path), "steps": 2}}
 
     scores = iter([{"knn": 26.0, "md_acc": 80.0, "jaccard": 10.0}, {"knn": 44.0, "md_acc": 95.0, "jaccard": 30.0}])
-    monkeypatch.setattr(demo, "train", fake_train)
+    monkeypatch.setattr(runner, "train", fake_train)
     monkeypatch.setattr(demo, "_scores", lambda task, cfg: next(scores))
     monkeypatch.setattr(demo, "_pixel_knn", lambda cfg: 23.4)
     result = demo.run(tmp_path, max_steps=2)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import statistics
-import time
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +24,7 @@ from dilemma_ssl import evaluate as ev
 from dilemma_ssl.config import DilemmaRunConfig, MethodConfig, ModelConfig
 from dilemma_ssl.data import build_eval_datasets
 from dilemma_ssl.presets import small_vit
-from dilemma_ssl.runner import CONFIG_DIR, build_task, train
+from dilemma_ssl.runner import CONFIG_DIR, train_from_init
 from dilemma_ssl.schedule import SparsitySchedule
 from dilemma_ssl.variants.mocov3 import MoCoV3DilemmaTask
 from sparse_core.config import parse_config
@@ -173,15 +172,8 @@ def learning_sanity(out_dir: Path, overrides: list[str]) -> dict[str, Any]:
         tr, te = ev.features(backbone, train_ds), ev.features(backbone, test_ds)
         return ev.knn_eval(tr, te, cfg.eval.knn_k, cfg.eval.knn_t)
 
-    torch.manual_seed(cfg.train.seed)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    before = knn(build_task(cfg).to(device))
-    t0 = time.perf_counter()
-    result = train(cfg, evaluate=False)
-    train_s = time.perf_counter() - t0
-    task = build_task(cfg)
-    ckpt = torch.load(result["train"]["checkpoint"], map_location="cpu", weights_only=True)
-    task.load_state_dict(ckpt["task"])
-    after = knn(task.to(device))
+    initial, trained, result, train_s = train_from_init(cfg)
+    before, after = knn(initial.to(device)), knn(trained.to(device))
     return {"knn_before": before, "knn_after": after, "steps": result["train"].get("steps"), "train_s": train_s,
             "model": f"{cfg.model.arch} embed {cfg.model.embed_dim} depth {cfg.model.depth} {cfg.model.img_size}px"}

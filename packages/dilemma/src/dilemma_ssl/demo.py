@@ -15,17 +15,14 @@ random init (all 19-24 %). The raw-pixel row is printed so the table can be read
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 from typing import Any
-
-import torch
 
 from dilemma_ssl import evaluate as ev
 from dilemma_ssl.config import DilemmaRunConfig
 from dilemma_ssl.data import build_eval_datasets
 from dilemma_ssl.mismatch import num_corrupted
-from dilemma_ssl.runner import CONFIG_DIR, build_task, train
+from dilemma_ssl.runner import CONFIG_DIR, train_from_init
 from sparse_core import masking
 from sparse_core.config import parse_config
 from sparse_core.eval import extract_features
@@ -93,14 +90,7 @@ def run(out_dir: Path, max_steps: int | None = None) -> StageResult:
     if max_steps is not None:
         argv += ["--train.max_steps", str(max_steps)]
     cfg = parse_config(DilemmaRunConfig, argv, config_dir=CONFIG_DIR)
-    torch.manual_seed(cfg.train.seed)
-    random_task = build_task(cfg)  # same seed -> the trained run starts from these very weights
-    t0 = time.perf_counter()
-    result = train(cfg, evaluate=False)
-    train_s = time.perf_counter() - t0
-    trained_task = build_task(cfg)
-    ckpt = torch.load(result["train"]["checkpoint"], map_location="cpu", weights_only=True)
-    trained_task.load_state_dict(ckpt["task"])
+    random_task, trained_task, result, train_s = train_from_init(cfg)  # the trained run starts from random_task
     rows = []
     for name, task in (("random init", random_task), ("MoCo v3 + DILEMMA (tiny)", trained_task)):
         task.eval()

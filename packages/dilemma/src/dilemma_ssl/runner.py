@@ -6,6 +6,7 @@ import dataclasses
 import json
 import logging
 import math
+import time
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from dilemma_ssl.data import build_eval_datasets, build_pretrain_dataset
 from dilemma_ssl.schedule import SparsitySchedule
 from dilemma_ssl.variants import TASKS
 from sparse_core.config import ConfigError
-from sparse_core.engine import Trainer
+from sparse_core.engine import Trainer, load_checkpoint
 from sparse_core.engine.seeding import seeded
 from sparse_core.eval import run_protocol
 from sparse_core.export import save_weights
@@ -127,6 +128,25 @@ def train(cfg: DilemmaRunConfig, evaluate: bool = True) -> dict[str, Any]:
             write_eval(result["eval"], out, title=f"{cfg.method.variant} / {cfg.method.objective}")
     trainer.accelerator.wait_for_everyone()
     return result
+
+
+def train_from_init(cfg: DilemmaRunConfig) -> tuple[DilemmaTaskBase, DilemmaTaskBase, dict[str, Any], float]:
+    """Train without the final evaluation and return the task before and after, for before/after comparisons.
+
+    The initial task is built under the same ``seeded(train.seed)`` as :func:`train` builds its own, so it holds
+    the very weights the run starts from; the trained task is rebuilt from the run's last checkpoint.
+
+    Returns:
+        ``(initial_task, trained_task, train_summary, train_seconds)``.
+    """
+    with seeded(cfg.train.seed):
+        initial = build_task(cfg)
+    t0 = time.perf_counter()
+    result = train(cfg, evaluate=False)
+    seconds = time.perf_counter() - t0
+    trained = build_task(cfg)
+    trained.load_state_dict(load_checkpoint(result["train"]["checkpoint"])["task"])
+    return initial, trained, result, seconds
 
 
 def evaluate_backbone(
