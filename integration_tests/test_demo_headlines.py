@@ -114,11 +114,13 @@ def test_dilemma_run_returns_its_random_init_headline(tmp_path: Path, monkeypatc
         torch.save({"task": runner.build_task(cfg).state_dict()}, path)
         return {"train": {"checkpoint": str(path), "steps": 2}}
 
-    scores = iter([{"knn": 26.0, "md_acc": 80.0, "jaccard": 10.0}, {"knn": 44.0, "md_acc": 95.0, "jaccard": 30.0}])
+    scores = iter([{"knn": 26.0, "linear": 30.0, "md_acc": 80.0, "jaccard": 10.0},
+                   {"knn": 44.0, "linear": 50.0, "md_acc": 95.0, "jaccard": 30.0}])
     monkeypatch.setattr(runner, "train", fake_train)
     monkeypatch.setattr(demo, "_scores", lambda task, cfg: next(scores))
     monkeypatch.setattr(demo, "_pixel_knn", lambda cfg: 23.4)
-    result = demo.run(tmp_path, max_steps=2)
+    monkeypatch.setattr(demo, "learning_figure", lambda path, *args: path)
+    result = demo.run(tmp_path, max_steps=2, config="tiny")
     assert result.headline == demo.demo_headline(result.metrics)
     assert result.headline.trained == 44.0 and result.headline.baselines == {"random init": 26.0}
     assert result.headline.references == {"raw pixels": 23.4} and result.headline.is_clear() is True

@@ -27,7 +27,7 @@ from sparse_core.data import (
     render_shape,
     two_view_transform,
 )
-from sparse_core.data.fashion_mnist import DEFAULT_ROOT
+from sparse_core.data.fashion_mnist import DEFAULT_ROOT, is_available
 
 
 def _write_png(path: Path, value: int, size: int = 12) -> None:
@@ -202,6 +202,11 @@ def test_fashion_mnist_idx_reader(tmp_path: Path, gz: bool) -> None:
     assert torch.equal((x["image"] * 255).round().to(torch.uint8)[0], torch.from_numpy(imgs[2]))
     x3 = FashionMNIST(tmp_path, split="test", channels=3)[2]["image"]
     assert x3.shape == (3, 28, 28) and torch.equal(x3[0], x3[2])
+    assert not is_available(tmp_path)  # the test split alone is not enough
+    _write_idx(tmp_path / f"train-images-idx3-ubyte{sfx}", imgs, gz)
+    _write_idx(tmp_path / f"train-labels-idx1-ubyte{sfx}", labels, gz)
+    assert is_available(tmp_path) and not is_available(tmp_path / "absent")
+    (tmp_path / f"train-images-idx3-ubyte{sfx}").unlink()
     with pytest.raises(
         DatasetError, match=r"lacks train-images-idx3-ubyte.*apt-get install -y dataset-fashion-mnist"
     ):

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 from PIL import Image
 
-from sparse_core.figures import learning_figure
+from sparse_core.figures import learning_figure, seed_band, study_figure
 
 
 def test_learning_figure_writes_a_png_and_skips_absent_keys(tmp_path: Path) -> None:
@@ -18,3 +19,19 @@ def test_learning_figure_writes_a_png_and_skips_absent_keys(tmp_path: Path) -> N
     assert out == tmp_path / "fig.png"
     with Image.open(out) as im:
         assert im.format == "PNG" and im.size[0] > im.size[1] > 100
+
+
+def test_seed_band_averages_the_x_values_every_seed_has() -> None:
+    runs = [[(0, 10.0), (100, 20.0), (200, 30.0)], [(0, 12.0), (100, 26.0)], [(0, 14.0), (100, 23.0), (300, 1.0)]]
+    xs, mean, std = seed_band(runs)
+    assert xs == [0, 100]
+    np.testing.assert_allclose(mean, [12.0, np.mean([20.0, 26.0, 23.0])])
+    np.testing.assert_allclose(std, [np.std([10.0, 12.0, 14.0]), np.std([20.0, 26.0, 23.0])])
+    assert seed_band([])[0] == []
+
+
+def test_study_figure_writes_a_png(tmp_path: Path) -> None:
+    out = study_figure(tmp_path / "study.png", {"a": [[(0, 1.0), (1, 2.0)], [(0, 1.5), (1, 2.5)]]},
+                       {"a": [2.0, 2.5], "random": [1.0, 1.2]}, {"chance": 10.0}, "images seen", "k-NN (%)",
+                       "curves", "final")
+    assert out.is_file() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -1,4 +1,9 @@
-"""The demo stages' figure: the training loss next to a bar chart of trained vs baseline probe accuracy."""
+"""Figures of the demo stages and the studies.
+
+* :func:`learning_figure`: a run's training loss next to a bar chart of trained vs baseline probe accuracy.
+* :func:`study_figure`: a study's learning curves (mean ± std band over seeds) next to its final numbers
+  (bars of the mean with the std as error bars), with reference lines such as random init or chance.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ import numpy as np
 
 from sparse_core.engine.metrics import read_jsonl
 
-__all__ = ["learning_figure"]
+__all__ = ["learning_figure", "seed_band", "study_figure"]
 
 
 def learning_figure(path: str | Path, metrics: str | Path, loss_keys: Sequence[str], loss_title: str,
@@ -54,6 +59,77 @@ def learning_figure(path: str | Path, metrics: str | Path, loss_keys: Sequence[s
     b.set_ylabel(ylabel)
     b.set_title(bar_title)
     b.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
+
+
+def seed_band(seeds: Sequence[Sequence[tuple[float, float]]]) -> tuple[list[float], np.ndarray, np.ndarray]:
+    """Mean and (population) std over seeds of a curve, at the x values every seed has.
+
+    Args:
+        seeds: for each seed, its ``(x, y)`` points (on resume the last point of an x wins).
+
+    Returns:
+        ``(xs, mean, std)``: the shared x values in increasing order and, at each, the mean and std of y.
+    """
+    if not seeds:
+        return [], np.zeros(0), np.zeros(0)
+    common = sorted(set.intersection(*(set(x for x, _ in run) for run in seeds)))
+    ys = np.array([[dict(run)[x] for x in common] for run in seeds], dtype=float).reshape(len(seeds), len(common))
+    return common, ys.mean(0), ys.std(0)
+
+
+def study_figure(path: str | Path, curves: Mapping[str, Sequence[Sequence[tuple[float, float]]]],
+                 bars: Mapping[str, Sequence[float]], references: Mapping[str, float], xlabel: str,
+                 ylabel: str, curve_title: str, bar_title: str) -> Path:
+    """Write a two-panel PNG: learning curves with a seed band, and the final values with error bars.
+
+    Args:
+        path: the PNG to write.
+        curves: one entry per method (legend label -> for each seed, its ``(x, y)`` points, e.g. images seen
+            and k-NN top-1). Seeds are averaged at the x values they share; the band is ± one std.
+        bars: one entry per bar (label -> the value of every seed); drawn as mean with a ± std error bar.
+        references: horizontal lines drawn on both panels (label -> value), e.g. random init, chance.
+        xlabel: x label of the curve panel.
+        ylabel: y label of both panels.
+        curve_title: title of the curve panel.
+        bar_title: title of the bar panel.
+
+    Returns:
+        ``path``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [1.2, 1]})
+    for label, seeds in curves.items():
+        common, mean, std = seed_band(seeds)
+        if not common:
+            continue
+        (line,) = a.plot(common, mean, marker="o", ms=3, label=label)
+        a.fill_between(common, mean - std, mean + std, color=line.get_color(), alpha=0.2)
+    names = list(bars)
+    means = [float(np.mean(bars[n])) for n in names]
+    stds = [float(np.std(bars[n])) for n in names]
+    b.barh(np.arange(len(names)), means, xerr=stds, color="tab:blue", alpha=0.8, capsize=3)
+    b.set_yticks(np.arange(len(names)), names, fontsize=7)
+    b.invert_yaxis()
+    for i, (m, s) in enumerate(zip(means, stds)):
+        b.text(m + s + 0.5, i, f"{m:.1f}", va="center", fontsize=7)
+    styles = ["--", ":", "-."]
+    for i, (label, value) in enumerate(references.items()):
+        a.axhline(value, color="gray", ls=styles[i % 3], lw=1, label=label)
+        b.axvline(value, color="gray", ls=styles[i % 3], lw=1)
+    a.set_xlabel(xlabel)
+    a.set_ylabel(ylabel)
+    a.set_title(curve_title)
+    a.legend(fontsize=7)
+    b.set_xlabel(ylabel)
+    b.set_title(bar_title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

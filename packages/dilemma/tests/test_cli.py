@@ -187,3 +187,17 @@ def test_kill_and_resume_gives_the_uninterrupted_weights(tmp_path: Path) -> None
 
     argv = [*TINY_TRAIN, "--train.max_steps", "4", "--train.ckpt_every", "1"]
     assert_kill_and_resume_is_exact(train_cli.main, argv, "backbone.safetensors", tmp_path, MoCoV3DilemmaTask, 2)
+
+
+def test_demo_trains_the_study_backbone_on_fashion_mnist_when_installed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo stage picks Fashion-MNIST where the files are, the generated shapes elsewhere."""
+    from dilemma_ssl import demo, study
+    from sparse_core.config import parse_config
+
+    monkeypatch.setattr(demo, "is_available", lambda: True)
+    assert demo.demo_config() == "tiny_fashion_mnist"
+    monkeypatch.setattr(demo, "is_available", lambda: False)
+    assert demo.demo_config() == "tiny"
+    cfg = parse_config(DilemmaRunConfig, ["--config", "tiny_fashion_mnist"], config_dir=CONFIG_DIR)
+    ref = study.config("+DILEMMA", 10, Path("unused"), 64, 5000)
+    assert cfg.data.name == "fashion_mnist" and cfg.model == ref.model and cfg.method == ref.method

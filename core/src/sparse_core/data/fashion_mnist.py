@@ -87,6 +87,16 @@ def _find(root: Path, stem: str) -> Path | None:
     return None
 
 
+def is_available(root: str | os.PathLike[str] | None = None) -> bool:
+    """Whether both splits' image and label files are present (``root`` as for :class:`FashionMNIST`).
+
+    Lets a demo choose Fashion-MNIST where it is installed and generated data elsewhere.
+    """
+    folder = Path(root if root is not None else os.environ.get(ROOT_ENV, DEFAULT_ROOT))
+    stems = [f"{p}-{kind}-ubyte" for p in _PREFIX.values() for kind in ("images-idx3", "labels-idx1")]
+    return folder.is_dir() and all(_find(folder, stem) is not None for stem in stems)
+
+
 class FashionMNIST(Dataset[Any]):
     """Fashion-MNIST (60k train / 10k test, 28x28 grey, 10 classes) read from local IDX files.
 
