@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import nox
@@ -145,9 +147,30 @@ print(dist.metadata['Name'], dist.version, 'imports; --help works for', scripts 
 """
 
 
+FASHION_MNIST = Path(os.environ.get("SPARSE_SSL_FASHION_MNIST", "/usr/share/datasets/fashion-mnist"))
+
+
+def _offer_fashion_mnist(session: nox.Session) -> None:
+    """Install Debian's dataset-fashion-mnist where we may (root with apt-get), as .ci/run does.
+
+    The DILEMMA stage trains on Fashion-MNIST when it is there and on generated shapes otherwise.
+    """
+    if FASHION_MNIST.is_dir() or os.name != "posix" or os.geteuid() != 0 or not shutil.which("apt-get"):
+        if not FASHION_MNIST.is_dir():
+            session.log("Fashion-MNIST not found: the DILEMMA stage uses generated shapes "
+                        "(`apt-get install dataset-fashion-mnist` for the stage that shows learning)")
+        return
+    for cmd in (["apt-get", "install", "-y", "-q", "dataset-fashion-mnist"], ["apt-get", "update", "-q"],
+                ["apt-get", "install", "-y", "-q", "dataset-fashion-mnist"]):
+        if subprocess.run(cmd, capture_output=True).returncode == 0 and FASHION_MNIST.is_dir():
+            return
+    session.log("could not install dataset-fashion-mnist: the DILEMMA stage uses generated shapes")
+
+
 @nox.session
 def demo(session: nox.Session) -> None:
     """The main job: install everything and run every method's tiny stage; prints where outputs went."""
+    _offer_fashion_mnist(session)
     _install(session, *PACKAGES, editable=False)
     out = session.posargs[0] if session.posargs else str(ROOT / "runs" / "demo")
     session.run("sparse-ssl-demo", "--out", out, env=ENV)
