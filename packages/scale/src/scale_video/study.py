@@ -48,6 +48,12 @@ class ScaleStudyConfig(StudyConfig):
     """Epochs of each linear probe (quick: 10)."""
     features: str | None = None
     """Folder of an existing ``scale-extract --config tiny`` run to reuse (default: extract into out/features)."""
+    num_videos: int | None = None
+    """Training videos of the extraction (default: the tiny config's 64; quick: 32)."""
+    val_videos: int | None = None
+    """Held-out videos of the extraction (default: the tiny config's 32; quick: 16)."""
+    passes: int | None = None
+    """Augmented passes over the training videos (sampled sets per video; default: the tiny config's 1)."""
 
 
 def _train_and_probe(root: Path, feats: Path, seed: int, mcm: bool, set_: bool, steps: int,
@@ -123,6 +129,10 @@ def study(cfg: ScaleStudyConfig) -> StageResult:
     steps = 40 if cfg.quick else cfg.steps
     feats = Path(cfg.features) if cfg.features else out / "features"
     overrides = ["--data.num_videos", "32", "--data.val_num_videos", "16"] if cfg.quick else []
+    for key, value in (("data.num_videos", cfg.num_videos), ("data.val_num_videos", cfg.val_videos),
+                       ("passes", cfg.passes)):
+        if value is not None:
+            overrides += [f"--{key}", str(value)]
     extract_tiny(feats, overrides)  # resumable: a complete store is left as it is
     train_set = FeatureBank.from_store(feats / "train_eval")
     test_set = FeatureBank.from_store(feats / "val_eval")
@@ -156,7 +166,11 @@ def study(cfg: ScaleStudyConfig) -> StageResult:
         f"{steps} steps per run; seeds {list(cfg.seeds)}{' (quick: not meaningful)' if cfg.quick else ''}.\n"
         "Probes on held-out videos: linear softmax-averaged over views (SCALE: clip output (+) SET token per "
         "view), weighted k-NN (k = 20) on the views' mean.\n\n"
-        f"{table}\n\n![study](study.png)\n"
+        f"{table}\n\n![study](study.png)\n\n"
+        f"Run: `python -m scale_video.study --seeds {list(cfg.seeds)} --steps {steps}"
+        + "".join(f" --{k} {v}" for k, v in (("num_videos", cfg.num_videos), ("val_videos", cfg.val_videos),
+                                            ("passes", cfg.passes)) if v is not None)
+        + f"{' --quick true' if cfg.quick else ''}`.\n"
     )
     return StageResult(summary=summary, outputs=[str(plot)], details={"per_seed": per_seed, "steps": steps},
                        metrics={f"{r['method']} {m}": float(statistics.fmean(rr[i][m] for rr in per_seed))
