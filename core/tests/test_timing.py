@@ -40,3 +40,12 @@ def test_median_time_excludes_warmup() -> None:
     calls: list[int] = []
     median_time(lambda: calls.append(1), torch.device("cpu"), repeats=4, warmup=3)
     assert len(calls) == 7
+
+
+def test_median_time_reads_the_given_clock() -> None:
+    """With ``clock`` given (e.g. time.process_time), the times are differences of that clock's readings."""
+    ticks = iter([0.0, 2.0, 10.0, 11.0, 20.0, 25.0])  # three calls last 2, 1 and 5 of this clock
+    calls = []
+    assert median_time(lambda: calls.append(1), torch.device("cpu"), repeats=3, warmup=1,
+                       clock=lambda: next(ticks)) == 2.0
+    assert len(calls) == 4  # one warm-up call, untimed

@@ -18,22 +18,28 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def median_time(fn: Callable[[], Any], device: torch.device, repeats: int, warmup: int = 1) -> float:
-    """Median wall-clock seconds of ``fn()`` over ``repeats`` calls after ``warmup`` untimed calls."""
+def median_time(fn: Callable[[], Any], device: torch.device, repeats: int, warmup: int = 1,
+                clock: Callable[[], float] = time.perf_counter) -> float:
+    """Median seconds of ``fn()`` over ``repeats`` calls after ``warmup`` untimed calls.
+
+    ``clock`` is wall-clock by default; ``time.process_time`` measures the CPU time of this process instead,
+    which on a CPU shared with other jobs (one thread per process) does not grow with their load.
+    """
     for _ in range(warmup):
         fn()
     times = []
     for _ in range(repeats):
         synchronize(device)
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
         synchronize(device)
-        times.append(time.perf_counter() - t0)
+        times.append(clock() - t0)
     return statistics.median(times)
 
 
 def training_step_time(task: Any, batch: dict[str, Any], device: torch.device, repeats: int, warmup: int = 2,
-                       step: int | None = None, total_steps: int = 1000) -> tuple[float, float | None]:
+                       step: int | None = None, total_steps: int = 1000,
+                       clock: Callable[[], float] = time.perf_counter) -> tuple[float, float | None]:
     """Median seconds of one full optimizer step of a :class:`~sparse_core.engine.Task` on ``batch``.
 
     Forward (bf16 autocast on CUDA), backward, AdamW step and ``on_after_step`` (EMA) are timed together.
@@ -57,5 +63,5 @@ def training_step_time(task: Any, batch: dict[str, Any], device: torch.device, r
 
     if cuda:
         torch.cuda.reset_peak_memory_stats(device)
-    seconds = median_time(one_step, device, repeats, warmup)
+    seconds = median_time(one_step, device, repeats, warmup, clock)
     return seconds, (torch.cuda.max_memory_allocated(device) / 2**30 if cuda else None)

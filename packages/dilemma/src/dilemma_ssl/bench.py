@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import statistics
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -43,10 +45,11 @@ def time_step(
     device: torch.device,
     repeats: int,
     warmup: int = 2,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[float, float | None]:
     """Median seconds of one optimizer step at ``batch`` images, and peak CUDA memory in GiB (None on CPU)."""
     views = {"views": [torch.randn(batch, 3, img, img, device=device) for _ in range(2)]}
-    return training_step_time(task, views, device, repeats, warmup, step=step)
+    return training_step_time(task, views, device, repeats, warmup, step=step, clock=clock)
 
 
 def run(out_dir: Path, quick: bool = False) -> StageResult:
@@ -112,7 +115,8 @@ def run(out_dir: Path, quick: bool = False) -> StageResult:
 
 
 def epoch_time_ratio(model: ModelConfig, base: int, device: torch.device, repeats: int,
-                     warmup: int = 2) -> dict[str, Any]:
+                     warmup: int = 2, method: MethodConfig | None = None,
+                     clock: Callable[[], float] = time.perf_counter) -> dict[str, Any]:
     """Epoch-time ratio of MoCo v3 + DILEMMA (random schedule) to dense MoCo v3 (the GPU suite's row).
 
     Args:
@@ -121,17 +125,20 @@ def epoch_time_ratio(model: ModelConfig, base: int, device: torch.device, repeat
         device: Where to run.
         repeats: Timed steps per ratio.
         warmup: Untimed steps per ratio.
+        method: the sparse method (default: MoCo v3 + DILEMMA with the thesis schedule); the dense step is
+            its ratio-0 step.
+        clock: wall-clock by default; ``time.process_time`` for CPU time on a machine shared with other jobs.
 
     Returns:
         ``per_ratio`` (batch, step_s, images_per_s, peak_gib per sparsity ratio) and ``epoch_time_ratio``
         ``(mean t_r / mean b_r) / (t_0 / b_0)`` (thesis Table 3.12: 0.65x), ``peak_memory_ratio`` on CUDA.
     """
-    method = MethodConfig()
+    method = method or MethodConfig()
     per_ratio: dict[float, dict[str, Any]] = {}
     for r, m in zip(method.sparsity, method.batch_multipliers):
         torch.manual_seed(0)
         task = MoCoV3DilemmaTask(model, method, SparsitySchedule.constant(base, r, m), seed=0).to(device)
-        t, peak = time_step(task, base * m, model.img_size, 1, device, repeats, warmup)
+        t, peak = time_step(task, base * m, model.img_size, 1, device, repeats, warmup, clock)
         per_ratio[r] = {"batch": base * m, "step_s": t, "images_per_s": base * m / t, "peak_gib": peak}
         del task
         if device.type == "cuda":

@@ -9,11 +9,11 @@ package's documentation page (the figure is copied next to it)::
 
 Budgets (thesis Tables 3.1 / 3.12 compare at equal epochs): the dense runs train ``--steps`` steps of batch
 ``--batch``; the sparse runs see as many images (equal epochs: fewer, larger steps, since the random schedule's
-batch is 2.5x the base batch on average); the equal-time rows give each sparse method the number of steps that
-fits in the dense MoCo v3 run's wall-clock of the same seed. Each run's numbers are cached in its folder
-(``study_row.json``), so a study that was interrupted, or whose seeds ran as separate processes into the same
-``--out``, continues where it stopped. Tables report mean ± std over the seeds
-(:func:`sparse_core.suite.study_main`).
+batch is 2.5x the base batch on average); the equal-time rows give each sparse method the number of steps
+that costs as much as the dense MoCo v3 run (a step-cost ratio measured in CPU time, see :func:`step_costs`).
+Each run's numbers are cached in its folder (``study_row.json``), so a study that was interrupted, or whose
+seeds ran as separate processes into the same ``--out``, continues where it stopped.
+Tables report mean ± std over the seeds (:func:`sparse_core.suite.study_main`).
 """
 
 from __future__ import annotations
@@ -158,9 +158,22 @@ class DilemmaStudyConfig(StudyConfig):
     """Base batch size (the dense runs' batch)."""
     train_samples: int = 5000
     """k-NN / linear training subset (the test subset is 2000 images)."""
-    time_tolerance: float = 0.05
-    """An equal-epochs sparse run whose wall-clock is within this fraction of the dense run's already is an
-    equal-time run: its equal-time row reuses it instead of training again (the table says so)."""
+
+
+def step_costs(cfg: DilemmaRunConfig, repeats: int = 3) -> dict[str, float]:
+    """CPU seconds of a sparse step (mean over the schedule's ratios) relative to a dense MoCo v3 step.
+
+    Measured like the benchmark (warm-up, median of repeats, each ratio at its batch) with the process' CPU
+    time, which a machine shared with other jobs does not inflate: the equal-time budget of a sparse run is
+    ``dense steps / step_cost_ratio``. The ratio-0 step of the schedule is the dense step.
+    """
+    from dilemma_ssl.bench import epoch_time_ratio
+
+    res = epoch_time_ratio(cfg.model, cfg.train.batch_size, torch.device("cpu"), repeats, method=cfg.method,
+                           clock=time.process_time)
+    per = res["per_ratio"]
+    mean_step = sum(v["step_s"] for v in per.values()) / len(per)
+    return {"step_cost_ratio": mean_step / per["0"]["step_s"], "epoch_time_ratio": res["epoch_time_ratio"]}
 
 
 def _one_seed(cfg: DilemmaStudyConfig, seed: int, steps: int, train_samples: int) -> list[dict[str, Any]]:
@@ -175,15 +188,12 @@ def _one_seed(cfg: DilemmaStudyConfig, seed: int, steps: int, train_samples: int
         r = run_one(config(name, n, out / name.replace(" ", "_"), cfg.batch, train_samples, seed))
         rows.append({"method": name, "budget": "equal epochs", **r})
         print({k: v for k, v in rows[-1].items() if k != "curve"}, flush=True)
-    dense_s = rows[1]["train_s"]
-    for row in [r for r in rows if r["method"] in SPARSE]:
-        name = row["method"]
-        n = max(1, round(row["steps"] * dense_s / row["train_s"]))
-        if abs(row["train_s"] - dense_s) <= cfg.time_tolerance * dense_s:
-            rows.append({**row, "method": name + " ↑", "budget": "equal time (= equal epochs run)"})
-            continue
+    for name in SPARSE:
+        # equal wall-clock: the number of steps whose measured cost equals the dense MoCo v3 run's
+        cost = step_costs(config(name, steps, out, cfg.batch, train_samples, seed))
+        n = max(1, round(steps / cost["step_cost_ratio"]))
         r = run_one(config(name, n, out / (name.replace(" ", "_") + "_time"), cfg.batch, train_samples, seed))
-        rows.append({"method": name + " ↑", "budget": "equal time", **r})
+        rows.append({"method": name + " ↑", "budget": "equal time", **r, "step_cost_ratio": cost["step_cost_ratio"]})
         print({k: v for k, v in rows[-1].items() if k != "curve"}, flush=True)
     return rows
 
@@ -212,16 +222,18 @@ def study(cfg: DilemmaStudyConfig) -> StageResult:
         if row["method"] not in ("+DILEMMA", "+DILEMMA ↑"):
             row["md_acc"] = "-"
     sizes = "--quick true" if cfg.quick else f"--steps {steps} --batch {cfg.batch} --train_samples {train_samples}"
-    table = markdown_table(merged, ["method", "budget", "steps", "images", "train_s", "knn", "linear", "md_acc",
-                                    "seeds"])
+    table = markdown_table(merged, ["method", "budget", "steps", "images", "train_s", "step_cost_ratio", "knn",
+                                    "linear", "md_acc", "seeds"])
     summary = (
         "# DILEMMA on Fashion-MNIST: a small study\n\n"
         f"Small ViT (4 blocks, width 96, 4 heads, 28 px, patch 4: 49 tokens, learned positions), dense runs "
         f"{steps} steps of batch {cfg.batch} ({steps * cfg.batch} images, {steps * cfg.batch / 60000:.2f} "
         "epochs), light augmentation (crop scale 0.3-1, flip, colour jitter without hue, grayscale, solarize), "
         "AdamW lr 1e-3. +Sparsity and +DILEMMA (MoCo v3) use the random schedule (0/40/55/65 % dropped, batch "
-        "x1/x2/x3/x4) and see as many images (equal epochs); the ↑ rows train for the dense MoCo v3 run's "
-        "wall-clock. k-NN (k=20, T=0.07) and Linear_F on frozen CLS features "
+        "x1/x2/x3/x4) and see as many images (equal epochs); the ↑ rows (equal time) train for the steps "
+        "that cost as much as the dense MoCo v3 run: dense steps / step_cost_ratio, the ratio of a mean sparse "
+        "step's to a dense step's CPU time measured like the benchmark (warm-up, median of 3, process CPU time, "
+        "so the load of other jobs does not enter). k-NN (k=20, T=0.07) and Linear_F on frozen CLS features "
         f"({train_samples} train / 2000 test images); md_acc: mismatch-detection accuracy (%) of the DILEMMA "
         "head at 55 % sparsity, where 22 of the 49 tokens are kept and 4 mismatched, so **81.82 % is the "
         "accuracy of answering 'correct position' for every token**. train_s is wall-clock on the machine "
