@@ -12,10 +12,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from torch.utils.data import Dataset
-
 from sfclip.config import CONFIG_DIR, SFCLIPConfig
-from sfclip.data import PairFolder, ShapePairs
+from sfclip.data import build_dataset
 from sfclip.task import SFCLIPTask
 from sparse_core.cli import run_cli
 from sparse_core.engine import Trainer
@@ -28,13 +26,6 @@ log = logging.getLogger("sfclip")
 
 WEIGHTS = "sfclip_student.safetensors"
 """File of the exported student (both towers and the logit scale; no teacher, no distillation head)."""
-
-
-def build_dataset(cfg: SFCLIPConfig) -> Dataset:
-    """The training pairs ``cfg.data`` names, at the student's image size."""
-    if cfg.data.source == "shapes":
-        return ShapePairs(cfg.data.num_pairs, cfg.vision.img_size, cfg.data.seed)
-    return PairFolder(cfg.data.root, cfg.vision.img_size)
 
 
 def train(cfg: SFCLIPConfig) -> dict[str, Any]:

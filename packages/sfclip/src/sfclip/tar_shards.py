@@ -1,0 +1,185 @@
+"""Image-text pairs in webdataset tar shards (the layout of YFCC15M / CC12M as written by img2dataset).
+
+A shard is a plain (uncompressed) tar whose members are grouped into samples by webdataset's key rule: the
+key is the member path up to the first dot of its file name, the rest is the extension. A sample is a pair
+when it has an image (``jpg``, ``jpeg``, ``png``, ``webp``) and a caption (``txt``, or ``json`` with a
+``"caption"`` string, used when there is no ``txt``). :class:`TarPairs` indexes the members' byte offsets once
+(headers only) and reads a sample with ``os.pread`` (no shared file position, so DataLoader workers forked
+after the index is built read safely), i.e. it is a map-style dataset the engine's seeded step sampler can
+shuffle and resume. A corrupt image or an empty caption gives ``None`` (dropped and counted by the engine,
+like :class:`~sfclip.data.PairFolder`); a truncated shard keeps the samples before the damage (logged).
+
+Shard lists follow webdataset's brace notation (``/data/cc12m/{00000..01242}.tar``, expanded with the
+``braceexpand`` package webdataset depends on).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+import tarfile
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from braceexpand import braceexpand
+from PIL import Image
+from torch.utils.data import Dataset
+from torchvision.transforms.v2 import functional as TF
+
+from sparse_core.data.errors import DatasetError
+
+__all__ = ["TarPairs", "expand_shards", "IMAGE_EXTENSIONS", "CAPTION_EXTENSIONS"]
+
+log = logging.getLogger("sfclip.tar_shards")
+
+IMAGE_EXTENSIONS = ("jpg", "jpeg", "png", "webp")
+"""Member extensions read as the image of a sample, in order of preference."""
+CAPTION_EXTENSIONS = ("txt", "json")
+"""Member extensions read as the caption (``json``: its ``"caption"`` field), in order of preference."""
+MAX_OPEN = 64
+"""Shard files kept open per process (least recently used closed first)."""
+
+Member = tuple[int, int, int, str]
+"""(shard number, byte offset of the data, size, extension)."""
+
+
+def expand_shards(patterns: str | Sequence[str], key: str = "data.shards") -> list[Path]:
+    """Shard paths of brace patterns, in order, each checked to be a file.
+
+    Args:
+        patterns: one pattern or several (``"a/{000..009}.tar"``, plain paths).
+        key: the config key named in errors.
+
+    Returns:
+        the expanded paths.
+
+    Raises:
+        DatasetError: no pattern, or an expanded path that is not a file (the first one is named).
+    """
+    items = [patterns] if isinstance(patterns, str) else list(patterns)
+    paths = [Path(p) for pattern in items for p in braceexpand(str(pattern))]
+    if not paths:
+        raise DatasetError(f"{key}: no tar shard given")
+    missing = [p for p in paths if not p.is_file()]
+    if missing:
+        raise DatasetError(f"{key}: {len(missing)} of {len(paths)} shards are not files, e.g. {str(missing[0])!r}")
+    return paths
+
+
+def _split_key(name: str) -> tuple[str, str]:
+    """webdataset's rule: ``dir/abc.seg.jpg`` -> (``dir/abc``, ``seg.jpg``)."""
+    head, _, base = name.rpartition("/")
+    stem, dot, ext = base.partition(".")
+    return (f"{head}/{stem}" if head else stem), ext.lower() if dot else ""
+
+
+def _index_shard(number: int, path: Path) -> list[tuple[str, dict[str, Member]]]:
+    """Samples of one shard in member order: ``(key, {extension: member})``."""
+    samples: dict[str, dict[str, Member]] = {}
+    try:
+        with tarfile.open(path, mode="r:") as tar:
+            for info in tar:
+                if info.isfile():
+                    key, ext = _split_key(info.name)
+                    samples.setdefault(key, {})[ext] = (number, info.offset_data, info.size, ext)
+    except (tarfile.TarError, OSError) as err:
+        log.warning("tar shard %s is damaged after %d samples (%s); kept those", path, len(samples), err)
+    return list(samples.items())
+
+
+class TarPairs(Dataset):
+    """Map-style image-text pairs of webdataset tar shards.
+
+    Samples are ``{"image": (3, size, size) float in [0, 1], "caption": str, "index": int}``; ``None`` for a
+    corrupt image or an empty caption.
+
+    Args:
+        shards: tar paths or brace patterns (see :func:`expand_shards`).
+        size: image side after resizing.
+
+    Raises:
+        DatasetError: a missing shard, or shards without any image + caption pair.
+    """
+
+    def __init__(self, shards: str | Sequence[str], size: int) -> None:
+        self.paths = expand_shards(shards)
+        self.size = size
+        self.keys: list[str] = []
+        self.images: list[Member] = []
+        self.captions: list[Member] = []
+        for number, path in enumerate(self.paths):
+            for key, members in _index_shard(number, path):
+                image = next((members[e] for e in IMAGE_EXTENSIONS if e in members), None)
+                caption = next((members[e] for e in CAPTION_EXTENSIONS if e in members), None)
+                if image is not None and caption is not None:
+                    self.keys.append(key)
+                    self.images.append(image)
+                    self.captions.append(caption)
+        if not self.keys:
+            raise DatasetError(f"data.shards: no image + caption pair in {len(self.paths)} shards "
+                               f"(e.g. {str(self.paths[0])!r}); members must be <key>.jpg|png|webp + <key>.txt|json")
+        self._files: OrderedDict[tuple[int, int], int] = OrderedDict()
+
+    def __len__(self) -> int:
+        """Number of pairs indexed."""
+        return len(self.keys)
+
+    def sample_name(self, i: int) -> str:
+        """``<shard path>:<key>`` of pair ``i`` (named in the engine's log of skipped samples)."""
+        return f"{self.paths[self.images[i][0]]}:{self.keys[i]}"
+
+    def _read(self, member: Member) -> bytes:
+        """The bytes of one member, through a per-process LRU of open file descriptors."""
+        number, offset, size, _ = member
+        handle = (os.getpid(), number)
+        fd = self._files.pop(handle, None)
+        if fd is None:
+            fd = os.open(self.paths[number], os.O_RDONLY)
+            while len(self._files) >= MAX_OPEN:
+                os.close(self._files.popitem(last=False)[1])
+        self._files[handle] = fd
+        return os.pread(fd, size, offset)
+
+    def _caption(self, member: Member) -> str:
+        raw = self._read(member).decode("utf-8", errors="replace")
+        if member[3] == "txt":
+            return raw.strip()
+        try:
+            value = json.loads(raw).get("caption", "")
+        except (json.JSONDecodeError, AttributeError):
+            return ""
+        return value.strip() if isinstance(value, str) else ""
+
+    def _image(self, member: Member) -> torch.Tensor | None:
+        try:
+            with Image.open(io.BytesIO(self._read(member))) as raw:
+                im = raw.convert("RGB").resize((self.size, self.size), Image.Resampling.BICUBIC)
+        except (OSError, ValueError, Image.DecompressionBombError):
+            return None
+        return TF.to_dtype(TF.pil_to_tensor(im), torch.float32, scale=True)
+
+    def __getitem__(self, i: int) -> dict[str, Any] | None:
+        """Pair ``i``, or None when its image is corrupt or its caption empty."""
+        caption = self._caption(self.captions[i])
+        if not caption:
+            return None
+        image = self._image(self.images[i])
+        return None if image is None else {"image": image, "caption": caption, "index": int(i)}
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without open file descriptors (spawned workers reopen their own)."""
+        state = dict(self.__dict__)
+        state["_files"] = OrderedDict()
+        return state
+
+    def __del__(self) -> None:
+        for fd in getattr(self, "_files", {}).values():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
