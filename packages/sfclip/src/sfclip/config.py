@@ -168,10 +168,10 @@ class DataConfig:
     """One of :data:`DATA_SOURCES`."""
     root: str = ""
     """Folder of ``name.<image ext>`` + ``name.txt`` pairs (``source: folder``)."""
-    shards: list[str] = field(default_factory=list)
-    """Webdataset tar shards (``source: webdataset``): paths or brace patterns such as
-    ``/data/cc12m/{00000..01242}.tar``, each member ``<key>.jpg|png|webp`` + ``<key>.txt`` (or ``.json`` with a
-    ``caption``)."""
+    shards: str = ""
+    """Webdataset tar shards (``source: webdataset``): a path or brace pattern such as
+    ``/data/cc12m/{00000..01242}.tar``, several joined by ``::`` (webdataset's separator); each sample is
+    ``<key>.jpg|png|webp`` + ``<key>.txt`` (or ``.json`` with a ``caption``). Quote it in YAML."""
     num_pairs: int = 512
     """Pairs generated (``source: shapes``)."""
     seed: int = 0

@@ -9,8 +9,8 @@ after the index is built read safely), i.e. it is a map-style dataset the engine
 shuffle and resume. A corrupt image or an empty caption gives ``None`` (dropped and counted by the engine,
 like :class:`~sfclip.data.PairFolder`); a truncated shard keeps the samples before the damage (logged).
 
-Shard lists follow webdataset's brace notation (``/data/cc12m/{00000..01242}.tar``, expanded with the
-``braceexpand`` package webdataset depends on).
+Shard lists follow webdataset's notation: brace patterns (``/data/cc12m/{00000..01242}.tar``, expanded with
+the ``braceexpand`` package webdataset depends on), several joined by ``::``.
 """
 
 from __future__ import annotations
@@ -52,7 +52,8 @@ def expand_shards(patterns: str | Sequence[str], key: str = "data.shards") -> li
     """Shard paths of brace patterns, in order, each checked to be a file.
 
     Args:
-        patterns: one pattern or several (``"a/{000..009}.tar"``, plain paths).
+        patterns: one pattern, several joined by ``::``, or a list of them (``"a/{000..009}.tar"``, plain
+            paths).
         key: the config key named in errors.
 
     Returns:
@@ -61,7 +62,7 @@ def expand_shards(patterns: str | Sequence[str], key: str = "data.shards") -> li
     Raises:
         DatasetError: no pattern, or an expanded path that is not a file (the first one is named).
     """
-    items = [patterns] if isinstance(patterns, str) else list(patterns)
+    items = [p for p in patterns.split("::") if p.strip()] if isinstance(patterns, str) else list(patterns)
     paths = [Path(p) for pattern in items for p in braceexpand(str(pattern))]
     if not paths:
         raise DatasetError(f"{key}: no tar shard given")
