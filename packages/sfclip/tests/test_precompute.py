@@ -25,7 +25,7 @@ from sparse_core.testing import assert_cli_refuses
 
 
 def _cfg(store: Path, **distill: float):
-    # DINOv2 (grid 6x6) + SAM (grid 4x4, 16-d) + a causal XGLM text teacher; text masking on
+    # DINOv2 (grid 6x6) + SAM (grid 3x3, 16-d), both unlike the student's 4x4, + a causal XGLM text teacher; text masking on
     cfg = tiny_config(("dinov2_tiny_random", "sam_tiny_random"), image_ratio=0.25, text_ratio=0.25, **distill)
     cfg.teacher.text = "xglm_tiny_random"
     cfg.data.num_pairs = 20
@@ -91,7 +91,7 @@ def test_store_records_are_the_teacher_features_of_each_index(tmp_path: Path) ->
     cfg = _cfg(tmp_path / "feat")
     precompute(cfg)
     feats = TeacherFeatures(tmp_path / "feat", cfg)
-    assert feats.grids == {"dinov2_tiny_random": (6, 6), "sam_tiny_random": (4, 4)}
+    assert feats.grids == {"dinov2_tiny_random": (6, 6), "sam_tiny_random": (3, 3)}
     assert feats.dims == {"dinov2_tiny_random": 32, "sam_tiny_random": 16} and feats.text_dim == 32
     data = build_dataset(cfg)
     with seeded(cfg.train.seed):  # the teachers precompute built

@@ -215,12 +215,12 @@ def tiny_dinov2_config(size: int) -> Any:
 
 
 def tiny_sam_config(size: int) -> Any:
-    """A 2-layer, 32-wide random SAM image encoder at ``size`` px with patch 12 and a 16-d neck (a grid
+    """A 2-layer, 32-wide random SAM image encoder at ``size`` px with patch 16 and a 16-d neck (a grid
     unlike the DINOv2 one's, so the interpolation of token grids is exercised)."""
     from transformers import SamVisionConfig
 
     return SamVisionConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, mlp_dim=64, image_size=size,
-                           patch_size=12, output_channels=16, window_size=2, global_attn_indexes=[1])
+                           patch_size=16, output_channels=16, window_size=2, global_attn_indexes=[1])
 
 
 def build_text_teacher(kind: str, path: str = "", with_model: bool = True) -> TextTeacher:
@@ -261,7 +261,7 @@ def build_vision_teacher(kind: str, size: int, path: str = "") -> VisionTeacher:
     Args:
         kind: ``"efficientnet_lite0"`` (packaged ImageNet weights), ``"dinov2"`` (``Dinov2Model`` at ``path``),
             ``"sam"`` (``SamVisionModel`` at ``path``), ``"dinov2_tiny_random"`` (2 layers, 32 wide, patch 8)
-            or ``"sam_tiny_random"`` (2 layers, 32 wide, patch 12, 16-d neck): the architecture paths.
+            or ``"sam_tiny_random"`` (2 layers, 32 wide, patch 16, 16-d neck): the architecture paths.
         size: image side the teacher sees (SAM: its config's ``image_size``; the tiny one is built at ``size``).
         path: folder or hub id for ``"dinov2"`` / ``"sam"``.
     """
