@@ -130,7 +130,8 @@ def _encode(batch: dict[str, Any], text: TextTeacher | None, vision: dict[str, V
     return out
 
 
-def precompute(cfg: SFCLIPConfig, dataset: Dataset | None = None) -> dict[str, Any]:
+def precompute(cfg: SFCLIPConfig, dataset: Dataset | None = None,
+               teachers: tuple[TextTeacher, dict[str, VisionTeacher]] | None = None) -> dict[str, Any]:
     """Write (or complete) the teacher-feature store ``cfg.distill.precomputed`` for the data of ``cfg``.
 
     Teachers are built as in training (under ``train.seed``, :func:`~sfclip.teachers.build_teachers`) and run
@@ -139,6 +140,8 @@ def precompute(cfg: SFCLIPConfig, dataset: Dataset | None = None) -> dict[str, A
     Args:
         cfg: the run configuration (``distill.precomputed`` is the output folder; ``precompute.*`` the settings).
         dataset: the pairs (default :func:`~sfclip.data.build_dataset` of ``cfg``).
+        teachers: ready ``(text teacher, {name: vision teacher})`` (default: built from ``cfg``); the vision
+            names must be ``cfg.teacher.vision``'s, as the store's fingerprint lists those.
 
     Returns:
         ``{"path", "records", "skipped", "shards_written", "seconds"}``.
@@ -153,8 +156,10 @@ def precompute(cfg: SFCLIPConfig, dataset: Dataset | None = None) -> dict[str, A
     p = cfg.precompute
     dataset = build_dataset(cfg) if dataset is None else dataset
     device = _resolve_device(p.device)
-    with seeded(cfg.train.seed):
-        text_teacher, vision = build_teachers(cfg)
+    if teachers is None:
+        with seeded(cfg.train.seed):
+            teachers = build_teachers(cfg)
+    text_teacher, vision = teachers
     text = text_teacher if cfg.distill.text_on else None
     if not vision and text is None:
         raise ConfigError("distill: neither image nor text distillation is on (teacher.vision, distill.*_ratio, "
