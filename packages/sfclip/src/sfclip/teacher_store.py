@@ -154,16 +154,22 @@ def precompute(cfg: SFCLIPConfig, dataset: Dataset | None = None,
         raise ConfigError("distill.precomputed: give the folder to write the teacher features to")
     start = time.perf_counter()
     p = cfg.precompute
-    dataset = build_dataset(cfg) if dataset is None else dataset
     device = _resolve_device(p.device)
+    if not (cfg.teacher.vision and cfg.distill.image_on) and not cfg.distill.text_on:
+        raise ConfigError("distill: neither image nor text distillation is on (teacher.vision, distill.*_ratio, "
+                          "distill.lambda_*); there are no teacher features to precompute")
+    wanted = fingerprint(cfg)
+    if (root / "index.json").exists():  # refused before any teacher is loaded
+        changed = _changed(FeatureStore(root).meta.get("config", {}), wanted)
+        if changed:
+            raise ConfigError(f"distill.precomputed {str(root)!r} holds features for other settings "
+                              f"({', '.join(changed[:6])}); use another folder or delete it")
+    dataset = build_dataset(cfg) if dataset is None else dataset  # a data error before any teacher loads
     if teachers is None:
         with seeded(cfg.train.seed):
             teachers = build_teachers(cfg)
     text_teacher, vision = teachers
     text = text_teacher if cfg.distill.text_on else None
-    if not vision and text is None:
-        raise ConfigError("distill: neither image nor text distillation is on (teacher.vision, distill.*_ratio, "
-                          "distill.lambda_*); there are no teacher features to precompute")
     for teacher in [*vision.values(), *([text] if text is not None else [])]:
         teacher.to(device)
     probe = torch.zeros(1, 3, cfg.vision.img_size, cfg.vision.img_size, device=device)
@@ -172,12 +178,6 @@ def precompute(cfg: SFCLIPConfig, dataset: Dataset | None = None,
         t.rows_seen = 0
     fields = store_fields({n: (grids[n][0] * grids[n][1], t.dim) for n, t in vision.items()},
                           text.dim if text is not None else 0, cfg.text.context_length, p.dtype)
-    wanted = fingerprint(cfg)
-    if (root / "index.json").exists():
-        changed = _changed(FeatureStore(root).meta.get("config", {}), wanted)
-        if changed:
-            raise ConfigError(f"distill.precomputed {str(root)!r} holds features for other settings "
-                              f"({', '.join(changed[:6])}); use another folder or delete it")
     writer = FeatureStoreWriter(root, fields)  # refuses a store of the same settings in another dtype
     n = len(dataset)  # type: ignore[arg-type]
     writer.set_meta({**writer.meta, "format": FORMAT, "config": wanted, "num_samples": n,
