@@ -25,7 +25,8 @@ from sparse_core.testing import assert_cli_refuses
 
 
 def _cfg(store: Path, **distill: float):
-    # DINOv2 (grid 6x6) + SAM (grid 3x3, 16-d), both unlike the student's 4x4, + a causal XGLM text teacher; text masking on
+    # DINOv2 (grid 6x6) + SAM (grid 3x3, 16-d), both unlike the student's 4x4, and a causal XGLM text teacher;
+    # text masking on
     cfg = tiny_config(("dinov2_tiny_random", "sam_tiny_random"), image_ratio=0.25, text_ratio=0.25, **distill)
     cfg.teacher.text = "xglm_tiny_random"
     cfg.data.num_pairs = 20

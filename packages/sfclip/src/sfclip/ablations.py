@@ -24,7 +24,8 @@ VARIANTS: dict[str, tuple[str, list[str]]] = {
                     ["--distill.image_ratio", "0.125", "--distill.text_ratio", "0.0625"]),
     "double_subset": ("row 8: double the distillation rate (50 % images, 25 % texts)",
                       ["--distill.image_ratio", "0.5", "--distill.text_ratio", "0.25"]),
-    "full_batch": ("Table 7.10: distillation on the full batch", ["--distill.image_ratio", "1", "--distill.text_ratio", "1"]),
+    "full_batch": ("Table 7.10: distillation on the full batch",
+                   ["--distill.image_ratio", "1", "--distill.text_ratio", "1"]),
     "clip": ("plain CLIP on the same towers (no distillation)",
              ["--distill.image_ratio", "0", "--distill.text_ratio", "0"]),
 }

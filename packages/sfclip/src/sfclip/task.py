@@ -172,6 +172,7 @@ class SFCLIPTask(Task):
                 loss = loss + _empty_distill(pred)
                 continue
             if self.features is not None:
+                assert index is not None
                 target = self.features.vision(name, index[idx], images.device)  # (k, D_t, h, w)
             else:
                 target = self.vision_teachers[name](images[idx])
@@ -195,6 +196,7 @@ class SFCLIPTask(Task):
         if idx.numel() == 0:
             return _empty_distill(pred)
         if self.features is not None:
+            assert index is not None
             target = self.features.text(index[idx], ids.shape[1], ids.device)
         else:
             target = self.text_teacher(ids, att)

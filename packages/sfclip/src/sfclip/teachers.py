@@ -14,9 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sfclip.config import TEXT_TEACHERS
+
 __all__ = ["Teacher", "VisionTeacher", "EfficientNetLite0Teacher", "Dinov2Teacher", "SamTeacher", "TextTeacher",
-           "build_vision_teacher", "build_text_teacher", "build_teachers", "minilm_path", "tiny_dinov2_config", "tiny_sam_config",
-           "tiny_xglm_config"]
+           "build_vision_teacher", "build_text_teacher", "build_teachers", "minilm_path", "tiny_dinov2_config",
+           "tiny_sam_config", "tiny_xglm_config"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -238,7 +240,7 @@ def build_text_teacher(kind: str, path: str = "", with_model: bool = True) -> Te
     from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel, XGLMModel
 
     tok_path = path if kind == "hf" else minilm_path()
-    if kind not in TEXT_KINDS:
+    if kind not in TEXT_TEACHERS:
         raise ValueError(f"unknown text teacher {kind!r}")
     tokenizer = AutoTokenizer.from_pretrained(tok_path)
     if not with_model:
@@ -250,9 +252,6 @@ def build_text_teacher(kind: str, path: str = "", with_model: bool = True) -> Te
                          num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
         return TextTeacher(BertModel(cfg), tokenizer)
     return TextTeacher(XGLMModel(tiny_xglm_config(tokenizer.vocab_size)), tokenizer)
-
-
-TEXT_KINDS = ("hf", "minilm", "bert_tiny_random", "xglm_tiny_random")
 
 
 def build_vision_teacher(kind: str, size: int, path: str = "") -> VisionTeacher:
