@@ -163,7 +163,8 @@ def test_a_killed_precompute_resumes_with_the_missing_shards(tmp_path: Path, mon
         np.testing.assert_array_equal(a.array(name), b.array(name))
 
 
-def test_cli_precompute_then_train_on_folder_pairs_skips_bad_ones(tmp_path: Path, calls: dict[str, int]) -> None:
+def test_cli_precompute_then_train_on_folder_pairs_skips_bad_ones(tmp_path: Path, calls: dict[str, int],
+                                                                  capsys: pytest.CaptureFixture) -> None:
     from PIL import Image
 
     root = tmp_path / "pairs"
@@ -184,3 +185,9 @@ def test_cli_precompute_then_train_on_folder_pairs_skips_bad_ones(tmp_path: Path
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert {"vd", "td"} <= rows[-1].keys() and rows[-1]["skipped_total"] == 1
     assert calls == {"vision": 0, "text": 0}
+    Image.new("RGB", (40, 40)).save(root / "new.png")  # the folder changed since: refused
+    (root / "new.txt").write_text("a new pair")
+    capsys.readouterr()
+    msg = assert_cli_refuses(train_main, [*argv, "--train.out_dir", str(tmp_path / "run2")], "distill.precomputed",
+                             capsys)
+    assert "features of 11 pairs, the data now has 12" in msg

@@ -54,7 +54,9 @@ def fingerprint(cfg: SFCLIPConfig) -> dict[str, Any]:
     """
     t, d = cfg.teacher, cfg.distill
     vision = list(t.vision) if d.image_on else []
-    out: dict[str, Any] = {f"data.{k}": v for k, v in config_to_dict(cfg.data).items()}
+    used = {"shapes": ("num_pairs", "seed"), "folder": ("root",), "webdataset": ("shards",)}[cfg.data.source]
+    data = config_to_dict(cfg.data)
+    out: dict[str, Any] = {"data.source": cfg.data.source, **{f"data.{k}": data[k] for k in used}}
     out.update({"vision.img_size": cfg.vision.img_size, "teacher.vision": vision})
     if vision:
         out["teacher.vision_size"] = t.vision_size
@@ -248,13 +250,23 @@ class TeacherFeatures:
         self.grids: dict[str, tuple[int, int]] = {k: (int(v[0]), int(v[1])) for k, v in meta["grids"].items()}
         self.dims: dict[str, int] = {k: int(v) for k, v in meta["dims"].items()}
         self.text_dim = int(meta.get("text_dim", 0))
-        n = int(meta["num_samples"])
+        self.num_samples = n = int(meta["num_samples"])
         self._shard = np.full(n, -1, dtype=np.int64)
         self._local = np.full(n, -1, dtype=np.int64)
         for position in range(len(store.shards)):
             idx = np.asarray(store.shard_array(position, "index"))
             self._shard[idx] = position
             self._local[idx] = np.arange(len(idx))
+
+    def check_length(self, n: int) -> None:
+        """Refuse a dataset whose length differs from the one the features were computed for.
+
+        Raises:
+            ConfigError: the lengths differ (files were added or removed since).
+        """
+        if n != self.num_samples:
+            raise ConfigError(f"distill.precomputed {str(self.root)!r} holds features of {self.num_samples} pairs, "
+                              f"the data now has {n}; run sfclip-precompute again into another folder")
 
     @property
     def vision_names(self) -> list[str]:

@@ -37,6 +37,8 @@ def train(cfg: SFCLIPConfig) -> dict[str, Any]:
     dataset = build_dataset(cfg)
     with seeded(cfg.train.seed):  # --train.seed covers the initialisation (students and random teachers)
         task = SFCLIPTask(cfg)
+    if task.features is not None:
+        task.features.check_length(len(dataset))  # type: ignore[arg-type]
     trainer = Trainer(task, dataset, cfg.train, cfg.optim, config=cfg)
     return fit_and_export(trainer, lambda t: t.student, WEIGHTS,
                           {"model": "sfclip student (vision, text, logit_scale)"})
