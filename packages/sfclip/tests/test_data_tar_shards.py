@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from torch.utils.data import DataLoader
 
 from sfclip.cli.train import main as train_main
 from sfclip.config import DataConfig
-from sfclip.tar_shards import TarPairs, expand_shards
+from sfclip.tar_shards import TarPairs, expand_shards, scan_members
 from sparse_core.config import ConfigError
 from sparse_core.data.collate import collate_skip_none
 from sparse_core.data.errors import DatasetError
@@ -124,3 +125,28 @@ def test_training_on_tar_shards_counts_the_skipped_pairs(tmp_path: Path) -> None
     assert train_main(argv) == 0
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert rows[-1]["skipped_total"] == 2 and "loss" in rows[-1]
+
+
+@pytest.mark.parametrize("fmt", [tarfile.GNU_FORMAT, tarfile.PAX_FORMAT, tarfile.USTAR_FORMAT])
+def test_header_scan_equals_tarfile(tmp_path: Path, fmt: int) -> None:
+    """The fast header scan lists the same regular files, offsets and sizes as :mod:`tarfile`, with long
+    names (GNU ``L`` / pax ``path`` / ustar prefix), non-ASCII names, directories and empty members."""
+    path = tmp_path / "t.tar"
+    with tarfile.open(path, "w", format=fmt) as tar:
+        for i in range(30):
+            name = f"d{i % 3}/{i:05d}.jpg"
+            if i % 5 == 0:
+                name = ("p" * 120 + "/" if fmt == tarfile.USTAR_FORMAT else "long" * 40) + name
+            if i % 7 == 0 and fmt != tarfile.USTAR_FORMAT:
+                name = f"käse_{i}.txt"
+            data = b"x" * (i * 37)
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+            if i == 3:
+                folder = tarfile.TarInfo("a_folder")
+                folder.type = tarfile.DIRTYPE
+                tar.addfile(folder)
+    with tarfile.open(path) as tar:
+        expected = [(m.name, m.offset_data, m.size) for m in tar if m.isfile()]
+    assert scan_members(path) == expected and len(expected) == 30

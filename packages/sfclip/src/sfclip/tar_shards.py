@@ -33,7 +33,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from sparse_core.data.errors import DatasetError
 
-__all__ = ["TarPairs", "expand_shards", "IMAGE_EXTENSIONS", "CAPTION_EXTENSIONS"]
+__all__ = ["TarPairs", "expand_shards", "scan_members", "IMAGE_EXTENSIONS", "CAPTION_EXTENSIONS"]
 
 log = logging.getLogger("sfclip.tar_shards")
 
@@ -79,17 +79,98 @@ def _split_key(name: str) -> tuple[str, str]:
     return (f"{head}/{stem}" if head else stem), ext.lower() if dot else ""
 
 
+_BLOCK = 512
+_FILE_TYPES = (b"0", b"\0", b"7")  # regular file, old regular file, contiguous file
+
+
+def _header_size(header: bytes) -> int:
+    """The size field of a tar header: octal, or GNU base-256 when its first byte has the high bit set."""
+    field = header[124:136]
+    if field[0] & 0x80:
+        return int.from_bytes(field[1:], "big")
+    digits = field.split(b"\0", 1)[0].strip()
+    return int(digits, 8) if digits else 0
+
+
+def _pax_path(data: bytes) -> str | None:
+    """The ``path`` record of a pax extended header (``"<len> path=<value>\n"`` records)."""
+    pos = 0
+    while pos < len(data):
+        space = data.index(b" ", pos)
+        length = int(data[pos:space])
+        key, _, value = data[space + 1:pos + length - 1].partition(b"=")
+        if key == b"path":
+            return value.decode("utf-8", errors="replace")
+        pos += length
+    return None
+
+
+def scan_members(path: Path) -> list[tuple[str, int, int]]:
+    """``(name, data offset, size)`` of the regular files of a plain tar, from its headers only.
+
+    About 10x faster than iterating :mod:`tarfile` (which builds a ``TarInfo`` per member), which matters for
+    the tens of millions of members of CC12M. Reads ustar / GNU (``L`` long names, base-256 sizes) and pax
+    (``x`` headers' ``path``) headers, as :mod:`tarfile` and webdataset write them.
+
+    Raises:
+        tarfile.ReadError: a header with a bad checksum or a member running past the end of the file, after
+            the members before it have been put in ``err.members``.
+    """
+    members: list[tuple[str, int, int]] = []
+    end = path.stat().st_size
+    pos = 0
+    long_name: str | None = None
+    with open(path, "rb") as f:
+        while True:
+            header = f.read(_BLOCK)
+            if len(header) < _BLOCK or header == bytes(_BLOCK):
+                if 0 < len(header) < _BLOCK:
+                    err = tarfile.ReadError(f"truncated header at byte {pos}")
+                    err.members = members  # type: ignore[attr-defined]
+                    raise err
+                return members
+            stored = header[148:156].split(b"\0", 1)[0].strip()
+            checksum = sum(header[:148]) + 8 * 32 + sum(header[156:])
+            size = _header_size(header)
+            data_at = pos + _BLOCK
+            if not stored or int(stored, 8) != checksum or data_at + size > end:
+                err = tarfile.ReadError(f"bad header or member past the end at byte {pos}")
+                err.members = members  # type: ignore[attr-defined]
+                raise err
+            kind = header[156:157]
+            if kind in (b"L", b"x"):
+                data = f.read(size)
+                if kind == b"L":
+                    long_name = data.split(b"\0", 1)[0].decode("utf-8", errors="replace")
+                else:
+                    long_name = _pax_path(data) or long_name
+            elif kind in _FILE_TYPES:
+                if long_name is not None:
+                    name = long_name
+                else:
+                    name = header[:100].split(b"\0", 1)[0].decode("utf-8", errors="replace")
+                    prefix = header[345:500].split(b"\0", 1)[0] if header[257:262] == b"ustar" else b""
+                    if prefix:
+                        name = f"{prefix.decode('utf-8', errors='replace')}/{name}"
+                members.append((name, data_at, size))
+                long_name = None
+            else:  # directories, links, global pax headers: no sample data
+                long_name = None if kind != b"g" else long_name
+            pos = data_at + -(-size // _BLOCK) * _BLOCK
+            f.seek(pos)
+
+
 def _index_shard(number: int, path: Path) -> list[tuple[str, dict[str, Member]]]:
     """Samples of one shard in member order: ``(key, {extension: member})``."""
     samples: dict[str, dict[str, Member]] = {}
     try:
-        with tarfile.open(path, mode="r:") as tar:
-            for info in tar:
-                if info.isfile():
-                    key, ext = _split_key(info.name)
-                    samples.setdefault(key, {})[ext] = (number, info.offset_data, info.size, ext)
-    except (tarfile.TarError, OSError) as err:
-        log.warning("tar shard %s is damaged after %d samples (%s); kept those", path, len(samples), err)
+        members = scan_members(path)
+    except (tarfile.ReadError, OSError, ValueError) as err:
+        members = getattr(err, "members", [])
+        log.warning("tar shard %s is damaged after %d members (%s); kept those", path, len(members), err)
+    for name, offset, size in members:
+        key, ext = _split_key(name)
+        samples.setdefault(key, {})[ext] = (number, offset, size, ext)
     return list(samples.items())
 
 
