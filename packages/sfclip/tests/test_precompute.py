@@ -191,3 +191,27 @@ def test_cli_precompute_then_train_on_folder_pairs_skips_bad_ones(tmp_path: Path
     msg = assert_cli_refuses(train_main, [*argv, "--train.out_dir", str(tmp_path / "run2")], "distill.precomputed",
                              capsys)
     assert "features of 11 pairs, the data now has 12" in msg
+
+
+def _precomputed_step(rank: int, world: int, store: str) -> tuple[dict[str, float], dict[str, torch.Tensor]]:
+    cfg = _cfg(Path(store))
+    with seeded(0):
+        task = SFCLIPTask(cfg)
+    data = build_dataset(cfg)
+    rows = list(range(16))[rank * 16 // world:(rank + 1) * 16 // world]
+    out = task.training_step(collate_skip_none([data[i] for i in rows]), step=6)
+    out["loss"].backward()
+    grads = {n: p.grad.clone() for n, p in task.named_parameters() if p.grad is not None}
+    return {k: out[k].item() for k in ("loss", "clip", "vd", "td")}, grads
+
+
+def test_precomputed_step_on_two_gloo_processes_equals_one_process(tmp_path: Path) -> None:
+    from sparse_core.testing import run_distributed
+
+    precompute(_cfg(tmp_path / "feat"))
+    single, grads = _precomputed_step(0, 1, str(tmp_path / "feat"))
+    ranks = run_distributed(_precomputed_step, str(tmp_path / "feat"), world_size=2)
+    for key, value in single.items():
+        assert abs(sum(r[0][key] for r in ranks) / 2 - value) < 1e-4, key
+    for name, g in grads.items():
+        torch.testing.assert_close((ranks[0][1][name] + ranks[1][1][name]) / 2, g, atol=1e-5, rtol=1e-4)
