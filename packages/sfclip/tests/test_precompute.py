@@ -215,3 +215,22 @@ def test_precomputed_step_on_two_gloo_processes_equals_one_process(tmp_path: Pat
         assert abs(sum(r[0][key] for r in ranks) / 2 - value) < 1e-4, key
     for name, g in grads.items():
         torch.testing.assert_close((ranks[0][1][name] + ranks[1][1][name]) / 2, g, atol=1e-5, rtol=1e-4)
+
+
+def test_training_from_a_float32_store_follows_the_online_run(tmp_path: Path) -> None:
+    """Same seed, same data: the precomputed run starts from the online run's weights and, with float32
+    targets, ends at them (the teachers' features are the same numbers, read instead of computed)."""
+    from safetensors.torch import load_file
+
+    from sfclip.cli.train import WEIGHTS
+
+    argv = [*FAST_ARGV, "--teacher.vision", "dinov2_tiny_random", "sam_tiny_random", "--teacher.text",
+            "xglm_tiny_random", "--train.max_steps", "4"]
+    store = str(tmp_path / "feat")
+    assert precompute_main([*argv, "--distill.precomputed", store, "--precompute.dtype", "float32"]) == 0
+    assert train_main([*argv, "--train.out_dir", str(tmp_path / "online")]) == 0
+    assert train_main([*argv, "--train.out_dir", str(tmp_path / "cached"), "--distill.precomputed", store]) == 0
+    online, cached = load_file(tmp_path / "online" / WEIGHTS), load_file(tmp_path / "cached" / WEIGHTS)
+    assert online.keys() == cached.keys()
+    for key in online:
+        torch.testing.assert_close(cached[key], online[key], atol=1e-5, rtol=1e-4)

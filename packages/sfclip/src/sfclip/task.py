@@ -103,7 +103,10 @@ class SFCLIPTask(Task):
             features = TeacherFeatures(d.precomputed, cfg)
         self.features = features
         if text_teacher is None or vision_teachers is None:
-            built_text, built_vision = build_teachers(cfg, online=features is None)
+            # under a forked CPU RNG: the students' initialisation does not depend on which teachers are built
+            # (a run with precomputed features starts from the same weights as the online run of its seed)
+            with torch.random.fork_rng(devices=[]):
+                built_text, built_vision = build_teachers(cfg, online=features is None)
             text_teacher = text_teacher or built_text
             vision_teachers = built_vision if vision_teachers is None else vision_teachers
         self.text_teacher = text_teacher
