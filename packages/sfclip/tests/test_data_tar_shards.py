@@ -150,3 +150,24 @@ def test_header_scan_equals_tarfile(tmp_path: Path, fmt: int) -> None:
     with tarfile.open(path) as tar:
         expected = [(m.name, m.offset_data, m.size) for m in tar if m.isfile()]
     assert scan_members(path) == expected and len(expected) == 30
+
+
+def test_index_cache_skips_the_scan_and_follows_changed_shards(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    import sfclip.tar_shards as ts
+
+    write_shards(tmp_path / "s")
+    pattern, cache = str(tmp_path / "s/pairs-{000..001}.tar"), tmp_path / "cache"
+    first = TarPairs(pattern, 8, index_cache=cache)
+    assert len(list(cache.glob("*.npz"))) == 2
+    scans: list[Path] = []
+    real_scan = ts.scan_members
+    monkeypatch.setattr(ts, "scan_members", lambda p: scans.append(p) or real_scan(p))
+    again = TarPairs(pattern, 8, index_cache=cache)
+    assert scans == [] and list(again.keys) == list(first.keys)
+    assert [again[i] is None for i in range(len(again))] == [first[i] is None for i in range(len(first))]
+    with wds.TarWriter(str(tmp_path / "s/pairs-001.tar")) as sink:  # rewritten: other size and mtime
+        sink.write({"__key__": "fresh", "png": _image_bytes((1, 2, 3), "PNG"), "txt": "a fresh pair"})
+    changed = TarPairs(pattern, 8, index_cache=cache)
+    assert scans == [tmp_path / "s/pairs-001.tar"] and changed.keys[-1] == "fresh"
+    assert changed[len(changed) - 1]["caption"] == "a fresh pair"

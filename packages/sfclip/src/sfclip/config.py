@@ -172,6 +172,9 @@ class DataConfig:
     """Webdataset tar shards (``source: webdataset``): a path or brace pattern such as
     ``/data/cc12m/{00000..01242}.tar``, several joined by ``::`` (webdataset's separator); each sample is
     ``<key>.jpg|png|webp`` + ``<key>.txt`` (or ``.json`` with a ``caption``). Quote it in YAML."""
+    index_cache: str = ""
+    """Folder keeping the member list of each tar shard (``source: webdataset``), so later runs and the other
+    processes of a launch skip the header scan; empty: scan the shards every time."""
     num_pairs: int = 512
     """Pairs generated (``source: shapes``)."""
     seed: int = 0

@@ -122,5 +122,5 @@ def build_dataset(cfg: SFCLIPConfig) -> Dataset:
     if cfg.data.source == "webdataset":
         from sfclip.tar_shards import TarPairs
 
-        return TarPairs(cfg.data.shards, cfg.vision.img_size)
+        return TarPairs(cfg.data.shards, cfg.vision.img_size, cfg.data.index_cache)
     return PairFolder(cfg.data.root, cfg.vision.img_size)

@@ -15,11 +15,13 @@ the ``braceexpand`` package webdataset depends on), several joined by ``::``.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import logging
 import os
 import tarfile
+import tempfile
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -161,15 +163,48 @@ def scan_members(path: Path) -> list[tuple[str, int, int]]:
             f.seek(pos)
 
 
-def _index_shard(number: int, path: Path) -> list[tuple[str, dict[str, Member]]]:
-    """Samples of one shard in member order: ``(key, {extension: member})``."""
-    samples: dict[str, dict[str, Member]] = {}
+def _cache_file(cache: Path, path: Path) -> Path:
+    """Cache file of a shard's member list: named by its absolute path, size and modification time."""
+    st = path.stat()
+    tag = hashlib.sha1(f"{path.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:20]
+    return cache / f"{path.stem[:40]}-{tag}.npz"
+
+
+def _members(path: Path, cache: Path | None) -> list[tuple[str, int, int]]:
+    """The regular files of one shard (see :func:`scan_members`), through the cache folder when given; a
+    damaged shard keeps the members before the damage (logged) and is not cached."""
+    target = _cache_file(cache, path) if cache is not None else None
+    if target is not None and target.is_file():
+        try:
+            with np.load(target, allow_pickle=False) as z:
+                return list(zip(z["names"].tolist(), z["offsets"].tolist(), z["sizes"].tolist()))
+        except (OSError, ValueError, KeyError):
+            log.warning("unreadable tar index cache %s; rescanning %s", target, path)
     try:
         members = scan_members(path)
     except (tarfile.ReadError, OSError, ValueError) as err:
         members = getattr(err, "members", [])
         log.warning("tar shard %s is damaged after %d members (%s); kept those", path, len(members), err)
-    for name, offset, size in members:
+        return members
+    if target is not None:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=".npz", dir=target.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(f, names=np.array([m[0] for m in members], dtype=str),
+                         offsets=np.array([m[1] for m in members], dtype=np.int64),
+                         sizes=np.array([m[2] for m in members], dtype=np.int64))
+            os.replace(tmp, target)  # atomic: processes indexing the same shard at once all write whole files
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    return members
+
+
+def _index_shard(number: int, path: Path, cache: Path | None = None) -> list[tuple[str, dict[str, Member]]]:
+    """Samples of one shard in member order: ``(key, {extension: member})``."""
+    samples: dict[str, dict[str, Member]] = {}
+    for name, offset, size in _members(path, cache):
         key, ext = _split_key(name)
         samples.setdefault(key, {})[ext] = (number, offset, size, ext)
     return list(samples.items())
@@ -184,19 +219,23 @@ class TarPairs(Dataset):
     Args:
         shards: tar paths or brace patterns (see :func:`expand_shards`).
         size: image side after resizing.
+        index_cache: folder keeping each shard's member list (``.npz`` named by the shard's path, size and
+            modification time), so later runs and the other processes of a launch do not rescan the headers
+            (tens of millions of small reads for CC12M); empty: scan every time.
 
     Raises:
         DatasetError: a missing shard, or shards without any image + caption pair.
     """
 
-    def __init__(self, shards: str | Sequence[str], size: int) -> None:
+    def __init__(self, shards: str | Sequence[str], size: int, index_cache: str | Path = "") -> None:
         self.paths = expand_shards(shards)
+        cache = Path(index_cache) if str(index_cache) else None
         self.size = size
         keys: list[str] = []
         rows: list[tuple[int, int, int, int, int]] = []  # shard, image offset / size, caption offset / size
         exts: list[tuple[str, str]] = []
         for number, path in enumerate(self.paths):
-            for key, members in _index_shard(number, path):
+            for key, members in _index_shard(number, path, cache):
                 image = next((members[e] for e in IMAGE_EXTENSIONS if e in members), None)
                 caption = next((members[e] for e in CAPTION_EXTENSIONS if e in members), None)
                 if image is not None and caption is not None:
