@@ -57,7 +57,41 @@ def test_folder_pairs_train_and_count_skipped(tmp_path: Path) -> None:
     (["--teacher.vision", "efficientnet_lite0", "efficientnet_lite0"], "teacher.vision"),
     (["--distill.text_ratio", "1.5"], "distill.text_ratio"),
     (["--vision.img_size", "30"], "vision.img_size"),
-    (["--data.source", "webdataset"], "data.source"),
+    (["--data.source", "webdataset"], "data.source"),  # without data.shards
+    (["--data.source", "lmdb"], "data.source"),
+    (["--data.source", "webdataset", "--data.shards", "/nonexistent/{0..3}.tar"], "data.shards"),
+    (["--teacher.text", "xglm"], "teacher.text"),
+    (["--precompute.dtype", "int8"], "precompute.dtype"),
+    (["--distill.precomputed", "/nonexistent/store"], "distill.precomputed"),
 ])
 def test_bad_values_are_refused_before_training(argv: list[str], key: str, capsys: pytest.CaptureFixture) -> None:
     assert_cli_refuses(main, ["--config", "tiny", *argv], key, capsys)
+
+
+@pytest.mark.parametrize(("argv", "key"), [
+    (["--precompute.dtype", "bfloat16"], "precompute.dtype"),
+    (["--precompute.shard_size", "0"], "precompute.shard_size"),
+    (["--distill.image_ratio", "0", "--distill.text_ratio", "0", "--distill.precomputed", "x"], "distill"),
+    (["--teacher.text", "bert_tiny_random"], "distill.precomputed"),  # no output folder given
+])
+def test_precompute_refuses_bad_values(argv: list[str], key: str, capsys: pytest.CaptureFixture) -> None:
+    from sfclip.cli.precompute import main as precompute_main
+
+    assert_cli_refuses(precompute_main, ["--config", "tiny", *argv], key, capsys)
+
+
+def test_thesis_scale_configs_parse() -> None:
+    from sfclip.config import CONFIG_DIR, SFCLIPConfig
+    from sparse_core.config import parse_config
+
+    cc12m = parse_config(SFCLIPConfig, ["--config", "cc12m"], config_dir=CONFIG_DIR)
+    assert (cc12m.train.epochs, cc12m.train.batch_size, cc12m.train.precision) == (25, 4096, "bf16")
+    assert cc12m.train.batch_size % 8 == 0  # 512 per GPU on 8 GPUs
+    assert cc12m.data.source == "webdataset" and cc12m.data.shards == "/data/cc12m/{00000..01242}.tar"
+    assert cc12m.teacher.vision == ["dinov2", "sam"] and cc12m.teacher.text_path == "facebook/xglm-1.7B"
+    assert (cc12m.distill.image_ratio * 4096, cc12m.distill.text_ratio * 4096) == (1024, 512)
+    assert (cc12m.vision.patch_size, cc12m.vision.embed_dim, cc12m.vision.depth) == (16, 768, 12)
+    yfcc = parse_config(SFCLIPConfig, ["--config", "yfcc15m"], config_dir=CONFIG_DIR)
+    assert yfcc.teacher.vision == ["dinov2", "sam"] and yfcc.train.epochs == 25
+    assert "accelerate launch --num_processes 8 -m sfclip.cli.train --config cc12m" in (
+        CONFIG_DIR / "cc12m.yaml").read_text()

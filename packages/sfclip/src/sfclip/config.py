@@ -11,19 +11,24 @@ from pathlib import Path
 from sparse_core.engine import OptimConfig, TrainConfig
 from sparse_core.validation import bad_value, check_choice, check_divisible, check_each, check_float, check_int
 
-__all__ = ["VisionConfig", "TextConfig", "TeacherConfig", "DistillConfig", "DataConfig", "SFCLIPConfig",
-           "CONFIG_DIR", "VISION_TEACHERS", "TEXT_TEACHERS", "DATA_SOURCES"]
+__all__ = ["VisionConfig", "TextConfig", "TeacherConfig", "DistillConfig", "DataConfig", "PrecomputeConfig",
+           "SFCLIPConfig", "CONFIG_DIR", "VISION_TEACHERS", "TEXT_TEACHERS", "DATA_SOURCES", "STORE_DTYPES"]
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
-VISION_TEACHERS = ("efficientnet_lite0", "dinov2", "dinov2_tiny_random")
+VISION_TEACHERS = ("efficientnet_lite0", "dinov2", "sam", "dinov2_tiny_random", "sam_tiny_random")
 """``teacher.vision`` entries: a pretrained EfficientNet-Lite0 (shipped in a package), a DINOv2 from a local
-path or hub id (``teacher.vision_path``), or a tiny random DINOv2 config (architecture path only)."""
-TEXT_TEACHERS = ("hf", "bert_tiny_random", "minilm")
-"""``teacher.text`` choices: any Hugging Face encoder at ``teacher.text_path``, a tiny random BERT (with a
-tokenizer built from the caption vocabulary), or the packaged all-MiniLM-L6-v2."""
-DATA_SOURCES = ("shapes", "folder")
-"""``data.source`` choices: procedural coloured shapes with captions, or a folder of image + ``.txt`` pairs."""
+path or hub id (``teacher.vision_path``), a SAM image encoder (``teacher.sam_path``), or tiny random DINOv2 /
+SAM configs (architecture paths only)."""
+TEXT_TEACHERS = ("hf", "bert_tiny_random", "xglm_tiny_random", "minilm")
+"""``teacher.text`` choices: any Hugging Face encoder or causal LM at ``teacher.text_path`` (thesis: XGLM), a
+tiny random BERT or a tiny random 2-layer XGLM (both with all-MiniLM's tokenizer), or the packaged
+all-MiniLM-L6-v2."""
+DATA_SOURCES = ("shapes", "folder", "webdataset")
+"""``data.source`` choices: procedural coloured shapes with captions, a folder of image + ``.txt`` pairs, or
+webdataset tar shards (``data.shards``)."""
+STORE_DTYPES = ("float16", "float32")
+"""``precompute.dtype`` choices: storage type of precomputed teacher features."""
 
 
 @dataclass
@@ -89,6 +94,8 @@ class TeacherConfig:
     (thesis: DINOv2 and SAM, Table 7.9); empty: no image teacher (Table 7.8 ablation)."""
     vision_path: str = "facebook/dinov2-base"
     """Local folder or hub id of the DINOv2 teacher (``vision: dinov2``)."""
+    sam_path: str = "facebook/sam-vit-huge"
+    """Local folder or hub id of the SAM teacher (``vision: sam``; its image encoder only)."""
     vision_size: int = 224
     """Side of the images the vision teacher sees."""
     text: str = "hf"
@@ -126,6 +133,9 @@ class DistillConfig:
     """Weight lambda_1 of the image distillation loss (eq. 7.4; thesis: 1)."""
     lambda_text: float = 1.0
     """Weight lambda_2 of the text distillation loss (eq. 7.4; thesis: 1)."""
+    precomputed: str = ""
+    """Folder of teacher features written by ``sfclip-precompute`` for this data and these teachers (sec.
+    7.2.2); training reads the subset's targets from it and never runs the teachers. Empty: online teachers."""
 
     def __post_init__(self) -> None:
         """Refuse ratios outside [0, 1] and negative weights.
@@ -139,6 +149,16 @@ class DistillConfig:
         check_float("distill.lambda_image", self.lambda_image, 0.0, strict=False)
         check_float("distill.lambda_text", self.lambda_text, 0.0, strict=False)
 
+    @property
+    def image_on(self) -> bool:
+        """Whether image distillation runs at all (ratio and weight > 0; a vision teacher is also needed)."""
+        return self.image_ratio > 0 and self.lambda_image > 0
+
+    @property
+    def text_on(self) -> bool:
+        """Whether text distillation runs at all (ratio and weight > 0); off = "no text teacher" (Table 7.8)."""
+        return self.text_ratio > 0 and self.lambda_text > 0
+
 
 @dataclass
 class DataConfig:
@@ -148,6 +168,13 @@ class DataConfig:
     """One of :data:`DATA_SOURCES`."""
     root: str = ""
     """Folder of ``name.<image ext>`` + ``name.txt`` pairs (``source: folder``)."""
+    shards: str = ""
+    """Webdataset tar shards (``source: webdataset``): a path or brace pattern such as
+    ``/data/cc12m/{00000..01242}.tar``, several joined by ``::`` (webdataset's separator); each sample is
+    ``<key>.jpg|png|webp`` + ``<key>.txt`` (or ``.json`` with a ``caption``). Quote it in YAML."""
+    index_cache: str = ""
+    """Folder keeping the member list of each tar shard (``source: webdataset``), so later runs and the other
+    processes of a launch skip the header scan; empty: scan the shards every time."""
     num_pairs: int = 512
     """Pairs generated (``source: shapes``)."""
     seed: int = 0
@@ -161,6 +188,36 @@ class DataConfig:
         """
         check_choice("data.source", self.source, DATA_SOURCES)
         check_int("data.num_pairs", self.num_pairs, 1)
+        if self.source == "webdataset" and not self.shards:
+            raise bad_value("data.shards", "at least one tar path or brace pattern with data.source webdataset",
+                            self.shards)
+
+
+@dataclass
+class PrecomputeConfig:
+    """``sfclip-precompute``: teacher features of every training pair, written to ``distill.precomputed``."""
+
+    batch_size: int = 64
+    """Pairs per teacher forward pass."""
+    shard_size: int = 1024
+    """Dataset indices per store shard (the unit of resumption)."""
+    dtype: str = "float16"
+    """Storage type, one of :data:`STORE_DTYPES` (float32 reproduces the online loss exactly)."""
+    device: str = "auto"
+    """Where the teachers run: ``auto`` (CUDA when present), ``cpu``, ``cuda``, ``cuda:1``..."""
+    num_workers: int = 0
+    """Data-loading worker processes."""
+
+    def __post_init__(self) -> None:
+        """Refuse non-positive sizes and an unknown dtype.
+
+        Raises:
+            ConfigError: the first bad field.
+        """
+        check_int("precompute.batch_size", self.batch_size, 1)
+        check_int("precompute.shard_size", self.shard_size, 1)
+        check_int("precompute.num_workers", self.num_workers, 0)
+        check_choice("precompute.dtype", self.dtype, STORE_DTYPES)
 
 
 @dataclass
@@ -185,6 +242,8 @@ class SFCLIPConfig:
     """Masked distillation."""
     data: DataConfig = field(default_factory=DataConfig)
     """Training pairs."""
+    precompute: PrecomputeConfig = field(default_factory=PrecomputeConfig)
+    """Settings of ``sfclip-precompute`` (training ignores them)."""
 
     def __post_init__(self) -> None:
         """Refuse a non-positive joint width.

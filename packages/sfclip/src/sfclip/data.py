@@ -1,7 +1,9 @@
-"""Image-text pairs: a folder of ``name.<ext>`` + ``name.txt`` files, and procedural coloured shapes.
+"""Image-text pairs: a folder of ``name.<ext>`` + ``name.txt`` files, procedural coloured shapes, and (in
+:mod:`sfclip.tar_shards`) webdataset tar shards; :func:`build_dataset` picks the one ``data.source`` names.
 
-Samples are ``{"image": (3, S, S) float in [0, 1], "caption": str}``. A corrupt image or an empty caption
-gives ``None``, which the engine's collate drops and counts (``skipped`` in the metrics).
+Samples are ``{"image": (3, S, S) float in [0, 1], "caption": str, "index": int}`` (``index``: the dataset
+index, the key of precomputed teacher features). A corrupt image or an empty caption gives ``None``, which the
+engine's collate drops and counts (``skipped`` in the metrics).
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ from PIL import Image
 from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
 
+from sfclip.config import SFCLIPConfig
 from sparse_core.data.errors import DatasetError
 from sparse_core.data.shapes import SHAPES, shape_mask
 
-__all__ = ["PairFolder", "ShapePairs", "COLOURS", "IMAGE_EXTS"]
+__all__ = ["PairFolder", "ShapePairs", "COLOURS", "IMAGE_EXTS", "build_dataset"]
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 COLOURS: dict[str, tuple[float, float, float]] = {
@@ -70,7 +73,7 @@ class PairFolder(Dataset):
         if not caption:
             return None
         image = _load_image(image_path, self.size)
-        return None if image is None else {"image": image, "caption": caption}
+        return None if image is None else {"image": image, "caption": caption, "index": int(i)}
 
 
 class ShapePairs(Dataset):
@@ -92,7 +95,7 @@ class ShapePairs(Dataset):
         return self.num_pairs
 
     def __getitem__(self, i: int) -> dict[str, Any]:
-        """Pair ``i``: ``{"image": (3, size, size), "caption": str}``."""
+        """Pair ``i``: ``{"image": (3, size, size), "caption": str, "index": i}``."""
         rng = np.random.default_rng([self.seed, i])
         shape = SHAPES[int(rng.integers(len(SHAPES)))]
         names = list(COLOURS)
@@ -105,4 +108,19 @@ class ShapePairs(Dataset):
         bg = rng.uniform(0.35, 0.65)
         img = np.full((3, s, s), bg, dtype=np.float32)
         img[:, inside] = np.asarray(COLOURS[colour], dtype=np.float32)[:, None]
-        return {"image": torch.from_numpy(img), "caption": f"a {colour} {shape}"}
+        return {"image": torch.from_numpy(img), "caption": f"a {colour} {shape}", "index": int(i)}
+
+
+def build_dataset(cfg: SFCLIPConfig) -> Dataset:
+    """The training pairs ``cfg.data`` names, at the student's image size.
+
+    Raises:
+        DatasetError: a missing folder / shard, or no pair in it.
+    """
+    if cfg.data.source == "shapes":
+        return ShapePairs(cfg.data.num_pairs, cfg.vision.img_size, cfg.data.seed)
+    if cfg.data.source == "webdataset":
+        from sfclip.tar_shards import TarPairs
+
+        return TarPairs(cfg.data.shards, cfg.vision.img_size, cfg.data.index_cache)
+    return PairFolder(cfg.data.root, cfg.vision.img_size)

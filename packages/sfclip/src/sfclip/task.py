@@ -11,6 +11,17 @@ drawn from the per-step generator; the teachers see only those rows; the student
 (input tokens zeroed, M_t of eq. 7.3) on up to ``distill.text_mask_ratio`` of each subset caption, and its
 images optionally through the ViT's mask token. The subset's masked texts take a second, extra pass through
 the text student; the CLIP loss always sees the unmasked batch.
+
+With ``distill.precomputed`` (sec. 7.2.2) the targets of the subset are read from the store written by
+``sfclip-precompute`` (:class:`~sfclip.teacher_store.TeacherFeatures`, keyed by ``batch["index"]``): no vision
+teacher is built and the text teacher only lends its tokenizer (and word table); no teacher runs.
+
+Ablations (Table 7.8) are settings: no text teacher = ``distill.text_ratio 0`` (or ``lambda_text 0``; with
+learned embeddings the teacher network is not even loaded), no text masking = ``distill.text_mask_ratio 0``,
+learned embeddings = ``text.word_embedding_projection false``, no image teacher = ``teacher.vision []`` (or
+``image_ratio 0``), image masking = ``distill.image_mask_ratio > 0``, subset ratios and full-batch distillation
+= ``distill.image_ratio`` / ``text_ratio`` (1.0: every row); :mod:`sfclip.ablations` lists the rows. A
+distillation that is off has no projection head (every trainable parameter gets a gradient, as DDP needs).
 """
 
 from __future__ import annotations
@@ -22,7 +33,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sfclip.config import SFCLIPConfig
-from sfclip.teachers import TextTeacher, VisionTeacher, build_text_teacher, build_vision_teacher
+from sfclip.teacher_store import TeacherFeatures
+from sfclip.teachers import TextTeacher, VisionTeacher, build_teachers
 from sfclip.towers import TextTower, VisionTower
 from sparse_core.distributed import global_mean
 from sparse_core.engine import Task
@@ -77,28 +89,47 @@ class SFCLIPTask(Task):
         cfg: the run configuration.
         text_teacher: a ready text teacher (default: built from ``cfg.teacher``).
         vision_teachers: ready vision teachers by name, ``{}`` for none (default: built from ``cfg.teacher``).
+        features: precomputed teacher features (default: opened from ``cfg.distill.precomputed`` when set);
+            given, the vision teachers are neither built nor run.
     """
 
     def __init__(self, cfg: SFCLIPConfig, text_teacher: TextTeacher | None = None,
-                 vision_teachers: dict[str, VisionTeacher] | None = None) -> None:
+                 vision_teachers: dict[str, VisionTeacher] | None = None,
+                 features: TeacherFeatures | None = None) -> None:
         super().__init__()
         self.cfg = cfg
-        t = cfg.teacher
-        self.text_teacher = text_teacher or build_text_teacher(t.text, t.text_path)
-        if vision_teachers is None:
-            vision_teachers = {k: build_vision_teacher(k, t.vision_size, t.vision_path) for k in t.vision}
-        self.vision_teachers = nn.ModuleDict(vision_teachers)
+        d = cfg.distill
+        if features is None and d.precomputed:
+            features = TeacherFeatures(d.precomputed, cfg)
+        self.features = features
+        if text_teacher is None or vision_teachers is None:
+            # under a forked CPU RNG: the students' initialisation does not depend on which teachers are built
+            # (a run with precomputed features starts from the same weights as the online run of its seed)
+            with torch.random.fork_rng(devices=[]):
+                built_text, built_vision = build_teachers(cfg, online=features is None)
+            text_teacher = text_teacher or built_text
+            vision_teachers = built_vision if vision_teachers is None else vision_teachers
+        self.text_teacher = text_teacher
+        self.vision_teachers = nn.ModuleDict(vision_teachers if features is None else {})
         v, x = cfg.vision, cfg.text
+        words = self.text_teacher.word_embeddings if x.word_embedding_projection else None
         self.student = nn.ModuleDict({
             "vision": VisionTower(v.img_size, v.patch_size, v.embed_dim, v.depth, v.num_heads, cfg.embed_dim,
-                                  mask_token=cfg.distill.image_mask_ratio > 0),
-            "text": TextTower(self.text_teacher.word_embeddings, x.width, x.depth, x.num_heads, x.context_length,
-                              cfg.embed_dim, x.word_embedding_projection),
+                                  mask_token=d.image_mask_ratio > 0 and d.image_on),
+            "text": TextTower(words, x.width, x.depth, x.num_heads, x.context_length, cfg.embed_dim,
+                              x.word_embedding_projection, vocab_size=self.text_teacher.vocab_size),
             "logit_scale": LogitScale(),
         })
-        # learned projections from student tokens to teacher features (training only, not exported)
-        self.text_distill = nn.Linear(x.width, self.text_teacher.dim)
-        self.vision_distill = nn.ModuleDict({k: nn.Linear(v.embed_dim, m.dim) for k, m in vision_teachers.items()})
+        # learned projections from student tokens to teacher features (training only, not exported); only for
+        # the distillations that run, so every trainable parameter gets a gradient
+        if features is not None:
+            vision_dims = features.dims if d.image_on else {}
+            text_dim = features.text_dim if d.text_on else 0
+        else:
+            vision_dims = {k: m.dim for k, m in vision_teachers.items()} if d.image_on else {}
+            text_dim = self.text_teacher.dim if d.text_on else 0
+        self.text_distill = nn.Linear(x.width, text_dim) if text_dim else None
+        self.vision_distill = nn.ModuleDict({k: nn.Linear(v.embed_dim, dim) for k, dim in vision_dims.items()})
         self._register_state_dict_hook(_drop_teachers)
         self.register_load_state_dict_post_hook(_teachers_not_missing)
 
@@ -125,7 +156,7 @@ class SFCLIPTask(Task):
         return {k: v.to(device) for k, v in enc.items()}
 
     def _vision_distill(self, images: Tensor, tokens: Tensor, idx: Tensor, step: int, total: int,
-                        rows: slice) -> Tensor:
+                        rows: slice, index: Tensor | None) -> Tensor:
         """L_VD on the subset ``idx``, summed over the vision teachers: each teacher's projection of the
         student tokens vs its layer-normed feature map."""
         d = self.cfg.distill
@@ -138,19 +169,24 @@ class SFCLIPTask(Task):
             student = tokens[idx]
         gh, gw = self.vision.grid
         loss = student.new_zeros(())
-        for name, teacher in self.vision_teachers.items():
-            pred = self.vision_distill[name](student)  # (k, N, D_t)
+        for name, head in self.vision_distill.items():
+            pred = head(student)  # (k, N, D_t)
             if idx.numel() == 0:
                 loss = loss + _empty_distill(pred)
                 continue
-            target = teacher(images[idx])  # (k, D_t, h, w)
+            if self.features is not None:
+                assert index is not None
+                target = self.features.vision(name, index[idx], images.device)  # (k, D_t, h, w)
+            else:
+                target = self.vision_teachers[name](images[idx])
             grid = pred.transpose(1, 2).reshape(pred.shape[0], -1, gh, gw)
             if (gh, gw) != tuple(target.shape[-2:]):  # align token grids by interpolating the student's
                 grid = F.interpolate(grid, size=target.shape[-2:], mode="bilinear", align_corners=False)
             loss = loss + masked_feature_distill(grid.flatten(2).transpose(1, 2), target.flatten(2).transpose(1, 2))
         return loss
 
-    def _text_distill(self, enc: dict[str, Tensor], idx: Tensor, step: int, total: int, rows: slice) -> Tensor:
+    def _text_distill(self, enc: dict[str, Tensor], idx: Tensor, step: int, total: int, rows: slice,
+                      index: Tensor | None) -> Tensor:
         """L_TD on the subset ``idx``: masked student tokens vs the teacher's hidden states of the whole caption."""
         ids, att = enc["input_ids"][idx], enc["attention_mask"][idx].bool()
         ctx = self.cfg.text.context_length
@@ -158,10 +194,15 @@ class SFCLIPTask(Task):
         ratio = torch.rand(total, 1, generator=g) * self.cfg.distill.text_mask_ratio  # per caption, U[0, max]
         zero = (torch.rand(total, ctx, generator=g) < ratio)[rows][:, : ids.shape[1]].to(ids.device)
         zero = zero[idx] & att
+        assert self.text_distill is not None
         pred = self.text_distill(self.text.tokens(ids, att, zero=zero))
         if idx.numel() == 0:
             return _empty_distill(pred)
-        target = self.text_teacher(ids, att)
+        if self.features is not None:
+            assert index is not None
+            target = self.features.text(index[idx], ids.shape[1], ids.device)
+        else:
+            target = self.text_teacher(ids, att)
         return masked_feature_distill(pred, target, mask=att)
 
     def training_step(self, batch: dict[str, Any], step: int) -> dict[str, Tensor]:
@@ -177,13 +218,17 @@ class SFCLIPTask(Task):
         scale = self.student["logit_scale"]()
         out: dict[str, Tensor] = {"clip": clip_loss(v, t, scale, normalize=False, gather=True)}
         loss = out["clip"]
-        if len(self.vision_teachers) and d.image_ratio > 0 and d.lambda_image > 0:
+        index = batch.get("index")
+        if self.features is not None and index is None:
+            raise ValueError("distill.precomputed needs batch['index'] (the dataset index of each pair)")
+        if len(self.vision_distill):
             idx = subset_rows(d.image_ratio, gr.total, gr.rows, self.generator(step, "distill_image"))
-            out["vd"] = self._vision_distill(images, img_tokens, idx.to(images.device), step, gr.total, gr.rows)
+            out["vd"] = self._vision_distill(images, img_tokens, idx.to(images.device), step, gr.total, gr.rows,
+                                             index)
             loss = loss + d.lambda_image * out["vd"]
-        if d.text_ratio > 0 and d.lambda_text > 0:
+        if self.text_distill is not None:
             idx = subset_rows(d.text_ratio, gr.total, gr.rows, self.generator(step, "distill_text"))
-            out["td"] = self._text_distill(enc, idx.to(images.device), step, gr.total, gr.rows)
+            out["td"] = self._text_distill(enc, idx.to(images.device), step, gr.total, gr.rows, index)
             loss = loss + d.lambda_text * out["td"]
         out["loss"] = loss
         out["logit_scale"] = scale.detach()

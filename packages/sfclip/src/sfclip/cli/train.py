@@ -12,10 +12,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
-from torch.utils.data import Dataset
-
 from sfclip.config import CONFIG_DIR, SFCLIPConfig
-from sfclip.data import PairFolder, ShapePairs
+from sfclip.data import build_dataset
 from sfclip.task import SFCLIPTask
 from sparse_core.cli import run_cli
 from sparse_core.engine import Trainer
@@ -30,13 +28,6 @@ WEIGHTS = "sfclip_student.safetensors"
 """File of the exported student (both towers and the logit scale; no teacher, no distillation head)."""
 
 
-def build_dataset(cfg: SFCLIPConfig) -> Dataset:
-    """The training pairs ``cfg.data`` names, at the student's image size."""
-    if cfg.data.source == "shapes":
-        return ShapePairs(cfg.data.num_pairs, cfg.vision.img_size, cfg.data.seed)
-    return PairFolder(cfg.data.root, cfg.vision.img_size)
-
-
 def train(cfg: SFCLIPConfig) -> dict[str, Any]:
     """Train SF-CLIP as ``cfg`` says; writes the run folder and the exported student weights.
 
@@ -46,6 +37,8 @@ def train(cfg: SFCLIPConfig) -> dict[str, Any]:
     dataset = build_dataset(cfg)
     with seeded(cfg.train.seed):  # --train.seed covers the initialisation (students and random teachers)
         task = SFCLIPTask(cfg)
+    if task.features is not None:
+        task.features.check_length(len(dataset))  # type: ignore[arg-type]
     trainer = Trainer(task, dataset, cfg.train, cfg.optim, config=cfg)
     return fit_and_export(trainer, lambda t: t.student, WEIGHTS,
                           {"model": "sfclip student (vision, text, logit_scale)"})
