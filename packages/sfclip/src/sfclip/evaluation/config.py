@@ -43,7 +43,7 @@ class EvalConfig:
     run: str = ""
     """Run folder of ``sfclip-train`` (``config.yaml`` + ``sfclip_student.safetensors``)."""
     tasks: list[str] = field(default_factory=lambda: list(EVALUATIONS))
-    """Evaluations to run, each one of :data:`EVALUATIONS`."""
+    """Evaluations to run, each one of :data:`EVALUATIONS` (``[]``: none, e.g. only ``export_open_clip``)."""
     out: str = ""
     """JSON file of the results (default ``<run>/eval.json``)."""
     classification_root: str = ""
@@ -66,6 +66,8 @@ class EvalConfig:
     """Images or captions per forward pass."""
     probe_epochs: int = 100
     """Epochs of each linear-probe run."""
+    export_open_clip: str = ""
+    """Also write the student as an open_clip ``local-dir:`` folder here (see :mod:`sfclip.export`)."""
 
     def __post_init__(self) -> None:
         """Refuse unknown evaluations, templates without ``{}`` and unknown procedural languages.

@@ -8,8 +8,9 @@ first under ``seeded(train.seed)``, so a random teacher (``bert_tiny_random``) i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -29,8 +30,6 @@ __all__ = ["CLIPEncoder", "WEIGHTS", "build_student", "load_run"]
 WEIGHTS = "sfclip_student.safetensors"
 """File name of the student in a run folder (as ``sfclip-train`` writes it)."""
 
-Tokenize = Callable[[list[str], int], dict[str, Tensor]]
-
 
 class CLIPEncoder(nn.Module):
     """Both student towers and the tokenizer: images and captions to l2-normalised joint embeddings.
@@ -38,13 +37,19 @@ class CLIPEncoder(nn.Module):
     Args:
         student: ``ModuleDict`` with ``vision`` (:class:`VisionTower`), ``text`` (:class:`TextTower`) and
             ``logit_scale``, as in :class:`sfclip.task.SFCLIPTask`.
-        tokenize: ``(captions, context_length) -> {"input_ids", "attention_mask"}`` (the teacher's tokenizer).
+        tokenizer: the text teacher's Hugging Face tokenizer.
     """
 
-    def __init__(self, student: nn.ModuleDict, tokenize: Tokenize) -> None:
+    def __init__(self, student: nn.ModuleDict, tokenizer: Any) -> None:
         super().__init__()
         self.student = student
-        self.tokenize = tokenize
+        self.tokenizer = tokenizer
+
+    def tokenize(self, captions: list[str]) -> dict[str, Tensor]:
+        """Token ids and attention mask as in training (padded to the longest, cut at the context length)."""
+        enc = self.tokenizer(captions, padding=True, truncation=True, max_length=self.text.context_length,
+                             return_tensors="pt")
+        return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
 
     @property
     def vision(self) -> VisionTower:
@@ -107,7 +112,7 @@ class CLIPEncoder(nn.Module):
         self.eval()
         out = []
         for i in range(0, len(captions), batch_size):
-            enc = self.tokenize(list(captions[i : i + batch_size]), self.text.context_length)
+            enc = self.tokenize(list(captions[i : i + batch_size]))
             out.append(self.text(enc["input_ids"].to(self.device), enc["attention_mask"].to(self.device)).cpu())
         return torch.cat(out)
 
@@ -128,7 +133,7 @@ def build_student(cfg: SFCLIPConfig) -> CLIPEncoder:
                           cfg.embed_dim, x.word_embedding_projection),
         "logit_scale": LogitScale(),
     })
-    return CLIPEncoder(student, teacher.tokenize)
+    return CLIPEncoder(student, teacher.tokenizer)
 
 
 def load_run(run: str | Path) -> tuple[CLIPEncoder, SFCLIPConfig]:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 
 from sfclip.data import COLOURS
 from sfclip.evaluation.model import CLIPEncoder
-from sfclip.evaluation.multilingual import multilingual_retrieval
 from sfclip.evaluation.probe import bn_linear_probe
 from sfclip.evaluation.retrieval import retrieval_scores, same_caption
 from sfclip.evaluation.segmentation import dense_predict, mean_iou
@@ -37,6 +36,14 @@ def segmentation_classes(model: CLIPEncoder, templates: Sequence[str]) -> torch.
     return torch.nn.functional.normalize(torch.stack([bg, *colours]), dim=-1)
 
 
+def _unique_retrieval(img: torch.Tensor, captions: list[str],
+                      texts: Callable[[list[str]], torch.Tensor]) -> dict[str, float]:
+    """R@k against the distinct captions: each caption text is one gallery item (image -> text) and one query
+    (text -> image) relevant to every image it describes (duplicates would crowd the image -> text ranks)."""
+    unique = list(dict.fromkeys(captions))
+    return retrieval_scores(img, texts(unique), same_caption(captions, unique))
+
+
 def evaluate_pairs(model: CLIPEncoder, pairs: HeldOutPairs, tasks: Sequence[str] = ("zeroshot", "retrieval"),
                    templates: Sequence[str] = DEFAULT_TEMPLATES, languages: Sequence[str] = ("en", "de"),
                    probe_pairs: HeldOutPairs | None = None, probe_epochs: int = 100,
@@ -55,7 +62,7 @@ def evaluate_pairs(model: CLIPEncoder, pairs: HeldOutPairs, tasks: Sequence[str]
 
     Returns:
         ``zeroshot_top1`` / ``zeroshot_top5`` (40 colour-shape classes, chance 2.5 %), ``retrieval_*`` (R@k
-        both ways; a caption is relevant to every image it describes), ``multilingual_<lang>_mean_R``,
+        both ways against the distinct captions; a caption is relevant to every image it describes), ``multilingual_<lang>_mean_R``,
         ``linear_top1``, ``seg_mIoU`` / ``seg_pixel_acc`` (background + 8 colours).
     """
     out: dict[str, float] = {}
@@ -68,11 +75,10 @@ def evaluate_pairs(model: CLIPEncoder, pairs: HeldOutPairs, tasks: Sequence[str]
         cls = class_embeddings(texts, class_names(), templates)
         out |= {f"zeroshot_{k}": v for k, v in zero_shot_scores(img, pairs.label, cls).items()}
     if "retrieval" in tasks:
-        rel = same_caption(pairs.captions)
-        out |= {f"retrieval_{k}": v for k, v in retrieval_scores(img, texts(pairs.captions), rel).items()}
+        out |= {f"retrieval_{k}": v for k, v in _unique_retrieval(img, pairs.captions, texts).items()}
     if "multilingual" in tasks:
-        caps = {lang: pairs.captions_in(lang) for lang in languages}
-        for lang, r in multilingual_retrieval(img, caps, texts, same_caption).items():
+        for lang in languages:
+            r = _unique_retrieval(img, pairs.captions_in(lang), texts)
             out[f"multilingual_{lang}_mean_R"] = r["mean_R"]
             out[f"multilingual_{lang}_i2t_R@1"] = r["i2t_R@1"]
     if "linear" in tasks:
