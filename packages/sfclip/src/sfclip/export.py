@@ -17,8 +17,8 @@ What open_clip (>= 3.0) offers and what is used:
   ``timm_proj: linear``) over a timm ``VisionTransformer`` with ``class_token=False``: the student's
   SparseVisionTransformer keeps timm's parameter names, so the weights copy one to one.
 
-Two names must exist in the loading process: the timm architecture (a stock one, e.g.
-``vit_base_patch16_gap_224`` for ViT-B/16, when it matches; otherwise ``sfclip_vit_...``, registered by
+Two names must exist in the loading process: the timm architecture (a stock one when it matches, see
+:data:`STOCK_TIMM`; otherwise ``sfclip_vit_...``, registered by
 :func:`register_open_clip`) and open_clip's entry for the ``xlm-roberta-xl`` config type, which open_clip's
 ``arch_dict`` lacks. :func:`load_open_clip` registers both and loads the folder; a plain
 ``open_clip.create_model("local-dir:<folder>")`` works after ``sfclip.export.register_open_clip(<folder>)``.
@@ -47,9 +47,10 @@ CONFIG_FILE = "open_clip_config.json"
 """open_clip's config file of a ``local-dir:`` folder."""
 WEIGHTS_FILE = "open_clip_model.safetensors"
 """open_clip's weight file of a ``local-dir:`` folder."""
-STOCK_TIMM = {(224, 16, 768, 12, 12): "vit_base_patch16_gap_224"}
+STOCK_TIMM = {(224, 16, 768, 12, 16): "vit_base_patch16_gap_224"}
 """timm architectures that equal the student's ViT (no class token, mean pool, final norm on the tokens), by
-(img_size, patch_size, width, depth, heads)."""
+(img_size, patch_size, width, depth, heads). timm's mean-pooled ViT-B/16 has 16 heads; the thesis' 12-head
+ViT-B/16 gets a registered name."""
 XLMR_XL = "xlm-roberta-xl"
 """transformers' config type of the exported text tower."""
 
