@@ -71,6 +71,7 @@ def test_unknown_key_is_refused() -> None:
     (["--templates", "[a photo]"], "templates"),
     (["--languages", "[en,xx]"], "languages"),
     (["--shapes.num_pairs", "0"], "shapes.num_pairs"),
+    (["--device", "tpu"], "device"),
 ])
 def test_bad_values_are_refused(argv: list[str], key: str, capsys: pytest.CaptureFixture) -> None:
     assert_cli_refuses(main, ["--run", ".", *argv], key, capsys)

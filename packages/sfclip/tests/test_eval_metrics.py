@@ -7,9 +7,19 @@ import torch
 import torch.nn.functional as F
 
 from sfclip.data import COLOURS
-from sfclip.evaluation import (bn_linear_probe, class_embeddings, dense_predict, held_out_pairs, mean_iou,
-                               recall_at_k, retrieval_scores, same_caption, topk_accuracy, translate,
-                               zero_shot_scores)
+from sfclip.evaluation import (
+    bn_linear_probe,
+    class_embeddings,
+    dense_predict,
+    held_out_pairs,
+    mean_iou,
+    recall_at_k,
+    retrieval_scores,
+    same_caption,
+    topk_accuracy,
+    translate,
+    zero_shot_scores,
+)
 
 
 def _recall_by_loops(sim: torch.Tensor, relevant: torch.Tensor, k: int) -> float:

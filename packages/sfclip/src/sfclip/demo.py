@@ -116,8 +116,8 @@ def run(out_dir: Path, steps: int | None = None, eval_pairs: int = 500, override
         f"(32 px, 'a red circle'); SF-CLIP distils EfficientNet-Lite0 on {base.distill.image_ratio:.0%} and "
         f"all-MiniLM-L6-v2 on {base.distill.text_ratio:.1%} of each batch. Scored on {eval_pairs} pairs of "
         "another seed: zero-shot top-1/5 over 40 colour-shape classes (prompt ensemble; chance 2.5 %) and "
-        "retrieval recall against the 40 distinct captions (each relevant to every image it describes). train_s: wall-clock of the "
-        f"training loop on this machine.\n\n{table}\n"
+        "retrieval recall against the 40 distinct captions (each relevant to every image it describes). "
+        f"train_s: wall-clock of the training loop on this machine.\n\n{table}\n"
     )
     (out_dir / "sfclip_demo.md").write_text(f"# SF-CLIP demo\n\n{summary}\n![demo](sfclip_demo.png)\n")
     print(summary)

@@ -2,7 +2,8 @@
 
 Not a test. Trains the ``tiny`` towers (32 px, 2 + 2 blocks of width 48) on procedural pairs ("a red circle")
 and scores each run on 500 pairs of another seed: zero-shot top-1 / top-5 over the 40 colour-shape classes
-(prompt ensemble, chance 2.5 %) and image <-> text retrieval against the distinct captions (R@1/5/10 both ways, mean). Rows per seed:
+(prompt ensemble, chance 2.5 %) and image <-> text retrieval against the distinct captions (R@1/5/10 both ways,
+mean). Rows per seed:
 random init, SF-CLIP, CLIP (no teachers, learned word embeddings) at equal steps, CLIP at SF-CLIP's
 wall-clock (more steps), and SF-CLIP without its text or its image teacher. Mean ± std over seeds::
 

@@ -21,6 +21,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import torch
+
 from sfclip.evaluation.config import EvalConfig
 from sfclip.evaluation.folders import folder_linear_probe, folder_retrieval, folder_zero_shot
 from sfclip.evaluation.model import load_run
@@ -56,6 +58,8 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     """
     _check_paths(cfg)
     model, run_cfg = load_run(cfg.run)
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
+    model.to(device)
     size, bs = run_cfg.vision.img_size, cfg.batch_size
     shapes = cfg.shapes
     procedural = [t for t in cfg.tasks if (t == "zeroshot" and not cfg.classification_root)
@@ -87,7 +91,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     if cfg.export_open_clip:
         from sfclip.export import export_open_clip
 
-        exported = export_open_clip(model, run_cfg, cfg.export_open_clip)
+        exported = export_open_clip(model.cpu(), run_cfg, cfg.export_open_clip)
         log.info("open_clip checkpoint -> %s (load with sfclip.export.load_open_clip)", exported)
     if metrics:
         print(markdown_table([{"metric": k, "value": v} for k, v in metrics.items()], ["metric", "value"]))

@@ -66,6 +66,8 @@ class EvalConfig:
     """Images or captions per forward pass."""
     probe_epochs: int = 100
     """Epochs of each linear-probe run."""
+    device: str = "auto"
+    """Where the towers run: ``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``."""
     export_open_clip: str = ""
     """Also write the student as an open_clip ``local-dir:`` folder here (see :mod:`sfclip.export`)."""
 
@@ -76,6 +78,8 @@ class EvalConfig:
             ConfigError: the first bad field.
         """
         check_each("tasks", self.tasks, EVALUATIONS)
+        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise bad_value("device", "'auto', 'cpu', 'cuda' or 'cuda:N'", self.device)
         check_int("batch_size", self.batch_size, 1)
         check_int("probe_epochs", self.probe_epochs, 1)
         bad = [t for t in self.templates if "{}" not in t]

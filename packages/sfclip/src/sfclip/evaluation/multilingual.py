@@ -82,5 +82,6 @@ def read_multilingual_folder(root: str | Path, languages: Sequence[str], size: i
             for lang in languages:
                 caps[lang].append(texts[lang])
     if not images:
-        raise DatasetError(f"multilingual root {str(root)!r} holds no image with a caption in each of {list(languages)}")
+        raise DatasetError(f"multilingual root {str(root)!r} holds no image with a caption in each of "
+                           f"{list(languages)}")
     return torch.stack(images), caps

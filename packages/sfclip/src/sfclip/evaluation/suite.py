@@ -62,7 +62,8 @@ def evaluate_pairs(model: CLIPEncoder, pairs: HeldOutPairs, tasks: Sequence[str]
 
     Returns:
         ``zeroshot_top1`` / ``zeroshot_top5`` (40 colour-shape classes, chance 2.5 %), ``retrieval_*`` (R@k
-        both ways against the distinct captions; a caption is relevant to every image it describes), ``multilingual_<lang>_mean_R``,
+        both ways against the distinct captions; a caption is relevant to every image it describes),
+        ``multilingual_<lang>_mean_R``,
         ``linear_top1``, ``seg_mIoU`` / ``seg_pixel_acc`` (background + 8 colours).
     """
     out: dict[str, float] = {}
