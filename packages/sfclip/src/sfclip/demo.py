@@ -98,7 +98,7 @@ def run(out_dir: Path, steps: int | None = None, eval_pairs: int = 500, override
     """
     out_dir = Path(out_dir)
     base = variant_config("SF-CLIP", out_dir / "sfclip", 1, 0, overrides)
-    n = steps if steps is not None else base.train.max_steps
+    n = steps if steps is not None else int(base.train.max_steps or 30)
     pairs = held_out_pairs(eval_pairs, base.vision.img_size, seed=1000)
     rows = {"random init": random_init(base, pairs)}
     for name, folder in (("SF-CLIP", "sfclip"), ("CLIP", "clip")):

@@ -78,7 +78,7 @@ def _register_timm(name: str) -> None:
             kwargs.pop(key, None)
         model = VisionTransformer(img_size=s, patch_size=p, embed_dim=w, depth=d, num_heads=h, num_classes=0,
                                   class_token=False, global_pool="avg", fc_norm=False, **kwargs)
-        model.default_cfg = model.pretrained_cfg = {"num_classes": 0}  # read by open_clip's TimmModel
+        model.default_cfg = model.pretrained_cfg = {"num_classes": 0}  # type: ignore[assignment]  # TimmModel reads it
         return model
 
     entry.__name__ = entry.__qualname__ = name
@@ -127,9 +127,10 @@ def _hf_text_config(model: CLIPEncoder) -> Any:
 
     text = model.text
     layer = text.blocks.layers[0]
-    width = text.ln_final.normalized_shape[0]
+    width = text.ln_final.weight.shape[0]
     pad = int(model.tokenizer.pad_token_id)
-    vocab = text.teacher_words.shape[0] if text.word_embedding_projection else text.token_proj.num_embeddings
+    vocab = text.teacher_words.shape[0] if text.word_embedding_projection else text.token_proj.get_parameter(
+        "weight").shape[0]
     return XLMRobertaXLConfig(
         vocab_size=int(vocab), hidden_size=int(width), num_hidden_layers=len(text.blocks.layers),
         num_attention_heads=int(layer.self_attn.num_heads), intermediate_size=int(layer.linear1.out_features),
@@ -176,7 +177,7 @@ def open_clip_state_dict(model: CLIPEncoder) -> dict[str, Tensor]:
             out[f"{q}{name}.weight"], out[f"{q}{name}.bias"] = mod.weight, mod.bias
     out[f"{p}encoder.LayerNorm.weight"], out[f"{p}encoder.LayerNorm.bias"] = text.ln_final.weight, text.ln_final.bias
     out["text.proj.weight"] = text.proj.weight
-    out["logit_scale"] = model.student["logit_scale"].log_scale.detach().clone()
+    out["logit_scale"] = model.student["logit_scale"].get_parameter("log_scale").detach().clone()
     return {k: v.detach().float().cpu().contiguous() for k, v in out.items()}
 
 

@@ -7,7 +7,6 @@ from pathlib import Path
 
 import torch
 from torch import Tensor
-from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
 
 from sfclip.data import PairFolder
@@ -59,7 +58,7 @@ def folder_linear_probe(model: CLIPEncoder, train_root: str | Path, test_root: s
     return bn_linear_probe(trf, try_, tef, tey, epochs=epochs, num_classes=len(train_ds.classes))
 
 
-def _pairs(ds: Dataset) -> tuple[Tensor, list[str]]:
+def _pairs(ds: PairFolder) -> tuple[Tensor, list[str]]:
     """All readable pairs of a :class:`~sfclip.data.PairFolder` (corrupt or empty ones skipped)."""
     batch = collate_skip_none([ds[i] for i in range(len(ds))])
     if "image" not in batch:
