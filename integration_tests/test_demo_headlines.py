@@ -23,6 +23,8 @@ CASES: dict[str, tuple[dict[str, float], tuple[Any, ...], str, dict[str, str]]] 
                 "linear_top1_frame_diff": 30.0}, (), "knn_top1", {"random init": "knn_top1_random"}),
     "scale": ({"linear_top1": 60.0, "linear_top1_frozen_base": 50.0}, (12.5,), "linear_top1",
               {"frozen base": "linear_top1_frozen_base"}),
+    "sfclip": ({"zeroshot_top1_sfclip": 35.0, "zeroshot_top1_clip": 30.0, "zeroshot_top1_random": 3.0}, (),
+               "zeroshot_top1_sfclip", {"CLIP, equal steps": "zeroshot_top1_clip"}),
 }
 
 

@@ -1,0 +1,31 @@
+"""The SF-CLIP demo stage and study: typed headline against plain CLIP, the study's common shape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sfclip import demo, study
+from sparse_core.suite import Headline
+from sparse_core.testing import assert_study_has_common_shape
+
+RANDOM_TEACHERS = ["--teacher.text", "bert_tiny_random", "--teacher.vision", "[dinov2_tiny_random]",
+                   "--teacher.vision_size", "48", "--data.num_pairs", "48"]
+
+
+def test_demo_trains_both_and_reports_sfclip_against_clip(tmp_path: Path) -> None:
+    result = demo.run(tmp_path, steps=2, eval_pairs=40, overrides=RANDOM_TEACHERS)
+    h = result.headline
+    assert isinstance(h, Headline) and h == demo.demo_headline(result.metrics)
+    assert h.trained == result.metrics["zeroshot_top1_sfclip"]
+    assert h.baselines == {"CLIP, equal steps": result.metrics["zeroshot_top1_clip"]}
+    assert h.references["random init"] == result.metrics["zeroshot_top1_random"]
+    rows = result.details["rows"]
+    assert rows["SF-CLIP"]["steps"] == rows["CLIP"]["steps"] == 2
+    assert all(Path(p).is_file() for p in result.outputs)
+    clip_metrics = (tmp_path / "clip" / "metrics.jsonl").read_text()
+    assert '"vd"' not in clip_metrics and '"td"' not in clip_metrics  # plain CLIP: no distillation at all
+    assert '"vd"' in (tmp_path / "sfclip" / "metrics.jsonl").read_text()
+
+
+def test_study_has_the_common_shape() -> None:
+    assert_study_has_common_shape(study)
