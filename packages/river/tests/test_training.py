@@ -146,3 +146,19 @@ def test_cache_statistics_and_scale(tmp_path) -> None:
     ds = LatentFlowDataset(cache, ConditionSpec(), scale=cache.auto_scale())
     item = ds[0]
     torch.testing.assert_close(item["target"], cache.frames(0, [item["tau"]])[0] * cache.auto_scale())
+
+
+@pytest.mark.parametrize("kind", ["l1", "l2", "l1+l2"])
+def test_autoencoder_pixel_term_is_the_chosen_error(vqgan_cfg, kind: str) -> None:
+    task = AutoencoderTask(vqgan_cfg, AELossConfig(disc_weight=0.0, pixel=kind, codebook_weight=0.0))
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    task.train()
+    out = task.training_step({"image": x}, step=1)
+    rec, _ = task.vqgan(x)
+    d = x - rec
+    want = {"l1": d.abs().mean(), "l2": d.pow(2).mean(), "l1+l2": d.abs().mean() + d.pow(2).mean()}[kind]
+    torch.testing.assert_close(out["loss"], want)
+    from sparse_core.config import ConfigError
+
+    with pytest.raises(ConfigError, match="loss.pixel"):
+        AELossConfig(pixel="l3")
