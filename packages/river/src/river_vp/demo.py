@@ -22,7 +22,7 @@ from sparse_core.suite import Headline, StageResult
 
 __all__ = ["AE_ARGS", "AE_STEPS", "demo_headline", "run"]
 
-AE_STEPS, FLOW_STEPS, TRAIN_VIDEOS, TEST_VIDEOS = 600, 400, 128, 16
+AE_STEPS, FLOW_STEPS, TRAIN_VIDEOS, TEST_VIDEOS = 1000, 400, 128, 16
 AE_ARGS = ["--train.batch_size", "16", "--model.ch", "16"]
 """Autoencoder overrides of the demo and the study on top of ``configs/ae/tiny.yaml`` (which sets the
 tiny-scale deviations from the thesis VQGAN: squared-error pixel loss, quantizer warm-up, no GAN)."""

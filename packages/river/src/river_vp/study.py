@@ -37,10 +37,14 @@ def run_study(
     context: int = 8,
     future: int = 8,
     seed: int = 0,
+    autoencoder: Path | None = None,
 ) -> dict[str, Any]:
-    """Train the three networks with training seed ``seed`` and evaluate; returns the rows of the table."""
+    """Train the three networks with training seed ``seed`` and evaluate; returns the rows of the table.
+
+    ``autoencoder``: reuse this trained VQGAN (run folder) instead of training one in ``out/ae``.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    ae, lat = out / "ae", out / "latents"
+    ae, lat = (autoencoder or out / "ae"), out / "latents"
     frames = str(context + future)
     if not (ae / "vqgan.safetensors").is_file():
         train_ae.run(STAGES["ae"].tiny(["--train.out_dir", str(ae), "--train.max_steps", str(ae_steps), *AE_ARGS,
@@ -110,6 +114,9 @@ class RiverStudyConfig(StudyConfig):
     """Procedural training videos."""
     test_videos: int = 32
     """Held-out test videos."""
+    autoencoder: str | None = None
+    """A trained VQGAN run folder shared by every seed (e.g. the demo's ``runs/demo/river/ae``); None: each
+    seed trains its own with ``ae_steps``."""
 
 
 def study(cfg: RiverStudyConfig) -> StageResult:
@@ -118,7 +125,8 @@ def study(cfg: RiverStudyConfig) -> StageResult:
     ae_steps, flow_steps, train_videos, test_videos = sizes
     per_seed = []
     for seed in cfg.seeds:
-        rows = run_study(Path(cfg.out) / f"seed{seed}", ae_steps, flow_steps, train_videos, test_videos, seed=seed)
+        rows = run_study(Path(cfg.out) / f"seed{seed}", ae_steps, flow_steps, train_videos, test_videos, seed=seed,
+                         autoencoder=Path(cfg.autoencoder) if cfg.autoencoder else None)
         per_seed.append([{"run": k, **v} for k, v in rows.items()])
     merged = seed_summary(per_seed, key=["run"], fmt=".3g")
     table = markdown_table(merged, [*COLUMNS, "seeds"])
@@ -126,7 +134,9 @@ def study(cfg: RiverStudyConfig) -> StageResult:
     study_figure(per_seed, plot)
     summary = (
         f"# RIVER: reference frame and context window (procedural bouncing shapes)\n\n"
-        f"32x32 frames, {train_videos} training videos, VQGAN f4 {ae_steps} steps, U-ViT (3 blocks, width 128) "
+        f"32x32 frames, {train_videos} training videos, VQGAN f4 "
+        f"{'from ' + cfg.autoencoder + ' (shared by the seeds)' if cfg.autoencoder else f'{ae_steps} steps'}, "
+        "U-ViT (3 blocks, width 128) "
         f"{flow_steps} steps; 8 given -> 8 predicted frames on {test_videos} held-out videos, Euler 10 steps, "
         f"1 sample; mean ± std over seeds {cfg.seeds}.\n\n{table}\n\n![PSNR / SSIM per run]({plot.name})\n"
     )

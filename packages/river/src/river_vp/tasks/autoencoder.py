@@ -70,10 +70,11 @@ class AELossConfig:
     train.clip_grad)."""
     init_codebook_from_data: bool = True
     """At step ``quantize_start``, set the codebook to encoder outputs of that batch (off when fine-tuning)."""
-    quantize_start: int = 0
-    """Optimizer step (>= 0) from which latents are quantized. Before it the VQGAN trains as a plain
-    autoencoder (straight latents, no codebook loss), and the codebook is then initialised from the trained
-    encoder's outputs: the tiny CPU config's quantizer warm-up (0: quantize from the start, as taming)."""
+    quantize_warmup: float = 0.0
+    """Fraction in [0, 1) of ``train.max_steps`` trained as a plain autoencoder (straight latents, no
+    codebook loss) before latents are quantized; the codebook is then initialised from the trained encoder's
+    outputs. The tiny CPU config's quantizer warm-up (0: quantize from the start, as taming; runs counted in
+    epochs, without train.max_steps, have no warm-up)."""
     adaptive_weight: bool = True
     """Scale the generator term by ||grad rec|| / ||grad gan|| at the decoder's last layer."""
 
@@ -87,7 +88,7 @@ class AELossConfig:
         for name in ("codebook_weight", "perceptual_weight", "disc_weight"):
             check_float(f"loss.{name}", getattr(self, name), 0.0, strict=False)
         check_int("loss.disc_start", self.disc_start, 0)
-        check_int("loss.quantize_start", self.quantize_start, 0)
+        check_float("loss.quantize_warmup", self.quantize_warmup, 0.0, strict=False, high=1.0, high_strict=True)
         check_int("loss.disc_ndf", self.disc_ndf, 1)
         check_int("loss.disc_layers", self.disc_layers, 1)
         check_float("loss.disc_lr_scale", self.disc_lr_scale, 0.0, strict=True)
@@ -105,9 +106,18 @@ class AutoencoderTask(Task):
     through :meth:`param_groups`), and DDP looks for unused parameters only before ``disc_start``.
     """
 
-    def __init__(self, model: VQGANConfig, loss: AELossConfig) -> None:
+    def __init__(self, model: VQGANConfig, loss: AELossConfig, max_steps: int = 0) -> None:
+        """Build the networks.
+
+        Args:
+            model: the VQGAN's architecture.
+            loss: the loss terms.
+            max_steps: the run's optimizer steps (sets the quantizer warm-up's end; 0: no warm-up).
+        """
         super().__init__()
         self.loss_cfg = loss
+        self.quantize_start = int(loss.quantize_warmup * max_steps)
+        """First step whose latents are quantized (``loss.quantize_warmup`` x ``max_steps``)."""
         self.vqgan = VQGAN(model)
         self.discriminator = (
             PatchDiscriminator(model.in_channels, loss.disc_ndf, loss.disc_layers)
@@ -132,10 +142,10 @@ class AutoencoderTask(Task):
         """Losses of a batch ``{"image": (B, 3, H, W) in [-1, 1]}``."""
         cfg = self.loss_cfg
         x = batch["image"]
-        if step == cfg.quantize_start and cfg.init_codebook_from_data and self.training:
+        if step == self.quantize_start and cfg.init_codebook_from_data and self.training:
             with torch.no_grad():
                 self.vqgan.quantize.init_from_data(self.vqgan.encode(x))
-        if step < cfg.quantize_start:
+        if step < self.quantize_start:
             rec, qloss = self.vqgan.decoder(self.vqgan.post_quant_conv(self.vqgan.encode(x))), x.new_zeros(())
         else:
             rec, qloss = self.vqgan(x)
