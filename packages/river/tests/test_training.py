@@ -146,3 +146,37 @@ def test_cache_statistics_and_scale(tmp_path) -> None:
     ds = LatentFlowDataset(cache, ConditionSpec(), scale=cache.auto_scale())
     item = ds[0]
     torch.testing.assert_close(item["target"], cache.frames(0, [item["tau"]])[0] * cache.auto_scale())
+
+
+@pytest.mark.parametrize("kind", ["l1", "l2", "l1+l2"])
+def test_autoencoder_pixel_term_is_the_chosen_error(vqgan_cfg, kind: str) -> None:
+    task = AutoencoderTask(vqgan_cfg, AELossConfig(disc_weight=0.0, pixel=kind, codebook_weight=0.0))
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    task.train()
+    out = task.training_step({"image": x}, step=1)
+    rec, _ = task.vqgan(x)
+    d = x - rec
+    want = {"l1": d.abs().mean(), "l2": d.pow(2).mean(), "l1+l2": d.abs().mean() + d.pow(2).mean()}[kind]
+    torch.testing.assert_close(out["loss"], want)
+    from sparse_core.config import ConfigError
+
+    with pytest.raises(ConfigError, match="loss.pixel"):
+        AELossConfig(pixel="l3")
+
+
+def test_quantizer_warm_up_trains_a_plain_autoencoder_then_starts_the_codebook_from_the_encoder(vqgan_cfg) -> None:
+    task = AutoencoderTask(vqgan_cfg, AELossConfig(disc_weight=0.0, quantize_warmup=0.5), max_steps=10)
+    assert task.quantize_start == 5
+    task.train()
+    x = torch.rand(4, 3, 16, 16) * 2 - 1
+    before = task.vqgan.quantize.embedding.weight.clone()
+    out = task.training_step({"image": x}, step=4)
+    assert out["codebook"] == 0 and torch.equal(task.vqgan.quantize.embedding.weight, before)
+    with torch.no_grad():
+        straight = task.vqgan.decoder(task.vqgan.post_quant_conv(task.vqgan.encode(x)))
+    torch.testing.assert_close(out["l1"], (x - straight).abs().mean())
+    out = task.training_step({"image": x}, step=5)
+    z = task.vqgan.encode(x).detach().permute(0, 2, 3, 1).reshape(-1, vqgan_cfg.embed_dim)
+    codes = task.vqgan.quantize.embedding.weight.detach()
+    nearest = torch.cdist(codes, z).min(1).values  # every code sits on an encoder output (plus 1 % noise)
+    assert nearest.max() < 0.05 * z.std() * vqgan_cfg.embed_dim**0.5 and out["codebook"] > 0

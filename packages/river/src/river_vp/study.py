@@ -1,47 +1,54 @@
 """Small ablation study on the procedural bouncing shapes (not a test): with vs without the reference frame
 (thesis Table 5.3) and the context window at inference (Table 5.4), PSNR / SSIM.
 
-``python -m river_vp.study --out runs/river_study [--seeds [0,1,2]] [--ae_steps 300 --flow_steps 600]
-[--quick true]`` trains, for each seed, one autoencoder, one RIVER model and one model without the reference
-frame on the same latents, evaluates them on held-out videos and writes ``study.md`` (the table, mean ± std
-over the seeds) and ``study.json`` (built on :func:`sparse_core.suite.study_main`).
+``python -m river_vp.study --out runs/river_study [--seeds [0,1,2]] [--ae_steps N --flow_steps N]
+[--doc docs/study.md] [--quick true]`` trains, for each seed, one autoencoder, one RIVER model and one model
+without the reference frame on the same latents, evaluates them on held-out videos and writes ``study.md``
+(the table, mean ± std over the seeds), ``study.png`` (PSNR / SSIM bars with the seeds' std as error bars,
+next to ``--doc`` when given) and ``study.json`` (built on :func:`sparse_core.suite.study_main`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from river_vp.cli import encode, evaluate, train, train_ae
 from river_vp.cli.stages import STAGES
+from river_vp.demo import AE_ARGS, AE_STEPS
 from sparse_core.report import markdown_table, seed_mean, seed_summary
 from sparse_core.suite import StageResult, StudyConfig, study_main
 
 __all__ = ["RiverStudyConfig", "main", "run_study", "study"]
 
 COLUMNS = ["run", "psnr_gt", "ssim_gt", "psnr_ae", "ssim_ae"]
+WINDOWS = (2, 4, 6)
 
 
 def run_study(
     out: Path,
-    ae_steps: int = 300,
+    ae_steps: int = AE_STEPS,
     flow_steps: int = 600,
     train_videos: int = 256,
     test_videos: int = 32,
     context: int = 8,
     future: int = 8,
     seed: int = 0,
+    autoencoder: Path | None = None,
 ) -> dict[str, Any]:
-    """Train the three networks with training seed ``seed`` and evaluate; returns the rows of the table."""
+    """Train the three networks with training seed ``seed`` and evaluate; returns the rows of the table.
+
+    ``autoencoder``: reuse this trained VQGAN (run folder) instead of training one in ``out/ae``.
+    """
     out.mkdir(parents=True, exist_ok=True)
-    ae, lat = out / "ae", out / "latents"
+    ae, lat = (autoencoder or out / "ae"), out / "latents"
     frames = str(context + future)
     if not (ae / "vqgan.safetensors").is_file():
-        train_ae.run(STAGES["ae"].tiny(["--train.out_dir", str(ae), "--train.max_steps", str(ae_steps),
-                                        "--train.batch_size", "16", "--model.ch", "16", "--train.seed", str(seed)]))
+        train_ae.run(STAGES["ae"].tiny(["--train.out_dir", str(ae), "--train.max_steps", str(ae_steps), *AE_ARGS,
+                                        "--train.seed", str(seed)]))
     if not (lat / "index.json").is_file():
         encode.run(STAGES["encode"].tiny(["--autoencoder", str(ae), "--out", str(lat), "--data.num_videos",
                                           str(train_videos), "--data.num_frames", frames, "--device", "cpu"]))
@@ -69,7 +76,7 @@ def run_study(
 
     ev("w/ reference (whole past)", out / "flow_ref", None)
     ev("w/o reference", out / "flow_noref", None)
-    for k in (2, 4, 6, 8):
+    for k in WINDOWS:
         ev(f"w/ reference, context window {k}", out / "flow_ref", str(k))
     first = next(iter(rows.values()))
     rows["copy last frame"] = {
@@ -97,14 +104,19 @@ class RiverStudyConfig(StudyConfig):
 
     out: str = "runs/river_study"
     """Output folder (one sub-folder per seed, study.md and study.json on top)."""
-    ae_steps: int = 300
-    """Autoencoder training steps."""
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
+    """Training seeds (autoencoder, both vector fields); the table reports mean ± std over them."""
+    ae_steps: int = AE_STEPS
+    """Autoencoder training steps (the demo's)."""
     flow_steps: int = 600
     """Vector-field training steps (each of the two models)."""
     train_videos: int = 256
     """Procedural training videos."""
     test_videos: int = 32
     """Held-out test videos."""
+    autoencoder: str | None = None
+    """A trained VQGAN run folder shared by every seed (e.g. the demo's ``runs/demo/river/ae``); None: each
+    seed trains its own with ``ae_steps``."""
 
 
 def study(cfg: RiverStudyConfig) -> StageResult:
@@ -113,20 +125,66 @@ def study(cfg: RiverStudyConfig) -> StageResult:
     ae_steps, flow_steps, train_videos, test_videos = sizes
     per_seed = []
     for seed in cfg.seeds:
-        rows = run_study(Path(cfg.out) / f"seed{seed}", ae_steps, flow_steps, train_videos, test_videos, seed=seed)
+        rows = run_study(Path(cfg.out) / f"seed{seed}", ae_steps, flow_steps, train_videos, test_videos, seed=seed,
+                         autoencoder=Path(cfg.autoencoder) if cfg.autoencoder else None)
         per_seed.append([{"run": k, **v} for k, v in rows.items()])
     merged = seed_summary(per_seed, key=["run"], fmt=".3g")
     table = markdown_table(merged, [*COLUMNS, "seeds"])
+    plot = Path(cfg.doc).with_suffix(".png") if cfg.doc else Path(cfg.out) / "study.png"
+    study_figure(per_seed, plot)
     summary = (
         f"# RIVER: reference frame and context window (procedural bouncing shapes)\n\n"
-        f"32x32 frames, {train_videos} training videos, VQGAN f4 {ae_steps} steps, U-ViT (3 blocks, width 128) "
+        f"32x32 frames, {train_videos} training videos, VQGAN f4 "
+        f"{'from ' + cfg.autoencoder + ' (shared by the seeds)' if cfg.autoencoder else f'{ae_steps} steps'}, "
+        "U-ViT (3 blocks, width 128) "
         f"{flow_steps} steps; 8 given -> 8 predicted frames on {test_videos} held-out videos, Euler 10 steps, "
-        f"1 sample; mean ± std over seeds {cfg.seeds}.\n\n{table}\n"
+        f"1 sample; mean ± std over seeds {cfg.seeds}.\n\n{table}\n\n![PSNR / SSIM per run]({plot.name})\n"
     )
     headline = {"psnr_gt_with_reference": seed_mean(per_seed, "psnr_gt", run="w/ reference (whole past)"),
                 "psnr_gt_without_reference": seed_mean(per_seed, "psnr_gt", run="w/o reference"),
                 "psnr_gt_copy_last": seed_mean(per_seed, "psnr_gt", run="copy last frame")}
-    return StageResult(metrics=headline, summary=summary, details={"per_seed": per_seed})
+    headline["psnr_ae_recon"] = seed_mean(per_seed, "psnr_gt", run="autoencoder reconstruction")
+    headline["ssim_gt_with_reference"] = seed_mean(per_seed, "ssim_gt", run="w/ reference (whole past)")
+    headline["ssim_gt_copy_last"] = seed_mean(per_seed, "ssim_gt", run="copy last frame")
+    return StageResult(metrics=headline, summary=summary, outputs=[str(plot)], details={"per_seed": per_seed})
+
+
+def study_figure(per_seed: Sequence[Sequence[dict[str, Any]]], path: Path) -> Path:
+    """Bars of PSNR and SSIM vs ground truth per run, mean over seeds with their std as error bars.
+
+    Args:
+        per_seed: for each seed, its rows (``{"run", "psnr_gt", "ssim_gt", ...}``).
+        path: the PNG written.
+
+    Returns:
+        ``path``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    runs = [r["run"] for r in per_seed[0]]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
+    for ax, key, label in zip(axes, ("psnr_gt", "ssim_gt"), ("PSNR vs ground truth (dB)", "SSIM vs ground truth"),
+                              strict=True):
+        names = [n for n in runs if all(key in {k for r in rows if r["run"] == n for k in r} for rows in per_seed)]
+        vals = np.array([[next(r[key] for r in rows if r["run"] == n) for rows in per_seed] for n in names])
+        colors = ["tab:green" if n.startswith("w/ ref") else "tab:red" if n.startswith("w/o") else "tab:gray"
+                  for n in names]
+        ax.barh(range(len(names)), vals.mean(1), xerr=vals.std(1), color=colors, capsize=3)
+        ax.set_yticks(range(len(names)), names, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel(label)
+        lo = vals.min() * 0.9
+        ax.set_xlim(lo, vals.max() * 1.04)
+    fig.suptitle(f"RIVER on bouncing shapes: mean ± std over {len(per_seed)} seeds", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def main(argv: Sequence[str] | None = None) -> int:

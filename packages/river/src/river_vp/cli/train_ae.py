@@ -26,7 +26,8 @@ log = logging.getLogger("river_vp.train_ae")
 
 def run(cfg: AutoencoderRunConfig) -> dict[str, Any]:
     """Train and export; returns the trainer summary plus ``"weights"``."""
-    task = build_seeded(AutoencoderTask, cfg.train.seed, cfg.model, cfg.loss)  # --train.seed covers the init
+    # --train.seed covers the init; max_steps places the end of the quantizer warm-up
+    task = build_seeded(AutoencoderTask, cfg.train.seed, cfg.model, cfg.loss, cfg.train.max_steps or 0)
     if cfg.init_checkpoint:
         info = load_vqgan_checkpoint(task.vqgan, cfg.init_checkpoint)
         cfg.loss.init_codebook_from_data = False

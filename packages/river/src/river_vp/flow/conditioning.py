@@ -25,7 +25,8 @@ Distances are what the network's distance encoding receives; distance 0 marks a 
   distance). At ``tau = 1`` the context distance is 1, as in the official code, which duplicates a single
   given frame so that its context sits one frame before its reference. Only the ``"river"`` mode has an
   official form. The log of the distance is part of the official network's distance encoding, not of this
-  module. :func:`official_condition_spec` is what a loader of an official checkpoint sets.
+  module (``VectorFieldConfig(layout="official")``). :func:`official_condition_spec` is what the loader of an
+  official checkpoint (:func:`river_vp.models.official.load_official_river`) returns with the weights.
 """
 
 from __future__ import annotations

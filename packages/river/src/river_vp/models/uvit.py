@@ -7,6 +7,14 @@ reference ``z^{tau-1}`` and the context ``z^c``; the condition projections get a
 ``depth_in`` ViT blocks, ``depth_mid`` middle blocks and ``depth_in`` output blocks; output block ``i``
 receives the output of input block ``depth_in - 1 - i`` through a long skip (concatenation + linear). The out
 projection is Linear -> GELU -> LayerNorm -> 3x3 conv.
+
+``layout="official"`` builds the module tree of the public RIVER code instead (github.com/Araachie/river,
+``model/vector_field_regressor.py``), so that its checkpoints load through
+:mod:`river_vp.models.official`: one linear projection of the channel concatenation ``[z, z^{tau-1}, z^c]``;
+the distance enters as ``MLP(log d)`` (Linear(1, 256) -> ReLU -> Linear(256, width)) of the *context's*
+distance only, added to every token together with the positions; the time token is the fixed sinusoid of
+``200 t`` (no MLP, no position); no LayerNorm before the out projection. The distance such a model receives
+is the official one, ``(tau - 1) - c`` (``ConditionSpec(form="official")``, set by the loader).
 """
 
 from __future__ import annotations
@@ -19,10 +27,15 @@ from timm.models.vision_transformer import Block
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
-from river_vp.models.embeddings import ScalarEmbedding
+from river_vp.models.embeddings import ScalarEmbedding, sinusoidal
 from sparse_core.validation import check_choice, check_divisible, check_float, check_int
 
-__all__ = ["VectorFieldConfig", "VectorFieldRegressor"]
+__all__ = ["LAYOUTS", "OFFICIAL_TIME_SCALE", "VectorFieldConfig", "VectorFieldRegressor"]
+
+LAYOUTS = ("uvit", "official")
+OFFICIAL_TIME_SCALE = 200.0
+"""Multiplier of flow time in the official code's fixed sinusoidal time token (``timestamp_embedding``)."""
+OFFICIAL_DIST_HIDDEN = 256
 
 
 @dataclass
@@ -51,6 +64,10 @@ class VectorFieldConfig:
     """Latent positions per token side, >= 1 (1: one token per latent position, HW/f^2 tokens)."""
     grad_checkpointing: bool = False
     """Recompute block activations in backward to save memory."""
+    layout: str = "uvit"
+    """'uvit' (this package's: per-frame projections, sinusoidal distance embedding of every condition) or
+    'official' (the public RIVER code's module tree and its log-distance embedding of the context; what
+    :func:`river_vp.models.official.load_official_river` builds)."""
 
     def __post_init__(self) -> None:
         """Refuse out-of-range sizes and latents that do not tile into tokens, naming the ``model.*`` key.
@@ -63,6 +80,7 @@ class VectorFieldConfig:
         check_int("model.depth_in", self.depth_in, 0)
         check_int("model.depth_mid", self.depth_mid, 0)
         check_choice("model.num_conditions", self.num_conditions, (1, 2))
+        check_choice("model.layout", self.layout, LAYOUTS)
         check_divisible("model.state_size", self.state_size, "model.patch_size", self.patch_size)
         check_divisible("model.width", self.width, "model.num_heads", self.num_heads)
         check_float("model.mlp_ratio", self.mlp_ratio, 0.0, strict=True)
@@ -80,12 +98,19 @@ class VectorFieldRegressor(nn.Module):
         self.grid = cfg.state_size // p
         self.num_tokens = self.grid**2
         patch_dim = c * p * p
-        self.proj_target = nn.Linear(patch_dim, w)
-        self.proj_cond = nn.Linear(patch_dim, w)
-        self.dist_embed = ScalarEmbedding(w)
-        self.fuse = nn.Linear((cfg.num_conditions + 1) * w, w)
-        self.time_embed = ScalarEmbedding(w, scale=1000.0)
-        self.pos_embed = nn.Parameter(torch.zeros(1, self.num_tokens + 1, w))
+        self.official = cfg.layout == "official"
+        if self.official:
+            self.project_in = nn.Linear((cfg.num_conditions + 1) * patch_dim, w)
+            self.dist_embed: nn.Module = nn.Sequential(
+                nn.Linear(1, OFFICIAL_DIST_HIDDEN), nn.ReLU(), nn.Linear(OFFICIAL_DIST_HIDDEN, w))
+            self.pos_embed = nn.Parameter(torch.zeros(1, self.num_tokens, w))  # the time token has none
+        else:
+            self.proj_target = nn.Linear(patch_dim, w)
+            self.proj_cond = nn.Linear(patch_dim, w)
+            self.dist_embed = ScalarEmbedding(w)
+            self.fuse = nn.Linear((cfg.num_conditions + 1) * w, w)
+            self.time_embed = ScalarEmbedding(w, scale=1000.0)
+            self.pos_embed = nn.Parameter(torch.zeros(1, self.num_tokens + 1, w))
         nn.init.trunc_normal_(self.pos_embed, std=0.02)
 
         def block() -> Block:
@@ -95,7 +120,7 @@ class VectorFieldRegressor(nn.Module):
         self.mid_blocks = nn.ModuleList([block() for _ in range(cfg.depth_mid)])
         self.out_blocks = nn.ModuleList([block() for _ in range(cfg.depth_in)])
         self.skip_proj = nn.ModuleList([nn.Linear(2 * w, w) for _ in range(cfg.depth_in)])
-        self.norm = nn.LayerNorm(w)
+        self.norm: nn.Module = nn.Identity() if self.official else nn.LayerNorm(w)
         self.out_linear = nn.Linear(w, w)
         self.out_act = nn.GELU()
         self.out_norm = nn.LayerNorm(w)
@@ -126,13 +151,7 @@ class VectorFieldRegressor(nn.Module):
         b, n_cond = conds.shape[:2]
         if n_cond != self.cfg.num_conditions:
             raise ValueError(f"model expects {self.cfg.num_conditions} condition frames, got {n_cond}")
-        x = self.proj_target(self._tokens(z))  # (B, N, W)
-        cond_tok = self.proj_cond(self._tokens(conds.flatten(0, 1)))  # (B n, N, W)
-        cond_tok = cond_tok + self.dist_embed(dists.flatten().to(z.dtype))[:, None]
-        cond_tok = rearrange(cond_tok, "(b n) t w -> b t (n w)", b=b)
-        x = self.fuse(torch.cat([x, cond_tok], dim=-1))  # (B, N, W)
-        time_tok = self.time_embed(t.to(z.dtype).expand(b))[:, None]  # (B, 1, W)
-        x = torch.cat([time_tok, x], dim=1) + self.pos_embed
+        x = self._official_tokens(z, t, conds, dists) if self.official else self._uvit_tokens(z, t, conds, dists)
         skips = []
         for blk in self.in_blocks:
             x = self._run(blk, x)
@@ -145,6 +164,44 @@ class VectorFieldRegressor(nn.Module):
         x = self.norm(x)[:, 1:]  # drop the time token
         x = self.out_norm(self.out_act(self.out_linear(x)))  # (B, N, W)
         return self._out(x)
+
+    def _uvit_tokens(self, z: Tensor, t: Tensor, conds: Tensor, dists: Tensor) -> Tensor:
+        """Time token + fused per-frame projections, each condition with its sinusoidal distance embedding.
+
+        Shape:
+            as :meth:`forward`; returns (B, 1 + N, W).
+        """
+        b = z.shape[0]
+        x = self.proj_target(self._tokens(z))  # (B, N, W)
+        cond_tok = self.proj_cond(self._tokens(conds.flatten(0, 1)))  # (B n, N, W)
+        cond_tok = cond_tok + self.dist_embed(dists.flatten().to(z.dtype))[:, None]
+        cond_tok = rearrange(cond_tok, "(b n) t w -> b t (n w)", b=b)
+        x = self.fuse(torch.cat([x, cond_tok], dim=-1))  # (B, N, W)
+        time_tok = self.time_embed(t.to(z.dtype).expand(b))[:, None]  # (B, 1, W)
+        return torch.cat([time_tok, x], dim=1) + self.pos_embed
+
+    def distance_embedding(self, dists: Tensor) -> Tensor:
+        """What the official layout adds to every token for the distances: ``MLP(log d)`` of the last
+        condition (the context; the official code does not encode the reference's distance).
+
+        Shape:
+            dists: (B, n_cond); returns (B, W).
+        """
+        if not self.official:
+            raise ValueError("distance_embedding is the official layout's (model.layout 'official')")
+        return self.dist_embed(torch.log(dists[:, -1].float())[:, None])
+
+    def _official_tokens(self, z: Tensor, t: Tensor, conds: Tensor, dists: Tensor) -> Tensor:
+        """The official code's tokens: ``[sin(200 t)]`` then ``Linear([z, conds...]) + pos + MLP(log d)``.
+
+        Shape:
+            as :meth:`forward`; returns (B, 1 + N, W).
+        """
+        b = z.shape[0]
+        x = self.project_in(self._tokens(torch.cat([z[:, None], conds], dim=1).flatten(1, 2)))  # (B, N, W)
+        x = x + self.pos_embed + self.distance_embedding(dists).to(x.dtype)[:, None]
+        time_tok = sinusoidal(OFFICIAL_TIME_SCALE * t.float().expand(b), self.cfg.width).to(x.dtype)[:, None]
+        return torch.cat([time_tok, x], dim=1)
 
     def _out(self, x: Tensor) -> Tensor:
         """3x3 conv of the out projection on the token grid, then patches back to latents: (B, N, W) ->

@@ -14,15 +14,37 @@ from river_vp.losses import PerceptualLoss, adaptive_weight, hinge_d_loss
 from river_vp.models.discriminator import PatchDiscriminator
 from river_vp.models.vqgan import VQGAN, VQGANConfig
 from sparse_core.engine import ParamGroup, Task
-from sparse_core.validation import check_float, check_int
+from sparse_core.validation import check_choice, check_float, check_int
 
-__all__ = ["AELossConfig", "AutoencoderTask"]
+__all__ = ["PIXEL_LOSSES", "AELossConfig", "AutoencoderTask", "pixel_loss"]
+
+PIXEL_LOSSES = ("l1", "l2", "l1+l2")
+
+
+def pixel_loss(x: Tensor, rec: Tensor, kind: str) -> Tensor:
+    """Pixel reconstruction term: mean absolute error (``"l1"``, taming-transformers), mean squared error
+    (``"l2"``) or their sum (``"l1+l2"``).
+
+    Shape:
+        x, rec: (B, C, H, W) images in [-1, 1]; returns a scalar.
+    """
+    diff = x - rec
+    if kind == "l1":
+        return diff.abs().mean()
+    if kind == "l2":
+        return diff.pow(2).mean()
+    if kind == "l1+l2":
+        return diff.abs().mean() + diff.pow(2).mean()
+    raise ValueError(f"pixel loss must be one of {PIXEL_LOSSES}, got {kind!r}")
 
 
 @dataclass
 class AELossConfig:
     """Loss terms of the autoencoder."""
 
+    pixel: str = "l1"
+    """Pixel reconstruction term: 'l1' (taming-transformers, the thesis's VQGAN), 'l2' (mean squared error,
+    what PSNR measures; the tiny CPU config's) or 'l1+l2'."""
     codebook_weight: float = 1.0
     """Weight (>= 0) of the quantizer's codebook + commitment loss (taming-transformers: 1)."""
     perceptual_path: str | None = None
@@ -47,7 +69,12 @@ class AELossConfig:
     """Clip the discriminator's gradient norm (> 0) on its own (None: together with the generator by
     train.clip_grad)."""
     init_codebook_from_data: bool = True
-    """At step 0, set the codebook to encoder outputs of the first batch (off when fine-tuning)."""
+    """At step ``quantize_start``, set the codebook to encoder outputs of that batch (off when fine-tuning)."""
+    quantize_warmup: float = 0.0
+    """Fraction in [0, 1) of ``train.max_steps`` trained as a plain autoencoder (straight latents, no
+    codebook loss) before latents are quantized; the codebook is then initialised from the trained encoder's
+    outputs. The tiny CPU config's quantizer warm-up (0: quantize from the start, as taming; runs counted in
+    epochs, without train.max_steps, have no warm-up)."""
     adaptive_weight: bool = True
     """Scale the generator term by ||grad rec|| / ||grad gan|| at the decoder's last layer."""
 
@@ -57,9 +84,11 @@ class AELossConfig:
         Raises:
             ConfigError: the first bad field.
         """
+        check_choice("loss.pixel", self.pixel, PIXEL_LOSSES)
         for name in ("codebook_weight", "perceptual_weight", "disc_weight"):
             check_float(f"loss.{name}", getattr(self, name), 0.0, strict=False)
         check_int("loss.disc_start", self.disc_start, 0)
+        check_float("loss.quantize_warmup", self.quantize_warmup, 0.0, strict=False, high=1.0, high_strict=True)
         check_int("loss.disc_ndf", self.disc_ndf, 1)
         check_int("loss.disc_layers", self.disc_layers, 1)
         check_float("loss.disc_lr_scale", self.disc_lr_scale, 0.0, strict=True)
@@ -77,9 +106,18 @@ class AutoencoderTask(Task):
     through :meth:`param_groups`), and DDP looks for unused parameters only before ``disc_start``.
     """
 
-    def __init__(self, model: VQGANConfig, loss: AELossConfig) -> None:
+    def __init__(self, model: VQGANConfig, loss: AELossConfig, max_steps: int = 0) -> None:
+        """Build the networks.
+
+        Args:
+            model: the VQGAN's architecture.
+            loss: the loss terms.
+            max_steps: the run's optimizer steps (sets the quantizer warm-up's end; 0: no warm-up).
+        """
         super().__init__()
         self.loss_cfg = loss
+        self.quantize_start = int(loss.quantize_warmup * max_steps)
+        """First step whose latents are quantized (``loss.quantize_warmup`` x ``max_steps``)."""
         self.vqgan = VQGAN(model)
         self.discriminator = (
             PatchDiscriminator(model.in_channels, loss.disc_ndf, loss.disc_layers)
@@ -104,14 +142,18 @@ class AutoencoderTask(Task):
         """Losses of a batch ``{"image": (B, 3, H, W) in [-1, 1]}``."""
         cfg = self.loss_cfg
         x = batch["image"]
-        if step == 0 and cfg.init_codebook_from_data and self.training:
-            self.vqgan.quantize.init_from_data(self.vqgan.encode(x))
-        rec, qloss = self.vqgan(x)
-        l1 = (x - rec).abs().mean()
+        if step == self.quantize_start and cfg.init_codebook_from_data and self.training:
+            with torch.no_grad():
+                self.vqgan.quantize.init_from_data(self.vqgan.encode(x))
+        if step < self.quantize_start:
+            rec, qloss = self.vqgan.decoder(self.vqgan.post_quant_conv(self.vqgan.encode(x))), x.new_zeros(())
+        else:
+            rec, qloss = self.vqgan(x)
+        rec_loss = pixel_loss(x, rec, cfg.pixel)
         perc = self.perceptual(x, rec)
-        nll = l1 + cfg.perceptual_weight * perc
+        nll = rec_loss + cfg.perceptual_weight * perc
         loss = nll + cfg.codebook_weight * qloss
-        out = {"l1": l1.detach(), "codebook": qloss.detach()}
+        out = {"l1" if cfg.pixel == "l1" else "pixel": rec_loss.detach(), "codebook": qloss.detach()}
         if self.perceptual.enabled:
             out["perceptual"] = perc.detach()
         if self.discriminator is not None and step >= cfg.disc_start:
