@@ -91,6 +91,9 @@ def render_motion_clip(
         size: Frame side ``S`` in pixels.
         segment_frames: Appearance (shape, colour, size, texture, position, angle, speed) is redrawn every
             this many frames; None: one appearance for the whole clip.
+        radius_range: Circumradius at the middle frame, as fractions of ``S`` (log-uniform in this range).
+        speed_scale: Multiplies every motion rate (translation speed, zoom and spin per frame); 1 moves a
+            shape by 0.5-0.75 ``S`` over the whole clip.
 
     Returns:
         ``(T, S, S, 3)`` uint8 frames.
