@@ -64,8 +64,10 @@ class ViewsConfig:
     """Random horizontal flip (off by default: minimal augmentation, and it would flip left/right motions)."""
     color_jitter: float = 0.0
     """Strength of a per-clip colour jitter (random per-channel gain and offset, shared by the clip's frames).
-    0 (default, thesis: crops only). The tiny config turns it on: the procedural clips' appearance is random
-    per video, so without it two views of a video can be matched by their colours alone (see docs/study.md)."""
+    0 (default, thesis: crops only). One way to remove the procedural clips' colour shortcut (two views of a
+    video matched by colour); the tiny config uses appearance redraws and ``global_windows`` instead, which
+    is cheaper (jitter cost about 3x the view sampling time) and also removes shape and texture cues
+    (docs/study.md)."""
     grayscale_prob: float = 0.0
     """Probability in [0, 1] that a clip is turned to grey (DINO-style; 0 by default, thesis: crops only)."""
     global_windows: int = 0

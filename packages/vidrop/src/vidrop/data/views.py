@@ -1,7 +1,9 @@
 """Multi-clip view sampling (thesis sec. 6.2.1): two large clips and several small clips per video.
 
 Only random resized cropping (one crop box per clip, shared by its frames) and an optional horizontal flip
-are used: the thesis relies on heavy masking and the lossy codec as pseudo-augmentation. Randomness comes
+are used: the thesis relies on heavy masking and the lossy codec as pseudo-augmentation. Optional: per-clip
+colour jitter / greyscale, and ``global_windows`` (large clip ``i`` drawn inside time window ``i``, for
+temporally distant positives). Randomness comes
 from the torch global RNG (the engine reseeds it per sample, so resume is exact).
 """
 
