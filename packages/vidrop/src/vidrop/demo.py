@@ -31,12 +31,12 @@ from vidrop.model import build_encoder
 
 __all__ = ["demo_headline", "run"]
 
-PATCH, CLUSTERS = 8, 1024
+PATCH, CLUSTERS = 4, 1024
 
 
 def _codec_stage(out_dir: Path, train: MotionShapes, test: MotionShapes) -> dict[str, Any]:
     t0 = time.perf_counter()
-    patches = sample_patches((train.video(i) for i in range(len(train))), PATCH, 60_000, seed=0)
+    patches = sample_patches((train.video(i) for i in range(len(train))), PATCH, 40_000, seed=0)
     cb = fit_codebook(patches, CLUSTERS, PATCH, niter=15, seed=0)
     fit_s = time.perf_counter() - t0
     codes_root = out_dir / "codes"
