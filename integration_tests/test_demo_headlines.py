@@ -96,7 +96,7 @@ def test_vidrop_run_returns_its_random_init_headline(tmp_path: Path, monkeypatch
     monkeypatch.setattr(train_cli, "train", lambda cfg: {"steps": 2, "backbone": None, "metrics": {"loss": 1.0}})
     monkeypatch.setattr(loading, "load_backbone", lambda encoder, backbone: None)
     monkeypatch.setattr(demo, "run_protocols", lambda *args: next(probes))
-    monkeypatch.setattr(demo, "_frame_difference_baseline", lambda *args: 25.0)
+    monkeypatch.setattr(demo, "_frame_difference_baseline", lambda *args: {"knn_top1": 20.0, "linear_top1": 25.0})
     monkeypatch.setattr(demo, "learning_figure", lambda path, *args: path)
     result = demo.run(tmp_path, steps=2)
     assert result.headline == demo.demo_headline(result.metrics)

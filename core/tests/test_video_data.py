@@ -326,6 +326,35 @@ def test_segments_redraw_the_appearance() -> None:
     assert np.array_equal(v, MotionShapes(1, num_frames=16, image_size=24, seed=0, segment_frames=8).video(0))
 
 
+def test_speed_scale_and_radius_range_change_only_the_motion_rate_and_size() -> None:
+    """speed_scale k moves a 'right' shape k times as far; radius_range sets its area; defaults unchanged."""
+    from sparse_core.data.video import MotionShapes
+
+    def mean_shift(speed: float) -> float:
+        ds = MotionShapes(8, num_frames=8, image_size=48, seed=3, num_classes=1, speed_scale=speed)
+        shifts = []
+        for i in range(len(ds)):
+            v = ds.video(i)
+            diff = np.abs(v.astype(float) - np.median(v, axis=0)).sum(-1)  # (T, H, W) object vs background
+            phase = 2 * np.pi * (np.arange(48) + 0.5) / 48
+            x = np.unwrap(np.angle((diff.sum(1) * np.exp(1j * phase)).sum(1))) * 48 / (2 * np.pi)  # column centroid
+            shifts.append(x[-1] - x[0])
+        return float(np.median(shifts))
+
+    slow, fast = mean_shift(1.0), mean_shift(2.0)
+    assert slow > 10 and abs(fast / slow - 2.0) < 0.3  # 0.5-0.75 x 48 px over the clip, then twice that
+    big = MotionShapes(16, num_frames=1, image_size=48, seed=0, radius_range=(0.3, 0.3)).video(0)
+    small = MotionShapes(16, num_frames=1, image_size=48, seed=0, radius_range=(0.1, 0.1)).video(0)
+    assert big.shape == small.shape == (1, 48, 48, 3) and not np.array_equal(big, small)
+    default = MotionShapes(2, num_frames=6, image_size=24, seed=5)
+    explicit = MotionShapes(2, num_frames=6, image_size=24, seed=5, radius_range=(0.12, 0.2), speed_scale=1.0)
+    assert np.array_equal(default.video(1), explicit.video(1))
+    with pytest.raises(ValueError, match="radius_range"):
+        MotionShapes(2, radius_range=(0.3, 0.1))
+    with pytest.raises(ValueError, match="speed_scale"):
+        MotionShapes(2, speed_scale=0.0)
+
+
 def test_bouncing_shapes_deterministic_closed_form_and_inside() -> None:
     from sparse_core.data.video import BouncingShapes
 

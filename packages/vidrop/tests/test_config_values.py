@@ -34,9 +34,9 @@ from vidrop.evaluation import ProbeConfig
         (["--tokens.drop_ratio", "1.0"], "tokens.drop_ratio"),  # keeps no token
         (["--loss.variant", "zzz"], "loss.variant"),  # used to be accepted at parse time
         (["--tokens.drop_pattern", "zigzag"], "tokens.drop_pattern"),
-        (["--encoder.patch_size", "5"], "encoder.img_size (32) must be divisible by encoder.patch_size (5)"),
+        (["--encoder.patch_size", "5"], "encoder.img_size (16) must be divisible by encoder.patch_size (5)"),
         (["--encoder.tubelet_size", "3"], "encoder.num_frames (8) must be divisible by encoder.tubelet_size"),
-        (["--views.local_size", "12"], "views.local_size (12) must be divisible by encoder.patch_size (8)"),
+        (["--views.local_size", "10"], "views.local_size (10) must be divisible by encoder.patch_size (4)"),
         (["--loss.centering", "none"], "loss.centering"),
         (["--data.source", "webcam"], "unknown data.source 'webcam'; registered: codes, procedural, video"),
         (["--init.kind", "clip"], "init.kind"),
@@ -99,6 +99,10 @@ def test_eval_cli_refuses_bad_probe_values(capsys: pytest.CaptureFixture[str]) -
         (DataConfig, {"num_frames": 0}, "data.num_frames"),
         (DataConfig, {"num_classes": 9}, "data.num_classes must be an integer >= 1 and <= 8"),
         (DataConfig, {"num_videos": 0}, "data.num_videos"),
+        (DataConfig, {"radius_range": (0.0, 0.2)}, "data.radius_range[0]"),
+        (DataConfig, {"radius_range": (0.3, 0.2)}, "data.radius_range"),
+        (DataConfig, {"speed_scale": 0.0}, "data.speed_scale"),
+        (ViewsConfig, {"global_windows": -1}, "views.global_windows"),
         (InitConfig, {"kind": "clip"}, "init.kind must be one of 'random', 'videomae', 'vjepa'"),
         (ProbeConfig, {"feature": "max"}, "probe.feature"),
         (ProbeConfig, {"batch_size": 0}, "probe.batch_size"),

@@ -42,6 +42,35 @@ def test_views_colour_jitter_and_grayscale() -> None:
     assert torch.allclose(r, g, atol=1e-5) and torch.allclose(g, b, atol=1e-5)  # grey: equal channels
 
 
+def test_global_windows_put_each_large_clip_in_its_own_window() -> None:
+    """With global_windows=2, large clip i only sees frames of window i (frame t is encoded in its pixels)."""
+    video = torch.arange(32, dtype=torch.uint8).mul(8).view(32, 1, 1, 1).expand(32, 8, 8, 3).contiguous()
+    cfg = ViewsConfig(num_global=4, global_frames=4, global_size=8, global_scale=(1.0, 1.0), num_local=0,
+                      frame_stride=2, global_windows=2)
+    mean, std = 0.485, 0.229
+    for seed in range(20):
+        torch.manual_seed(seed)
+        g = MultiClipViews(cfg)(video)["global"]  # (4, 3, 4, 8, 8)
+        frames = torch.round((g[:, 0, :, 0, 0] * std + mean) * 255 / 8).long()  # (4 clips, 4 frames) indices
+        for i in range(4):
+            lo = 16 * (i % 2)
+            assert lo <= int(frames[i].min()) and int(frames[i].max()) < lo + 16, (seed, i, frames[i])
+            assert torch.equal(frames[i] - frames[i, 0], torch.arange(0, 8, 2))
+
+
+def test_single_shot_videos_keep_the_per_frame_speed() -> None:
+    """motion_videos(single_shot=True): one segment per video, the same speed per frame as the training videos."""
+    from vidrop.data.build import motion_videos
+
+    cfg = DataConfig(num_videos=4, num_frames=32, segment_frames=16, image_size=24, speed_scale=4.0)
+    train, shot = motion_videos(cfg), motion_videos(cfg, 6, seed_offset=7, single_shot=True)
+    assert (len(train), train.num_frames, train.segment_frames) == (4, 32, 16)
+    assert (len(shot), shot.num_frames, shot.segment_frames, shot.seed) == (6, 16, None, 7)
+    assert shot.speed_scale / (shot.num_frames - 1) == pytest.approx(train.speed_scale / (train.num_frames - 1))
+    plain = DataConfig(num_videos=2, num_frames=8, image_size=24)
+    assert motion_videos(plain, single_shot=True).num_frames == 8  # no segments: unchanged
+
+
 def test_corrupt_video_skipped_and_counted(tmp_path: Path) -> None:
     write_video_folder(tmp_path, MotionShapes(3, num_frames=6, image_size=32, seed=0))
     good = sorted(tmp_path.rglob("*.mp4"))[0]

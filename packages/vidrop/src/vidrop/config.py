@@ -64,10 +64,17 @@ class ViewsConfig:
     """Random horizontal flip (off by default: minimal augmentation, and it would flip left/right motions)."""
     color_jitter: float = 0.0
     """Strength of a per-clip colour jitter (random per-channel gain and offset, shared by the clip's frames).
-    0 (default, thesis: crops only). The tiny config turns it on: the procedural clips' appearance is random
-    per video, so without it two views of a video can be matched by their colours alone (see docs/study.md)."""
+    0 (default, thesis: crops only). One way to remove the procedural clips' colour shortcut (two views of a
+    video matched by colour); the tiny config uses appearance redraws and ``global_windows`` instead, which
+    is cheaper (jitter cost about 3x the view sampling time) and also removes shape and texture cues
+    (docs/study.md)."""
     grayscale_prob: float = 0.0
     """Probability in [0, 1] that a clip is turned to grey (DINO-style; 0 by default, thesis: crops only)."""
+    global_windows: int = 0
+    """Split the video into this many equal time windows and draw large clip ``i`` inside window
+    ``i mod global_windows`` (temporally distant positives, as CVRL's / rho-BYOL's long-range clips); 0
+    (default): every clip starts anywhere. With procedural clips whose appearance is redrawn every
+    ``data.segment_frames = num_frames / global_windows`` frames, two large clips then share only the motion."""
 
     def __post_init__(self) -> None:
         """Refuse out-of-range counts, sizes and scales, naming the ``views.*`` key.
@@ -78,6 +85,7 @@ class ViewsConfig:
         for name in ("num_global", "global_frames", "global_size", "local_frames", "local_size", "frame_stride"):
             check_int(f"views.{name}", getattr(self, name), 1)
         check_int("views.num_local", self.num_local, 0)
+        check_int("views.global_windows", self.global_windows, 0)
         check_interval("views.global_scale", self.global_scale, 0.0, 1.0, strict_low=True)
         check_interval("views.local_scale", self.local_scale, 0.0, 1.0, strict_low=True)
         check_float("views.color_jitter", self.color_jitter, 0.0, strict=False)
@@ -238,6 +246,11 @@ class DataConfig(VideoDataConfig):
     """Codebook .npz for source 'codes' (default root/codebook.npz)."""
     max_frames: int | None = 64
     """Decode at most this many (>= 1) consecutive frames per raw video (random window; None: all)."""
+    radius_range: tuple[float, float] = (0.12, 0.2)
+    """Procedural: circumradius range of the moving shape, as fractions of the frame side (0 < low <= high)."""
+    speed_scale: float = 1.0
+    """Procedural: multiplier (> 0) of every motion rate; 1 moves a shape by 0.5-0.75 of the frame over the
+    whole video, so longer videos move slower per frame unless this grows with ``num_frames``."""
 
     def __post_init__(self) -> None:
         """The shared video-data checks plus ViDROP's frame limits, naming the ``data.*`` key.
@@ -252,6 +265,8 @@ class DataConfig(VideoDataConfig):
         if self.source == "procedural":
             check_int("data.num_frames", self.num_frames, 1)
         check_int("data.max_frames", self.max_frames, 1, optional=True)
+        check_interval("data.radius_range", self.radius_range, 0.0, 1.0, strict_low=True)
+        check_float("data.speed_scale", self.speed_scale, 0.0, strict=True)
 
 
 @dataclass

@@ -89,52 +89,150 @@ def codec_study(patch_sizes: tuple[int, ...] = (8, 10, 16), clusters: tuple[int,
     return rows
 
 
-def sparsity_study(budget_s: float = 90.0, drop_ratio: float = 0.75, seed: int = 0) -> list[dict[str, Any]]:
-    """Tiny ViDROP at ``drop_ratio`` vs dense, each trained for ``budget_s`` seconds (steps from a timing run).
+class _CachedVideos:
+    """Rendered ``{"video", "label"}`` items of a procedural video set, kept in memory for repeated probes."""
 
-    ``seed`` is the training seed (``train.seed``); the evaluation clips are the same for every seed.
+    def __init__(self, videos: Any) -> None:
+        import torch
+
+        self.items = [{"video": torch.from_numpy(videos.video(i)), "label": videos.label(i)}
+                      for i in range(len(videos))]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        return self.items[index]
+
+
+def _probe_config(cfg: Any) -> Any:
+    from vidrop.evaluation.protocols import ProbeConfig
+
+    return ProbeConfig(protocols=["knn", "linear"], num_frames=cfg.views.global_frames,
+                       frame_stride=cfg.views.frame_stride, size=cfg.views.global_size, num_temporal=1, num_spatial=1,
+                       linear_epochs=30, linear_lrs=[0.01, 0.1], batch_size=64)
+
+
+def _train_with_curve(cfg: Any, probe_sets: tuple[Any, Any], every: int) -> tuple[dict[str, Any], list[dict]]:
+    """Train ``cfg`` (engine Trainer) and probe the EMA teacher every ``every`` steps (time not counted)."""
+    import torch
+
+    from sparse_core.engine import Trainer
+    from sparse_core.engine.seeding import seeded
+    from vidrop.data.build import build_dataset
+    from vidrop.data.views import MultiClipViews
+    from vidrop.evaluation.protocols import run_protocols
+    from vidrop.task import ViDROPTask
+
+    dataset = build_dataset(cfg.data, MultiClipViews(cfg.views))
+    with seeded(cfg.train.seed):
+        task = ViDROPTask(cfg, steps_per_epoch=len(dataset) // cfg.train.batch_size)
+    probe, curve = _probe_config(cfg), []
+    clock = {"train_s": 0.0, "since": 0.0}
+    after = task.on_after_step
+
+    def on_after_step(step: int, total: int) -> None:
+        after(step, total)
+        done = step + 1
+        if done % every == 0 or done == total:
+            clock["train_s"] += time.perf_counter() - clock["since"]
+            with torch.random.fork_rng():
+                ev = run_protocols(task.teacher_encoder, *probe_sets, probe, cfg.data.num_classes)
+            task.train()
+            curve.append({"step": done, "train_s": clock["train_s"], "knn_top1": ev["knn_top1"],
+                          "linear_top1": ev["linear_top1"]})
+            print(json.dumps(curve[-1]), flush=True)
+            clock["since"] = time.perf_counter()
+
+    task.on_after_step = on_after_step  # type: ignore[method-assign]
+    trainer = Trainer(task, dataset, cfg.train, cfg.optim)
+    clock["since"] = time.perf_counter()
+    res = trainer.fit()
+    return {**res, "train_s": clock["train_s"]}, curve
+
+
+def sparsity_study(budget_s: float = 75.0, drop_ratio: float = 0.85, seed: int = 0, out_dir: str | None = None,
+                   curve_points: int = 4) -> list[dict[str, Any]]:
+    """Tiny ViDROP at ``drop_ratio`` vs dense, each trained for ``budget_s`` seconds (Fig. 6.2 style).
+
+    The steps of each model come from a 12-step timing run of it (the first 4 steps discarded); the
+    EMA teacher is probed (k-NN, linear; :func:`_probe_config`) on held-out one-shot clips ``curve_points``
+    times during training (probe time is not counted) and next to the same network at random init.
+    ``seed`` is the training seed (``train.seed``, also the random init's); the probe clips are the same for
+    every seed.
+
+    Returns:
+        one row per model: ``random init``, ``drop <rate>`` and ``dense``, with ``steps``, ``train_s``,
+        ``videos_per_s``, ``knn_top1``, ``linear_top1`` and the learning ``curve``.
     """
     import tempfile
 
     import torch
 
     from sparse_core.config import parse_config
-    from sparse_core.data.video import MOTIONS, MotionShapes
-    from vidrop.cli.train import train
     from vidrop.config import CONFIG_DIR, ViDROPConfig
-    from vidrop.data.datasets import ProceduralClipDataset
-    from vidrop.evaluation.loading import load_backbone
-    from vidrop.evaluation.protocols import ProbeConfig, run_protocols
+    from vidrop.data.build import motion_videos
+    from vidrop.evaluation.protocols import run_protocols
     from vidrop.model import build_encoder
 
-    rows = []
+    rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory() as tmp:
+        root = Path(out_dir) if out_dir is not None else Path(tmp)
+        base_cfg = parse_config(ViDROPConfig, ["--config", "tiny"], config_dir=CONFIG_DIR)
+        probe_sets = (_CachedVideos(motion_videos(base_cfg.data, 256, 500, single_shot=True)),
+                      _CachedVideos(motion_videos(base_cfg.data, 256, 1000, single_shot=True)))
+        torch.manual_seed(seed)
+        ev = run_protocols(build_encoder(base_cfg.encoder, drop_path_rate=0.0), *probe_sets, _probe_config(base_cfg),
+                           base_cfg.data.num_classes)
+        rows.append({"model": "random init", "drop_ratio": float("nan"), "steps": 0, "train_s": 0.0,
+                     "knn_top1": ev["knn_top1"], "linear_top1": ev["linear_top1"]})
         for rate in (drop_ratio, 0.0):
             base = ["--config", "tiny", "--tokens.drop_ratio", str(rate), "--train.resume", "none",
-                    "--train.seed", str(seed)]
-            cfg = parse_config(ViDROPConfig, [*base, "--train.out_dir", f"{tmp}/t{rate}", "--train.max_steps", "6"],
+                    "--train.seed", str(seed), "--train.log_every", "5"]
+            cfg = parse_config(ViDROPConfig, [*base, "--train.out_dir", f"{tmp}/t{rate}", "--train.max_steps", "12"],
                                config_dir=CONFIG_DIR)
-            t0 = time.perf_counter()
-            train(cfg)
-            step_s = (time.perf_counter() - t0) / 6  # includes start-up: a conservative estimate
-            steps = max(5, int(budget_s / step_s))
-            cfg = parse_config(ViDROPConfig, [*base, "--train.out_dir", f"{tmp}/r{rate}", "--train.max_steps",
-                                              str(steps)], config_dir=CONFIG_DIR)
-            t0 = time.perf_counter()
-            res = train(cfg)
-            wall = time.perf_counter() - t0
-            probe = ProbeConfig(protocols=["knn", "linear"], num_frames=8, frame_stride=2, size=32, num_temporal=2,
-                                num_spatial=1, linear_epochs=30, linear_lrs=[0.01, 0.1], batch_size=32)
-            tr = ProceduralClipDataset(MotionShapes(256, 16, 48, 0))
-            te = ProceduralClipDataset(MotionShapes(128, 16, 48, 1000))
-            torch.manual_seed(0)
-            enc = build_encoder(cfg.encoder, drop_path_rate=0.0)
-            load_backbone(enc, res["backbone"])
-            ev = run_protocols(enc, tr, te, probe, len(MOTIONS))
-            rows.append({"drop_ratio": rate, "steps": steps, "wall_s": wall, "knn_top1": ev["knn_top1"],
-                         "linear_top1": ev["linear_top1"]})
-            print(json.dumps(rows[-1]), flush=True)
+            timing, _ = _train_with_curve(cfg, probe_sets, every=10**9)  # probes only at the end, not timed
+            step_s = timing["train_s"] / 12  # includes the first steps' warm-up: a slightly pessimistic estimate
+            steps = max(10, int(budget_s / step_s))
+            name = f"drop {rate:g}" if rate > 0 else "dense"
+            run_dir = root / f"seed{seed}_{name.replace(' ', '')}"
+            cfg = parse_config(ViDROPConfig, [*base, "--train.out_dir", str(run_dir), "--train.max_steps", str(steps)],
+                               config_dir=CONFIG_DIR)
+            res, curve = _train_with_curve(cfg, probe_sets, every=max(1, steps // curve_points))
+            rows.append({"model": name, "drop_ratio": rate, "steps": steps, "train_s": res["train_s"],
+                         "videos_per_s": steps * cfg.train.batch_size / max(res["train_s"], 1e-9),
+                         "dino_loss": res["metrics"].get("dino_loss"), "knn_top1": curve[-1]["knn_top1"],
+                         "linear_top1": curve[-1]["linear_top1"], "curve": curve})
+            print(json.dumps({k: v for k, v in rows[-1].items() if k != "curve"}), flush=True)
     return rows
+
+
+def sparsity_figure(path: Path, per_seed: Sequence[Sequence[dict[str, Any]]]) -> Path:
+    """Learning curves (k-NN and linear of the EMA teacher vs training seconds, mean over seeds, one line per
+    model) with the random-init level; ``per_seed`` as returned by :func:`sparsity_study` for each seed."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4), sharey=True)
+    for ax, metric, title in zip(axes, ("knn_top1", "linear_top1"), ("k-NN top-1 (%)", "linear top-1 (%)")):
+        rand = [r[metric] for rows in per_seed for r in rows if r["model"] == "random init"]
+        ax.axhline(float(np.mean(rand)), color="grey", ls="--", label="random init (mean)")
+        for model in [r["model"] for r in per_seed[0] if "curve" in r]:
+            curves = [r["curve"] for rows in per_seed for r in rows if r["model"] == model]
+            n = min(len(c) for c in curves)
+            t = np.mean([[p["train_s"] for p in c[:n]] for c in curves], 0)
+            v = np.array([[p[metric] for p in c[:n]] for c in curves])
+            ax.errorbar(t, v.mean(0), yerr=v.std(0), marker="o", capsize=3, label=model)
+        ax.set_xlabel("training time (s, one CPU core)")
+        ax.set_title(title)
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
 
 
 def shortcut_study(jitters: tuple[tuple[float, float], ...] = ((0.0, 0.0), (0.8, 0.2))) -> list[dict[str, Any]]:
@@ -191,8 +289,10 @@ class VidropStudyConfig(StudyConfig):
     """Output folder: study.md, study.json and study_results[_PART].json."""
     only: str | None = None
     """Run one part only: 'codec', 'sparsity' or 'shortcut' (default: all three)."""
-    budget_s: float = 90.0
+    budget_s: float = 75.0
     """Sparsity part: wall-clock training budget of each model, in seconds."""
+    drop_ratio: float = 0.85
+    """Sparsity part: the sparse model's student drop ratio (thesis: 0.85)."""
 
     def __post_init__(self) -> None:
         if self.only is not None and self.only not in PARTS:
@@ -214,14 +314,20 @@ def study(cfg: VidropStudyConfig) -> StageResult:
         headline.update(codec_best_psnr_db=best["psnr_mean"], codec_best_factor=best["factor"])
     if cfg.only in (None, "sparsity"):
         budget = 10.0 if cfg.quick else cfg.budget_s
-        per_seed = [sparsity_study(budget, seed=seed) for seed in cfg.seeds]
+        out_runs = str(Path(cfg.out) / "runs")
+        per_seed = [sparsity_study(budget, cfg.drop_ratio, seed=seed, out_dir=out_runs) for seed in cfg.seeds]
         results["sparsity"] = per_seed
-        merged = seed_summary(per_seed, key=["drop_ratio"], fmt=".1f")
+        table_rows = [[{k: v for k, v in r.items() if k not in ("curve", "drop_ratio")} for r in rows]
+                      for rows in per_seed]
+        merged = seed_summary(table_rows, key=["model"], fmt=".1f")
+        fig = sparsity_figure(Path(cfg.out) / "study_sparsity.png", per_seed)
         sections += [f"## Token dropping vs dense at equal time ({budget:.0f} s each, seeds {cfg.seeds})", "",
-                     markdown_table(merged, ["drop_ratio", "steps", "wall_s", "knn_top1", "linear_top1", "seeds"]),
-                     ""]
-        for rate in (r["drop_ratio"] for r in per_seed[0]):
-            headline[f"knn_top1_drop{rate:g}"] = seed_mean(per_seed, "knn_top1", drop_ratio=rate)
+                     markdown_table(merged, ["model", "steps", "train_s", "videos_per_s", "dino_loss", "knn_top1",
+                                             "linear_top1", "seeds"], fmt=".1f"), "", f"![curves]({fig.name})", ""]
+        for model in (r["model"] for r in per_seed[0]):
+            key = model.replace(" ", "_").replace(".", "")
+            headline[f"knn_top1_{key}"] = seed_mean(per_seed, "knn_top1", model=model)
+            headline[f"linear_top1_{key}"] = seed_mean(per_seed, "linear_top1", model=model)
     if cfg.only in (None, "shortcut"):
         jitters = ((0.0, 0.0),) if cfg.quick else ((0.0, 0.0), (0.8, 0.2))
         results["shortcut"] = shortcut_study(jitters)

@@ -74,7 +74,13 @@ def _contrasting_colour(rng: np.random.Generator, background: np.ndarray) -> np.
 
 
 def render_motion_clip(
-    motion: str, rng: np.random.Generator, num_frames: int = 16, size: int = 64, segment_frames: int | None = None
+    motion: str,
+    rng: np.random.Generator,
+    num_frames: int = 16,
+    size: int = 64,
+    segment_frames: int | None = None,
+    radius_range: tuple[float, float] = (0.12, 0.2),
+    speed_scale: float = 1.0,
 ) -> np.ndarray:
     """Render one clip of motion class ``motion``.
 
@@ -85,12 +91,19 @@ def render_motion_clip(
         size: Frame side ``S`` in pixels.
         segment_frames: Appearance (shape, colour, size, texture, position, angle, speed) is redrawn every
             this many frames; None: one appearance for the whole clip.
+        radius_range: Circumradius at the middle frame, as fractions of ``S`` (log-uniform in this range).
+        speed_scale: Multiplies every motion rate (translation speed, zoom and spin per frame); 1 moves a
+            shape by 0.5-0.75 ``S`` over the whole clip.
 
     Returns:
         ``(T, S, S, 3)`` uint8 frames.
     """
     if motion not in MOTIONS:
         raise ValueError(f"unknown motion {motion!r}; choose from {MOTIONS}")
+    lo, hi = radius_range
+    if not 0 < lo <= hi or speed_scale <= 0:
+        raise ValueError(f"need 0 < radius_range[0] <= radius_range[1] and speed_scale > 0, got {radius_range}, "
+                         f"{speed_scale}")
     yy, xx = _grid(size)
     steps = max(num_frames - 1, 1)  # motion rates are per frame, relative to the whole clip
     seg = segment_frames or num_frames
@@ -100,11 +113,11 @@ def render_motion_clip(
         bg = textured_background(rng, size, yy, xx)
         colour = _contrasting_colour(rng, bg).astype(np.float32)
         kind = MOTION_SHAPES[int(rng.integers(len(MOTION_SHAPES)))]
-        r0 = size * math.exp(rng.uniform(math.log(0.12), math.log(0.2)))  # circumradius at the middle frame
+        r0 = size * math.exp(rng.uniform(math.log(lo), math.log(hi)))  # circumradius at the middle frame
         cx, cy = rng.uniform(0, size, 2)
         angle0 = rng.uniform(0, 2 * math.pi)
-        speed = size * rng.uniform(0.5, 0.75) / steps  # pixels per frame
-        spin = rng.uniform(1.2, 2.0) * math.pi / steps  # radians per frame
+        speed = speed_scale * size * rng.uniform(0.5, 0.75) / steps  # pixels per frame
+        spin = speed_scale * rng.uniform(1.2, 2.0) * math.pi / steps  # radians per frame
         for k in range(n):
             u = k - (n - 1) / 2  # time from the segment's middle frame
             x, y, r, a = cx, cy, r0, angle0
@@ -117,9 +130,9 @@ def render_motion_clip(
             elif motion == "up":
                 y -= speed * u
             elif motion == "grow":
-                r = r0 * math.exp(_ZOOM * u / steps)
+                r = r0 * math.exp(speed_scale * _ZOOM * u / steps)
             elif motion == "shrink":
-                r = r0 * math.exp(-_ZOOM * u / steps)
+                r = r0 * math.exp(-speed_scale * _ZOOM * u / steps)
             elif motion == "rotate_cw":  # image y points down: a growing angle turns clockwise on screen
                 a = angle0 + spin * u
             else:
@@ -191,6 +204,8 @@ class MotionShapes(Dataset[dict[str, Any]]):
         seed: Video ``i`` is rendered from ``numpy.random.default_rng([seed, i])``.
         num_classes: Number of motion classes used, the first ones of :data:`MOTIONS` (<= 8).
         segment_frames: Appearance redrawn every this many frames (None: once per video).
+        radius_range: Circumradius range of the shape, as fractions of ``S`` (:func:`render_motion_clip`).
+        speed_scale: Multiplier of every motion rate (:func:`render_motion_clip`).
     """
 
     def __init__(
@@ -201,6 +216,8 @@ class MotionShapes(Dataset[dict[str, Any]]):
         seed: int = 0,
         num_classes: int = len(MOTIONS),
         segment_frames: int | None = None,
+        radius_range: tuple[float, float] = (0.12, 0.2),
+        speed_scale: float = 1.0,
     ) -> None:
         if not 1 <= num_classes <= len(MOTIONS):
             raise ValueError(f"num_classes must be in 1..{len(MOTIONS)}, got {num_classes}")
@@ -208,6 +225,10 @@ class MotionShapes(Dataset[dict[str, Any]]):
             raise ValueError("MotionShapes needs num_videos >= 1, num_frames >= 1 and image_size >= 8")
         self.num_videos, self.num_frames, self.image_size = num_videos, num_frames, image_size
         self.seed, self.num_classes, self.segment_frames = seed, num_classes, segment_frames
+        if not 0 < radius_range[0] <= radius_range[1] or speed_scale <= 0:
+            raise ValueError(f"MotionShapes needs 0 < radius_range[0] <= radius_range[1] and speed_scale > 0, got "
+                             f"{radius_range} and {speed_scale}")
+        self.radius_range, self.speed_scale = (float(radius_range[0]), float(radius_range[1])), float(speed_scale)
         self.classes: tuple[str, ...] = MOTIONS[:num_classes]
 
     def __len__(self) -> int:
@@ -224,7 +245,8 @@ class MotionShapes(Dataset[dict[str, Any]]):
             raise IndexError(f"index {index} out of range for {self.num_videos} videos")
         rng = np.random.default_rng([self.seed, index])
         return render_motion_clip(
-            MOTIONS[self.label(index)], rng, self.num_frames, self.image_size, self.segment_frames
+            MOTIONS[self.label(index)], rng, self.num_frames, self.image_size, self.segment_frames,
+            self.radius_range, self.speed_scale,
         )
 
     def __getitem__(self, index: int) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from sparse_core.data.video import MotionShapes
 from vidrop.config import DataConfig
 from vidrop.data.datasets import CodeFolderDataset, ProceduralClipDataset, VideoFolderDataset
 
-__all__ = ["build_dataset", "DATA_SOURCES"]
+__all__ = ["build_dataset", "motion_videos", "DATA_SOURCES"]
 
 PREFIX = "vidrop."
 Transform = Callable[[Tensor], dict[str, Tensor]]
@@ -30,12 +30,32 @@ def _root(cfg: DataConfig, root: str | None) -> str:
     return path
 
 
+def motion_videos(cfg: DataConfig, num_videos: int | None = None, seed_offset: int = 0,
+                  single_shot: bool = False) -> MotionShapes:
+    """The procedural motion videos that ``cfg`` describes (every ``data.*`` field of MotionShapes).
+
+    Args:
+        cfg: data config (``num_frames``, ``image_size``, ``seed``, ``num_classes``, ``segment_frames``,
+            ``radius_range``, ``speed_scale``).
+        num_videos: overrides ``cfg.num_videos`` (e.g. a held-out split of another size).
+        seed_offset: added to ``cfg.seed`` (a disjoint split).
+        single_shot: videos of one segment (``segment_frames`` frames, no cut) moving at the same speed per
+            frame as ``cfg``'s: evaluation clips that, like the training clips of ``views.global_windows``,
+            never straddle a cut. Same as the plain videos when ``segment_frames`` is 0.
+    """
+    n = cfg.num_videos if num_videos is None else num_videos
+    frames, seg, speed = cfg.num_frames, cfg.segment_frames or None, cfg.speed_scale
+    if single_shot and seg is not None and seg < frames:
+        speed = speed * max(seg - 1, 1) / max(frames - 1, 1)  # motion rates are relative to the whole video
+        frames, seg = seg, None
+    return MotionShapes(n, frames, cfg.image_size, cfg.seed + seed_offset, cfg.num_classes, seg,
+                        tuple(cfg.radius_range), speed)  # type: ignore[arg-type]
+
+
 @register_dataset(PREFIX + "procedural")
 def _procedural(root: str | None, split: str, transform: Transform | None, cfg: DataConfig,
                 seed_offset: int = 0) -> Dataset:
-    videos = MotionShapes(cfg.num_videos, cfg.num_frames, cfg.image_size, cfg.seed + seed_offset, cfg.num_classes,
-                          cfg.segment_frames or None)
-    return ProceduralClipDataset(videos, transform)
+    return ProceduralClipDataset(motion_videos(cfg, seed_offset=seed_offset), transform)
 
 
 @register_dataset(PREFIX + "video")

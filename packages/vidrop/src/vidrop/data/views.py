@@ -1,7 +1,9 @@
 """Multi-clip view sampling (thesis sec. 6.2.1): two large clips and several small clips per video.
 
 Only random resized cropping (one crop box per clip, shared by its frames) and an optional horizontal flip
-are used: the thesis relies on heavy masking and the lossy codec as pseudo-augmentation. Randomness comes
+are used: the thesis relies on heavy masking and the lossy codec as pseudo-augmentation. Optional: per-clip
+colour jitter / greyscale, and ``global_windows`` (large clip ``i`` drawn inside time window ``i``, for
+temporally distant positives). Randomness comes
 from the torch global RNG (the engine reseeds it per sample, so resume is exact).
 """
 
@@ -22,14 +24,23 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def temporal_indices(num_video_frames: int, num_frames: int, stride: int) -> Tensor:
+def temporal_indices(num_video_frames: int, num_frames: int, stride: int,
+                     window: tuple[int, int] | None = None) -> Tensor:
     """Frame indices of one clip at a random start; short videos are looped.
+
+    Args:
+        num_video_frames: frames of the video.
+        num_frames: frames of the clip.
+        stride: step between the clip's frames.
+        window: ``(first, length)``: the clip lies inside frames ``[first, first + length)`` where it fits
+            (its start is drawn in the window, and clamped to it when the clip is longer); None: anywhere.
 
     Shape:
         ``(num_frames,)`` long in ``[0, num_video_frames)``.
     """
     span = (num_frames - 1) * stride + 1
-    start = int(torch.randint(0, max(num_video_frames - span, 0) + 1, (1,)))
+    first, length = window if window is not None else (0, num_video_frames)
+    start = first + int(torch.randint(0, max(length - span, 0) + 1, (1,)))
     return (start + torch.arange(num_frames) * stride) % num_video_frames
 
 
@@ -78,9 +89,10 @@ class MultiClipViews:
     def __init__(self, cfg: ViewsConfig) -> None:
         self.cfg = cfg
 
-    def _clip(self, video: Tensor, frames: int, size: int, scale: tuple[float, float]) -> Tensor:
+    def _clip(self, video: Tensor, frames: int, size: int, scale: tuple[float, float],
+              window: tuple[int, int] | None = None) -> Tensor:
         t, h, w, _ = video.shape
-        idx = temporal_indices(t, frames, self.cfg.frame_stride)
+        idx = temporal_indices(t, frames, self.cfg.frame_stride, window)
         x = clip_to_tensor(video[idx], size, random_resized_box(h, w, scale))
         if self.cfg.color_jitter > 0 or self.cfg.grayscale_prob > 0:
             x = self._jitter(x)
@@ -107,8 +119,11 @@ class MultiClipViews:
     def __call__(self, video: Tensor) -> dict[str, Tensor]:
         """``video``: ``(T, H, W, 3)`` uint8."""
         c = self.cfg
-        out = {"global": torch.stack([self._clip(video, c.global_frames, c.global_size, c.global_scale)
-                                      for _ in range(c.num_global)])}
+        t = video.shape[0]
+        n_win = c.global_windows
+        windows = [((i % n_win) * t // n_win, t // n_win) if n_win else None for i in range(c.num_global)]
+        out = {"global": torch.stack([self._clip(video, c.global_frames, c.global_size, c.global_scale, win)
+                                      for win in windows])}
         if c.num_local > 0:
             out["local"] = torch.stack([self._clip(video, c.local_frames, c.local_size, c.local_scale)
                                         for _ in range(c.num_local)])
