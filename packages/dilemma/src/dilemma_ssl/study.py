@@ -176,6 +176,19 @@ def step_costs(cfg: DilemmaRunConfig, repeats: int = 3) -> dict[str, float]:
     return {"step_cost_ratio": mean_step / per["0"]["step_s"], "epoch_time_ratio": res["epoch_time_ratio"]}
 
 
+def _cached_step_costs(path: Path, cfg: DilemmaRunConfig) -> dict[str, float]:
+    """:func:`step_costs`, measured once per (seed, method) and kept in ``path`` so that a resumed study gives
+    its equal-time runs the same length (and finds them in their cache) instead of measuring again."""
+    if path.is_file():
+        return json.loads(path.read_text())
+    cost = step_costs(cfg)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(cost))
+    tmp.replace(path)
+    return cost
+
+
 def _one_seed(cfg: DilemmaStudyConfig, seed: int, steps: int, train_samples: int) -> list[dict[str, Any]]:
     """The rows of the table for one training seed (random init, equal epochs, equal time)."""
     out = Path(cfg.out) / f"seed{seed}"
@@ -190,7 +203,8 @@ def _one_seed(cfg: DilemmaStudyConfig, seed: int, steps: int, train_samples: int
         print({k: v for k, v in rows[-1].items() if k != "curve"}, flush=True)
     for name in SPARSE:
         # equal wall-clock: the number of steps whose measured cost equals the dense MoCo v3 run's
-        cost = step_costs(config(name, steps, out, cfg.batch, train_samples, seed))
+        cost = _cached_step_costs(out / f"step_costs_{name.replace(' ', '_')}.json",
+                                  config(name, steps, out, cfg.batch, train_samples, seed))
         n = max(1, round(steps / cost["step_cost_ratio"]))
         r = run_one(config(name, n, out / (name.replace(" ", "_") + "_time"), cfg.batch, train_samples, seed))
         rows.append({"method": name + " ↑", "budget": "equal time", **r, "step_cost_ratio": cost["step_cost_ratio"]})
