@@ -52,6 +52,9 @@ METHODS: dict[str, dict[str, Any]] = {
 batch x1/x2/x3/x4), +DILEMMA adds the mismatch loss (theta 0.2, lambda 0.4)."""
 SPARSE = ("+Sparsity", "+DILEMMA")
 RANDOM = "random init (no training)"
+RANDOM_SIMCLR = "random init, SimCLR's init (no training)"
+"""The untrained baselines: MoCo v3's initialisation (Xavier-uniform linears, its patch-projection bound; the
+init of every MoCo v3 row) and the timm default the SimCLR variant keeps (truncated normal, std 0.02)."""
 
 
 def config(name: str, steps: int, out: Path, base_batch: int, train_samples: int, seed: int = 0) -> DilemmaRunConfig:
@@ -193,7 +196,9 @@ def _one_seed(cfg: DilemmaStudyConfig, seed: int, steps: int, train_samples: int
     """The rows of the table for one training seed (random init, equal epochs, equal time)."""
     out = Path(cfg.out) / f"seed{seed}"
     base = config("+DILEMMA", steps, out / "random", cfg.batch, train_samples, seed)
-    rows: list[dict[str, Any]] = [{"method": RANDOM, "budget": "-", **random_init(base)}]
+    simclr = config("SimCLR (dense)", steps, out / "random", cfg.batch, train_samples, seed)
+    rows: list[dict[str, Any]] = [{"method": RANDOM, "budget": "-", **random_init(base)},
+                                  {"method": RANDOM_SIMCLR, "budget": "-", **random_init(simclr)}]
     images = steps * cfg.batch
     for name in METHODS:
         probe = config(name, steps, out, cfg.batch, train_samples, seed)
@@ -215,12 +220,17 @@ def _one_seed(cfg: DilemmaStudyConfig, seed: int, steps: int, train_samples: int
 def _figure(cfg: DilemmaStudyConfig, per_seed: list[list[dict[str, Any]]]) -> Path:
     """Learning curves (k-NN vs images seen, equal-epoch runs) and final k-NN of every row, over seeds."""
     random_knn = seed_mean(per_seed, "knn", method=RANDOM)
-    curves = {m: [[(0, r0["knn"])] + [tuple(p) for p in r["curve"]]
-                  for r0, r in ((rows[0], next(x for x in rows if x["method"] == m)) for rows in per_seed)]
+    def init_row(rows: list[dict[str, Any]], method: str) -> dict[str, Any]:
+        return rows[1] if METHODS[method]["variant"] == "simclr" else rows[0]
+
+    curves = {m: [[(0, init_row(rows, m)["knn"])] + [tuple(p) for p in r["curve"]]
+                  for rows, r in ((rows, next(x for x in rows if x["method"] == m)) for rows in per_seed)]
               for m in METHODS}
     labels = [r["method"] + ("" if r["budget"] in ("-", "equal epochs") else " (equal time)") for r in per_seed[0]]
     bars = {label: [rows[i]["knn"] for rows in per_seed] for i, label in enumerate(labels)}
-    return study_figure(Path(cfg.out) / "study.png", curves, bars, {"random init": random_knn}, "images seen",
+    references = {"random init (MoCo v3 init)": random_knn,
+                  "random init (SimCLR init)": seed_mean(per_seed, "knn", method=RANDOM_SIMCLR)}
+    return study_figure(Path(cfg.out) / "study.png", curves, bars, references, "images seen",
                         "k-NN top-1 (%)", "Fashion-MNIST k-NN during training", "final k-NN (mean ± std)")
 
 
@@ -262,7 +272,7 @@ def study(cfg: DilemmaStudyConfig) -> StageResult:
         shutil.copy(figure, Path(cfg.doc).parent / figure.name)
     headline = {"knn_" + key: seed_mean(per_seed, "knn", method=name) for key, name in
                 (("dense", "MoCo v3 (dense)"), ("simclr", "SimCLR (dense)"), ("sparsity", "+Sparsity"),
-                 ("dilemma", "+DILEMMA"), ("random", RANDOM))}
+                 ("dilemma", "+DILEMMA"), ("random", RANDOM), ("random_simclr", RANDOM_SIMCLR))}
     headline["md_acc_dilemma"] = seed_mean(per_seed, "md_acc", method="+DILEMMA")
     return StageResult(metrics=headline, summary=summary, outputs=[str(figure)], details={"per_seed": per_seed})
 
