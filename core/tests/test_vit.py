@@ -320,3 +320,16 @@ def test_dynamic_size_sparse_forward_embeds_only_kept_patches(size: int, pad: bo
     conv = count_flops(lambda: model.patch_embed.proj(torch.nn.functional.pad(x, (0, -size % 8, 0, -size % 8))))
     embed_sparse = count_flops(lambda: model._prepare_tokens(x, keep, None, None, None))
     assert embed_sparse <= 0.3 * conv  # the conv over all patches is not run
+
+
+def test_bench_headline_keys_are_what_the_demo_stage_reads(tmp_path) -> None:
+    """The core demo's headline reads ``step_<size>_keep<keep>_speedup`` from the benchmark it runs."""
+    from sparse_core import demo
+    from sparse_core.bench import run
+
+    res = run(tmp_path, quick=True, models=("small",), keeps=(1.0, 0.35), device="cpu")
+    assert set(res.metrics) == {"small_keep0.35_speedup"}
+    rows = res.details["rows"]
+    assert res.metrics["small_keep0.35_speedup"] == rows[0]["ms_per_step"] / rows[1]["ms_per_step"]
+    h = demo.demo_headline({f"step_{k}": v for k, v in res.metrics.items()})
+    assert h.trained == res.metrics["small_keep0.35_speedup"]

@@ -209,6 +209,7 @@ def _bench_model(
             peak_mib = peak.mib
         row: dict[str, Any] = dict(
             model=f"sparse_vit_{size}_patch16",
+            size=size,
             keep=keep,
             tokens=k,
             ms_per_step=1e3 * statistics.median(times),
@@ -349,7 +350,7 @@ def run(
     print(table)
     result = {"rows": rows, "env": env, "table": table}
     (out / "core.json").write_text(json.dumps(result, indent=2))
-    headline = {f"{r['model']}_keep{r['keep']:g}_speedup": r["speedup"] for r in rows
+    headline = {f"{r['size']}_keep{r['keep']:g}_speedup": r["speedup"] for r in rows
                 if r["speedup"] is not None and r["keep"] < 1}
     return StageResult(metrics=headline, summary=table, outputs=[str(out / "core.json")],
                        details={"rows": rows, "env": env})
