@@ -223,9 +223,16 @@ def _figure(cfg: DilemmaStudyConfig, per_seed: list[list[dict[str, Any]]]) -> Pa
     def init_row(rows: list[dict[str, Any]], method: str) -> dict[str, Any]:
         return rows[1] if METHODS[method]["variant"] == "simclr" else rows[0]
 
-    curves = {m: [[(0, init_row(rows, m)["knn"])] + [tuple(p) for p in r["curve"]]
-                  for rows, r in ((rows, next(x for x in rows if x["method"] == m)) for rows in per_seed)]
-              for m in METHODS}
+    curves = {}
+    for m in METHODS:
+        runs = [[(0, init_row(rows, m)["knn"])] + [tuple(p) for p in next(x for x in rows if x["method"] == m)["curve"]]
+                for rows in per_seed]
+        # the random schedule's batches differ between seeds: put the i-th checkpoint of every seed at the
+        # seeds' mean image count, so the band averages the same checkpoints
+        if len({len(run) for run in runs}) == 1:
+            xs = [sum(run[i][0] for run in runs) / len(runs) for i in range(len(runs[0]))]
+            runs = [[(x, p[1]) for x, p in zip(xs, run)] for run in runs]
+        curves[m] = runs
     labels = [r["method"] + ("" if r["budget"] in ("-", "equal epochs") else " (equal time)") for r in per_seed[0]]
     bars = {label: [rows[i]["knn"] for rows in per_seed] for i, label in enumerate(labels)}
     references = {"random init (MoCo v3 init)": random_knn,
