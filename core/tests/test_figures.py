@@ -9,6 +9,7 @@ import numpy as np
 from PIL import Image
 
 from sparse_core.figures import learning_figure, seed_band, study_figure
+from sparse_core.report import mean_std
 
 
 def test_learning_figure_writes_a_png_and_skips_absent_keys(tmp_path: Path) -> None:
@@ -26,7 +27,8 @@ def test_seed_band_averages_the_x_values_every_seed_has() -> None:
     xs, mean, std = seed_band(runs)
     assert xs == [0, 100]
     np.testing.assert_allclose(mean, [12.0, np.mean([20.0, 26.0, 23.0])])
-    np.testing.assert_allclose(std, [np.std([10.0, 12.0, 14.0]), np.std([20.0, 26.0, 23.0])])
+    np.testing.assert_allclose(std, [np.std([10.0, 12.0, 14.0], ddof=1), np.std([20.0, 26.0, 23.0], ddof=1)])
+    assert mean_std([20.0, 26.0, 23.0]) == f"{mean[1]:.2f} ± {std[1]:.2f}"  # the tables' ± is the band's
     assert seed_band([])[0] == []
 
 

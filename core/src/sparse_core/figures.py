@@ -14,7 +14,7 @@ import numpy as np
 
 from sparse_core.engine.metrics import read_jsonl
 
-__all__ = ["learning_figure", "seed_band", "study_figure"]
+__all__ = ["learning_figure", "seed_band", "seed_stats", "study_figure"]
 
 
 def learning_figure(path: str | Path, metrics: str | Path, loss_keys: Sequence[str], loss_title: str,
@@ -65,8 +65,21 @@ def learning_figure(path: str | Path, metrics: str | Path, loss_keys: Sequence[s
     return Path(path)
 
 
+def seed_stats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and sample std over seeds (the first axis); the std is 0 for one seed.
+
+    The sample std (ddof 1) is the one of the tables' ``mean ± std`` (:func:`sparse_core.report.mean_std`).
+
+    Shape:
+        values: (seeds, ...) -> two arrays of shape (...).
+    """
+    values = np.asarray(values, dtype=float)
+    std = values.std(0, ddof=1) if len(values) > 1 else np.zeros(values.shape[1:])
+    return values.mean(0), std
+
+
 def seed_band(seeds: Sequence[Sequence[tuple[float, float]]]) -> tuple[list[float], np.ndarray, np.ndarray]:
-    """Mean and (population) std over seeds of a curve, at the x values every seed has.
+    """Mean and sample std over seeds of a curve, at the x values every seed has.
 
     Args:
         seeds: for each seed, its ``(x, y)`` points (on resume the last point of an x wins).
@@ -78,7 +91,7 @@ def seed_band(seeds: Sequence[Sequence[tuple[float, float]]]) -> tuple[list[floa
         return [], np.zeros(0), np.zeros(0)
     common = sorted(set.intersection(*(set(x for x, _ in run) for run in seeds)))
     ys = np.array([[dict(run)[x] for x in common] for run in seeds], dtype=float).reshape(len(seeds), len(common))
-    return common, ys.mean(0), ys.std(0)
+    return common, *seed_stats(ys)
 
 
 def study_figure(path: str | Path, curves: Mapping[str, Sequence[Sequence[tuple[float, float]]]],
@@ -113,8 +126,8 @@ def study_figure(path: str | Path, curves: Mapping[str, Sequence[Sequence[tuple[
         (line,) = a.plot(common, mean, marker="o", ms=3, label=label)
         a.fill_between(common, mean - std, mean + std, color=line.get_color(), alpha=0.2)
     names = list(bars)
-    means = [float(np.mean(bars[n])) for n in names]
-    stds = [float(np.std(bars[n])) for n in names]
+    stats = [seed_stats(np.asarray(bars[n])) for n in names]
+    means, stds = [float(m) for m, _ in stats], [float(sd) for _, sd in stats]
     b.barh(np.arange(len(names)), means, xerr=stds, color="tab:blue", alpha=0.8, capsize=3)
     b.set_yticks(np.arange(len(names)), names, fontsize=7)
     b.invert_yaxis()
