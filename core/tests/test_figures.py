@@ -6,9 +6,10 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 from PIL import Image
 
-from sparse_core.figures import learning_figure, seed_band, study_figure
+from sparse_core.figures import learning_figure, seed_band, seed_bars, seed_stats, study_figure
 from sparse_core.report import mean_std
 
 
@@ -37,3 +38,22 @@ def test_study_figure_writes_a_png(tmp_path: Path) -> None:
                        {"a": [2.0, 2.5], "random": [1.0, 1.2]}, {"chance": 10.0}, "images seen", "k-NN (%)",
                        "curves", "final")
     assert out.is_file() and out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_seed_stats_is_mean_and_sample_std_and_zero_std_for_one_seed() -> None:
+    mean, std = seed_stats(np.array([[1.0, 10.0], [3.0, 10.0], [5.0, 16.0]]))
+    np.testing.assert_allclose(mean, [3.0, 12.0])
+    np.testing.assert_allclose(std, [2.0, np.std([10.0, 10.0, 16.0], ddof=1)])
+    mean, std = seed_stats(np.array([[4.0, 7.0]]))
+    np.testing.assert_allclose(mean, [4.0, 7.0])
+    np.testing.assert_allclose(std, [0.0, 0.0])
+
+
+def test_seed_bars_writes_a_png_of_every_row(tmp_path: Path) -> None:
+    per_seed = [[{"m": "a", "knn": 10.0, "lin": 20.0}, {"m": "b", "knn": 30.0, "lin": 40.0}],
+                [{"m": "a", "knn": 12.0, "lin": 22.0}, {"m": "b", "knn": 32.0, "lin": 44.0}]]
+    out = seed_bars(tmp_path / "bars.png", per_seed, ["a", "b"], {"knn": "k-NN", "lin": "linear"}, "t",
+                    references={"chance": 12.5})
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    with pytest.raises(KeyError):  # a metric that a row lacks is an error, not a silent gap
+        seed_bars(tmp_path / "bad.png", per_seed, ["a", "b"], {"absent": "x"}, "t")

@@ -1,6 +1,7 @@
 """Figures of the demo stages and the studies.
 
 * :func:`learning_figure`: a run's training loss next to a bar chart of trained vs baseline probe accuracy.
+* :func:`seed_bars`: a study's rows as grouped bars, one per metric, mean ± std over seeds.
 * :func:`study_figure`: a study's learning curves (mean ± std band over seeds) next to its final numbers
   (bars of the mean with the std as error bars), with reference lines such as random init or chance.
 """
@@ -9,12 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from sparse_core.engine.metrics import read_jsonl
 
-__all__ = ["learning_figure", "seed_band", "seed_stats", "study_figure"]
+__all__ = ["learning_figure", "seed_band", "seed_bars", "seed_stats", "study_figure"]
+
+
+def _save(fig: Any, path: str | Path) -> Path:
+    """Lay out, write (110 dpi) and close a matplotlib figure; returns ``path``."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return Path(path)
 
 
 def learning_figure(path: str | Path, metrics: str | Path, loss_keys: Sequence[str], loss_title: str,
@@ -59,10 +71,7 @@ def learning_figure(path: str | Path, metrics: str | Path, loss_keys: Sequence[s
     b.set_ylabel(ylabel)
     b.set_title(bar_title)
     b.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
 
 
 def seed_stats(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -143,7 +152,42 @@ def study_figure(path: str | Path, curves: Mapping[str, Sequence[Sequence[tuple[
     a.legend(fontsize=7)
     b.set_xlabel(ylabel)
     b.set_title(bar_title)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return Path(path)
+    return _save(fig, path)
+
+
+def seed_bars(path: str | Path, per_seed: Sequence[Sequence[Mapping[str, Any]]], labels: Sequence[str],
+              metrics: Mapping[str, str], title: str, ylabel: str = "top-1 (%)",
+              references: Mapping[str, float] | None = None, figsize: tuple[float, float] = (9, 3.6)) -> Path:
+    """Write grouped bars of a study's rows: one group per row, one bar per metric, mean ± sample std over seeds.
+
+    Args:
+        path: the PNG to write.
+        per_seed: for each seed, its table rows (the same rows in the same order in every seed).
+        labels: x tick label of each row.
+        metrics: row key -> legend label, one bar per key.
+        title: the figure's title.
+        ylabel: y label.
+        references: horizontal dashed lines (legend label -> value), e.g. chance.
+        figsize: figure size in inches.
+
+    Returns:
+        ``path``.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=figsize)
+    x = np.arange(len(labels))
+    width = 0.8 / max(len(metrics), 1)
+    for i, (key, name) in enumerate(metrics.items()):
+        mean, std = seed_stats(np.array([[rows[j][key] for j in range(len(labels))] for rows in per_seed]))
+        ax.bar(x + (i - (len(metrics) - 1) / 2) * width, mean, width, yerr=std, capsize=3, label=name)
+    for name, value in (references or {}).items():
+        ax.axhline(value, color="gray", ls="--", lw=1, label=name)
+    ax.set_xticks(x, list(labels), fontsize=7)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.legend(fontsize=7)
+    return _save(fig, path)

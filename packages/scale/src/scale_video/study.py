@@ -30,6 +30,7 @@ from scale_video.data import FeatureBank
 from scale_video.probes import ProbeConfig, knn_probe, run_probes
 from sparse_core.config import parse_config
 from sparse_core.eval import linear_probe
+from sparse_core.figures import seed_bars
 from sparse_core.report import markdown_table, seed_summary
 from sparse_core.suite import StageResult, StudyConfig, study_main
 
@@ -57,7 +58,8 @@ class ScaleStudyConfig(StudyConfig):
 
 
 def _train_and_probe(root: Path, feats: Path, seed: int, mcm: bool, set_: bool, steps: int,
-                     train_set: FeatureBank, test_set: FeatureBank, probe: ProbeConfig) -> dict[str, float]:
+                     train_set: FeatureBank, test_set: FeatureBank, probe: ProbeConfig,
+                     overrides: Sequence[str] = ()) -> dict[str, float]:
     from scale_video.cli.evaluate import load_predictor
     from scale_video.cli.train import train
     from scale_video.eval_config import ScaleEvalConfig
@@ -66,7 +68,8 @@ def _train_and_probe(root: Path, feats: Path, seed: int, mcm: bool, set_: bool, 
     cfg = parse_config(ScaleTrainConfig, ["--config", "tiny", "--data.root", str(feats / "train"),
                                           "--train.out_dir", str(root), "--train.max_steps", str(steps),
                                           "--train.seed", str(seed), "--train.resume", "none",
-                                          "--loss.mcm", str(mcm).lower(), "--loss.set", str(set_).lower()],
+                                          "--loss.mcm", str(mcm).lower(), "--loss.set", str(set_).lower(),
+                                          *overrides],
                        config_dir=TRAIN_CONFIG_DIR)
     train(cfg)
     predictor = load_predictor(ScaleEvalConfig(run=str(root)), train_set.dim)
@@ -96,31 +99,6 @@ def _difference_row(train_set: FeatureBank, test_set: FeatureBank, probe: ProbeC
             "knn": knn_probe(xtr, ytr, xte, yte, probe, c)}
 
 
-def _plot(path: Path, per_seed: list[list[dict[str, Any]]]) -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    names = [r["method"] for r in per_seed[0]]
-    fig, ax = plt.subplots(figsize=(8, 3.4))
-    x = np.arange(len(names))
-    for j, metric in enumerate(("linear", "knn")):
-        vals = [[rows[i][metric] for rows in per_seed] for i in range(len(names))]
-        means = [statistics.fmean(v) for v in vals]
-        stds = [statistics.stdev(v) if len(v) > 1 else 0.0 for v in vals]
-        ax.bar(x + (j - 0.5) * 0.38, means, 0.38, yerr=stds, capsize=3, label=f"{metric} top-1")
-    ax.set_xticks(x, [textwrap.fill(n, 18) for n in names], fontsize=7)
-    ax.set_ylabel("top-1 (%)")
-    ax.set_title(f"tiny SCALE vs frozen base ({len(per_seed)} seeds, mean ± std)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
 def study(cfg: ScaleStudyConfig) -> StageResult:
     """Run the study of the module docstring; the summary is the Markdown of ``study.md``."""
     from scale_video.demo import extract_tiny
@@ -129,6 +107,8 @@ def study(cfg: ScaleStudyConfig) -> StageResult:
     steps = 40 if cfg.quick else cfg.steps
     feats = Path(cfg.features) if cfg.features else out / "features"
     overrides = ["--data.num_videos", "32", "--data.val_num_videos", "16"] if cfg.quick else []
+    # quick: 32 training sets, fewer than the tiny config's batch of 64 (refused before training)
+    train_overrides = ["--train.batch_size", "16"] if cfg.quick else []
     for key, value in (("data.num_videos", cfg.num_videos), ("data.val_num_videos", cfg.val_videos),
                        ("passes", cfg.passes)):
         if value is not None:
@@ -148,7 +128,7 @@ def study(cfg: ScaleStudyConfig) -> StageResult:
         for name, (mcm, set_) in VARIANTS.items():
             tag = ("mcm" if mcm else "") + ("set" if set_ else "")
             rows.append({"method": name, **_train_and_probe(out / f"seed{seed}_{tag}", feats, seed, mcm, set_, steps,
-                                                            train_set, test_set, probe)})
+                                                            train_set, test_set, probe, train_overrides)})
         per_seed.append(rows)
         (out / "per_seed.json").write_text(json.dumps(per_seed, indent=2))  # kept if a later seed fails
     merged = seed_summary(per_seed, ["method"], fmt=".1f")
@@ -156,7 +136,9 @@ def study(cfg: ScaleStudyConfig) -> StageResult:
                                     "seeds": "seeds"}, fmt=".1f")
     doc_dir = Path(cfg.doc).parent if cfg.doc else out
     doc_dir.mkdir(parents=True, exist_ok=True)
-    plot = _plot(doc_dir / "study.png", per_seed)
+    plot = seed_bars(doc_dir / "study.png", per_seed, [textwrap.fill(r["method"], 18) for r in per_seed[0]],
+                     {"linear": "linear top-1", "knn": "knn top-1"},
+                     f"tiny SCALE vs frozen base ({len(per_seed)} seeds, mean ± std)", figsize=(8, 3.4))
     c = max(train_set.num_classes, test_set.num_classes)
     summary = (
         "# SCALE study: tiny SCALE vs its frozen base, and the loss ablation (thesis Tables 4.4-4.5, 4.8)\n\n"

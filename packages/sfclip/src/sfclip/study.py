@@ -24,6 +24,7 @@ import torch
 
 from sfclip.demo import random_init, run_variant, variant_config
 from sfclip.evaluation.shapes import held_out_pairs
+from sparse_core.figures import seed_bars
 from sparse_core.report import markdown_table, seed_mean, seed_summary
 from sparse_core.suite import StageResult, StudyConfig, study_main
 
@@ -66,31 +67,6 @@ def _one_seed(cfg: SFCLIPStudyConfig, seed: int, steps: int, pairs: Any) -> list
     return rows
 
 
-def _plot(per_seed: list[list[dict[str, Any]]], path: Path) -> Path:
-    """Bars of zero-shot top-1 and retrieval mean recall per row (mean over seeds, std as error bars)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    import numpy as np
-
-    labels = [f"{r['method']}\n({r['budget']})" for r in per_seed[0]]
-    fig, ax = plt.subplots(figsize=(10, 3.6))
-    x = np.arange(len(labels))
-    for i, (key, name) in enumerate((("zeroshot_top1", "zero-shot top-1"), ("retrieval_mean_R", "retrieval mean R"))):
-        vals = np.array([[rows[j][key] for j in range(len(labels))] for rows in per_seed])
-        ax.bar(x + (i - 0.5) * 0.4, vals.mean(0), 0.4, yerr=vals.std(0), capsize=3, label=name)
-    ax.axhline(2.5, color="gray", ls="--", lw=1, label="zero-shot chance")
-    ax.set_xticks(x, labels, fontsize=7)
-    ax.set_ylabel("%")
-    ax.set_title(f"tiny SF-CLIP vs CLIP on held-out procedural pairs ({len(per_seed)} seeds)")
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
-
-
 def study(cfg: SFCLIPStudyConfig) -> StageResult:
     """Every seed's runs, the Markdown table (mean ± std over seeds) and the plot."""
     t_start = time.perf_counter()
@@ -100,7 +76,10 @@ def study(cfg: SFCLIPStudyConfig) -> StageResult:
     pairs = held_out_pairs(n_eval, base.vision.img_size, seed=1000)
     per_seed = [_one_seed(cfg, seed, steps, pairs) for seed in cfg.seeds]
     table = markdown_table(seed_summary(per_seed, key=["method", "budget"]), COLUMNS)
-    png = _plot(per_seed, Path(cfg.out) / "study.png")
+    png = seed_bars(Path(cfg.out) / "study.png", per_seed, [f"{r['method']}\n({r['budget']})" for r in per_seed[0]],
+                    {"zeroshot_top1": "zero-shot top-1", "retrieval_mean_R": "retrieval mean R"},
+                    f"tiny SF-CLIP vs CLIP on held-out procedural pairs ({len(per_seed)} seeds)", ylabel="%",
+                    references={"zero-shot chance": 2.5}, figsize=(10, 3.6))
     doc_png = None
     if cfg.doc:
         doc_png = Path(cfg.doc).parent / "study.png"
