@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from safetensors.torch import load_file
-from sfclip_test_utils import FAST_ARGV
+from sfclip_test_utils import FAST_ARGV, write_pair_folder
 
 from sfclip.cli.train import WEIGHTS, main
 from sparse_core.testing import assert_cli_refuses, assert_rejects_unknown_key, assert_seed_decides_weights
@@ -33,17 +33,7 @@ def test_same_seed_same_weights(tmp_path: Path) -> None:
 
 
 def test_folder_pairs_train_and_count_skipped(tmp_path: Path) -> None:
-    from PIL import Image
-
-    root = tmp_path / "pairs"
-    root.mkdir()
-    for i, (name, rgb) in enumerate([("red", (255, 0, 0)), ("green", (0, 255, 0))] * 4):
-        Image.new("RGB", (40, 40), rgb).save(root / f"{i}.png")
-        (root / f"{i}.txt").write_text(f"a {name} square")
-    (root / "bad.png").write_bytes(b"\x89PNG broken")
-    (root / "bad.txt").write_text("a broken image")
-    (root / "blank.png").write_bytes((root / "0.png").read_bytes())
-    (root / "blank.txt").write_text("")
+    root = write_pair_folder(tmp_path / "pairs", 8, blank_caption=True)
     out = tmp_path / "run"
     argv = [*FAST_ARGV, "--data.source", "folder", "--data.root", str(root), "--train.batch_size", "10",
             "--train.max_steps", "2", "--train.out_dir", str(out)]

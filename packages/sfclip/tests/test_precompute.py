@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from sfclip_test_utils import FAST_ARGV, tiny_config
+from sfclip_test_utils import FAST_ARGV, tiny_config, write_pair_folder
 
 from sfclip.cli.precompute import main as precompute_main
 from sfclip.cli.train import main as train_main
@@ -167,13 +167,7 @@ def test_cli_precompute_then_train_on_folder_pairs_skips_bad_ones(tmp_path: Path
                                                                   capsys: pytest.CaptureFixture) -> None:
     from PIL import Image
 
-    root = tmp_path / "pairs"
-    root.mkdir()
-    for i, (name, rgb) in enumerate([("red", (255, 0, 0)), ("green", (0, 255, 0))] * 5):
-        Image.new("RGB", (40, 40), rgb).save(root / f"{i}.png")
-        (root / f"{i}.txt").write_text(f"a {name} square")
-    (root / "bad.png").write_bytes(b"\x89PNG broken")
-    (root / "bad.txt").write_text("a broken image")
+    root = write_pair_folder(tmp_path / "pairs", 10)
     store, out = tmp_path / "feat", tmp_path / "run"
     argv = [*FAST_ARGV, "--data.source", "folder", "--data.root", str(root), "--distill.precomputed", str(store)]
     assert precompute_main([*argv, "--precompute.shard_size", "4"]) == 0
