@@ -139,6 +139,16 @@ def test_study_has_the_common_shape() -> None:
     assert_study_has_common_shape(study)
 
 
+def test_study_keeps_a_finished_seed(tmp_path: Path) -> None:
+    """A seed folder with its table is not retrained nor re-evaluated: the study resumes after a crash."""
+    from river_vp import study
+
+    rows = {"w/ reference (whole past)": {"psnr_gt": 12.5, "ssim_gt": 0.2}, "copy last frame": {"psnr_gt": 11.8}}
+    (tmp_path / "study.json").write_text(json.dumps(rows))
+    assert study.run_study(tmp_path, ae_steps=1, flow_steps=1, train_videos=1, test_videos=1) == rows
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["study.json"]  # nothing trained
+
+
 def test_same_seed_gives_bitwise_equal_autoencoder(tmp_path: Path) -> None:
     """river-train-ae: --train.seed covers the model's initialisation, whatever the global RNG state was."""
     assert_seed_decides_weights(train_ae.main, TINY_AE, "vqgan.safetensors", tmp_path, seed=3, other_seed=4)

@@ -41,9 +41,13 @@ def run_study(
 ) -> dict[str, Any]:
     """Train the three networks with training seed ``seed`` and evaluate; returns the rows of the table.
 
-    ``autoencoder``: reuse this trained VQGAN (run folder) instead of training one in ``out/ae``.
+    ``autoencoder``: reuse this trained VQGAN (run folder) instead of training one in ``out/ae``. Whatever
+    ``out`` already holds is kept: trained weights are not retrained and a finished seed (``out/study.json``)
+    is not re-evaluated, so an interrupted study continues where it stopped (delete ``out`` to start over).
     """
     out.mkdir(parents=True, exist_ok=True)
+    if (out / "study.json").is_file():  # this seed already ran to the end: its rows are kept (as its weights)
+        return dict(json.loads((out / "study.json").read_text()))
     ae, lat = (autoencoder or out / "ae"), out / "latents"
     frames = str(context + future)
     if not (ae / "vqgan.safetensors").is_file():
@@ -128,7 +132,7 @@ def study(cfg: RiverStudyConfig) -> StageResult:
         rows = run_study(Path(cfg.out) / f"seed{seed}", ae_steps, flow_steps, train_videos, test_videos, seed=seed,
                          autoencoder=Path(cfg.autoencoder) if cfg.autoencoder else None)
         per_seed.append([{"run": k, **v} for k, v in rows.items()])
-    merged = seed_summary(per_seed, key=["run"], fmt=".3g")
+    merged = seed_summary(per_seed, key=["run"], fmt=".3f")
     table = markdown_table(merged, [*COLUMNS, "seeds"])
     plot = Path(cfg.doc).with_suffix(".png") if cfg.doc else Path(cfg.out) / "study.png"
     study_figure(per_seed, plot)
@@ -165,6 +169,8 @@ def study_figure(per_seed: Sequence[Sequence[dict[str, Any]]], path: Path) -> Pa
     import matplotlib.pyplot as plt
     import numpy as np
 
+    from sparse_core.figures import seed_stats
+
     runs = [r["run"] for r in per_seed[0]]
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for ax, key, label in zip(axes, ("psnr_gt", "ssim_gt"), ("PSNR vs ground truth (dB)", "SSIM vs ground truth"),
@@ -173,7 +179,8 @@ def study_figure(per_seed: Sequence[Sequence[dict[str, Any]]], path: Path) -> Pa
         vals = np.array([[next(r[key] for r in rows if r["run"] == n) for rows in per_seed] for n in names])
         colors = ["tab:green" if n.startswith("w/ ref") else "tab:red" if n.startswith("w/o") else "tab:gray"
                   for n in names]
-        ax.barh(range(len(names)), vals.mean(1), xerr=vals.std(1), color=colors, capsize=3)
+        mean, std = seed_stats(vals.T)  # (seeds, runs) -> per run: mean, sample std (the table's)
+        ax.barh(range(len(names)), mean, xerr=std, color=colors, capsize=3)
         ax.set_yticks(range(len(names)), names, fontsize=8)
         ax.invert_yaxis()
         ax.set_xlabel(label)

@@ -35,7 +35,7 @@ from torch import Tensor, nn
 from sfclip.config import SFCLIPConfig
 from sfclip.teacher_store import TeacherFeatures
 from sfclip.teachers import TextTeacher, VisionTeacher, build_teachers
-from sfclip.towers import TextTower, VisionTower
+from sfclip.towers import StudentTowers, TextTower, VisionTower
 from sparse_core.distributed import global_mean
 from sparse_core.engine import Task
 from sparse_core.losses.clip import LogitScale, clip_loss
@@ -82,7 +82,7 @@ def _empty_distill(pred: Tensor) -> Tensor:
     return global_mean(pred.new_zeros(0)) + 0.0 * pred.sum()
 
 
-class SFCLIPTask(Task):
+class SFCLIPTask(StudentTowers, Task):
     """SF-CLIP towers, frozen teachers, distillation projections and the loss of eq. 7.4.
 
     Args:
@@ -132,16 +132,6 @@ class SFCLIPTask(Task):
         self.vision_distill = nn.ModuleDict({k: nn.Linear(v.embed_dim, dim) for k, dim in vision_dims.items()})
         self._register_state_dict_hook(_drop_teachers)
         self.register_load_state_dict_post_hook(_teachers_not_missing)
-
-    @property
-    def vision(self) -> VisionTower:
-        """The student vision tower."""
-        return self.student["vision"]  # type: ignore[return-value]
-
-    @property
-    def text(self) -> TextTower:
-        """The student text tower."""
-        return self.student["text"]  # type: ignore[return-value]
 
     def train(self, mode: bool = True) -> SFCLIPTask:
         """Set the student's mode; the teachers stay in eval mode."""

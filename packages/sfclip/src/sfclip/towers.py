@@ -13,7 +13,7 @@ from torch import Tensor, nn
 
 from sparse_core.models.vit import SparseVisionTransformer
 
-__all__ = ["VisionTower", "TextTower", "masked_mean"]
+__all__ = ["StudentTowers", "VisionTower", "TextTower", "masked_mean"]
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -164,3 +164,20 @@ class TextTower(nn.Module):
     def forward(self, input_ids: Tensor, attention_mask: Tensor) -> Tensor:
         """Text embeddings. Shape: input_ids, attention_mask (B, L) -> (B, embed_dim)."""
         return self.embed(self.tokens(input_ids, attention_mask), attention_mask)
+
+
+class StudentTowers:
+    """Mixin: ``vision`` / ``text`` of a module holding the student as ``student`` (a ``ModuleDict`` with
+    ``vision``, ``text`` and ``logit_scale``; :class:`sfclip.task.SFCLIPTask`, the evaluation encoder)."""
+
+    student: nn.ModuleDict
+
+    @property
+    def vision(self) -> VisionTower:
+        """The student vision tower."""
+        return self.student["vision"]  # type: ignore[return-value]
+
+    @property
+    def text(self) -> TextTower:
+        """The student text tower."""
+        return self.student["text"]  # type: ignore[return-value]

@@ -18,7 +18,7 @@ from torch import Tensor, nn
 
 from sfclip.config import SFCLIPConfig
 from sfclip.teachers import build_text_teacher
-from sfclip.towers import TextTower, VisionTower
+from sfclip.towers import StudentTowers, TextTower, VisionTower
 from sparse_core.cli import require_path
 from sparse_core.config import parse_config
 from sparse_core.engine.seeding import seeded
@@ -31,7 +31,7 @@ WEIGHTS = "sfclip_student.safetensors"
 """File name of the student in a run folder (as ``sfclip-train`` writes it)."""
 
 
-class CLIPEncoder(nn.Module):
+class CLIPEncoder(StudentTowers, nn.Module):
     """Both student towers and the tokenizer: images and captions to l2-normalised joint embeddings.
 
     Args:
@@ -50,16 +50,6 @@ class CLIPEncoder(nn.Module):
         enc = self.tokenizer(captions, padding=True, truncation=True, max_length=self.text.context_length,
                              return_tensors="pt")
         return {"input_ids": enc["input_ids"], "attention_mask": enc["attention_mask"]}
-
-    @property
-    def vision(self) -> VisionTower:
-        """The vision tower."""
-        return self.student["vision"]  # type: ignore[return-value]
-
-    @property
-    def text(self) -> TextTower:
-        """The text tower."""
-        return self.student["text"]  # type: ignore[return-value]
 
     @property
     def device(self) -> torch.device:
