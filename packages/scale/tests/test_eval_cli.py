@@ -77,3 +77,33 @@ def test_softmax_average_probe_single_view_is_core_linear_probe() -> None:
     assert ours == pytest.approx(ref)
     # two identical views average to the same prediction
     assert softmax_average_probe(x, bank.label, torch.cat([xt, xt], 1), test.label, cfg, 4) == pytest.approx(ours)
+
+
+def test_scale_linear_input_is_the_frozen_clip_features_then_the_set_token() -> None:
+    """SCALE_linear sees [x_i (+) SET] as the public SCALE code's LinearOnTop(append_h=False), not the
+    predictor's per-clip outputs."""
+    import torch
+
+    from scale_video.probes import with_set_token
+
+    feats, cls = torch.randn(3, 5, 8), torch.randn(3, 4)
+    out = with_set_token(feats, cls)
+    assert out.shape == (3, 5, 12)
+    assert torch.equal(out[..., :8], feats)
+    assert torch.equal(out[..., 8:], cls[:, None].expand(-1, 5, -1))
+
+
+def test_knn_probe_centres_by_the_training_mean() -> None:
+    """A common offset (e.g. the non-negative mean of post-activation CNN features) does not change k-NN:
+    without centring, normalised vectors would all point along the offset."""
+    import torch
+
+    from scale_video.probes import ProbeConfig, knn_probe
+
+    bank, test = synthetic_bank(80, num_clips=1, dim=16, seed=0), synthetic_bank(40, num_clips=1, dim=16, seed=1)
+    x, xt = bank.feats.float()[:, 0], test.feats.float()[:, 0]
+    cfg = ProbeConfig(knn_k=5)
+    plain = knn_probe(x, bank.label, xt, test.label, cfg, 4)
+    offset = torch.full((16,), 1000.0)
+    assert knn_probe(x + offset, bank.label, xt + offset, test.label, cfg, 4) == pytest.approx(plain)
+    assert plain > 25 + 10  # above chance: the classes are readable

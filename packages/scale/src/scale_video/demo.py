@@ -4,8 +4,8 @@
    encoded by the frozen ImageNet EfficientNet-Lite0, plus the uniform evaluation views of the training and
    held-out videos.
 2. ``scale-train --config tiny`` for a few hundred steps on those features (in memory; no video decoded).
-3. Linear (softmax-averaged over views) and k-NN probes of SCALE ([clip output (+) SET token]) next to the
-   same probes on the frozen base features, on the held-out videos; a table and a plot.
+3. Linear (softmax-averaged over views) and k-NN probes of SCALE ([frozen clip feature (+) SET token])
+   next to the same probes on the frozen base features, on the held-out videos; a table and a plot.
 """
 
 from __future__ import annotations
@@ -90,7 +90,7 @@ def run(out_dir: Path, steps: int = 300, extract_overrides: list[str] | None = N
                            ["linear", "k-NN"], chance, "held-out procedural videos")
     table = markdown_table(
         [{"features": "frozen base (EfficientNet-Lite0, views averaged)", "linear": res["linear"], "knn": res["knn"]},
-         {"features": f"tiny SCALE ({trained['steps']} steps): clip output (+) SET token",
+         {"features": f"tiny SCALE ({trained['steps']} steps): frozen clip feature (+) SET token",
           "linear": res["scale_linear"], "knn": res["scale_knn"]}],
         {"features": "features", "linear": "linear top-1 (%)", "knn": "k-NN top-1 (%)"}, fmt=".1f") + "\n"
     (out_dir / "scale_results.md").write_text(table)

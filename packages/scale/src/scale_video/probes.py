@@ -4,11 +4,15 @@ The backbone stays frozen everywhere. Probes and baselines, all from the same co
 
 * ``linear`` (baseline): a linear softmax classifier on each view's frozen features, the softmax predictions
   of a video's views averaged ("the well-established ensembling approach", sec. 4.3.1);
-* ``scale_linear``: the same on each view's predictor output concatenated with the video's SET (CLS) token,
-  averaged the same way ("a linear softmax head on the concatenation of the individual clip features and the
-  [SET] token before averaging");
-* ``knn`` / ``scale_knn``: DINO's weighted k-NN (k = 20) on l2-normalised video vectors (frozen features
-  averaged over views; [mean predictor output (+) SET token]);
+* ``scale_linear``: the same on each view's frozen clip feature concatenated with the video's SET (CLS)
+  token from the SCALE-trained predictor, averaged the same way ("a linear softmax head on the concatenation
+  of the individual clip features and the [SET] token before averaging"; the public SCALE code,
+  ``src/eval.py`` / ``LinearOnTop(append_h=False)``, concatenates the backbone's clip features ``x``, not the
+  predictor's per-clip outputs, with ``set_cls``);
+* ``knn`` / ``scale_knn``: DINO's weighted k-NN (k = 20) on l2-normalised video vectors, the views' mean of
+  the frozen features, respectively of [frozen feature (+) SET token] (the same inputs as the linear probes,
+  as in the public code's ``knn``), centred by the training videos' mean before normalising (the public code
+  centres each split by its own mean; the training mean keeps test statistics out);
 * ``mlp`` (baseline): a 2-layer MLP on the frozen features averaged over views;
 * ``transformer`` (baseline): the predictor architecture from random initialisation with a linear head on
   [mean output (+) CLS], trained on the labels;
@@ -35,7 +39,7 @@ from scale_video.model import SCALEPredictor
 from sparse_core.eval import ProtocolConfig, linear_probe, low_shot_indices, run_protocol
 
 __all__ = ["PROBES", "ProbeConfig", "encode_bank", "finetune_probe", "knn_probe", "run_probes",
-           "softmax_average_probe"]
+           "softmax_average_probe", "with_set_token"]
 
 PROBES = ("linear", "scale_linear", "knn", "scale_knn", "mlp", "transformer", "scale_ft", "lowshot")
 
@@ -100,6 +104,15 @@ def encode_bank(predictor: SCALEPredictor, bank: FeatureBank, batch_size: int = 
     return torch.cat(clips), torch.cat(cls)
 
 
+def with_set_token(feats: Tensor, cls: Tensor) -> Tensor:
+    """Every view's frozen clip feature followed by its video's SET token: the input of SCALE_linear.
+
+    Shape:
+        feats: (N, V, D), cls: (N, H) -> (N, V, D + H).
+    """
+    return torch.cat([feats, cls[:, None].expand(-1, feats.shape[1], -1).to(feats.dtype)], dim=-1)
+
+
 def _cfg(cfg: ProbeConfig) -> ProtocolConfig:
     return ProtocolConfig(knn_k=cfg.knn_k, linear_epochs=cfg.linear_epochs, linear_lrs=list(cfg.linear_lrs),
                           seed=cfg.seed)
@@ -128,14 +141,16 @@ def softmax_average_probe(train_x: Tensor, train_y: Tensor, test_x: Tensor, test
 
 def knn_probe(train_v: Tensor, train_y: Tensor, test_v: Tensor, test_y: Tensor, cfg: ProbeConfig,
               num_classes: int) -> float:
-    """Weighted k-NN top-1 (%) on l2-normalised video vectors (core's protocol, k-NN step only).
+    """Weighted k-NN top-1 (%) on video vectors centred by the training mean, then l2-normalised (core's
+    protocol, k-NN step only; centring as the public SCALE code's ``knn``).
 
     Shape:
         train_v: (N, F), test_v: (M, F).
     """
     pc = _cfg(cfg)
     pc.linear = False
-    return float(run_protocol(train_v, train_y, test_v, test_y, pc, num_classes)["knn_top1"])
+    mean = train_v.float().mean(0, keepdim=True)
+    return float(run_protocol(train_v - mean, train_y, test_v - mean, test_y, pc, num_classes)["knn_top1"])
 
 
 class _SetClassifier(nn.Module):
@@ -229,15 +244,10 @@ def run_probes(predictor: SCALEPredictor | None, train: FeatureBank, test: Featu
         raise ValueError("the probes of SCALE's predictor (and the transformer baseline) need a predictor")
     if predictor is not None:
         predictor = predictor.to(train.device)
-    if predictor is not None and want & {"scale_linear", "scale_knn", "lowshot"}:
-        tr_clips, tr_cls = encode_bank(predictor, train)
-        te_clips, te_cls = encode_bank(predictor, test)
-
-        def per_view(clips: Tensor, cls: Tensor) -> Tensor:  # (N, V, 2H): [clip_i (+) SET]
-            return torch.cat([clips, cls[:, None].expand(-1, clips.shape[1], -1)], dim=-1)
-
-        tr_sv, te_sv = per_view(tr_clips, tr_cls), per_view(te_clips, te_cls)
     tr_f, te_f = train.feats.float().cpu(), test.feats.float().cpu()
+    if predictor is not None and want & {"scale_linear", "scale_knn", "lowshot"}:
+        tr_sv = with_set_token(tr_f, encode_bank(predictor, train)[1])
+        te_sv = with_set_token(te_f, encode_bank(predictor, test)[1])
     if "linear" in want:
         out["linear"] = softmax_average_probe(tr_f, ytr, te_f, yte, cfg, c)
     if "scale_linear" in want:

@@ -8,7 +8,10 @@ EfficientNet-Lite0), for each seed:
   (the direction of thesis Tables 4.4-4.5);
 * the loss ablation MCM only / SET only / both (thesis Table 4.8), same probes;
 * a hand-made reference: the differences of consecutive views' frozen features (is the motion readable from
-  the frozen base across clips at all?).
+  the frozen base across clips at all?);
+* a supervised reference: the predictor architecture from random initialisation trained on the labels
+  (the ``transformer`` baseline of :mod:`scale_video.probes`): can this network read the motion from these
+  features and this many videos at all, whatever the pretext?
 
 The features are extracted once (they are the frozen base); the seed drives SCALE's initialisation, its
 per-step draws and the probes. Tables give mean ± std over seeds; a bar plot goes next to the Markdown.
@@ -99,6 +102,18 @@ def _difference_row(train_set: FeatureBank, test_set: FeatureBank, probe: ProbeC
             "knn": knn_probe(xtr, ytr, xte, yte, probe, c)}
 
 
+def _supervised_row(train_set: FeatureBank, test_set: FeatureBank, seed: int) -> dict[str, Any]:
+    """The predictor of the tiny config from random init, trained on the labels (linear column; no k-NN)."""
+    from scale_video.model import SCALEPredictor
+    from scale_video.train_config import TRAIN_CONFIG_DIR, ScaleTrainConfig
+
+    arch = parse_config(ScaleTrainConfig, ["--config", "tiny"], config_dir=TRAIN_CONFIG_DIR).model
+    res = run_probes(SCALEPredictor(train_set.dim, arch), train_set, test_set,
+                     ProbeConfig(probes=["transformer"], seed=seed))
+    return {"method": "predictor from random init, trained on the labels (supervised reference)",
+            "linear": res["transformer"], "knn": float("nan")}
+
+
 def study(cfg: ScaleStudyConfig) -> StageResult:
     """Run the study of the module docstring; the summary is the Markdown of ``study.md``."""
     from scale_video.demo import extract_tiny
@@ -125,6 +140,7 @@ def study(cfg: ScaleStudyConfig) -> StageResult:
                                       linear_lrs=probe.linear_lrs))
         rows = [{"method": "frozen base (EfficientNet-Lite0)", "linear": base["linear"], "knn": base["knn"]}]
         rows.append(_difference_row(train_set, test_set, probe))
+        rows.append(_supervised_row(train_set, test_set, seed))
         for name, (mcm, set_) in VARIANTS.items():
             tag = ("mcm" if mcm else "") + ("set" if set_ else "")
             rows.append({"method": name, **_train_and_probe(out / f"seed{seed}_{tag}", feats, seed, mcm, set_, steps,
@@ -136,18 +152,19 @@ def study(cfg: ScaleStudyConfig) -> StageResult:
                                     "seeds": "seeds"}, fmt=".1f")
     doc_dir = Path(cfg.doc).parent if cfg.doc else out
     doc_dir.mkdir(parents=True, exist_ok=True)
+    c = max(train_set.num_classes, test_set.num_classes)
     plot = seed_bars(doc_dir / "study.png", per_seed, [textwrap.fill(r["method"], 18) for r in per_seed[0]],
                      {"linear": "linear top-1", "knn": "knn top-1"},
-                     f"tiny SCALE vs frozen base ({len(per_seed)} seeds, mean ± std)", figsize=(8, 3.4))
-    c = max(train_set.num_classes, test_set.num_classes)
+                     f"tiny SCALE vs frozen base ({len(per_seed)} seeds, mean ± std)",
+                     references={"chance": 100 / c}, figsize=(9, 3.6))
     summary = (
         "# SCALE study: tiny SCALE vs its frozen base, and the loss ablation (thesis Tables 4.4-4.5, 4.8)\n\n"
         f"Features: `scale-extract --config tiny` ({len(train_set)} training / {len(test_set)} held-out "
         f"procedural motion videos, {c} classes, chance {100 / c:.1f}%; frozen ImageNet EfficientNet-Lite0, "
         f"{train_set.num_clips} uniform views per video for the probes). SCALE: `scale-train --config tiny`, "
         f"{steps} steps per run; seeds {list(cfg.seeds)}{' (quick: not meaningful)' if cfg.quick else ''}.\n"
-        "Probes on held-out videos: linear softmax-averaged over views (SCALE: clip output (+) SET token per "
-        "view), weighted k-NN (k = 20) on the views' mean.\n\n"
+        "Probes on held-out videos: linear softmax-averaged over views (SCALE: frozen clip feature (+) SET token per "
+        "view, as the public SCALE code), weighted k-NN (k = 20) on the views' mean, centred by the training mean.\n\n"
         f"{table}\n\n![study](study.png)\n\n"
         f"Run: `python -m scale_video.study --seeds {list(cfg.seeds)} --steps {steps}"
         + "".join(f" --{k} {v}" for k, v in (("num_videos", cfg.num_videos), ("val_videos", cfg.val_videos),
