@@ -32,6 +32,7 @@ from sparse_core.testing import assert_cli_refuses, assert_config_refuses
         (train_ae.main, ["--loss.disc_weight", "-1"], "loss.disc_weight"),
         (train.main, ["--model.patch_size", "3"], "model.state_size (8) must be divisible by model.patch_size (3)"),
         (train.main, ["--cond_noise_prob", "1.5"], "cond_noise_prob"),
+        (train.main, ["--ema_decay", "1.0"], "ema_decay"),
         (predict.main, ["--num_future", "0"], "num_future"),
         (evaluate.main, ["--protocol", "ucf"], "protocol must be one of 'custom', 'bair'"),
         (evaluate.main, ["--device", "gpu0"], "device"),

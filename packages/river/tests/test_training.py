@@ -50,6 +50,24 @@ def test_condition_dropout_replaces_conditions(field_cfg) -> None:
     assert (seen["dists"] == 0).all() and seen["conds"].abs().sum() > 0
 
 
+def test_ema_of_the_vector_field_follows_its_formula_and_is_what_is_exported(field_cfg) -> None:
+    """ema <- m ema + (1 - m) model after each step, m = min(decay, (1 + step) / (10 + step)); no EMA: the model."""
+    plain = RiverTask(field_cfg())
+    assert plain.ema is None and plain.exported() is plain.model
+    task = RiverTask(field_cfg(), ema_decay=0.999)
+    assert task.exported() is task.ema.module and not any(p.requires_grad for p in task.ema.parameters())
+    assert all(not n.startswith("ema.") for n, p in task.named_parameters() if p.requires_grad)  # not optimised
+    before = {n: p.detach().clone() for n, p in task.ema.module.named_parameters()}
+    with torch.no_grad():
+        for p in task.model.parameters():
+            p.add_(1.0)
+    task.on_after_step(5, 100)
+    m = min(0.999, 6 / 15)
+    after = dict(task.model.named_parameters())
+    for n, p in task.ema.module.named_parameters():
+        torch.testing.assert_close(p, m * before[n] + (1 - m) * after[n].detach())
+
+
 def test_autoencoder_step_separates_generator_and_discriminator_gradients(vqgan_cfg) -> None:
     task = AutoencoderTask(vqgan_cfg, AELossConfig(disc_weight=0.5, disc_start=0, disc_ndf=8, disc_layers=2))
     x = torch.rand(4, 3, 16, 16) * 2 - 1

@@ -151,6 +151,10 @@ class FlowRunConfig:
     sec. 5.3.3)."""
     examples_per_video: int = 1
     """Training examples drawn per video and epoch (>= 1)."""
+    ema_decay: float = 0.0
+    """Exported weights are an exponential moving average of the trained ones with this decay in [0, 1)
+    (0: off, the public RIVER configs; U-ViT and DiT sample from an EMA of 0.9999). The decay warms up as
+    ``min(ema_decay, (1 + step) / (10 + step))`` so that short runs average their late steps only."""
     train: TrainConfig = field(default_factory=lambda: TrainConfig(out_dir="runs/river_flow"))
     """Engine loop, batch and checkpoints."""
     optim: OptimConfig = field(
@@ -164,6 +168,7 @@ class FlowRunConfig:
         check_float("latent_scale", self.latent_scale, 0.0, strict=True, optional=True)
         check_float("cond_noise_prob", self.cond_noise_prob, 0.0, strict=False, high=1.0)
         check_int("examples_per_video", self.examples_per_video, 1)
+        check_float("ema_decay", self.ema_decay, 0.0, strict=False, high=1.0, high_strict=True)
 
 
 PROTOCOLS: dict[str, tuple[int, int, int]] = {

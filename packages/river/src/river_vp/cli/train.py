@@ -42,13 +42,13 @@ def run(cfg: FlowRunConfig) -> dict[str, Any]:
         )
     scale = cache.auto_scale() if cfg.latent_scale is None else cfg.latent_scale
     dataset = LatentFlowDataset(cache, cfg.condition, cfg.examples_per_video, scale)
-    task = build_seeded(RiverTask, cfg.train.seed, cfg.model, cfg.sigma_min, cfg.cond_noise_prob)
+    task = build_seeded(RiverTask, cfg.train.seed, cfg.model, cfg.sigma_min, cfg.cond_noise_prob, cfg.ema_decay)
     trainer = Trainer(task, dataset, cfg.train, cfg.optim, collate_fn=collate_skip_none, config=cfg)
     summary = trainer.fit()
     weights = None
     if trainer.is_main:
         weights = save_river(
-            trainer.unwrapped.model,
+            trainer.unwrapped.exported(),
             Path(cfg.train.out_dir) / FLOW_FILE,
             cfg.condition,
             cfg.sigma_min,

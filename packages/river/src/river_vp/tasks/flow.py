@@ -9,6 +9,7 @@ from torch import Tensor
 
 from river_vp.flow.matching import conditional_path, flow_matching_loss, target_field_from_noise
 from river_vp.models.uvit import VectorFieldConfig, VectorFieldRegressor
+from sparse_core.ema import EMATeacher
 from sparse_core.engine import Task
 
 __all__ = ["RiverTask"]
@@ -22,14 +23,27 @@ class RiverTask(Task):
         sigma_min: sigma_min of the probability path.
         cond_noise_prob: probability of replacing a sample's condition frames by noise (distance 0), so the
             same model also generates a first frame unconditionally (0.1 in the thesis's generation runs).
+        ema_decay: keep an EMA copy of the regressor (``ema``, exported instead of ``model``) with this decay,
+            warmed up as ``min(ema_decay, (1 + step) / (10 + step))``; 0 keeps none.
     """
 
     def __init__(
-        self, model: VectorFieldConfig, sigma_min: float = 1e-7, cond_noise_prob: float = 0.0
+        self, model: VectorFieldConfig, sigma_min: float = 1e-7, cond_noise_prob: float = 0.0,
+        ema_decay: float = 0.0,
     ) -> None:
         super().__init__()
         self.model = VectorFieldRegressor(model)
-        self.sigma_min, self.cond_noise_prob = sigma_min, cond_noise_prob
+        self.sigma_min, self.cond_noise_prob, self.ema_decay = sigma_min, cond_noise_prob, ema_decay
+        self.ema = EMATeacher(self.model) if ema_decay > 0 else None
+
+    def exported(self) -> VectorFieldRegressor:
+        """The regressor to save and sample from: the EMA copy when there is one, else the trained one."""
+        return self.ema.module if self.ema is not None else self.model  # type: ignore[return-value]
+
+    def on_after_step(self, step: int, total_steps: int) -> None:
+        """EMA update after each optimizer step (no-op without ``ema_decay``)."""
+        if self.ema is not None:
+            self.ema.update(self.model, min(self.ema_decay, (1 + step) / (10 + step)))
 
     def training_step(self, batch: dict[str, Any], step: int) -> dict[str, Tensor]:
         """Loss of ``{"target": (B, C, h, w), "conds": (B, n, C, h, w), "dists": (B, n)}``.
