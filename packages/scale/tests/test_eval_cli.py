@@ -107,3 +107,20 @@ def test_knn_probe_centres_by_the_training_mean() -> None:
     offset = torch.full((16,), 1000.0)
     assert knn_probe(x + offset, bank.label, xt + offset, test.label, cfg, 4) == pytest.approx(plain)
     assert plain > 25 + 10  # above chance: the classes are readable
+
+
+def test_finetune_head_sees_each_views_frozen_feature_and_the_set_token() -> None:
+    """SCALE_ft / transformer: with the SET token silenced, the classifier is a linear map of the views'
+    mean frozen feature (logits averaged over views), as the public code's LinearOnTop under fine-tuning."""
+    import torch
+
+    from scale_video.model import PredictorConfig, SCALEPredictor
+    from scale_video.probes import _SetClassifier
+
+    pred = SCALEPredictor(8, PredictorConfig(hidden_dim=16, num_heads=2, head_dim=8)).eval()
+    torch.nn.init.zeros_(pred.norm.weight)
+    torch.nn.init.zeros_(pred.norm.bias)  # every predictor output, CLS included, is 0
+    clf = _SetClassifier(pred, 3)
+    feats, boxes = torch.randn(4, 5, 8), torch.rand(4, 5, 6)
+    w, b = clf.head.weight[:, :8], clf.head.bias
+    torch.testing.assert_close(clf(feats, boxes), feats.mean(1) @ w.t() + b)

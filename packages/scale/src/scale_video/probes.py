@@ -14,8 +14,8 @@ The backbone stays frozen everywhere. Probes and baselines, all from the same co
   as in the public code's ``knn``), centred by the training videos' mean before normalising (the public code
   centres each split by its own mean; the training mean keeps test statistics out);
 * ``mlp`` (baseline): a 2-layer MLP on the frozen features averaged over views;
-* ``transformer`` (baseline): the predictor architecture from random initialisation with a linear head on
-  [mean output (+) CLS], trained on the labels;
+* ``transformer`` (baseline): the predictor architecture from random initialisation with the SCALE_linear
+  head (each view's [frozen feature (+) CLS], logits averaged over views), trained end to end on the labels;
 * ``scale_ft``: the same network started from the SCALE-trained predictor (SCALE_ft);
 * ``lowshot``: linear and scale_linear on a 10 % class-balanced subset of the training videos.
 
@@ -154,16 +154,24 @@ def knn_probe(train_v: Tensor, train_y: Tensor, test_v: Tensor, test_y: Tensor, 
 
 
 class _SetClassifier(nn.Module):
-    """A predictor with a linear head on [mean clip output (+) CLS] (SCALE_ft and the transformer baseline)."""
+    """A predictor with the SCALE_linear head trained through it (SCALE_ft and the transformer baseline).
+
+    As the public SCALE code's fine-tuning (``src/eval.py``: the predictor, trainable, under the same
+    ``LinearOnTop``): a linear head on each view's [frozen clip feature (+) SET token], the views' logits
+    averaged (its ``avg_logits`` output mode).
+
+    Shape:
+        feats: (B, V, D), boxes: (B, V, 6) -> logits (B, C).
+    """
 
     def __init__(self, predictor: SCALEPredictor, num_classes: int) -> None:
         super().__init__()
         self.predictor = predictor
-        self.head = nn.Linear(2 * predictor.width, num_classes)
+        self.head = nn.Linear(predictor.in_dim + predictor.width, num_classes)
 
     def forward(self, feats: Tensor, boxes: Tensor) -> Tensor:
-        cls, clips = self.predictor(feats, boxes)
-        return self.head(torch.cat([clips.mean(1), cls], dim=-1))
+        cls, _ = self.predictor(feats, boxes)
+        return self.head(with_set_token(feats, cls)).mean(1)
 
 
 class _MeanMLP(nn.Module):
