@@ -9,16 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
 from river_vp.flow.conditioning import ConditionSpec
 from river_vp.flow.sampler import SamplerConfig
 from river_vp.models.uvit import VectorFieldConfig
 from river_vp.models.vqgan import VQGANConfig
 from river_vp.tasks.autoencoder import AELossConfig
 from sparse_core.data.video import VideoDataConfig as CoreVideoDataConfig
+from sparse_core.device import check_device
 from sparse_core.engine import OptimConfig, TrainConfig
-from sparse_core.validation import bad_value, check_choice, check_divisible, check_float, check_int
+from sparse_core.validation import check_choice, check_divisible, check_float, check_int
 
 __all__ = [
     "AutoencoderRunConfig",
@@ -37,16 +36,6 @@ CONFIG_ROOT = Path(__file__).parent / "configs"
 def config_dir(stage: str) -> Path:
     """Folder of the shipped YAMLs of one CLI stage."""
     return CONFIG_ROOT / stage
-
-
-def _check_device(key: str, value: object) -> None:
-    """``value`` is 'auto' or a torch device name ('cpu', 'cuda', 'cuda:1', ...)."""
-    if value == "auto":
-        return
-    try:
-        torch.device(value)  # type: ignore[arg-type]
-    except (RuntimeError, TypeError, ValueError):
-        raise bad_value(key, "'auto', 'cpu', 'cuda' or 'cuda:N'", value) from None
 
 
 @dataclass
@@ -128,7 +117,7 @@ class EncodeConfig:
         """Refuse non-positive sizes and unknown devices (ConfigError on the first bad field)."""
         check_int("shard_frames", self.shard_frames, 1)
         check_int("batch_frames", self.batch_frames, 1)
-        _check_device("device", self.device)
+        check_device("device", self.device)
 
 
 @dataclass
@@ -215,7 +204,7 @@ class RolloutConfig:
             check_int(name, getattr(self, name), 1)
         check_int("window", self.window, 1, optional=True)
         check_int("seed", self.seed, 0)
-        _check_device("device", self.device)
+        check_device("device", self.device)
 
 
 @dataclass

@@ -39,9 +39,10 @@ from scale_video.clips import SetSampler, VideoTooShort
 from scale_video.config import STORE_NAMES, TRAIN_EVAL_STORE, TRAIN_STORE, VAL_EVAL_STORE, ExtractConfig
 from scale_video.sources import VideoSource, build_source
 from sparse_core.config import ConfigError, config_to_dict, save_config
+from sparse_core.device import resolve_device
 from sparse_core.features import FeatureStore, FeatureStoreWriter
 
-__all__ = ["extract", "extract_store", "store_fields", "resolve_device", "FINGERPRINT_EXCLUDE"]
+__all__ = ["extract", "extract_store", "store_fields", "FINGERPRINT_EXCLUDE"]
 
 log = logging.getLogger("scale_video.extract")
 
@@ -64,13 +65,6 @@ def store_fields(clips_per_set: int, dim: int) -> dict[str, tuple[tuple[int, ...
     """The fields of a SCALE store with ``clips_per_set`` clips of width ``dim`` per record."""
     return {"feats": ((clips_per_set, dim), "float16"), "boxes": ((clips_per_set, BOX_DIM), "float32"),
             "label": ((), "int64"), "video": ((), "int64"), "pass": ((), "int64")}
-
-
-def resolve_device(name: str) -> torch.device:
-    """``'auto'`` -> CUDA when available, else CPU; other names as given."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def _fingerprint(cfg: ExtractConfig, store: str) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from sfclip.data import build_dataset
 from sfclip.teachers import TextTeacher, VisionTeacher, build_teachers
 from sparse_core.config import ConfigError, config_to_dict
 from sparse_core.data.collate import collate_skip_none
+from sparse_core.device import resolve_device
 from sparse_core.engine.seeding import seeded
 from sparse_core.features import FeatureStore, FeatureStoreWriter
 
@@ -85,12 +86,6 @@ def store_fields(vision: dict[str, tuple[int, int]], text_dim: int, context_leng
         fields["text"] = ((context_length, text_dim), dtype)
         fields["text_len"] = ((), "int64")
     return fields
-
-
-def _resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 class _Indexed(Dataset):
@@ -156,7 +151,7 @@ def precompute(cfg: SFCLIPConfig, dataset: Dataset | None = None,
         raise ConfigError("distill.precomputed: give the folder to write the teacher features to")
     start = time.perf_counter()
     p = cfg.precompute
-    device = _resolve_device(p.device)
+    device = resolve_device(p.device)
     if not (cfg.teacher.vision and cfg.distill.image_on) and not cfg.distill.text_on:
         raise ConfigError("distill: neither image nor text distillation is on (teacher.vision, distill.*_ratio, "
                           "distill.lambda_*); there are no teacher features to precompute")

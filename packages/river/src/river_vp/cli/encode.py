@@ -15,13 +15,13 @@ from typing import Any
 
 import torch
 
-from river_vp.cli._common import resolve_device
 from river_vp.config import EncodeConfig, config_dir
 from river_vp.data.latent_cache import MIN_FRAMES, LatentCacheWriter
 from river_vp.data.sources import VideoSource
 from river_vp.models.io import load_vqgan
 from sparse_core.cli import require_path, run_cli
 from sparse_core.data.errors import DatasetError
+from sparse_core.device import resolve_device
 
 log = logging.getLogger("river_vp.encode")
 

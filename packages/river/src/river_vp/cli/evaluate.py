@@ -17,7 +17,6 @@ from typing import Any
 
 import torch
 
-from river_vp.cli._common import resolve_device
 from river_vp.cli.stages import STAGES
 from river_vp.config import PROTOCOLS, EvalConfig
 from river_vp.data.sources import VideoSource
@@ -26,6 +25,7 @@ from river_vp.losses.perceptual import PerceptualLoss
 from river_vp.metrics.fvd import I3DFeatures
 from river_vp.predictor import RiverPredictor
 from sparse_core.config import ConfigError, save_config
+from sparse_core.device import resolve_device
 from sparse_core.report import markdown_table
 
 log = logging.getLogger("river_vp.eval")

@@ -14,7 +14,6 @@ from typing import Any
 
 import torch
 
-from river_vp.cli._common import resolve_device
 from river_vp.cli.stages import STAGES
 from river_vp.config import PredictConfig
 from river_vp.data.sources import VideoSource
@@ -23,6 +22,7 @@ from river_vp.predictor import RiverPredictor
 from river_vp.viz.video import comparison_frames, save_frame_grid
 from sparse_core.config import save_config
 from sparse_core.data.video import write_video
+from sparse_core.device import resolve_device
 
 log = logging.getLogger("river_vp.predict")
 

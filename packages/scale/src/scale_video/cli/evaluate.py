@@ -14,7 +14,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
 import yaml
 
 from scale_video.cli.train import PREDICTOR_FILE
@@ -24,6 +23,7 @@ from scale_video.model import PredictorConfig, SCALEPredictor
 from scale_video.probes import run_probes
 from sparse_core.cli import require_path, run_cli
 from sparse_core.config import ConfigError
+from sparse_core.device import resolve_device
 from sparse_core.export import load_weights
 from sparse_core.report import markdown_table
 
@@ -59,8 +59,7 @@ def load_predictor(cfg: ScaleEvalConfig, in_dim: int) -> SCALEPredictor:
 
 def evaluate(cfg: ScaleEvalConfig) -> dict[str, Any]:
     """Run the probes of ``cfg``; writes ``results.json`` / ``results.md`` into ``cfg.out``."""
-    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available()
-                          else ("cpu" if cfg.device == "auto" else cfg.device))
+    device = resolve_device(cfg.device)
     train = FeatureBank.from_store(require_path(cfg.train_root, "train_root", "dir"), device)
     test = FeatureBank.from_store(require_path(cfg.test_root, "test_root", "dir"), device)
     if train.dim != test.dim:

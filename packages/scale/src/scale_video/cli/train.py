@@ -14,13 +14,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from scale_video.data import FeatureBank, IndexDataset, synthetic_bank
 from scale_video.task import SCALETask
 from scale_video.train_config import TRAIN_CONFIG_DIR, FeatureDataConfig, ScaleTrainConfig
 from sparse_core.cli import require_path, run_cli
 from sparse_core.config import ConfigError
+from sparse_core.device import resolve_device
 from sparse_core.engine import Trainer
 from sparse_core.engine.seeding import seeded
 from sparse_core.export import save_weights
@@ -30,12 +29,6 @@ __all__ = ["build_bank", "main", "train"]
 log = logging.getLogger("scale_video")
 
 PREDICTOR_FILE = "scale_predictor.safetensors"
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
 
 
 def build_bank(data: FeatureDataConfig, seed: int = 0) -> FeatureBank:
@@ -49,7 +42,7 @@ def build_bank(data: FeatureDataConfig, seed: int = 0) -> FeatureBank:
     else:
         root = require_path(data.root, "data.root", "dir")
         bank = FeatureBank.from_store(root)
-    return bank.to(_device(data.device))
+    return bank.to(resolve_device(data.device))
 
 
 def train(cfg: ScaleTrainConfig) -> dict[str, Any]:

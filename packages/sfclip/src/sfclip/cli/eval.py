@@ -21,8 +21,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from sfclip.evaluation.config import EvalConfig
 from sfclip.evaluation.folders import folder_linear_probe, folder_retrieval, folder_zero_shot
 from sfclip.evaluation.model import load_run
@@ -30,6 +28,7 @@ from sfclip.evaluation.multilingual import multilingual_retrieval, read_multilin
 from sfclip.evaluation.shapes import held_out_pairs
 from sfclip.evaluation.suite import evaluate_pairs
 from sparse_core.cli import require_path, run_cli
+from sparse_core.device import resolve_device
 from sparse_core.report import markdown_table
 
 __all__ = ["evaluate", "main"]
@@ -58,7 +57,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     """
     _check_paths(cfg)
     model, run_cfg = load_run(cfg.run)
-    device = ("cuda" if torch.cuda.is_available() else "cpu") if cfg.device == "auto" else cfg.device
+    device = resolve_device(cfg.device)
     model.to(device)
     size, bs = run_cfg.vision.img_size, cfg.batch_size
     shapes = cfg.shapes

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from sfclip.evaluation.shapes import LANGUAGES
 from sfclip.evaluation.zeroshot import DEFAULT_TEMPLATES
+from sparse_core.device import check_device
 from sparse_core.validation import bad_value, check_each, check_int
 
 __all__ = ["EVALUATIONS", "EvalConfig", "ShapesEvalConfig"]
@@ -78,8 +79,7 @@ class EvalConfig:
             ConfigError: the first bad field.
         """
         check_each("tasks", self.tasks, EVALUATIONS)
-        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise bad_value("device", "'auto', 'cpu', 'cuda' or 'cuda:N'", self.device)
+        check_device("device", self.device)
         check_int("batch_size", self.batch_size, 1)
         check_int("probe_epochs", self.probe_epochs, 1)
         bad = [t for t in self.templates if "{}" not in t]

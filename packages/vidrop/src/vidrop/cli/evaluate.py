@@ -20,6 +20,7 @@ import torch
 
 from sparse_core.cli import require_path, run_cli
 from sparse_core.config import ConfigError, parse_config
+from sparse_core.device import resolve_device
 from vidrop.config import CONFIG_DIR, DataConfig, EncoderConfig, ViDROPConfig
 from vidrop.data.build import build_dataset
 from vidrop.evaluation.loading import load_backbone
@@ -78,8 +79,7 @@ def _encoder_cfg(cfg: EvalConfig) -> EncoderConfig:
 
 def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     """Run the evaluation described by ``cfg``; returns (and writes to ``cfg.out``) the results."""
-    device = torch.device("cuda" if cfg.device == "auto" and torch.cuda.is_available() else
-                          ("cpu" if cfg.device == "auto" else cfg.device))
+    device = resolve_device(cfg.device)
     enc_cfg = _encoder_cfg(cfg)
     weights = cfg.weights or (str(Path(cfg.run_dir) / "teacher_backbone.safetensors") if cfg.run_dir else None)
     train_set = build_dataset(cfg.data)
