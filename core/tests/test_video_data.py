@@ -388,3 +388,56 @@ def test_registry_procedural_splits_and_prefixed_lookup() -> None:
             get_dataset_builder("beta", prefix="zz_test.", what="data.source")
     finally:
         registry._REGISTRY.pop("zz_test.alpha")  # keep the global registry as the other tests expect it
+
+
+def test_shot_shapes_label_is_the_number_of_distinct_kinds_and_no_shot_carries_it() -> None:
+    """Balanced labels; label + 1 distinct kinds; each shot's kind uniform whatever the label; deterministic."""
+    from sparse_core.data.video import MOTION_SHAPES, ShotShapes
+
+    ds = ShotShapes(1200, num_shots=3, shot_frames=4, image_size=24, seed=2)
+    labels = np.array([ds.label(i) for i in range(len(ds))])
+    assert np.bincount(labels).tolist() == [400, 400, 400] and ds.classes == ("1", "2", "3")
+    kinds = np.array([ds.kinds(i) for i in range(len(ds))])
+    assert all(len(set(k)) == y + 1 for k, y in zip(kinds.tolist(), labels.tolist(), strict=True))
+    for y in range(3):  # P(kind of shot s | label) = 1/4: one shot says nothing of the class
+        for s in range(3):
+            freq = np.bincount(kinds[labels == y, s], minlength=len(MOTION_SHAPES)) / 400
+            assert np.abs(freq - 0.25).max() < 0.08, (y, s, freq)  # 400 draws: one std is 0.022
+    v = ds.video(5)
+    assert v.shape == (12, 24, 24, 3) and v.dtype == np.uint8
+    assert np.array_equal(v, ShotShapes(1200, num_shots=3, shot_frames=4, image_size=24, seed=2).video(5))
+    assert not np.array_equal(v, ShotShapes(1200, num_shots=3, shot_frames=4, image_size=24, seed=3).video(5))
+    assert ds[5]["label"] == ds.label(5) and torch.equal(ds[5]["video"], torch.from_numpy(v))
+
+
+def test_shot_shapes_shots_are_motion_clips_of_the_chosen_kinds() -> None:
+    """Each shot is render_motion_clip of its kind from the video's stream; kind=None keeps the drawn kind."""
+    from sparse_core.data.video import MOTION_SHAPES, MOTIONS, ShotShapes, render_motion_clip
+
+    ds = ShotShapes(4, num_shots=2, shot_frames=3, image_size=32, seed=0, radius_range=(0.25, 0.25))
+    rng = np.random.default_rng([0, 3])
+    expected = []
+    for k in ds.kinds(3):
+        motion = MOTIONS[int(rng.integers(len(MOTIONS)))]
+        expected.append(render_motion_clip(motion, rng, 3, 32, radius_range=(0.25, 0.25), kind=MOTION_SHAPES[k]))
+    assert np.array_equal(ds.video(3), np.concatenate(expected))
+    drawn = render_motion_clip("grow", np.random.default_rng(7), 4, 32)
+    same = [np.array_equal(drawn, render_motion_clip("grow", np.random.default_rng(7), 4, 32, kind=k))
+            for k in MOTION_SHAPES]
+    assert sum(same) == 1  # the stream is unchanged: exactly the drawn kind reproduces the old clip
+    with pytest.raises(ValueError, match="unknown task"):
+        ShotShapes(4, task="order")
+    with pytest.raises(ValueError, match="num_shots"):
+        ShotShapes(4, num_shots=5)
+    with pytest.raises(ValueError, match="shape kind"):
+        render_motion_clip("grow", np.random.default_rng(0), 2, 16, kind="circle")
+
+
+def test_video_data_config_checks_num_shots() -> None:
+    from sparse_core.config import ConfigError
+    from sparse_core.data.video import VideoDataConfig
+
+    with pytest.raises(ConfigError, match="data.num_shots"):
+        VideoDataConfig(num_shots=1)
+    with pytest.raises(ConfigError, match="data.num_frames"):
+        VideoDataConfig(num_frames=2, num_shots=3)

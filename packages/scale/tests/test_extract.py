@@ -162,3 +162,25 @@ def test_cli_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["--help"])
     assert exc.value.code == 0 and "--sampling.num_clips" in capsys.readouterr().out
+
+
+def test_shot_shapes_source_labels_and_frames(tmp_path: Path) -> None:
+    """data.source=shot_shapes: core's ShotShapes videos (labels = distinct kinds - 1, 3 classes) in the store."""
+    from sparse_core.data.video import ShotShapes
+
+    summary = extract(_cfg(tmp_path, "--stores", "[val_eval]", "--data.source", "shot_shapes"))
+    assert summary["val_eval"]["records"] == 3
+    store = FeatureStore(tmp_path / "val_eval")
+    assert store.meta["num_classes"] == 3
+    expected = ShotShapes(3, num_shots=3, shot_frames=4, image_size=32, seed=1000)  # val seed = seed + 1000
+    np.testing.assert_array_equal(store.array("label"), [expected.label(v) for v in store.array("video")])
+    assert main(["--config", "tiny", "--out_dir", str(tmp_path / "x"), "--data.source", "shot_shapes",
+                 "--data.num_shots", "9"]) == 2
+
+
+def test_study_refuses_an_unknown_task(capsys: pytest.CaptureFixture[str]) -> None:
+    from scale_video.study import main as study_main
+
+    assert study_main(["--task", "nope", "--out", "unused"]) == 2
+    err = capsys.readouterr().err
+    assert "task" in err and "motion, shots" in err

@@ -115,15 +115,16 @@ class ClipSamplingConfig:
 
 @dataclass
 class ExtractDataConfig(VideoDataConfig):
-    """Videos to extract from: core's procedural ``motion_shapes`` or a ``folder`` of files."""
+    """Videos to extract from: core's procedural ``motion_shapes`` / ``shot_shapes`` or a ``folder`` of files."""
 
     source: str = "motion_shapes"
-    """'motion_shapes' (procedural recognition videos of sparse-core) or 'folder' (``root/<class>/<video>``,
-    a flat folder or a list file, see sparse_core.data.video.list_videos)."""
+    """'motion_shapes' (procedural recognition videos of sparse-core), 'shot_shapes' (sparse-core's multi-shot
+    videos, label = how many distinct shape kinds the shots show: an LVU-like whole-video question) or
+    'folder' (``root/<class>/<video>``, a flat folder or a list file, see sparse_core.data.video.list_videos)."""
     val_root: str | None = None
     """folder: the evaluation split (for the val_eval store)."""
     val_num_videos: int = 128
-    """motion_shapes: videos of the evaluation split."""
+    """motion_shapes / shot_shapes: videos of the evaluation split."""
     val_seed_offset: int = 1000
     """motion_shapes: the evaluation split is rendered with seed + this (disjoint from training)."""
     layout: str = "auto"

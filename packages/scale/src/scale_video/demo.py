@@ -21,18 +21,32 @@ from sparse_core.figures import learning_figure
 from sparse_core.report import markdown_table
 from sparse_core.suite import Headline, StageResult
 
-__all__ = ["demo_headline", "extract_tiny", "run"]
+__all__ = ["TASKS", "demo_headline", "extract_tiny", "run"]
 
 DEMO_PROBES = ["linear", "scale_linear", "knn", "scale_knn"]
+TASKS: dict[str, list[str]] = {
+    "motion": [],
+    "shots": ["--data.source", "shot_shapes", "--data.num_frames", "48"],
+}
+"""``scale-extract --config tiny`` overrides of each tiny task: ``motion`` (core's MotionShapes, class = the
+motion) and ``shots`` (core's ShotShapes, 3 shots x 16 frames, class = how many distinct shape kinds the shots
+show: an LVU-like whole-video question that no single clip answers)."""
+TASK_TEXT = {"motion": "procedural motion videos (class = the motion)",
+             "shots": "procedural 3-shot videos (class = how many distinct shape kinds the shots show; every "
+                      "single shot's kind is uniform whatever the class)"}
+"""One line on each task, for reports."""
+DEMO_VIDEOS = ["--data.num_videos", "384", "--data.val_num_videos", "128"]
+"""Training / held-out videos of the demo stage (the tiny config's 64 / 32 are too few to read a margin)."""
 
 
-def extract_tiny(out_dir: Path, overrides: list[str] | None = None) -> dict[str, Any]:
-    """``scale-extract --config tiny`` into ``out_dir`` (resumable: a second call writes nothing new)."""
+def extract_tiny(out_dir: Path, overrides: list[str] | None = None, task: str = "motion") -> dict[str, Any]:
+    """``scale-extract --config tiny`` for ``task`` (:data:`TASKS`) into ``out_dir`` (resumable: a second call
+    writes nothing new)."""
     from scale_video.config import CONFIG_DIR, ExtractConfig
     from scale_video.extract import extract
 
-    cfg = parse_config(ExtractConfig, ["--config", "tiny", "--out_dir", str(out_dir), *(overrides or [])],
-                       config_dir=CONFIG_DIR / "extract")
+    cfg = parse_config(ExtractConfig, ["--config", "tiny", "--out_dir", str(out_dir), *TASKS[task],
+                                       *(overrides or [])], config_dir=CONFIG_DIR / "extract")
     return extract(cfg)
 
 
@@ -51,14 +65,17 @@ def demo_headline(metrics: dict[str, float], chance: float) -> Headline:
 
 
 def run(out_dir: Path, steps: int = 300, extract_overrides: list[str] | None = None,
-        train_overrides: list[str] | None = None) -> StageResult:
+        train_overrides: list[str] | None = None, task: str = "shots") -> StageResult:
     """Run the SCALE demo stage into ``out_dir``; headline: SCALE vs frozen base, linear and k-NN top-1 (%).
 
     Args:
         out_dir: stage folder (features/, train/, scale_results.md, scale_results.png).
         steps: SCALE training steps.
-        extract_overrides: extra ``scale-extract`` options (e.g. fewer videos in a smoke test).
+        extract_overrides: extra ``scale-extract`` options after the task's and :data:`DEMO_VIDEOS` (e.g.
+            fewer videos in a smoke test).
         train_overrides: extra ``scale-train`` options.
+        task: one of :data:`TASKS`; the default ``shots`` asks a question no single clip answers, which is
+            what SCALE adds to a frozen clip encoder (on ``motion`` an image backbone's clips carry no motion).
     """
     from scale_video.cli.evaluate import load_predictor
     from scale_video.cli.train import train
@@ -69,7 +86,7 @@ def run(out_dir: Path, steps: int = 300, extract_overrides: list[str] | None = N
     out_dir.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     feats = out_dir / "features"
-    stores = extract_tiny(feats, extract_overrides)
+    stores = extract_tiny(feats, [*DEMO_VIDEOS, *(extract_overrides or [])], task)
     t_extract = time.perf_counter() - t0
     cfg = parse_config(ScaleTrainConfig, ["--config", "tiny", "--data.root", str(feats / "train"),
                                           "--train.out_dir", str(out_dir / "train"), "--train.max_steps", str(steps),
@@ -98,7 +115,7 @@ def run(out_dir: Path, steps: int = 300, extract_overrides: list[str] | None = N
     summary = (
         "### SCALE (thesis ch. 4)\n\n"
         f"**Features**: {stores['train']['records']} training clip sets of 16 "
-        f"clips (EfficientNet-Lite0, ImageNet weights, frozen) from procedural motion videos, plus uniform "
+        f"clips (EfficientNet-Lite0, ImageNet weights, frozen) from {TASK_TEXT[task]}, plus uniform "
         f"evaluation views; extracted in {t_extract:.0f} s.\n\n"
         f"**Tiny SCALE** ({cfg.model.depth}-layer {cfg.model.hidden_dim}-d predictor, two sets of "
         f"{cfg.loss.set_size} clips, {cfg.loss.mask_ratio:.0%} masked) trained {trained['steps']} steps in "

@@ -1,4 +1,4 @@
-"""Where extraction reads videos from: core's procedural :class:`MotionShapes` or a folder of files.
+"""Where extraction reads videos from: core's procedural :class:`MotionShapes` / :class:`ShotShapes` or files.
 
 Both go through core's video data layer (:func:`~sparse_core.data.video.list_videos`,
 :func:`~sparse_core.data.video.read_video`); a source only adds names and labels and hands the decoder the
@@ -15,11 +15,11 @@ from torch import Tensor
 
 from scale_video.config import ExtractDataConfig
 from sparse_core.config import ConfigError
-from sparse_core.data.video import FrameSampler, MotionShapes, list_videos, read_video
+from sparse_core.data.video import FrameSampler, MotionShapes, ShotShapes, list_videos, read_video
 
 __all__ = ["VideoSource", "ProceduralSource", "FolderSource", "build_source", "SOURCES"]
 
-SOURCES = ("motion_shapes", "folder")
+SOURCES = ("motion_shapes", "shot_shapes", "folder")
 
 
 class VideoSource(Protocol):
@@ -45,22 +45,24 @@ class VideoSource(Protocol):
 
 
 class ProceduralSource:
-    """:class:`~sparse_core.data.video.MotionShapes` videos (label = motion class)."""
+    """Core's procedural videos: :class:`~sparse_core.data.video.MotionShapes` (label = motion class) or
+    :class:`~sparse_core.data.video.ShotShapes` (label = a question about all shots)."""
 
-    def __init__(self, videos: MotionShapes) -> None:
+    def __init__(self, videos: MotionShapes | ShotShapes) -> None:
         self.videos = videos
         self.classes = list(videos.classes)
+        self.kind = "shot_shapes" if isinstance(videos, ShotShapes) else "motion_shapes"
 
     def __len__(self) -> int:
         """Number of videos."""
         return len(self.videos)
 
     def name(self, index: int) -> str:
-        """``motion_shapes[<index>]``."""
-        return f"motion_shapes[{index}]"
+        """``motion_shapes[<index>]`` / ``shot_shapes[<index>]``."""
+        return f"{self.kind}[{index}]"
 
     def label(self, index: int) -> int:
-        """Motion class."""
+        """The generator's class of video ``index``."""
         return self.videos.label(index)
 
     def read(self, index: int, sampler: FrameSampler) -> Tensor:
@@ -103,12 +105,15 @@ def build_source(cfg: ExtractDataConfig, split: str) -> VideoSource:
         ConfigError: an unknown source, or a folder source without the split's root.
         DatasetError: the folder has no videos.
     """
+    train = split == "train"
+    num, seed = (cfg.num_videos, cfg.seed) if train else (cfg.val_num_videos, cfg.seed + cfg.val_seed_offset)
     if cfg.source == "motion_shapes":
-        train = split == "train"
         return ProceduralSource(MotionShapes(
-            cfg.num_videos if train else cfg.val_num_videos, num_frames=cfg.num_frames, image_size=cfg.image_size,
-            seed=cfg.seed if train else cfg.seed + cfg.val_seed_offset, num_classes=cfg.num_classes,
+            num, num_frames=cfg.num_frames, image_size=cfg.image_size, seed=seed, num_classes=cfg.num_classes,
             segment_frames=cfg.segment_frames or None))
+    if cfg.source == "shot_shapes":
+        return ProceduralSource(ShotShapes(num, num_shots=cfg.num_shots, shot_frames=cfg.num_frames // cfg.num_shots,
+                                           image_size=cfg.image_size, seed=seed))
     if cfg.source == "folder":
         root, key = (cfg.root, "data.root") if split == "train" else (cfg.val_root, "data.val_root")
         if root is None:

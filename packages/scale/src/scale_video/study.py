@@ -1,8 +1,9 @@
 """SCALE's small study (not a test): ``python -m scale_video.study --out runs/scale_study [--seeds [0,1,2]]
 [--quick true] [--doc packages/scale/docs/study.md]`` (on :func:`sparse_core.suite.study_main`).
 
-On the tiny features (``scale-extract --config tiny``: procedural motion videos, frozen ImageNet
-EfficientNet-Lite0), for each seed:
+On the tiny features (``scale-extract --config tiny``, frozen ImageNet EfficientNet-Lite0) of one of two
+procedural tasks (``--task``): ``motion`` (the class is the motion of the shape) or ``shots`` (three shots,
+the class is how many distinct shape kinds they show, an LVU-like whole-video question), for each seed:
 
 * tiny SCALE vs its frozen base, linear (softmax-averaged over views) and k-NN top-1 on held-out videos
   (the direction of thesis Tables 4.4-4.5);
@@ -32,7 +33,7 @@ from torch import Tensor
 
 from scale_video.data import FeatureBank
 from scale_video.probes import ProbeConfig, knn_probe, run_probes
-from sparse_core.config import parse_config
+from sparse_core.config import ConfigError, parse_config
 from sparse_core.eval import linear_probe
 from sparse_core.figures import seed_bars
 from sparse_core.report import markdown_table, seed_summary
@@ -59,6 +60,17 @@ class ScaleStudyConfig(StudyConfig):
     """Held-out videos of the extraction (default: the tiny config's 32; quick: 16)."""
     passes: int | None = None
     """Augmented passes over the training videos (sampled sets per video; default: the tiny config's 1)."""
+    task: str = "motion"
+    """'motion': the tiny config's motion videos (class = the motion); 'shots': core's multi-shot
+    ``shot_shapes`` videos of 3 shots x 16 frames (class = how many distinct shape kinds the shots show, an
+    LVU-like whole-video question that no single clip answers)."""
+
+    def __post_init__(self) -> None:
+        """Refuse an unknown task."""
+        from scale_video.demo import TASKS
+
+        if self.task not in TASKS:
+            raise ConfigError(f"task: {self.task!r} is not one of {', '.join(TASKS)}")
 
 
 def _train_and_probe(root: Path, feats: Path, seed: int, mcm: bool, set_: bool, steps: int,
@@ -119,7 +131,7 @@ def _supervised_row(train_set: FeatureBank, test_set: FeatureBank, seed: int) ->
 
 def study(cfg: ScaleStudyConfig) -> StageResult:
     """Run the study of the module docstring; the summary is the Markdown of ``study.md``."""
-    from scale_video.demo import extract_tiny
+    from scale_video.demo import TASK_TEXT, extract_tiny
 
     out = Path(cfg.out)
     steps = 40 if cfg.quick else cfg.steps
@@ -131,7 +143,7 @@ def study(cfg: ScaleStudyConfig) -> StageResult:
                        ("passes", cfg.passes)):
         if value is not None:
             overrides += [f"--{key}", str(value)]
-    extract_tiny(feats, overrides)  # resumable: a complete store is left as it is
+    extract_tiny(feats, overrides, cfg.task)  # resumable: a complete store is left as it is
     train_set = FeatureBank.from_store(feats / "train_eval")
     test_set = FeatureBank.from_store(feats / "val_eval")
     per_seed: list[list[dict[str, Any]]] = []
@@ -164,15 +176,15 @@ def study(cfg: ScaleStudyConfig) -> StageResult:
     summary = (
         "# SCALE study: tiny SCALE vs its frozen base, and the loss ablation (thesis Tables 4.4-4.5, 4.8)\n\n"
         f"Features: `scale-extract --config tiny` ({len(train_set)} training / {len(test_set)} held-out "
-        f"procedural motion videos, {c} classes, chance {100 / c:.1f}%; frozen ImageNet EfficientNet-Lite0, "
+        f"{TASK_TEXT[cfg.task]}, {c} classes, chance {100 / c:.1f}%; frozen ImageNet EfficientNet-Lite0, "
         f"{train_set.num_clips} uniform views per video for the probes). SCALE: `scale-train --config tiny`, "
         f"{steps} steps per run; seeds {list(cfg.seeds)}{' (quick: not meaningful)' if cfg.quick else ''}.\n"
         "Probes on held-out videos: linear softmax-averaged over views (SCALE: frozen clip feature (+) SET token per "
         "view, as the public SCALE code), weighted k-NN (k = 20) on the views' mean, centred by the training mean.\n\n"
         f"{table}\n\n![study](study.png)\n\n"
         f"Run: `python -m scale_video.study --seeds {list(cfg.seeds)} --steps {steps}"
-        + "".join(f" --{k} {v}" for k, v in (("num_videos", cfg.num_videos), ("val_videos", cfg.val_videos),
-                                            ("passes", cfg.passes)) if v is not None)
+        + "".join(f" --{k} {v}" for k, v in (("task", cfg.task), ("num_videos", cfg.num_videos),
+                                            ("val_videos", cfg.val_videos), ("passes", cfg.passes)) if v is not None)
         + f"{' --quick true' if cfg.quick else ''}`.\n"
     )
     return StageResult(summary=summary, outputs=[str(plot)], details={"per_seed": per_seed, "steps": steps},

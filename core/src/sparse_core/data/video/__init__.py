@@ -8,6 +8,7 @@ Modules, one concern each:
 * :mod:`~sparse_core.data.video.writing`: :func:`write_video` (MP4 / GIF).
 * :mod:`~sparse_core.data.video.layout`: the canonical clip layout ``(T, H, W, 3)`` uint8 and converters.
 * :mod:`~sparse_core.data.video.procedural`: seeded :class:`MotionShapes` / :class:`BouncingShapes`.
+* :mod:`~sparse_core.data.video.shots`: seeded multi-shot :class:`ShotShapes` (a question about the whole video).
 * :mod:`~sparse_core.data.video.dataset`: :class:`VideoClipDataset`.
 * :mod:`~sparse_core.data.video.config`: :class:`VideoDataConfig`, the data part of a run config.
 """
@@ -35,6 +36,7 @@ from sparse_core.data.video.samplers import (
     UniformSampler,
     make_sampler,
 )
+from sparse_core.data.video.shots import SHOT_TASKS, ShotShapes
 from sparse_core.data.video.writing import write_video, write_video_folder
 
 __all__ = [
@@ -42,6 +44,7 @@ __all__ = [
     "MOTIONS",
     "MOTION_SHAPES",
     "PALETTE",
+    "SHOT_TASKS",
     "VIDEO_EXTENSIONS",
     "AllFrames",
     "Backend",
@@ -50,6 +53,7 @@ __all__ = [
     "MotionShapes",
     "RandomClipSampler",
     "RandomFrameSampler",
+    "ShotShapes",
     "SparseRandomSampler",
     "UniformSampler",
     "VideoClipDataset",

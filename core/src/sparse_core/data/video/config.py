@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sparse_core.data.video.procedural import MOTIONS
+from sparse_core.config import ConfigError
+from sparse_core.data.video.procedural import MOTION_SHAPES, MOTIONS
 from sparse_core.validation import check_int
 
 __all__ = ["VideoDataConfig"]
@@ -41,6 +42,8 @@ class VideoDataConfig:
     """moving_shapes: shapes per video (>= 1)."""
     segment_frames: int = 0
     """motion_shapes: appearance redrawn every this many frames (>= 0; 0: one appearance per video)."""
+    num_shots: int = 3
+    """shot_shapes: shots per video (2 to 4), each of ``num_frames // num_shots`` frames."""
 
     def __post_init__(self) -> None:
         """Refuse out-of-range counts and sizes, naming the ``data.*`` key (ConfigError on the first bad field)."""
@@ -51,3 +54,7 @@ class VideoDataConfig:
         check_int("data.num_classes", self.num_classes, 1, high=len(MOTIONS))
         check_int("data.num_shapes", self.num_shapes, 1)
         check_int("data.segment_frames", self.segment_frames, 0)
+        check_int("data.num_shots", self.num_shots, 2, high=len(MOTION_SHAPES))
+        if self.num_frames and self.num_frames < self.num_shots:
+            raise ConfigError(f"data.num_frames: {self.num_frames} frames cannot hold data.num_shots = "
+                              f"{self.num_shots} shots")

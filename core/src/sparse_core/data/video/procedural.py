@@ -81,6 +81,7 @@ def render_motion_clip(
     segment_frames: int | None = None,
     radius_range: tuple[float, float] = (0.12, 0.2),
     speed_scale: float = 1.0,
+    kind: str | None = None,
 ) -> np.ndarray:
     """Render one clip of motion class ``motion``.
 
@@ -94,12 +95,16 @@ def render_motion_clip(
         radius_range: Circumradius at the middle frame, as fractions of ``S`` (log-uniform in this range).
         speed_scale: Multiplies every motion rate (translation speed, zoom and spin per frame); 1 moves a
             shape by 0.5-0.75 ``S`` over the whole clip.
+        kind: Shape kind of every segment (one of :data:`MOTION_SHAPES`); None: drawn per segment. The random
+            stream is the same either way (the kind is drawn and then replaced).
 
     Returns:
         ``(T, S, S, 3)`` uint8 frames.
     """
     if motion not in MOTIONS:
         raise ValueError(f"unknown motion {motion!r}; choose from {MOTIONS}")
+    if kind is not None and kind not in MOTION_SHAPES:
+        raise ValueError(f"unknown shape kind {kind!r}; choose from {MOTION_SHAPES}")
     lo, hi = radius_range
     if not 0 < lo <= hi or speed_scale <= 0:
         raise ValueError(f"need 0 < radius_range[0] <= radius_range[1] and speed_scale > 0, got {radius_range}, "
@@ -112,7 +117,8 @@ def render_motion_clip(
         n = min(seg, num_frames - start)
         bg = textured_background(rng, size, yy, xx)
         colour = _contrasting_colour(rng, bg).astype(np.float32)
-        kind = MOTION_SHAPES[int(rng.integers(len(MOTION_SHAPES)))]
+        drawn = MOTION_SHAPES[int(rng.integers(len(MOTION_SHAPES)))]
+        shape = kind or drawn
         r0 = size * math.exp(rng.uniform(math.log(lo), math.log(hi)))  # circumradius at the middle frame
         cx, cy = rng.uniform(0, size, 2)
         angle0 = rng.uniform(0, 2 * math.pi)
@@ -139,7 +145,7 @@ def render_motion_clip(
                 a = angle0 - spin * u
             dx = np.mod(xx + 0.5 - x + size / 2, size) - size / 2  # torus: the shape wraps around
             dy = np.mod(yy + 0.5 - y + size / 2, size) - size / 2
-            inside = shape_mask(kind, dx, dy, r, a)[..., None]
+            inside = shape_mask(shape, dx, dy, r, a)[..., None]
             img = np.where(inside, colour, bg) + rng.normal(0.0, _NOISE, bg.shape)
             frames[start + k] = _to_uint8(img)
     return frames
