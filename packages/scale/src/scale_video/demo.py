@@ -35,7 +35,7 @@ TASK_TEXT = {"motion": "procedural motion videos (class = the motion)",
              "shots": "procedural 3-shot videos (class = how many distinct shape kinds the shots show; every "
                       "single shot's kind is uniform whatever the class)"}
 """One line on each task, for reports."""
-DEMO_VIDEOS = ["--data.num_videos", "384", "--data.val_num_videos", "128"]
+DEMO_VIDEOS = ["--data.num_videos", "768", "--data.val_num_videos", "256"]
 """Training / held-out videos of the demo stage (the tiny config's 64 / 32 are too few to read a margin)."""
 
 

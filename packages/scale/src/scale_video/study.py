@@ -168,8 +168,9 @@ def study(cfg: ScaleStudyConfig) -> StageResult:
                                     "ft": "fine-tuned top-1 (%)", "seeds": "seeds"}, fmt=".1f")
     doc_dir = Path(cfg.doc).parent if cfg.doc else out
     doc_dir.mkdir(parents=True, exist_ok=True)
+    png = f"{Path(cfg.doc).stem if cfg.doc else 'study'}.png"  # study.md -> study.png, study_shots.md -> ...
     c = max(train_set.num_classes, test_set.num_classes)
-    plot = seed_bars(doc_dir / "study.png", per_seed, [textwrap.fill(r["method"], 18) for r in per_seed[0]],
+    plot = seed_bars(doc_dir / png, per_seed, [textwrap.fill(r["method"], 18) for r in per_seed[0]],
                      {"linear": "linear top-1", "knn": "knn top-1", "ft": "fine-tuned top-1"},
                      f"tiny SCALE vs frozen base ({len(per_seed)} seeds, mean ± std)",
                      references={"chance": 100 / c}, figsize=(9, 3.6))
@@ -181,7 +182,7 @@ def study(cfg: ScaleStudyConfig) -> StageResult:
         f"{steps} steps per run; seeds {list(cfg.seeds)}{' (quick: not meaningful)' if cfg.quick else ''}.\n"
         "Probes on held-out videos: linear softmax-averaged over views (SCALE: frozen clip feature (+) SET token per "
         "view, as the public SCALE code), weighted k-NN (k = 20) on the views' mean, centred by the training mean.\n\n"
-        f"{table}\n\n![study](study.png)\n\n"
+        f"{table}\n\n![study]({png})\n\n"
         f"Run: `python -m scale_video.study --seeds {list(cfg.seeds)} --steps {steps}"
         + "".join(f" --{k} {v}" for k, v in (("task", cfg.task), ("num_videos", cfg.num_videos),
                                             ("val_videos", cfg.val_videos), ("passes", cfg.passes)) if v is not None)
