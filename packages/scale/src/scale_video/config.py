@@ -126,7 +126,7 @@ class ExtractDataConfig(VideoDataConfig):
     val_num_videos: int = 128
     """motion_shapes / shot_shapes: videos of the evaluation split."""
     val_seed_offset: int = 1000
-    """motion_shapes: the evaluation split is rendered with seed + this (disjoint from training)."""
+    """motion_shapes / shot_shapes: the evaluation split is rendered with seed + this (disjoint from training)."""
     layout: str = "auto"
     """folder: 'auto', 'classes' or 'flat' (list_videos)."""
     frame_folders: bool = False

@@ -1,8 +1,8 @@
 """SCALE's stage of the main demo (``sparse-ssl-demo``): tiny features, a tiny SCALE, SCALE vs its frozen base.
 
-1. ``scale-extract --config tiny``: 16 augmented clips per procedural motion video (core's MotionShapes),
-   encoded by the frozen ImageNet EfficientNet-Lite0, plus the uniform evaluation views of the training and
-   held-out videos.
+1. ``scale-extract --config tiny`` on the ``shots`` task (:data:`TASKS`; core's ShotShapes, whose class no
+   single clip carries) or ``motion`` (core's MotionShapes): 16 augmented clips per video, encoded by the
+   frozen ImageNet EfficientNet-Lite0, plus the uniform evaluation views of the training and held-out videos.
 2. ``scale-train --config tiny`` for a few hundred steps on those features (in memory; no video decoded).
 3. Linear (softmax-averaged over views) and k-NN probes of SCALE ([frozen clip feature (+) SET token])
    next to the same probes on the frozen base features, on the held-out videos; a table and a plot.
