@@ -11,6 +11,7 @@ from torch.utils.data import Dataset
 
 from sparse_core.data import SyntheticShapes
 from sparse_core.eval import extract_features, knn_classify, knn_predict, linear_probe, low_shot_indices
+from sparse_core.testing import torch_threads
 
 
 def _knn_brute_force(train_f, train_y, test_f, k, T, C):  # type: ignore[no-untyped-def]
@@ -53,10 +54,8 @@ def test_knn_perfect_on_clusters() -> None:
 @pytest.fixture
 def one_thread():  # type: ignore[no-untyped-def]
     """Tiny tensors: intra-op threads only add overhead (and oversubscribe a busy 2-core runner)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+    with torch_threads(1):
+        yield
 
 
 def _separable(n: int, dim: int, classes: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -17,15 +17,14 @@ from sparse_core.eval import (
     run_protocol,
     train_attentive_probe,
 )
+from sparse_core.testing import torch_threads
 
 
 @pytest.fixture(autouse=True)
 def one_thread() -> Iterator[None]:
     """Tiny tensors: intra-op threads only add overhead."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+    with torch_threads(1):
+        yield
 
 
 def _clusters(n: int, seed: int, classes: int = 4, dim: int = 12) -> tuple[torch.Tensor, torch.Tensor]:

@@ -13,6 +13,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 from river_vp.models.io import save_vqgan
 from river_vp.models.uvit import VectorFieldConfig
 from river_vp.models.vqgan import VQGAN, VQGANConfig
+from sparse_core.testing import torch_threads
 
 
 def tiny_vqgan_config() -> VQGANConfig:
@@ -52,10 +53,8 @@ def field_cfg():
 def _seed_and_threads():
     """Seed every test; one intra-op thread (tiny tensors; no OpenMP oversubscription on shared runners)."""
     torch.manual_seed(0)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    with torch_threads(1):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -22,7 +22,7 @@ from sparse_core.config import ConfigError
 from sparse_core.data.collate import collate_skip_none
 from sparse_core.engine.seeding import seeded
 from sparse_core.features import FeatureStore, FeatureStoreWriter
-from sparse_core.testing import assert_cli_refuses
+from sparse_core.testing import assert_cli_refuses, torch_threads
 
 
 def _cfg(store: Path, **distill: float):
@@ -217,12 +217,8 @@ def one_thread() -> Iterator[None]:
     """torch on one intra-op thread for the test: with several, a matmul's reduction order depends on the
     batch's shape, so a teacher's features computed at the precompute batch and at the training batch differ
     in the last bits, and Adam's normalised steps turn that into 1e-4 on near-zero-gradient weights."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with torch_threads(1):
         yield
-    finally:
-        torch.set_num_threads(threads)
 
 
 @pytest.mark.usefixtures("one_thread")
