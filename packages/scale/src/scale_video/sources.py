@@ -115,7 +115,7 @@ def build_source(cfg: ExtractDataConfig, split: str) -> VideoSource:
         return ProceduralSource(ShotShapes(num, num_shots=cfg.num_shots, shot_frames=cfg.num_frames // cfg.num_shots,
                                            image_size=cfg.image_size, seed=seed))
     if cfg.source == "folder":
-        root, key = (cfg.root, "data.root") if split == "train" else (cfg.val_root, "data.val_root")
+        root, key = (cfg.root, "data.root") if train else (cfg.val_root, "data.val_root")
         if root is None:
             raise ConfigError(f"{key} is required for data.source=folder (pass --{key} PATH)")
         if not Path(root).exists():
