@@ -174,6 +174,20 @@ def test_study_has_the_common_shape() -> None:
     assert_study_has_common_shape(study)
 
 
+def test_study_pos_embed_reaches_every_run_and_a_bad_value_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--pos_embed sincos gives the runs MoCo v3's sin-cos positions; an unknown value fails before training."""
+    from dilemma_ssl import study
+
+    assert study.config("+DILEMMA", 10, tmp_path, 64, 100).model.pos_embed_type == "learned"
+    assert study.config("+DILEMMA", 10, tmp_path, 64, 100, pos_embed_type="sincos").model.pos_embed_type == "sincos"
+    assert study.main(["--pos_embed", "rope", "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert "pos_embed" in err and "sincos" in err and "Traceback" not in err
+    assert not (tmp_path / "s").exists()
+
+
 TINY_TRAIN = ["--config", "tiny", *TINY_RUN, "--eval.linear", "false", "--eval.mismatch", "false"]
 
 

@@ -30,7 +30,7 @@ from typing import Any
 import torch
 
 from dilemma_ssl import evaluate as ev
-from dilemma_ssl.config import DataConfig, DilemmaRunConfig, EvalConfig, MethodConfig
+from dilemma_ssl.config import POS_EMBEDS, DataConfig, DilemmaRunConfig, EvalConfig, MethodConfig
 from dilemma_ssl.data import build_eval_datasets
 from dilemma_ssl.presets import small_vit
 from dilemma_ssl.runner import build_schedule, build_task, train
@@ -38,6 +38,7 @@ from sparse_core.engine import OptimConfig, TrainConfig
 from sparse_core.figures import study_figure
 from sparse_core.report import markdown_table, seed_mean, seed_summary
 from sparse_core.suite import StageResult, StudyConfig, study_main
+from sparse_core.validation import check_choice
 
 __all__ = ["METHODS", "DilemmaStudyConfig", "config", "main", "run_one", "scores", "study"]
 
@@ -57,15 +58,18 @@ RANDOM_SIMCLR = "random init, SimCLR's init (no training)"
 init of every MoCo v3 row) and the timm default the SimCLR variant keeps (truncated normal, std 0.02)."""
 
 
-def config(name: str, steps: int, out: Path, base_batch: int, train_samples: int, seed: int = 0) -> DilemmaRunConfig:
+def config(name: str, steps: int, out: Path, base_batch: int, train_samples: int, seed: int = 0,
+           pos_embed_type: str = "learned") -> DilemmaRunConfig:
     """The study's config of method ``name``: the small ViT on 28 px Fashion-MNIST (patch 4: 7 x 7 tokens).
 
     The backbone follows the SimCLR reference recipe of the issue that asked for this study (learned position
     embeddings, trained patch embedding, AdamW lr 1e-3, weight decay 0.1, 10 % warm-up, cosine), the same for
     every method so that only the method differs. Checkpoints every quarter of the run feed the learning curve.
+    ``pos_embed_type="sincos"`` gives every method MoCo v3's fixed 2-D sin-cos positions instead (measured: +7
+    k-NN points for the MoCo v3 rows at 400 steps, docs/study.md).
     """
     return DilemmaRunConfig(
-        model=small_vit(img_size=28, patch_size=4, pos_embed_type="learned", freeze_patch_embed=False),
+        model=small_vit(img_size=28, patch_size=4, pos_embed_type=pos_embed_type, freeze_patch_embed=False),
         method=MethodConfig(**METHODS[name]),
         data=DataConfig(name="fashion_mnist", min_scale=0.3, augment="light"),
         eval=EvalConfig(linear_epochs=30, max_train_samples=train_samples, max_test_samples=2000),
@@ -161,6 +165,13 @@ class DilemmaStudyConfig(StudyConfig):
     """Base batch size (the dense runs' batch)."""
     train_samples: int = 5000
     """k-NN / linear training subset (the test subset is 2000 images)."""
+    pos_embed: str = "learned"
+    """Position embeddings of every method's backbone: 'learned' (the SimCLR reference recipe) or 'sincos'
+    (MoCo v3's fixed 2-D sin-cos)."""
+
+    def __post_init__(self) -> None:
+        """Refuse an unknown position embedding before anything trains."""
+        check_choice("pos_embed", self.pos_embed, POS_EMBEDS)
 
 
 def step_costs(cfg: DilemmaRunConfig, repeats: int = 3) -> dict[str, float]:
@@ -195,23 +206,27 @@ def _cached_step_costs(path: Path, cfg: DilemmaRunConfig) -> dict[str, float]:
 def _one_seed(cfg: DilemmaStudyConfig, seed: int, steps: int, train_samples: int) -> list[dict[str, Any]]:
     """The rows of the table for one training seed (random init, equal epochs, equal time)."""
     out = Path(cfg.out) / f"seed{seed}"
-    base = config("+DILEMMA", steps, out / "random", cfg.batch, train_samples, seed)
-    simclr = config("SimCLR (dense)", steps, out / "random", cfg.batch, train_samples, seed)
+
+    def run_cfg(name: str, n: int, folder: Path) -> DilemmaRunConfig:
+        return config(name, n, folder, cfg.batch, train_samples, seed, cfg.pos_embed)
+
+    base = run_cfg("+DILEMMA", steps, out / "random")
+    simclr = run_cfg("SimCLR (dense)", steps, out / "random")
     rows: list[dict[str, Any]] = [{"method": RANDOM, "budget": "-", **random_init(base)},
                                   {"method": RANDOM_SIMCLR, "budget": "-", **random_init(simclr)}]
     images = steps * cfg.batch
     for name in METHODS:
-        probe = config(name, steps, out, cfg.batch, train_samples, seed)
+        probe = run_cfg(name, steps, out)
         n = max(1, round(images / build_schedule(probe).mean_batch_size()))
-        r = run_one(config(name, n, out / name.replace(" ", "_"), cfg.batch, train_samples, seed))
+        r = run_one(run_cfg(name, n, out / name.replace(" ", "_")))
         rows.append({"method": name, "budget": "equal epochs", **r})
         print({k: v for k, v in rows[-1].items() if k != "curve"}, flush=True)
     for name in SPARSE:
         # equal wall-clock: the number of steps whose measured cost equals the dense MoCo v3 run's
         cost = _cached_step_costs(out / f"step_costs_{name.replace(' ', '_')}.json",
-                                  config(name, steps, out, cfg.batch, train_samples, seed))
+                                  run_cfg(name, steps, out))
         n = max(1, round(steps / cost["step_cost_ratio"]))
-        r = run_one(config(name, n, out / (name.replace(" ", "_") + "_time"), cfg.batch, train_samples, seed))
+        r = run_one(run_cfg(name, n, out / (name.replace(" ", "_") + "_time")))
         rows.append({"method": name + " ↑", "budget": "equal time", **r, "step_cost_ratio": cost["step_cost_ratio"]})
         print({k: v for k, v in rows[-1].items() if k != "curve"}, flush=True)
     return rows
