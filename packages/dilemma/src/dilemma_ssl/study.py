@@ -65,7 +65,7 @@ def config(name: str, steps: int, out: Path, base_batch: int, train_samples: int
     The backbone follows the SimCLR reference recipe of the issue that asked for this study (learned position
     embeddings, trained patch embedding, AdamW lr 1e-3, weight decay 0.1, 10 % warm-up, cosine), the same for
     every method so that only the method differs. Checkpoints every quarter of the run feed the learning curve.
-    ``pos_embed_type="sincos"`` gives every method MoCo v3's fixed 2-D sin-cos positions instead (measured: +7
+    ``pos_embed_type="sincos"`` gives every method MoCo v3's fixed 2-D sin-cos positions instead (measured: +6.5
     k-NN points for the MoCo v3 rows at 400 steps, docs/study.md).
     """
     return DilemmaRunConfig(
@@ -268,11 +268,13 @@ def study(cfg: DilemmaStudyConfig) -> StageResult:
         if row["method"] not in ("+DILEMMA", "+DILEMMA ↑"):
             row["md_acc"] = "-"
     sizes = "--quick true" if cfg.quick else f"--steps {steps} --batch {cfg.batch} --train_samples {train_samples}"
+    if cfg.pos_embed != "learned":
+        sizes += f" --pos_embed {cfg.pos_embed}"
     table = markdown_table(merged, ["method", "budget", "steps", "images", "train_s", "step_cost_ratio", "knn",
                                     "linear", "md_acc", "seeds"])
     summary = (
         "# DILEMMA on Fashion-MNIST: a small study\n\n"
-        f"Small ViT (4 blocks, width 96, 4 heads, 28 px, patch 4: 49 tokens, learned positions), dense runs "
+        f"Small ViT (4 blocks, width 96, 4 heads, 28 px, patch 4: 49 tokens, {cfg.pos_embed} positions), dense runs "
         f"{steps} steps of batch {cfg.batch} ({steps * cfg.batch} images, {steps * cfg.batch / 60000:.2f} "
         "epochs), light augmentation (crop scale 0.3-1, flip, colour jitter without hue, grayscale, solarize), "
         "AdamW lr 1e-3. +Sparsity and +DILEMMA (MoCo v3) use the random schedule (0/40/55/65 % dropped, batch "
