@@ -20,11 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from sparse_core.config import parse_config
-from sparse_core.engine import Trainer
-from sparse_core.engine.seeding import seeded
+from vidrop.cli.train import build_trainer
 from vidrop.config import CONFIG_DIR, ViDROPConfig
-from vidrop.data.build import build_dataset
-from vidrop.data.views import MultiClipViews
 from vidrop.task import ViDROPTask
 
 
@@ -57,12 +54,9 @@ def main(argv: list[str]) -> None:
     cfg = parse_config(ViDROPConfig, ["--config", "tiny", "--train.out_dir", f"runs/vidrop_collapse_{steps}",
                                       "--train.max_steps", str(steps), "--train.resume", "none", *argv[1:]],
                        config_dir=CONFIG_DIR)
-    dataset = build_dataset(cfg.data, MultiClipViews(cfg.views))
-    with seeded(cfg.train.seed):
-        task = ViDROPTask(cfg, steps_per_epoch=len(dataset) // cfg.train.batch_size)
-    glob = torch.stack([dataset[i]["global"] for i in range(64)])
-    probe(task, glob, "init")
-    trainer = Trainer(task, dataset, cfg.train, cfg.optim, config=cfg)
+    trainer = build_trainer(cfg)
+    glob = torch.stack([trainer.dataset[i]["global"] for i in range(64)])
+    probe(trainer.unwrapped, glob, "init")
     trainer.fit()
     probe(trainer.unwrapped, glob, f"step {steps}")
 

@@ -21,7 +21,7 @@ from vidrop.data.build import build_dataset
 from vidrop.data.views import MultiClipViews
 from vidrop.task import ViDROPTask
 
-__all__ = ["main", "train"]
+__all__ = ["build_trainer", "main", "train"]
 
 log = logging.getLogger("vidrop")
 
@@ -32,14 +32,18 @@ def train(cfg: ViDROPConfig) -> dict[str, Any]:
     Returns:
         the engine's summary (steps, metrics, checkpoint, time) plus ``"backbone"``, the exported path.
     """
+    return fit_and_export(build_trainer(cfg), lambda t: t.teacher_encoder, "teacher_backbone.safetensors",
+                          {"model": "vidrop.ViDROPEncoder (EMA teacher)"}, key="backbone")
+
+
+def build_trainer(cfg: ViDROPConfig) -> Trainer:
+    """The dataset, the seeded task and the engine's Trainer of ``cfg``, before any step (``train`` fits it)."""
     dataset = build_dataset(cfg.data, MultiClipViews(cfg.views))
     with seeded(cfg.train.seed):  # --train.seed covers the model's initialisation
         # the Trainer gives it the run length (Task.setup) and the per-step randomness; an epoch counts the
         # last-layer freeze (head.freeze_last_layer_epochs)
         task = ViDROPTask(cfg, steps_per_epoch=len(dataset) // cfg.train.batch_size)
-    trainer = Trainer(task, dataset, cfg.train, cfg.optim, config=cfg)
-    return fit_and_export(trainer, lambda t: t.teacher_encoder, "teacher_backbone.safetensors",
-                          {"model": "vidrop.ViDROPEncoder (EMA teacher)"}, key="backbone")
+    return Trainer(task, dataset, cfg.train, cfg.optim, config=cfg)
 
 
 def _train_and_log(cfg: ViDROPConfig) -> None:
