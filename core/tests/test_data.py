@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import logging
 from pathlib import Path
 
@@ -28,6 +27,7 @@ from sparse_core.data import (
     two_view_transform,
 )
 from sparse_core.data.fashion_mnist import DEFAULT_ROOT, is_available
+from sparse_core.testing import write_idx
 
 
 def _write_png(path: Path, value: int, size: int = 12) -> None:
@@ -181,20 +181,14 @@ def test_two_view_dataset_propagates_skips(image_root: Path) -> None:
     assert batch["views"][0].shape == (6, 3, 8, 8)
 
 
-def _write_idx(path: Path, arr: np.ndarray, gz: bool) -> None:
-    header = bytes([0, 0, 0x08, arr.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in arr.shape)
-    data = header + arr.astype(np.uint8).tobytes()
-    path.write_bytes(gzip.compress(data) if gz else data)
-
-
 @pytest.mark.parametrize("gz", [True, False])
 def test_fashion_mnist_idx_reader(tmp_path: Path, gz: bool) -> None:
     rng = np.random.default_rng(0)
     imgs = rng.integers(0, 256, (5, 28, 28), dtype=np.uint8)
     labels = np.array([3, 1, 4, 1, 5], np.uint8)
     sfx = ".gz" if gz else ""
-    _write_idx(tmp_path / f"t10k-images-idx3-ubyte{sfx}", imgs, gz)
-    _write_idx(tmp_path / f"t10k-labels-idx1-ubyte{sfx}", labels, gz)
+    write_idx(tmp_path / f"t10k-images-idx3-ubyte{sfx}", imgs, gz)
+    write_idx(tmp_path / f"t10k-labels-idx1-ubyte{sfx}", labels, gz)
     ds = FashionMNIST(tmp_path, split="test")
     assert len(ds) == 5
     x = ds[2]
@@ -203,8 +197,8 @@ def test_fashion_mnist_idx_reader(tmp_path: Path, gz: bool) -> None:
     x3 = FashionMNIST(tmp_path, split="test", channels=3)[2]["image"]
     assert x3.shape == (3, 28, 28) and torch.equal(x3[0], x3[2])
     assert not is_available(tmp_path)  # the test split alone is not enough
-    _write_idx(tmp_path / f"train-images-idx3-ubyte{sfx}", imgs, gz)
-    _write_idx(tmp_path / f"train-labels-idx1-ubyte{sfx}", labels, gz)
+    write_idx(tmp_path / f"train-images-idx3-ubyte{sfx}", imgs, gz)
+    write_idx(tmp_path / f"train-labels-idx1-ubyte{sfx}", labels, gz)
     assert is_available(tmp_path) and not is_available(tmp_path / "absent")
     (tmp_path / f"train-images-idx3-ubyte{sfx}").unlink()
     with pytest.raises(

@@ -11,6 +11,8 @@
   use or skip it; every CLI that reads data is tested over it.
 * :func:`assert_cli_refuses` / :func:`assert_config_refuses` check that a bad value is refused with a
   message naming its key (exit 2 with one line on stderr; a ConfigError from the dataclass).
+* :func:`write_fashion_mnist` writes a small Fashion-MNIST-format folder (class-dependent images) for tests
+  of the sources built on it (:class:`~sparse_core.data.video.MovingFashion`).
 * :func:`torch_threads` pins torch's intra-op thread count for a block and restores it.
 """
 
@@ -23,10 +25,11 @@ from sparse_core.testing.checks import (
 )
 from sparse_core.testing.config_errors import assert_cli_refuses, assert_config_refuses
 from sparse_core.testing.distributed import free_port, run_distributed
+from sparse_core.testing.fixtures import write_fashion_mnist, write_idx
 from sparse_core.testing.scripts import ScriptRun, call_main, call_script, console_scripts
 from sparse_core.testing.threads import torch_threads
 
 __all__ = ["UNKNOWN_KEY", "ScriptRun", "assert_cli_refuses", "assert_config_refuses",
            "assert_kill_and_resume_is_exact", "assert_rejects_unknown_key", "assert_seed_decides_weights",
            "assert_study_has_common_shape", "call_main", "call_script", "console_scripts", "free_port",
-           "run_distributed", "torch_threads"]
+           "run_distributed", "torch_threads", "write_fashion_mnist", "write_idx"]

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sparse_core.config import ConfigError
+from sparse_core.data.video.moving_objects import LABEL_KINDS, MovingFashion
 from sparse_core.data.video.procedural import MOTION_SHAPES, MOTIONS
-from sparse_core.validation import check_int
+from sparse_core.validation import check_choice, check_int
 
-__all__ = ["VideoDataConfig"]
+__all__ = ["VideoDataConfig", "moving_fashion"]
 
 
 @dataclass
@@ -44,6 +45,14 @@ class VideoDataConfig:
     """motion_shapes: appearance redrawn every this many frames (>= 0; 0: one appearance per video)."""
     num_shots: int = 3
     """shot_shapes: shots per video (2 to 4), each of ``num_frames // num_shots`` frames."""
+    max_objects: int = 3
+    """moving_fashion: garments per video, uniform in 1..max_objects (>= 1; Moving MNIST uses 2)."""
+    num_directions: int = 8
+    """moving_fashion: motion classes, the main garment's heading at frame 0 (>= 1)."""
+    garments_root: str | None = None
+    """moving_fashion: Fashion-MNIST folder (None: ``$SPARSE_SSL_FASHION_MNIST`` or Debian's install path)."""
+    label_kind: str = "content"
+    """moving_fashion: what a video's label is: ``'content'`` (main garment's class) or ``'motion'``."""
 
     def __post_init__(self) -> None:
         """Refuse out-of-range counts and sizes, naming the ``data.*`` key (ConfigError on the first bad field)."""
@@ -55,6 +64,26 @@ class VideoDataConfig:
         check_int("data.num_shapes", self.num_shapes, 1)
         check_int("data.segment_frames", self.segment_frames, 0)
         check_int("data.num_shots", self.num_shots, 2, high=len(MOTION_SHAPES))
+        check_int("data.max_objects", self.max_objects, 1)
+        check_int("data.num_directions", self.num_directions, 1)
+        check_choice("data.label_kind", self.label_kind, LABEL_KINDS)
         if self.num_frames and self.num_frames < self.num_shots:
             raise ConfigError(f"data.num_frames: {self.num_frames} frames cannot hold data.num_shots = "
                               f"{self.num_shots} shots")
+
+
+def moving_fashion(cfg: VideoDataConfig, split: str = "train", num_videos: int | None = None,
+                   seed_offset: int = 0, label_kind: str | None = None) -> MovingFashion:
+    """The :class:`~sparse_core.data.video.moving_objects.MovingFashion` videos that ``cfg`` describes.
+
+    Args:
+        cfg: ``num_videos``, ``num_frames``, ``image_size``, ``seed``, ``max_objects``, ``num_directions``,
+            ``label_kind`` and ``garments_root`` (the Fashion-MNIST folder; None: the default one).
+        split: ``"train"`` (garments of Fashion-MNIST's training images) or ``"test"`` (unseen garments).
+        num_videos: overrides ``cfg.num_videos``.
+        seed_offset: added to ``cfg.seed``.
+        label_kind: overrides ``cfg.label_kind``.
+    """
+    return MovingFashion(cfg.num_videos if num_videos is None else num_videos, cfg.num_frames or 20,
+                         cfg.image_size, cfg.seed + seed_offset, split, 1, cfg.max_objects,  # type: ignore[arg-type]
+                         cfg.num_directions, label_kind=label_kind or cfg.label_kind, root=cfg.garments_root)
