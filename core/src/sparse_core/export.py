@@ -27,6 +27,7 @@ from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
 from sparse_core.data.errors import MissingFileError, UntrustedPickleError, WeightsFileError
+from sparse_core.filemode import set_open_mode
 
 _TORCH_SUFFIXES = (".pt", ".pth", ".bin", ".ckpt")
 TEMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
@@ -83,6 +84,8 @@ def save_weights(
 ) -> Path:
     """Write weights to a safetensors file (atomic: written to a temp file, then renamed).
 
+    The file gets the mode ``open()`` would give it (``0o666`` less the umask), like ``config.yaml``.
+
     Args:
         model_or_state_dict: A module (its ``state_dict()``, DDP/compile ``module.`` wrappers are not
             unwrapped: pass the inner module) or a mapping name -> tensor.
@@ -112,6 +115,7 @@ def save_weights(
     tmp = _temp_beside(path)
     try:
         save_file(tensors, tmp, metadata=meta)
+        set_open_mode(tmp)  # mkstemp's 0600 -> what open() gives (0644 under umask 022), like config.yaml
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

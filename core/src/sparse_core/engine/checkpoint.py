@@ -21,6 +21,7 @@ from typing import Any
 import torch
 
 from ..config import ConfigError
+from ..filemode import set_open_mode
 
 __all__ = ["save_checkpoint", "load_checkpoint", "latest_checkpoint", "list_checkpoints", "prune_checkpoints",
            "load_latest_checkpoint", "remove_stale_temp_files", "CheckpointError", "TEMP_PREFIX",
@@ -71,7 +72,8 @@ def save_checkpoint(state: dict[str, Any], ckpt_dir: str | Path, step: int, keep
     """Write ``state`` to ``ckpt_dir/ckpt_<step>.pt`` atomically and delete all but the ``keep_last`` newest.
 
     A crash at any moment leaves either the previous set of checkpoints or the new one, never a partial file
-    under a checkpoint name.
+    under a checkpoint name. The file gets the mode ``open()`` would give it (``0o666`` less the umask), as
+    ``config.yaml`` and the rest of the run folder do.
 
     Args:
         state: what to save (tensors, plain containers and numbers: loadable with ``weights_only=True``).
@@ -85,6 +87,7 @@ def save_checkpoint(state: dict[str, Any], ckpt_dir: str | Path, step: int, keep
     final = checkpoint_path(ckpt_dir, step)
     fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=ckpt_dir)
     try:
+        set_open_mode(fd)  # mkstemp's 0600 -> what open() gives (0644 under umask 022), like config.yaml
         with os.fdopen(fd, "wb") as f:
             torch.save(state, f)
             f.flush()
