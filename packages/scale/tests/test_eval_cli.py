@@ -11,7 +11,7 @@ import pytest
 from scale_video.cli.evaluate import main as eval_main
 from scale_video.cli.train import main as train_main
 from scale_video.data import FeatureBank, synthetic_bank
-from scale_video.probes import PROBES
+from scale_video.probes import LOW_SHOT_PROBES, PROBES
 from sparse_core.features import FeatureStoreWriter
 
 
@@ -51,6 +51,8 @@ def test_train_then_eval_from_stores(tmp_path: Path) -> None:
     assert set(res) == set(PROBES)
     for name in set(PROBES) - {"lowshot"}:
         assert 0.0 <= res[name] <= 100.0, name
+    assert set(res["lowshot"]) == {"fraction", *LOW_SHOT_PROBES}  # the five rows of Table 4.7
+    assert res["lowshot"]["fraction"] == 0.5 and all(0.0 <= res["lowshot"][k] <= 100.0 for k in LOW_SHOT_PROBES)
     assert res["knn"] > 100 / 4 + 20  # the synthetic classes are separable by their mean direction
     assert (out / "results.md").is_file()
 
@@ -124,3 +126,23 @@ def test_finetune_head_sees_each_views_frozen_feature_and_the_set_token() -> Non
     feats, boxes = torch.randn(4, 5, 8), torch.rand(4, 5, 6)
     w, b = clf.head.weight[:, :8], clf.head.bias
     torch.testing.assert_close(clf(feats, boxes), feats.mean(1) @ w.t() + b)
+
+
+def test_low_shot_probes_train_on_the_subset_only() -> None:
+    """lowshot's nonlinear rows are the full-data probes run on the class-balanced subset's bank."""
+    from scale_video.model import PredictorConfig, SCALEPredictor
+    from scale_video.probes import ProbeConfig, run_probes
+    from sparse_core.eval import low_shot_indices
+
+    train, test = synthetic_bank(40, num_clips=4, dim=8, seed=0), synthetic_bank(16, num_clips=4, dim=8, seed=1)
+    pred = SCALEPredictor(8, PredictorConfig(hidden_dim=16, num_heads=2, head_dim=8))
+    cfg = ProbeConfig(probes=["lowshot"], low_shot_probes=["mlp", "scale_ft"], low_shot_fraction=0.25,
+                      ft_epochs=2, ft_batch_size=4)
+    low = run_probes(pred, train, test, cfg)["lowshot"]
+    assert set(low) == {"fraction", "mlp", "scale_ft"}
+    sub = train.select(low_shot_indices(train.label, fraction=0.25, seed=0))
+    assert sub.label.bincount().tolist() == [3, 3, 3, 3]  # a quarter of each class of 10, rounded half up
+    full = run_probes(pred, sub, test, ProbeConfig(probes=["mlp", "scale_ft"], ft_epochs=2, ft_batch_size=4))
+    assert low["mlp"] == pytest.approx(full["mlp"]) and low["scale_ft"] == pytest.approx(full["scale_ft"])
+    with pytest.raises(ValueError, match="low_shot_probes"):
+        ProbeConfig(low_shot_probes=["knn"])

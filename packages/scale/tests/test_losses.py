@@ -82,7 +82,8 @@ def test_draw_is_a_function_of_the_generator() -> None:
 
 
 @pytest.mark.parametrize(("k", "ratio", "expected"),
-                         [(8, 0.25, 2), (8, 0.2, 2), (4, 0.25, 1), (2, 0.9, 1), (8, 0.0, 0)])
+                         [(8, 0.25, 2), (8, 0.2, 2), (8, 0.3, 2), (8, 0.32, 3), (4, 0.25, 1), (2, 0.9, 1),
+                          (8, 0.0, 0), (8, 0.01, 1), (16, 0.25, 4)])
 def test_num_masked(k: int, ratio: float, expected: int) -> None:
     assert num_masked(k, ratio) == expected
 

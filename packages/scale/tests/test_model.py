@@ -46,6 +46,18 @@ def test_boxes_change_the_output_and_order_does_not_matter() -> None:
     assert not torch.allclose(m(f, b.flip(-1))[0], cls)
 
 
+def test_heads_are_three_layer_mlps_without_batch_norm() -> None:
+    """Thesis sec. 4.3.1: "a three-layer MLP (without batch normalization) for the contrastive heads"."""
+    from torch import nn
+
+    h = SCALEHeads(12, 32, 16)
+    for head in (h.mcm_pred, h.mcm_target, h.set_proj):
+        kinds = [type(m) for m in head.modules() if not list(m.children())]
+        assert kinds.count(nn.Linear) == 3 and not any(issubclass(k, nn.modules.batchnorm._BatchNorm) for k in kinds)
+    assert PredictorConfig().head_layers == 3
+    assert sum(isinstance(m, nn.Linear) for m in SCALEHeads(12, 32, 16, num_layers=2).set_proj.modules()) == 2
+
+
 def test_heads_shapes() -> None:
     h = SCALEHeads(12, 32, 16)
     assert h.mcm_pred(torch.randn(2, 3, 32)).shape == (2, 3, 16)

@@ -19,7 +19,7 @@ import numpy as np
 __all__ = ["BOX_DIM", "Crop", "normalise_box", "uniform_grid_crops"]
 
 BOX_DIM = 6
-"""Length of a normalised box (eq. 4.5)."""
+"""Length of a normalised box (eq. 4.5): ``X/H, Y/W, Q/T, (X + H_i)/H, (Y + W_i)/W, (Q + T_i)/T``."""
 
 
 @dataclass(frozen=True)

@@ -115,18 +115,22 @@ class ClipSamplingConfig:
 
 @dataclass
 class ExtractDataConfig(VideoDataConfig):
-    """Videos to extract from: core's procedural ``motion_shapes`` / ``shot_shapes`` or a ``folder`` of files."""
+    """Videos to extract from: core's generated ``motion_shapes`` / ``shot_shapes`` / ``moving_fashion`` videos or a
+    ``folder`` of files."""
 
     source: str = "motion_shapes"
     """'motion_shapes' (procedural recognition videos of sparse-core), 'shot_shapes' (sparse-core's multi-shot
-    videos, label = how many distinct shape kinds the shots show: an LVU-like whole-video question) or
-    'folder' (``root/<class>/<video>``, a flat folder or a list file, see sparse_core.data.video.list_videos)."""
+    videos, label = how many distinct shape kinds the shots show: an LVU-like whole-video question),
+    'moving_fashion' (sparse-core's Moving-MNIST-style videos of 1 to data.max_objects Fashion-MNIST garments;
+    label = data.label_kind of the main garment: 'content' its class, 'motion' its heading; the evaluation
+    videos show unseen garments) or 'folder' (``root/<class>/<video>``, a flat folder or a list file, see
+    sparse_core.data.video.list_videos)."""
     val_root: str | None = None
     """folder: the evaluation split (for the val_eval store)."""
     val_num_videos: int = 128
-    """motion_shapes / shot_shapes: videos of the evaluation split."""
+    """Generated sources: videos of the evaluation split."""
     val_seed_offset: int = 1000
-    """motion_shapes / shot_shapes: the evaluation split is rendered with seed + this (disjoint from training)."""
+    """Generated sources: the evaluation split is rendered with seed + this (disjoint from training)."""
     layout: str = "auto"
     """folder: 'auto', 'classes' or 'flat' (list_videos)."""
     frame_folders: bool = False

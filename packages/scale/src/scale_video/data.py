@@ -14,6 +14,8 @@ import torch
 from torch import Tensor
 from torch.utils.data import Dataset
 
+from scale_video.boxes import BOX_DIM
+
 __all__ = ["FeatureBank", "IndexDataset", "synthetic_bank"]
 
 FIELDS = ("feats", "boxes", "label", "video")
@@ -42,8 +44,8 @@ class FeatureBank:
             ValueError: shapes that do not match.
         """
         n, s = self.feats.shape[:2]
-        if self.boxes.shape != (n, s, 6):
-            raise ValueError(f"boxes must have shape {(n, s, 6)}, got {tuple(self.boxes.shape)}")
+        if self.boxes.shape != (n, s, BOX_DIM):
+            raise ValueError(f"boxes must have shape {(n, s, BOX_DIM)}, got {tuple(self.boxes.shape)}")
         if self.label.shape != (n,) or self.video.shape != (n,):
             raise ValueError("label and video must hold one entry per sample")
 
@@ -76,6 +78,15 @@ class FeatureBank:
         if self.device == device:
             return self
         return FeatureBank(*(getattr(self, f).to(device) for f in FIELDS))
+
+    def select(self, index: Tensor) -> FeatureBank:
+        """The bank of rows ``index`` only (e.g. a low-shot subset of the training videos).
+
+        Shape:
+            index: (b,) -> a bank of b samples.
+        """
+        index = index.to(self.device)
+        return FeatureBank(*(getattr(self, f)[index] for f in FIELDS))
 
     def take(self, index: Tensor) -> tuple[Tensor, Tensor]:
         """Features and boxes of rows ``index`` (a gather on the bank's device).

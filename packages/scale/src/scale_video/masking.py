@@ -8,18 +8,18 @@ Thesis sec. 4.2.3: "we sample 2 x K clips. We divide the clips into two sets ran
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
-from sparse_core.masking import num_keep
-
 __all__ = ["ClipDraw", "draw_clips", "num_masked", "split_sets"]
 
 
 def num_masked(set_size: int, mask_ratio: float) -> int:
-    """Masked clips per set: ``floor(mask_ratio * K + 0.5)`` clamped to ``[0, K - 1]`` (one clip stays visible).
+    """Masked clips per set: ``mask_ratio * K`` rounded half up, at least 1 when ``mask_ratio > 0`` and at most
+    ``K - 1`` (one clip of each set stays visible); 0 when ``mask_ratio == 0``.
 
     Args:
         set_size: K, clips per set.
@@ -29,7 +29,8 @@ def num_masked(set_size: int, mask_ratio: float) -> int:
         raise ValueError(f"mask_ratio must be in [0, 1), got {mask_ratio}")
     if mask_ratio == 0.0:
         return 0
-    return min(num_keep(set_size, mask_ratio), set_size - 1)
+    masked = math.floor(mask_ratio * set_size + 0.5)
+    return min(max(masked, 1), set_size - 1)
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,8 @@ Thesis sec. 4.2.3 (Fig. 4.1): each clip embedding ``C_i`` (masked ones replaced 
 linearly projected, added to the MLP embedding ``P_i`` of its normalised box (eq. 4.5) and fed with a
 learnable CLS token to a transformer; the outputs are the per-clip predictions ``Chat_i`` and the set summary
 ``CLS``. Sizes the thesis leaves open are the public SCALE code's defaults (hidden 256, 2 layers, 8 heads,
-MLP ratio 2, dropout 0.1, heads of dim 128), named in :class:`PredictorConfig`.
+MLP ratio 2, dropout 0.1, heads of dim 128), named in :class:`PredictorConfig`; the contrastive heads are
+three-layer MLPs without batch normalisation (sec. 4.3.1).
 """
 
 from __future__ import annotations
@@ -16,12 +17,10 @@ from timm.layers import Mlp
 from timm.models.vision_transformer import Block
 from torch import Tensor, nn
 
+from scale_video.boxes import BOX_DIM
 from sparse_core.heads import MLPHead
 
-__all__ = ["BOX_DIM", "PredictorConfig", "SCALEHeads", "SCALEPredictor"]
-
-BOX_DIM = 6
-"""Width of a normalised box (eq. 4.5): x0/H, y0/W, t0/T, x1/H, y1/W, t1/T."""
+__all__ = ["PredictorConfig", "SCALEHeads", "SCALEPredictor"]
 
 
 @dataclass
@@ -40,6 +39,9 @@ class PredictorConfig:
     """Dropout on attention weights and block outputs (public SCALE code: 0.1)."""
     head_dim: int = 128
     """Output width of the MCM and SET projection MLPs of eq. 4.1 (public SCALE code: 128)."""
+    head_layers: int = 3
+    """Linear layers of each contrastive head (thesis sec. 4.3.1: "a three-layer MLP (without batch
+    normalization) for the contrastive heads")."""
 
     def __post_init__(self) -> None:
         """Refuse sizes the transformer cannot use.
@@ -47,7 +49,7 @@ class PredictorConfig:
         Raises:
             ValueError: a non-positive size or a width not divisible by the heads.
         """
-        for name in ("hidden_dim", "depth", "num_heads", "head_dim"):
+        for name in ("hidden_dim", "depth", "num_heads", "head_dim", "head_layers"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"model.{name} must be >= 1, got {getattr(self, name)}")
         if self.hidden_dim % self.num_heads:
@@ -126,20 +128,22 @@ class SCALEHeads(nn.Module):
 
     ``mcm_pred`` maps predictor outputs and ``mcm_target`` maps frozen clip features (the "original unmasked
     clip representation after an MLP projection", sec. 4.2.3) to the MCM space; ``set_proj`` maps both
-    sets' CLS outputs to the SET space (one MLP, as the two sets play the same role). Each is a 2-layer MLP
-    (:class:`sparse_core.heads.MLPHead` without normalisation).
+    sets' CLS outputs to the SET space (one MLP, as the two sets play the same role). Each is an MLP of
+    ``num_layers`` linears with ReLU between them and no normalisation (:class:`sparse_core.heads.MLPHead`,
+    ``norm="none"``); thesis sec. 4.3.1: three layers, without batch normalisation.
 
     Args:
         in_dim: width D of the frozen features.
-        hidden_dim: width H of the predictor.
+        hidden_dim: width H of the predictor (also the heads' hidden width).
         out_dim: projection width (public SCALE code: 128).
+        num_layers: linear layers per head (thesis: 3).
 
     Shape:
         (..., H) or (..., D) -> (..., out_dim).
     """
 
-    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int = 128) -> None:
+    def __init__(self, in_dim: int, hidden_dim: int, out_dim: int = 128, num_layers: int = 3) -> None:
         super().__init__()
-        self.mcm_pred = MLPHead(hidden_dim, hidden_dim, out_dim, num_layers=2, norm="none")
-        self.mcm_target = MLPHead(in_dim, hidden_dim, out_dim, num_layers=2, norm="none")
-        self.set_proj = MLPHead(hidden_dim, hidden_dim, out_dim, num_layers=2, norm="none")
+        self.mcm_pred = MLPHead(hidden_dim, hidden_dim, out_dim, num_layers=num_layers, norm="none")
+        self.mcm_target = MLPHead(in_dim, hidden_dim, out_dim, num_layers=num_layers, norm="none")
+        self.set_proj = MLPHead(hidden_dim, hidden_dim, out_dim, num_layers=num_layers, norm="none")

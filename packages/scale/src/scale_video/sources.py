@@ -1,4 +1,5 @@
-"""Where extraction reads videos from: core's procedural :class:`MotionShapes` / :class:`ShotShapes` or files.
+"""Where extraction reads videos from: core's generated videos (:class:`MotionShapes`, :class:`ShotShapes`,
+:class:`MovingFashion`) or files.
 
 Both go through core's video data layer (:func:`~sparse_core.data.video.list_videos`,
 :func:`~sparse_core.data.video.read_video`); a source only adds names and labels and hands the decoder the
@@ -15,11 +16,12 @@ from torch import Tensor
 
 from scale_video.config import ExtractDataConfig
 from sparse_core.config import ConfigError
-from sparse_core.data.video import FrameSampler, MotionShapes, ShotShapes, list_videos, read_video
+from sparse_core.data.video import (FrameSampler, MotionShapes, MovingFashion, ShotShapes, list_videos, moving_fashion,
+                                    read_video)
 
 __all__ = ["VideoSource", "ProceduralSource", "FolderSource", "build_source", "SOURCES"]
 
-SOURCES = ("motion_shapes", "shot_shapes", "folder")
+SOURCES = ("motion_shapes", "shot_shapes", "moving_fashion", "folder")
 
 
 class VideoSource(Protocol):
@@ -45,20 +47,26 @@ class VideoSource(Protocol):
 
 
 class ProceduralSource:
-    """Core's procedural videos: :class:`~sparse_core.data.video.MotionShapes` (label = motion class) or
-    :class:`~sparse_core.data.video.ShotShapes` (label = a question about all shots)."""
+    """Core's generated videos: :class:`~sparse_core.data.video.MotionShapes` (label = motion class),
+    :class:`~sparse_core.data.video.ShotShapes` (label = a question about all shots) or
+    :class:`~sparse_core.data.video.MovingFashion` (label = the main garment's class or its heading)."""
 
-    def __init__(self, videos: MotionShapes | ShotShapes) -> None:
+    def __init__(self, videos: MotionShapes | ShotShapes | MovingFashion) -> None:
         self.videos = videos
-        self.classes = list(videos.classes)
-        self.kind = "shot_shapes" if isinstance(videos, ShotShapes) else "motion_shapes"
+        if isinstance(videos, MovingFashion):
+            self.kind = f"moving_fashion_{videos.split}"
+            self.classes = (list(videos.classes) if videos.label_kind == "content"
+                            else [f"heading_{k}" for k in range(videos.num_directions)])
+        else:
+            self.kind = "shot_shapes" if isinstance(videos, ShotShapes) else "motion_shapes"
+            self.classes = list(videos.classes)
 
     def __len__(self) -> int:
         """Number of videos."""
         return len(self.videos)
 
     def name(self, index: int) -> str:
-        """``motion_shapes[<index>]`` / ``shot_shapes[<index>]``."""
+        """``motion_shapes[<index>]``, ``shot_shapes[<index>]``, ``moving_fashion_train[<index>]`` / ``_test``."""
         return f"{self.kind}[{index}]"
 
     def label(self, index: int) -> int:
@@ -101,6 +109,9 @@ class FolderSource:
 def build_source(cfg: ExtractDataConfig, split: str) -> VideoSource:
     """The training (``split="train"``) or evaluation (``"val"``) videos of ``cfg``.
 
+    ``moving_fashion``'s evaluation videos are core's ``split="test"``: their garments are Fashion-MNIST test
+    images, never seen in training.
+
     Raises:
         ConfigError: an unknown source, or a folder source without the split's root.
         DatasetError: the folder has no videos.
@@ -114,6 +125,11 @@ def build_source(cfg: ExtractDataConfig, split: str) -> VideoSource:
     if cfg.source == "shot_shapes":
         return ProceduralSource(ShotShapes(num, num_shots=cfg.num_shots, shot_frames=cfg.num_frames // cfg.num_shots,
                                            image_size=cfg.image_size, seed=seed))
+    if cfg.source == "moving_fashion":
+        if train:
+            return ProceduralSource(moving_fashion(cfg, "train"))
+        return ProceduralSource(moving_fashion(cfg, "test", num_videos=cfg.val_num_videos,
+                                               seed_offset=cfg.val_seed_offset))
     if cfg.source == "folder":
         root, key = (cfg.root, "data.root") if train else (cfg.val_root, "data.val_root")
         if root is None:

@@ -71,7 +71,8 @@ class SCALETask(Task):
                              f"stored clips per sample, the bank has {bank.num_clips}")
         self.bank = bank
         self.predictor = SCALEPredictor(bank.dim, self.model_cfg)
-        self.heads = SCALEHeads(bank.dim, self.model_cfg.hidden_dim, self.model_cfg.head_dim)
+        self.heads = SCALEHeads(bank.dim, self.model_cfg.hidden_dim, self.model_cfg.head_dim,
+                                self.model_cfg.head_layers)
 
     def find_unused_parameters(self, step: int) -> bool:
         """The heads of a disabled loss get no gradient."""
