@@ -134,7 +134,7 @@ def test_cli_fit_encode_decode_psnr_skips_corrupt(tmp_path: Path, capsys: pytest
     assert res["clusters"] == 32 and cb_path.is_file()
     res = compress.run(["encode", "--codebook", str(cb_path), "--src", str(src), "--dst", str(tmp_path / "codes")])
     assert res["encoded"] == 4 and res["skipped"] == 1
-    assert res["compression_factor"] == 8 * 8 * 3  # uint8 indices for 32 clusters
+    assert res["factor_vs_raw_rgb"] == 8 * 8 * 3  # uint8 indices for 32 clusters, 40 x 40 frames: no crop
     code_file = tmp_path / "codes" / good.parent.name / f"{good.stem}.npy"
     assert code_file.is_file() and (tmp_path / "codes" / "codebook.npz").is_file()
     res = compress.run(["decode", "--codebook", str(cb_path), "--codes", str(code_file),

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = ["psnr", "ssim"]
+__all__ = ["psnr", "psnr_from_mse", "ssim"]
 
 
 def psnr(
@@ -40,6 +40,21 @@ def psnr(
     """
     sq = (pred.double() - target.double()) ** 2
     mse = sq.mean() if dim is None else sq.mean(dim=dim)
+    return psnr_from_mse(mse, data_range, min_mse)
+
+
+def psnr_from_mse(mse: Tensor | float, data_range: float = 1.0, min_mse: float = 1e-20) -> Tensor:
+    """:func:`psnr` of a mean squared error already accumulated (e.g. over a video streamed in chunks).
+
+    Args:
+        mse: Mean squared error(s), any shape.
+        data_range: Peak-to-peak range of the signal.
+        min_mse: Lower bound on the MSE, as in :func:`psnr`.
+
+    Returns:
+        ``10 log10(data_range^2 / max(mse, min_mse))`` in dB (computed in float64), float32, ``mse``'s shape.
+    """
+    mse = torch.as_tensor(mse, dtype=torch.float64)
     return (10 * torch.log10(data_range**2 / mse.clamp_min(min_mse))).float()
 
 

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from vidrop.codec.grid import frames_to_patches
+
 __all__ = ["PatchCodebook", "fit_codebook", "import_faiss", "load_codebook", "sample_patches"]
 
 
@@ -104,8 +106,6 @@ def sample_patches(videos: Iterable[np.ndarray], patch_size: int, num_patches: i
     Returns:
         ``(M, p*p*3)`` float32 patches, ``M <= num_patches``.
     """
-    from vidrop.codec.patches import frames_to_patches
-
     rng = np.random.default_rng(seed)
     chunks = [frames_to_patches(v, patch_size).reshape(-1, patch_size * patch_size * 3) for v in videos]
     if not chunks:

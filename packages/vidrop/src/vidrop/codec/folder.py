@@ -1,4 +1,8 @@
-"""Fitting a codebook on, and encoding, a whole ``root/<class>/<video>`` folder (what ``vidrop-compress`` runs)."""
+"""Fitting a codebook on, and encoding, a set of videos (what ``vidrop-compress`` runs).
+
+A source is anything :func:`sparse_core.data.video.list_videos` lists: class folders ``root/<class>/<video>``,
+a flat folder of videos, one video file, or a list file. Codes mirror the source's paths under the output folder.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +20,15 @@ import numpy as np
 from sparse_core.data.errors import DatasetError
 from sparse_core.data.video import list_videos
 from vidrop.codec.codebook import PatchCodebook, fit_codebook
-from vidrop.codec.patches import encode, frames_to_patches
+from vidrop.codec.grid import frames_to_patches
+from vidrop.codec.patches import search_index
+from vidrop.codec.progress import FrameProgress
+from vidrop.codec.sizes import CodeSize
+from vidrop.codec.stream import CHUNK_PIXELS
+from vidrop.codec.video_file import encode_file
 from vidrop.data.io import read_video
 
-__all__ = ["EncodeReport", "fit_folder", "encode_folder"]
+__all__ = ["EncodeReport", "code_path", "fit_folder", "encode_folder", "list_sources"]
 
 log = logging.getLogger("vidrop.codec")
 
@@ -30,14 +39,35 @@ class EncodeReport:
 
     encoded: int = 0
     skipped: list[str] = field(default_factory=list)
-    raw_bytes: int = 0
-    code_bytes: int = 0
+    size: CodeSize = field(default_factory=CodeSize)
     seconds: float = 0.0
 
     @property
     def ratio(self) -> float:
-        """Raw uint8 pixels (of the encoded area) over code bytes."""
-        return self.raw_bytes / max(self.code_bytes, 1)
+        """Raw uint8 RGB bytes of the encoded frames over code bytes (:attr:`CodeSize.factor_vs_raw_rgb`)."""
+        return self.size.factor_vs_raw_rgb
+
+
+def list_sources(src: str | Path) -> list[Path]:
+    """The videos of ``src``: class folders, a flat folder, one video file or a list file (core's listing).
+
+    Raises:
+        DatasetError: ``src`` does not exist or holds no video.
+    """
+    return list_videos(src, layout="auto").paths
+
+
+def code_path(src: str | Path, video: Path, dst: str | Path) -> Path:
+    """Where :func:`encode_folder` writes the codes of ``video``: its path relative to the folder ``src`` (or to a
+    single file's / list file's folder) under ``dst``, with ``.npy``; a video outside that folder goes to
+    ``dst/<stem>.npy``."""
+    src = Path(src)
+    base = src if src.is_dir() else src.parent
+    try:
+        rel = video.resolve().relative_to(base.resolve())
+    except ValueError:
+        rel = Path(video.name)
+    return Path(dst) / rel.with_suffix(".npy")
 
 
 def _atomic_write(path: Path, write: Callable[[Any], None]) -> None:
@@ -75,19 +105,20 @@ def _frames_or_skip(path: Path, max_frames: int | None, patch_size: int, what: s
 def fit_folder(root: str | Path, patch_size: int = 10, num_clusters: int = 65536, patches_per_video: int = 2000,
                max_frames: int | None = 64, niter: int = 20, seed: int = 0, gpu: bool = False,
                skipped: list[str] | None = None) -> PatchCodebook:
-    """Sample ``patches_per_video`` patches from each usable video under ``root`` and fit the codebook.
+    """Sample ``patches_per_video`` patches from each usable video of ``root`` and fit the codebook.
 
     Args:
+        root: Class folders, a flat folder, one video file or a list file (:func:`list_sources`).
         skipped: Filled with the videos that could not be used (unreadable, or smaller than one patch).
 
     Raises:
         DatasetError: No video under ``root`` is usable.
     """
-    items = list_videos(root, layout="classes").items
+    paths = list_sources(root)
     rng = np.random.default_rng(seed)
     skipped = [] if skipped is None else skipped
     chunks = []
-    for path, _label in items:
+    for path in paths:
         frames = _frames_or_skip(path, max_frames, patch_size, "fit", skipped)
         if frames is None:
             continue
@@ -100,34 +131,50 @@ def fit_folder(root: str | Path, patch_size: int = 10, num_clusters: int = 65536
 
 
 def encode_folder(src: str | Path, dst: str | Path, codebook: PatchCodebook, codebook_path: str | Path | None = None,
-                  max_frames: int | None = None) -> EncodeReport:
-    """Encode every video of ``src/<class>/`` to ``dst/<class>/<stem>.npy``; copy the codebook to ``dst``.
+                  max_frames: int | None = None, chunk_pixels: int = CHUNK_PIXELS,
+                  progress: bool | None = None) -> EncodeReport:
+    """Encode every video of ``src`` to ``dst/<its path under src>.npy`` (:func:`code_path`); copy the codebook to
+    ``dst``.
 
+    ``src`` is class folders, a flat folder, one video file or a list file (:func:`list_sources`). Each video is
+    decoded chunk by chunk (memory bounded whatever its length); a progress line counts videos and frames.
     Unusable videos (unreadable, or smaller than one patch) are skipped, logged and listed in the report.
     Every file is written atomically (temporary file + rename), the codebook first, so an interrupted run
     leaves whole code files next to their codebook, never a torn one.
+
+    Args:
+        max_frames: Encode the first ``max_frames`` frames of each video (None: all).
+        chunk_pixels: Pixel budget of one decoded chunk (:class:`~vidrop.codec.stream.VideoStream`).
+        progress: Show the progress line (None: only on a terminal).
 
     Raises:
         DatasetError: No video of ``src`` is usable (nothing is written).
     """
     src, dst = Path(src), Path(dst)
-    items = list_videos(src, layout="classes").items
+    paths = list_sources(src)
     report = EncodeReport()
     t0 = time.perf_counter()
     codebook_written = False
-    for path, _label in items:
-        frames = _frames_or_skip(path, max_frames, codebook.patch_size, "encode", report.skipped)
-        if frames is None:
-            continue
-        if not codebook_written:
-            _write_codebook(dst, codebook, codebook_path)
-            codebook_written = True
-        codes = encode(frames, codebook)
-        _atomic_write(dst / path.parent.name / f"{path.stem}.npy", lambda fh, c=codes: np.save(fh, c))
-        p = codebook.patch_size
-        report.encoded += 1
-        report.raw_bytes += codes.size * p * p * 3
-        report.code_bytes += codes.nbytes
+    index = search_index(codebook)
+    bar = FrameProgress("encode", videos=len(paths), enabled=progress)
+    try:
+        for path in paths:
+            try:
+                codes, size = encode_file(path, codebook, max_frames, chunk_pixels, index, on_chunk=bar.chunk)
+            except Exception as err:  # corrupt, empty, audio-only, smaller than a patch: skip it, keep going
+                log.warning("encode: skipping %s (%s: %s)", path, type(err).__name__, err)
+                report.skipped.append(str(path))
+                continue
+            finally:
+                bar.video_done()
+            if not codebook_written:
+                _write_codebook(dst, codebook, codebook_path)
+                codebook_written = True
+            _atomic_write(code_path(src, path, dst), lambda fh, c=codes: np.save(fh, c))
+            report.encoded += 1
+            report.size += size
+    finally:
+        bar.close()
     report.seconds = time.perf_counter() - t0
     if not report.encoded:
         raise DatasetError(f"no usable video under {src}: all {len(report.skipped)} skipped (unreadable or "
