@@ -5,6 +5,7 @@
     python -m nox -s bench       # benchmarks (CPU, or GPU when present); JSON into bench-results/
     python -m nox -s bench -- --gpu [--dry-run]   # the prepared GPU suite (toy-size CPU dry run)
     python -m nox -s lint build  # ruff + mypy on core; wheels installed one by one into clean envs
+    python -m nox -s accelerate_range   # the engine tests on the lowest and the newest accelerate allowed
 
 torch and torchvision (a 5.5 GB CUDA build from the machine's local mirror) are installed once into
 ``.nox/_torch`` and shared by every session through a ``.pth`` file: the matrix does not repeat it.
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -101,6 +103,35 @@ def integration(session: nox.Session) -> None:
     """All packages installed together: shared demo/bench discovery, cross-package CLIs."""
     _install(session, *PACKAGES)
     session.run("python", "-m", "pytest", "integration_tests", *session.posargs, env=ENV)
+
+
+ENGINE_TESTS = [f"core/tests/{name}.py" for name in (
+    "test_engine", "test_engine_hooks", "test_engine_lr_rules", "test_engine_guards", "test_engine_seeding",
+    "test_engine_resume", "test_engine_distributed", "test_engine_distributed_resume", "test_distributed",
+    "test_engine_accelerate")]
+
+
+def _lowest(requirement: str) -> str:
+    """The lowest version core/pyproject.toml allows for ``requirement`` (its ``>=`` bound)."""
+    text = (ROOT / "core" / "pyproject.toml").read_text()
+    found = re.search(rf'"{re.escape(requirement)}>=([0-9][0-9.]*)', text)
+    if found is None:
+        raise ValueError(f"core/pyproject.toml declares no lower bound for {requirement}")
+    return found.group(1)
+
+
+@nox.session
+@nox.parametrize("accelerate", ["lowest", "newest"])
+def accelerate_range(session: nox.Session, accelerate: str) -> None:
+    """The engine tests (bitwise resume, 2-process equivalence, DDP re-wrap) on accelerate's lowest and newest.
+
+    The chosen accelerate is installed into this session's own venv (ahead of the shared base layer).
+    """
+    _install(session, "core")
+    spec = f"accelerate=={_lowest('accelerate')}" if accelerate == "lowest" else "accelerate"
+    session.install("--quiet", "--no-deps", "--upgrade", "--ignore-installed", spec)
+    session.run("python", "-c", "import accelerate; print('accelerate', accelerate.__version__)")
+    session.run("python", "-m", "pytest", *ENGINE_TESTS, *session.posargs, env=ENV)
 
 
 @nox.session(tags=["lint"])

@@ -12,12 +12,19 @@ an interrupted write, and on auto-resume picks the newest checkpoint that loads 
 ``*.damaged`` with a warning, never deleted) and refuses one written under a different config
 (:mod:`~sparse_core.engine.resume`). A non-finite loss stops the run naming the last checkpoint written
 before the loss began to blow up (:mod:`~sparse_core.engine.divergence`).
+
+Accelerate is used through its public API only (checked on the versions ``nox -s accelerate_range`` installs):
+one ``Accelerator`` per run, DDP options through a ``DistributedDataParallelKwargs`` handler, the run's
+references released with ``Accelerator.free_memory()`` at the end of :meth:`Trainer.fit`. The mixed precision
+is the run's own (:mod:`~sparse_core.engine.precision`), not accelerate's process-wide one, so runs of
+different precisions can follow each other in one process.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -28,6 +35,8 @@ import yaml
 from torch.utils.data import DataLoader, Dataset
 
 from ..config import ConfigError, save_config
+from ..data.errors import DatasetError
+from ..data.probe import probe_dataset
 from .checkpoint import (
     CheckpointError,
     checkpoint_step,
@@ -41,6 +50,7 @@ from .config import OptimConfig, TrainConfig
 from .divergence import DivergenceWatch
 from .metrics import MetricLogger, plot_metrics
 from .optim import build_optimizer, clip_grad_groups, scaled_lr
+from .precision import RunPrecision
 from .randomness import mix_seed, stream_id
 from .resume import check_resume_config, resolved_config
 from .sampler import SeededDataset, StepBatchSampler, StreamState, advance, check_run_batches
@@ -92,18 +102,12 @@ def _is_empty(batch: Any) -> bool:
     return isinstance(batch, Mapping) and not (set(batch) - {"num_skipped"})
 
 
-def _allow_new_precision(precision: str) -> None:
-    """Let a later Trainer in the same process use another mixed precision than the first one.
-
-    Accelerate keeps one process-wide state; a demo running several stages or a test suite builds several
-    Trainers. The accelerator state is reset only when ``precision`` differs; the distributed state
-    (PartialState) is kept.
-    """
-    from accelerate.state import AcceleratorState
-
-    shared = AcceleratorState._shared_state
-    if shared and shared.get("_mixed_precision", precision) != precision:
-        AcceleratorState._reset_state(reset_partial_state=False)
+def _warn_launcher_precision(precision: str) -> None:
+    """``accelerate launch --mixed_precision X`` does not set the run's precision: ``train.precision`` does."""
+    launched = os.environ.get("ACCELERATE_MIXED_PRECISION")
+    if launched and launched.lower() != precision:
+        log.warning("accelerate launch --mixed_precision %s is ignored: this run uses train.precision=%s "
+                    "(set --train.precision)", launched, precision)
 
 
 class Trainer:
@@ -143,10 +147,11 @@ class Trainer:
         from accelerate.utils import DistributedDataParallelKwargs
 
         self.train_cfg, self.optim_cfg = train, optim
-        _allow_new_precision(train.precision)
-        self.accelerator = Accelerator(
-            mixed_precision=train.precision,
-            kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=bool(find_unused_parameters))])
+        _warn_launcher_precision(train.precision)
+        # DDP's options: accelerate reads this handler whenever it wraps the task (see _sync_unused_search)
+        self._ddp_kwargs = DistributedDataParallelKwargs(find_unused_parameters=bool(find_unused_parameters))
+        self.accelerator = Accelerator(mixed_precision="no", kwargs_handlers=[self._ddp_kwargs])
+        self.precision = RunPrecision(train.precision, self.accelerator.device)
         self._find_unused_always = bool(find_unused_parameters)
         if train.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
@@ -184,6 +189,10 @@ class Trainer:
         task.seed, task.accum = train.seed, train.grad_accum  # the owner of per-step randomness (Task.generator)
         task.setup(self.total_steps)
         optimizer = build_optimizer(task, optim, self.base_lr)
+        start = int(resume[1]["step"]) if resume is not None else 0
+        self._ddp_kwargs.find_unused_parameters = self._find_unused_always or bool(
+            task.find_unused_parameters(start))
+        self._torch_optimizer = optimizer
         self.task, self.optimizer = self.accelerator.prepare(task, optimizer)
         self.logger = MetricLogger(self.out_dir, enabled=self.is_main)
         if resume is not None:
@@ -236,12 +245,11 @@ class Trainer:
     # ------------------------------------------------------------------ checkpoints
     def state_dict(self, skips: SkipLog | None = None) -> dict[str, Any]:
         """Everything an exact resume needs (``skips``: the log of every process, default this one's)."""
-        scaler = self.accelerator.scaler
         skips = self.skips if skips is None else skips
         state = {
             "task": self.unwrapped.state_dict(),
             "optimizer": self.optimizer.state_dict(),
-            "scaler": scaler.state_dict() if scaler is not None else {},
+            "scaler": self.precision.state_dict(),
             "step": self.step,
             "stream": {"epoch": self.stream.epoch, "cursor": self.stream.cursor},
             "num_skipped": len(skips),
@@ -280,8 +288,7 @@ class Trainer:
             self.optimizer.load_state_dict(state["optimizer"])
         except (ValueError, KeyError) as err:
             raise CheckpointError(f"{path} does not fit this run's optimizer ({err})") from None
-        if self.accelerator.scaler is not None and state.get("scaler"):
-            self.accelerator.scaler.load_state_dict(state["scaler"])
+        self.precision.load_state_dict(state.get("scaler") or {})
         self.step = int(state["step"])
         if self.step > self.total_steps:
             raise ConfigError(f"{path} is at step {self.step}, past the end of this run ({self.total_steps} "
@@ -371,31 +378,41 @@ class Trainer:
         return lr
 
     def _sync_unused_search(self, step: int) -> None:
-        """Re-wrap DDP when ``task.find_unused_parameters(step)`` changes.
+        """Re-wrap DDP when ``task.find_unused_parameters(step)`` changes (accelerate's public calls only).
 
-        A collective: every process re-wraps at the same step, since the answer is a function of the step.
+        ``Accelerator.free_memory()`` drops accelerate's references to the old wrapper (whose gradient hooks
+        then go with it), and ``Accelerator.prepare`` wraps the task again under the updated
+        ``DistributedDataParallelKwargs`` handler. A collective: every process re-wraps at the same step,
+        since the answer is a function of the step.
+
+        Raises:
+            RuntimeError: the new wrapper does not have the requested setting (an accelerate release that
+                no longer reads the handler it was given when it wraps a model).
         """
         from torch.nn.parallel import DistributedDataParallel as DDP
 
-        old = self.task
-        if self._find_unused_always or not isinstance(old, DDP):
+        if self._find_unused_always or not isinstance(self.task, DDP):
             return
         want = bool(self.unwrapped.find_unused_parameters(step))
-        if want == old.find_unused_parameters:
+        if want == self.task.find_unused_parameters:
             return
-        new = DDP(old.module, device_ids=old.device_ids, output_device=old.output_device,
-                  broadcast_buffers=old.broadcast_buffers, find_unused_parameters=want,
-                  bucket_cap_mb=old.bucket_bytes_cap / 2**20, gradient_as_bucket_view=old.gradient_as_bucket_view)
-        models = self.accelerator._models
-        models[:] = [new if m is old else m for m in models]  # drop the old wrapper (and its gradient hooks)
-        self.task = new
+        module = self.unwrapped
+        self.task = module  # the only other reference to the old wrapper is accelerate's, released next
+        self.accelerator.free_memory()
+        self._ddp_kwargs.find_unused_parameters = want
+        self.task = self.accelerator.prepare(module)
+        if not isinstance(self.task, DDP) or self.task.find_unused_parameters != want:
+            import accelerate
+
+            raise RuntimeError(f"accelerate {accelerate.__version__} did not re-wrap DDP with "
+                               f"find_unused_parameters={want}; sparse_core.engine needs an update")
 
     def _clip(self) -> dict[str, float]:
         """Clip gradient norms (``train.clip_grad`` and the task's group norms); returns the norms."""
         clip = self.train_cfg.clip_grad
         if clip is None and all(g.get("clip_grad") is None for g in self.optimizer.param_groups):
             return {}
-        self.accelerator.unscale_gradients()
+        self.precision.unscale_(self._torch_optimizer)
         return clip_grad_groups(self.optimizer, clip)
 
     def _check_finite(self, loss: torch.Tensor) -> None:
@@ -404,6 +421,17 @@ class Trainer:
             bad = self.accelerator.reduce(bad, reduction="sum")
         if bad.item() > 0:
             raise NonFiniteLossError(self._non_finite_message(loss.detach().float().mean().item()))
+
+    def _check_step_had_data(self, computed: bool, skipped: Sequence[int]) -> None:
+        """Stop (DatasetError, nothing exported) when no process read a usable sample in this optimizer step."""
+        empty = torch.tensor(0.0 if computed else 1.0, device=self.accelerator.device)
+        if self.accelerator.num_processes > 1:
+            empty = self.accelerator.reduce(empty, reduction="sum")
+        if int(empty.item()) == self.accelerator.num_processes:
+            names = SkipLog(self.dataset)
+            names.add(list(skipped))
+            raise DatasetError(f"step {self.step}: every sample of the batch was unreadable ({len(skipped)} skipped, "
+                               f"e.g. {', '.join(names.names()[:3]) or 'unknown'}); training stopped, nothing exported")
 
     def _non_finite_message(self, loss: float) -> str:
         onset = self.watch.onset
@@ -428,6 +456,8 @@ class Trainer:
         if self.is_main and self.config is not None:
             save_config(self.config, self.out_dir / "config.yaml")
         accum = cfg.grad_accum
+        if self.step == 0:
+            probe_dataset(self.dataset)  # a source with no usable sample is refused before the first step
         loader = self._loader()
         bar = tqdm(total=self.total_steps, initial=self.step, disable=not (self.is_main and cfg.progress),
                    unit="step", dynamic_ncols=True, desc=self.out_dir.name)
@@ -437,8 +467,10 @@ class Trainer:
         sums: dict[str, float] = {}
         micro, lr = 0, 0.0
         step_skipped: list[int] = []
+        computed = False
         for batch, skipped in loader:
             if micro == 0:
+                computed = False
                 self._sync_unused_search(self.step)
                 torch.manual_seed(step_seed(cfg.seed, self.step, self.accelerator.process_index))
                 lr = self._set_schedules(self.step)
@@ -447,22 +479,28 @@ class Trainer:
             micro += 1
             sync = micro == accum
             if not _is_empty(batch):
+                computed = True
                 batch = move_to_device(batch, self.accelerator.device)
                 ctx = self.accelerator.no_sync(self.task) if (not sync and accum > 1) else _nullcontext()
-                with ctx, self.accelerator.autocast():
-                    out = self.task(batch, self.step, micro - 1)
+                with ctx:
+                    with self.precision.autocast():
+                        out = self.task(batch, self.step, micro - 1)
                     if "loss" not in out:
                         raise KeyError("Task.training_step must return a dict with a 'loss' entry")
+                    out = self.precision.outputs_to_fp32(out)
                     self._check_finite(out["loss"])
-                    self.accelerator.backward(out["loss"] / accum)
+                    self.precision.backward(out["loss"] / accum)
                 for k, v in out.items():
                     sums[k] = sums.get(k, 0.0) + float(v.detach().float()) / accum
             if not sync:
                 continue
             micro = 0
-            if self.accelerator.sync_gradients:
-                sums.update(self._clip())
-            self.optimizer.step()
+            self._check_step_had_data(computed, step_skipped)
+            sums.update(self._clip())
+            if self.precision.scaler is None:
+                self.optimizer.step()
+            else:  # fp16: the scaler steps the optimizer (or skips the step after an overflow)
+                self.precision.step(self._torch_optimizer)
             self.optimizer.zero_grad(set_to_none=True)
             self.unwrapped.on_after_step(self.step, self.total_steps)
             b = self._sampler.global_batch(self.step)
@@ -482,6 +520,7 @@ class Trainer:
             self.save()
         self.logger.close()
         skips = self._global_skips()
+        self.accelerator.free_memory()  # release accelerate's references to this run (the Trainer keeps its own)
         loss_png = None
         if self.is_main:
             loss_png = plot_metrics(self.out_dir / "metrics.jsonl", self.out_dir / "loss.png")
@@ -494,7 +533,7 @@ class Trainer:
     def _watch(self, sums: Mapping[str, float]) -> None:
         """Feed the step's loss (and shared gradient norm, when clipping computed it) to the divergence watch."""
         values = {k: float(sums[k]) for k in ("loss", "grad_norm") if k in sums}
-        if self.accelerator.scaler is not None and not math.isfinite(values.get("grad_norm", 0.0)):
+        if self.precision.scaler is not None and not math.isfinite(values.get("grad_norm", 0.0)):
             values.pop("grad_norm")  # fp16: an overflowing step is skipped by the scaler, not a blow-up
         self.watch.update(self.step, values)
 
