@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from sparse_core.config import ConfigError, parse_config
 from sparse_core.data.errors import DatasetError
+from sparse_core.preflight import missing_dependency_message, preflight
 
 __all__ = ["CONFIG_ERROR", "LOG_FORMAT", "one_line", "report_config_error", "require_path", "run_cli"]
 
@@ -104,11 +105,16 @@ def run_cli(
         config_dir: folder of shipped YAML configs for ``--config NAME``.
 
     Returns:
-        0 on success, 2 on a configuration or dataset error (one line on stderr), or the int ``run``
-        returned.
+        0 on success, 2 on a configuration or dataset error, an unusable output folder (checked by
+        :func:`~sparse_core.preflight.preflight` before ``run``) or a missing dependency (one line on stderr
+        naming the pip package), or the int ``run`` returned.
     """
     try:
         cfg = parse_config(cls, argv, prog=prog, config_dir=config_dir)
+    except ConfigError as err:
+        return report_config_error(prog, err)
+    try:
+        preflight(cfg)  # output folders writable, options that need each other: before any work
     except ConfigError as err:
         return report_config_error(prog, err)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
@@ -116,6 +122,8 @@ def run_cli(
         result = run(cfg)
     except (ConfigError, DatasetError) as err:  # a user's mistake found before training: no traceback
         return report_config_error(prog, err)
+    except ModuleNotFoundError as err:  # a dependency the user's choice of options needs is not installed
+        return report_config_error(prog, ConfigError(missing_dependency_message(err)))
     if isinstance(result, int) and not isinstance(result, bool):
         return result
     return 0

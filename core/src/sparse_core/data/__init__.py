@@ -16,6 +16,7 @@ from sparse_core.data.collate import collate_skip_none
 from sparse_core.data.errors import DatasetError
 from sparse_core.data.fashion_mnist import FashionMNIST, read_idx
 from sparse_core.data.image_folder import ImageFolderDataset, read_image
+from sparse_core.data.probe import probe_dataset
 from sparse_core.data.registry import build_dataset, get_dataset_builder, list_datasets, register_dataset
 from sparse_core.data.shapes import SHAPES, SyntheticShapes, render_shape
 from sparse_core.data.video import (
@@ -62,6 +63,7 @@ __all__ = [
     "get_dataset_builder",
     "list_datasets",
     "list_videos",
+    "probe_dataset",
     "make_sampler",
     "read_idx",
     "read_image",
