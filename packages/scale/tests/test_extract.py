@@ -183,4 +183,4 @@ def test_study_refuses_an_unknown_task(capsys: pytest.CaptureFixture[str]) -> No
 
     assert study_main(["--task", "nope", "--out", "unused"]) == 2
     err = capsys.readouterr().err
-    assert "task" in err and "motion, shots" in err
+    assert "task" in err and "motion, shots, fashion, fashion_motion" in err

@@ -27,13 +27,21 @@ DEMO_PROBES = ["linear", "scale_linear", "knn", "scale_knn"]
 TASKS: dict[str, list[str]] = {
     "motion": [],
     "shots": ["--data.source", "shot_shapes", "--data.num_frames", "48"],
+    "fashion": ["--data.source", "moving_fashion", "--data.label_kind", "content"],
+    "fashion_motion": ["--data.source", "moving_fashion", "--data.label_kind", "motion"],
 }
 """``scale-extract --config tiny`` overrides of each tiny task: ``motion`` (core's MotionShapes, class = the
-motion) and ``shots`` (core's ShotShapes, 3 shots x 16 frames, class = how many distinct shape kinds the shots
-show: an LVU-like whole-video question that no single clip answers)."""
+motion), ``shots`` (core's ShotShapes, 3 shots x 16 frames, class = how many distinct shape kinds the shots
+show: an LVU-like whole-video question that no single clip answers), ``fashion`` (core's MovingFashion: 1-3
+Fashion-MNIST garments moving on a 64 x 64 canvas, class = the main garment's class; held-out videos show
+unseen garments) and ``fashion_motion`` (the same videos, class = the main garment's heading)."""
 TASK_TEXT = {"motion": "procedural motion videos (class = the motion)",
              "shots": "procedural 3-shot videos (class = how many distinct shape kinds the shots show; every "
-                      "single shot's kind is uniform whatever the class)"}
+                      "single shot's kind is uniform whatever the class)",
+             "fashion": "Moving Fashion-MNIST videos (1-3 garments bouncing on a 64 x 64 canvas; class = the "
+                        "main garment's class; held-out videos show unseen garments)",
+             "fashion_motion": "Moving Fashion-MNIST videos (class = the main garment's heading at frame 0, "
+                               "8 directions)"}
 """One line on each task, for reports."""
 DEMO_VIDEOS = ["--data.num_videos", "768", "--data.val_num_videos", "256"]
 """Training / held-out videos of the demo stage (the tiny config's 64 / 32 are too few to read a margin)."""

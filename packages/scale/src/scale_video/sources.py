@@ -16,8 +16,15 @@ from torch import Tensor
 
 from scale_video.config import ExtractDataConfig
 from sparse_core.config import ConfigError
-from sparse_core.data.video import (FrameSampler, MotionShapes, MovingFashion, ShotShapes, list_videos, moving_fashion,
-                                    read_video)
+from sparse_core.data.video import (
+    FrameSampler,
+    MotionShapes,
+    MovingFashion,
+    ShotShapes,
+    list_videos,
+    moving_fashion,
+    read_video,
+)
 
 __all__ = ["VideoSource", "ProceduralSource", "FolderSource", "build_source", "SOURCES"]
 
