@@ -29,7 +29,7 @@ def _fake_rows(out: Path) -> tuple[Row, ...]:
 
 
 def test_failing_row_is_reported_and_the_others_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gpu_suite, "ROWS", _fake_rows(tmp_path))
+    monkeypatch.setattr(gpu_suite, "discover_rows", lambda: _fake_rows(tmp_path))
     results = run_suite(tmp_path, dry_run=True)
     assert [r["ok"] for r in results] == [True, False, True]
     assert results[0]["headline"] == {"x": 1.5} and results[0]["result"] == {"value": 3}
@@ -43,7 +43,7 @@ def test_failing_row_is_reported_and_the_others_run(tmp_path: Path, monkeypatch:
 
 
 def test_main_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gpu_suite, "ROWS", _fake_rows(tmp_path))
+    monkeypatch.setattr(gpu_suite, "discover_rows", lambda: _fake_rows(tmp_path))
     assert gpu_suite.main(["--dry-run", "--out", str(tmp_path), "--rows", "good"]) == 0
     assert gpu_suite.main(["--dry-run", "--out", str(tmp_path), "--rows", "good", "bad"]) == 1
     assert gpu_suite.main(["--dry-run", "--out", str(tmp_path), "--rows", "nope"]) == 2
@@ -58,7 +58,7 @@ def test_time_limit_interrupts_a_row() -> None:
 
 
 def test_spent_total_budget_skips_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(gpu_suite, "ROWS", _fake_rows(tmp_path)[:1])
+    monkeypatch.setattr(gpu_suite, "discover_rows", lambda: _fake_rows(tmp_path)[:1])
     monkeypatch.setattr(gpu_suite.torch.cuda, "is_available", lambda: False)
     (res,) = run_suite(tmp_path, dry_run=False, total_budget_s=0.0)
     assert not res["ok"] and "total budget" in res["error"]

@@ -1,7 +1,8 @@
 """The GPU benchmark-and-sanity suite: every method's GPU headline in one prepared run (issue 14).
 
-``python -m sparse_core.gpu_suite --out bench-results`` (or ``nox -s bench -- --gpu``) runs the rows of
-:data:`ROWS` in order on CUDA; each row is isolated (an exception or its time budget ends that row only, and is
+``python -m sparse_core.gpu_suite --out bench-results`` (or ``nox -s bench -- --gpu``) runs the rows every
+installed package registers (entry points ``sparse_ssl.gpu``, :func:`discover_rows`) in order on CUDA;
+each row is isolated (an exception or its time budget ends that row only, and is
 reported), and ``gpu_suite.json`` (every row's numbers) and ``gpu_suite.md`` (the summary) are rewritten
 after every row, so a run killed by a timeout keeps what finished (two files: the device tool returns few).
 ``--dry-run`` runs every row at toy size on the CPU in seconds (a test does), so GPU minutes go to measuring,
@@ -23,6 +24,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +32,8 @@ import torch
 
 from sparse_core.report import markdown_table
 
-__all__ = ["ROWS", "Row", "RowContext", "RowTimeout", "main", "run_suite", "time_limit"]
+__all__ = ["CORE_ROWS", "GPU_GROUP", "ROWS", "Row", "RowContext", "RowTimeout", "discover_rows", "main",
+           "run_suite", "time_limit"]
 
 TOTAL_BUDGET_S = 450.0  # 7.5 min of rows: the whole suite, start-up included, fits in 8 min
 
@@ -76,6 +79,8 @@ class Row:
     fn: Callable[[RowContext], dict[str, Any]]
     target: str = ""
     """What the issue / thesis asks of the headline (shown in the summary)."""
+    phase: int = 0
+    """Rows of phase 0 (quick headlines) run before phase 1 (compiled models, training runs)."""
 
 
 # ---------------------------------------------------------------------- rows
@@ -98,73 +103,49 @@ def _core(size: str, compiled: bool) -> Callable[[RowContext], dict[str, Any]]:
     return fn
 
 
-def _dilemma(ctx: RowContext) -> dict[str, Any]:
-    from dilemma_ssl.bench import epoch_time_ratio
-    from dilemma_ssl.config import ModelConfig
-    from dilemma_ssl.presets import small_vit
-
-    if ctx.dry:
-        res = epoch_time_ratio(small_vit(img_size=16, patch_size=8, depth=1), 2, ctx.device, repeats=1, warmup=1)
-    else:
-        res = epoch_time_ratio(ModelConfig(head_norm="bn"), 64, ctx.device, repeats=10)
-    return {**res, "headline": {"epoch_time_ratio": res["epoch_time_ratio"]}}
-
-
-def _vidrop(ctx: RowContext) -> dict[str, Any]:
-    from vidrop.bench import bench_training
-
-    rows = bench_training(quick=ctx.dry, steps=1 if ctx.dry else 10)
-    return {"rows": rows, "headline": {f"speedup_drop{r['drop_rate']:g}": r["speedup_vs_dense"] for r in rows}}
-
-
-def _river(ctx: RowContext) -> dict[str, Any]:
-    from river_vp.bench import prediction_cost
-
-    if ctx.dry:
-        res = prediction_cost(ctx.device, paper_scale=False, contexts=[2, 4], steps=1, repeats=1)
-    else:
-        res = prediction_cost(ctx.device, paper_scale=True, contexts=[8, 32], steps=10, repeats=10)
-    head = {"predict16_s": res["rows"][0]["predict16_river_s"]}
-    head.update({f"allpast_ratio_{r['past_frames']}": r["predict16_ratio"] for r in res["rows"]})
-    return {**res, "headline": head}
-
-
-def _scale(ctx: RowContext) -> dict[str, Any]:
-    from scale_video.bench import scale_rate
-
-    res = scale_rate(4, ctx.device, repeats=1, dim=32) if ctx.dry else scale_rate(2048, ctx.device, repeats=10)
-    return {**res, "headline": {"samples_per_s": res["samples_per_s"]}}
-
-
-def _sanity(ctx: RowContext) -> dict[str, Any]:
-    from dilemma_ssl.bench import learning_sanity
-
-    if ctx.dry:
-        over = ["--train.max_steps", "2", "--train.batch_size", "4", "--data.num_samples", "32",
-                "--data.num_eval_samples", "16", "--eval.max_train_samples", "32", "--eval.knn_k", "5",
-                "--model.depth", "1",
-                "--train.log_every", "1"]
-    else:  # ViT-S width at 64 px, ~2 min of training on an H100/H200
-        over = ["--model.embed_dim", "384", "--model.depth", "12", "--model.num_heads", "6",
-                "--model.img_size", "64", "--model.patch_size", "8", "--data.image_size", "64",
-                "--data.num_samples", "65536", "--data.num_eval_samples", "2048", "--eval.max_train_samples",
-                "8192", "--train.batch_size", "128", "--train.max_steps", "600", "--train.precision", "bf16",
-                "--train.num_workers", "12", "--train.log_every", "50"]
-    res = learning_sanity(ctx.scratch / "dilemma_sanity", over)
-    return {**res, "headline": {"knn_before": res["knn_before"], "knn_after": res["knn_after"]}}
-
-
-ROWS: tuple[Row, ...] = (
+CORE_ROWS: tuple[Row, ...] = (
     Row("core_vit_b_eager", 45, _core("base", False), "MFU >= 45 %"),
     Row("core_vit_s_eager", 45, _core("small", False), "keep 0.35 >= 0.9 of ideal compiled"),
-    Row("dilemma_epoch_ratio", 60, _dilemma, "<= 0.60x (thesis 0.65x)"),
-    Row("vidrop_clips_per_s", 60, _vidrop, ">= 2x at 85 % (thesis 1.84x)"),
-    Row("river_predict16", 45, _river, "< 1 s (thesis 9.97 s on a 3090)"),
-    Row("scale_samples_per_s", 30, _scale, ">= 10,000 samples/s"),
-    Row("core_vit_b_compiled", 120, _core("base", True), "MFU >= 45 %"),
-    Row("core_vit_s_compiled", 90, _core("small", True), "keep 0.35 >= 0.9 of ideal"),
-    Row("dilemma_learning_sanity", 120, _sanity, "k-NN after > before"),
+    Row("core_vit_b_compiled", 120, _core("base", True), "MFU >= 45 %", phase=1),
+    Row("core_vit_s_compiled", 90, _core("small", True), "keep 0.35 >= 0.9 of ideal", phase=1),
 )
+"""sparse-core's own rows (stage ``core``); each method package registers its rows (:data:`GPU_GROUP`)."""
+
+GPU_GROUP = "sparse_ssl.gpu"
+"""Entry-point group of the rows: ``<stage name> = "<module>:ROWS"`` (a sequence of :class:`Row`)."""
+
+
+def _broken(name: str, value: str, exc: Exception) -> Row:
+    message = f"{GPU_GROUP} entry {name!r} ({value}) does not load: {type(exc).__name__}: {exc}"
+
+    def fn(ctx: RowContext) -> dict[str, Any]:
+        raise RuntimeError(message)
+
+    return Row(f"{name}_rows", 0, fn, "its rows load")
+
+
+def discover_rows() -> tuple[Row, ...]:
+    """Core's rows and every installed package's: phase 0 before 1, then the suite order, then as listed.
+
+    A package whose rows do not load gives one failing row naming the error (the other rows still run).
+    """
+    from sparse_core.suite import order_key, stage_positions
+
+    positions = stage_positions()
+    found = [((row.phase, order_key("core", positions), i), row) for i, row in enumerate(CORE_ROWS)]
+    for ep in entry_points(group=GPU_GROUP):
+        try:
+            rows = tuple(ep.load())
+        except Exception as exc:  # reported as a failing row
+            rows = (_broken(ep.name, ep.value, exc),)
+        found += [((row.phase, order_key(ep.name, positions), i), row) for i, row in enumerate(rows)]
+    return tuple(row for _, row in sorted(found, key=lambda kv: kv[0]))
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ROWS":  # read from the installed packages' registrations on each access
+        return discover_rows()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ---------------------------------------------------------------------- runner
@@ -198,15 +179,16 @@ def _flush(out: Path, env: dict[str, Any], results: list[dict[str, Any]]) -> Non
 
 
 def run_suite(out_dir: Path | str, dry_run: bool = False, only: Sequence[str] | None = None,
-              total_budget_s: float = TOTAL_BUDGET_S) -> list[dict[str, Any]]:
+              total_budget_s: float = TOTAL_BUDGET_S, rows: Sequence[Row] | None = None) -> list[dict[str, Any]]:
     """Run the rows, rewriting the JSON and Markdown after each; returns one result dict per row.
 
     Args:
         out_dir: Output folder (created): ``gpu_suite.json`` and ``gpu_suite.md``.
         dry_run: Toy sizes on the CPU (budgets then do not apply: each row takes seconds).
-        only: Names of the rows to run (default all, in :data:`ROWS` order).
+        only: Names of the rows to run (default all, in :func:`discover_rows` order).
         total_budget_s: Wall-time cap over all rows; a row gets ``min(budget, time left)`` and is skipped
             (reported as failed) once none is left.
+        rows: The rows to choose from (default :func:`discover_rows`: every installed package's).
 
     Returns:
         per row ``name``, ``ok``, ``time_s``, ``error`` (traceback tail or None), ``headline``, ``result``.
@@ -218,10 +200,11 @@ def run_suite(out_dir: Path | str, dry_run: bool = False, only: Sequence[str] | 
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
     env = _env(device, dry_run)
-    rows = [r for r in ROWS if only is None or r.name in only]
-    unknown = sorted(set(only or ()) - {r.name for r in ROWS})
+    available = discover_rows() if rows is None else tuple(rows)
+    unknown = sorted(set(only or ()) - {r.name for r in available})
     if unknown:
-        raise ValueError(f"unknown row(s) {unknown}; rows: {[r.name for r in ROWS]}")
+        raise ValueError(f"unknown row(s) {unknown}; rows: {[r.name for r in available]}")
+    rows = [r for r in available if only is None or r.name in only]
     results: list[dict[str, Any]] = []
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as scratch:
@@ -251,8 +234,12 @@ def run_suite(out_dir: Path | str, dry_run: bool = False, only: Sequence[str] | 
     return results
 
 
-def main(argv: Sequence[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None, rows: Sequence[Row] | None = None) -> int:
     """``python -m sparse_core.gpu_suite [--gpu] [--dry-run] [--out DIR] [--rows NAME ...]``: 0 if all rows passed.
+
+    Args:
+        argv: command-line arguments (default ``sys.argv[1:]``).
+        rows: the rows to choose from (default :func:`discover_rows`).
 
     Returns:
         0 when every row passed, 1 when one failed, 2 on a usage error.
@@ -261,11 +248,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--gpu", action="store_true", help="accepted for `nox -s bench -- --gpu` (the default)")
     parser.add_argument("--dry-run", action="store_true", help="every row at toy size on the CPU")
     parser.add_argument("--out", default="bench-results", help="output folder")
-    parser.add_argument("--rows", nargs="*", default=None, help=f"subset of {[r.name for r in ROWS]}")
+    parser.add_argument("--rows", nargs="*", default=None, help="subset of the row names (default all)")
     parser.add_argument("--total-budget-s", type=float, default=TOTAL_BUDGET_S, help="cap on all rows")
     args = parser.parse_args(argv)
     try:
-        results = run_suite(args.out, args.dry_run, args.rows, args.total_budget_s)
+        results = run_suite(args.out, args.dry_run, args.rows, args.total_budget_s, rows)
     except ValueError as exc:
         print(f"error: {exc}")
         return 2

@@ -1,8 +1,9 @@
 """The demo, benchmark and study runners, with one typed stage result.
 
 Packages register ``run(out_dir, **kwargs) -> StageResult`` functions in the entry-point groups
-``sparse_ssl.demo`` and ``sparse_ssl.bench``; installing a package adds its stage, nothing here lists them
-by hand. ``sparse-ssl-demo`` / ``sparse-ssl-bench`` run every installed stage; ``python -m <pkg>.study`` runs
+``sparse_ssl.demo`` and ``sparse_ssl.bench``, and their place in the suite (an int, the thesis order) in
+``sparse_ssl.order``; installing a package adds its stage, nothing here lists them by hand.
+``sparse-ssl-demo`` / ``sparse-ssl-bench`` run every installed stage; ``python -m <pkg>.study`` runs
 one package's study through :func:`study_main`. All three write ``README.md`` / ``study.md`` (Markdown) and a
 JSON file holding the :class:`StageResult` of each stage, whose :class:`Headline` (trained value, baselines,
 references) a script can check.
@@ -12,8 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -26,6 +29,7 @@ from sparse_core.report import markdown_table
 
 __all__ = [
     "ORDER",
+    "ORDER_GROUP",
     "BenchConfig",
     "DemoConfig",
     "Headline",
@@ -35,13 +39,44 @@ __all__ = [
     "demo_main",
     "discover",
     "learned_lines",
+    "order_key",
     "run_stages",
     "run_study",
+    "stage_positions",
     "study_main",
     "write_report",
 ]
 
-ORDER = ("core", "dilemma", "scale", "river", "vidrop", "sfclip")
+ORDER_GROUP = "sparse_ssl.order"
+"""Entry-point group of each package's place in the suite: ``<stage name> = "<module>:POSITION"`` (an int)."""
+CORE_POSITION = 0
+"""sparse-core's own stage ``core`` comes first (core needs no entry point to know itself)."""
+
+
+def stage_positions() -> dict[str, float]:
+    """Place of each stage name: ``core`` first, then each package's registration (:data:`ORDER_GROUP`).
+
+    A registration that fails to load is warned about and placed last (``inf``): its stages still run.
+    """
+    positions: dict[str, float] = {"core": float(CORE_POSITION)}
+    for ep in entry_points(group=ORDER_GROUP):
+        try:
+            positions[ep.name] = float(ep.load())
+        except Exception as exc:  # a broken package must not stop the others
+            warnings.warn(f"{ORDER_GROUP} entry {ep.name!r} ({ep.value}) does not load: {exc}", stacklevel=2)
+            positions[ep.name] = math.inf
+    return dict(sorted(positions.items(), key=lambda kv: (kv[1], kv[0])))
+
+
+def order_key(name: str, positions: Mapping[str, float]) -> tuple[float, str]:
+    """Sort key of a stage: its registered place (unregistered: last), then its name."""
+    return positions.get(name, math.inf), name
+
+
+def __getattr__(name: str) -> Any:
+    if name == "ORDER":  # the suite order, read from the installed packages' registrations
+        return tuple(stage_positions())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass
@@ -189,9 +224,10 @@ class StageResult:
 
 
 def discover(group: str) -> dict[str, Callable[[], Callable[..., Any]]]:
-    """Installed stages of ``group``, core first then the thesis order (loaded lazily)."""
+    """Installed stages of ``group`` in the registered order (:func:`stage_positions`; loaded lazily)."""
     found = {ep.name: ep for ep in entry_points(group=group)}
-    names = sorted(found, key=lambda n: (ORDER.index(n) if n in ORDER else len(ORDER), n))
+    positions = stage_positions()
+    names = sorted(found, key=lambda n: order_key(n, positions))
     return {n: found[n].load for n in names}  # loaded lazily: a broken package does not stop the others
 
 
