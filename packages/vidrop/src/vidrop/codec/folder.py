@@ -63,8 +63,8 @@ def code_path(src: str | Path, video: Path, dst: str | Path) -> Path:
     ``dst/<stem>.npy``."""
     src = Path(src)
     base = src if src.is_dir() else src.parent
-    try:
-        rel = video.resolve().relative_to(base.resolve())
+    try:  # absolute, symlinks kept: a linked video keeps its place in the source's tree
+        rel = Path(os.path.abspath(video)).relative_to(os.path.abspath(base))
     except ValueError:
         rel = Path(video.name)
     return Path(dst) / rel.with_suffix(".npy")
