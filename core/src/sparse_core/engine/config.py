@@ -13,6 +13,7 @@ from ..config import ConfigError
 from ..validation import bad_value as _bad
 from ..validation import check_float as _check_float
 from ..validation import check_int as _check_int
+from .progress import PROGRESS_MODES
 
 __all__ = ["TrainConfig", "OptimConfig"]
 
@@ -52,8 +53,9 @@ class TrainConfig:
     """'auto' (newest checkpoint of out_dir that loads, if any, under the same config), 'none', or a path."""
     deterministic: bool = False
     """Use deterministic algorithms (slower; needed for bit-exact resume on GPU)."""
-    progress: bool = True
-    """Show a progress bar with rate and ETA."""
+    progress: bool | str = "auto"
+    """'auto': a live bar with rate and ETA on a terminal, a line every ~5 % of the run with the ETA otherwise
+    (logs, CI); True: the bar always; False: nothing (:mod:`~sparse_core.engine.progress`)."""
 
     def __post_init__(self) -> None:
         """Refuse out-of-range values (see the field docs), naming the key and the valid range.
@@ -65,6 +67,8 @@ class TrainConfig:
             raise ConfigError(f"train.precision must be one of {PRECISIONS}, got '{self.precision}'")
         if not isinstance(self.out_dir, str) or not self.out_dir.strip():
             raise _bad("train.out_dir", "a non-empty path", self.out_dir)
+        if not any(self.progress is m or (isinstance(m, str) and self.progress == m) for m in PROGRESS_MODES):
+            raise _bad("train.progress", "'auto', true or false", self.progress)
         if not isinstance(self.resume, str) or not self.resume.strip():
             raise _bad("train.resume", "'auto', 'none' or a checkpoint path", self.resume)
         for name in ("batch_size", "grad_accum", "log_every", "ckpt_every", "keep_last"):

@@ -51,6 +51,7 @@ from .divergence import DivergenceWatch
 from .metrics import MetricLogger, plot_metrics
 from .optim import build_optimizer, clip_grad_groups, scaled_lr
 from .precision import RunPrecision
+from .progress import Progress
 from .randomness import mix_seed, stream_id
 from .resume import check_resume_config, resolved_config
 from .sampler import SeededDataset, StepBatchSampler, StreamState, advance, check_run_batches
@@ -450,8 +451,6 @@ class Trainer:
 
     def fit(self) -> dict[str, Any]:
         """Train to ``total_steps``; returns a summary dict (steps, final metrics, checkpoint, time)."""
-        from tqdm.auto import tqdm
-
         cfg = self.train_cfg
         if self.is_main and self.config is not None:
             save_config(self.config, self.out_dir / "config.yaml")
@@ -459,8 +458,8 @@ class Trainer:
         if self.step == 0:
             probe_dataset(self.dataset)  # a source with no usable sample is refused before the first step
         loader = self._loader()
-        bar = tqdm(total=self.total_steps, initial=self.step, disable=not (self.is_main and cfg.progress),
-                   unit="step", dynamic_ncols=True, desc=self.out_dir.name)
+        bar = Progress(self.total_steps, initial=self.step, mode=cfg.progress if self.is_main else False,
+                       desc=self.out_dir.name)
         self.task.train()
         t0 = time.perf_counter()
         last: dict[str, float] = {}
@@ -509,8 +508,7 @@ class Trainer:
             self._watch(sums)
             self.step += 1
             last = {**sums, "lr": lr, "epoch": self.stream.epoch, "skipped_total": self.num_skipped}
-            bar.update(1)
-            bar.set_postfix(loss=f"{sums.get('loss', float('nan')):.4f}", lr=f"{lr:.2e}", refresh=False)
+            bar.update(1, loss=f"{sums.get('loss', float('nan')):.4f}", lr=f"{lr:.2e}")
             if self.step % cfg.log_every == 0 or self.step == self.total_steps:
                 self.logger.log(self.step, last)
             if self.step % cfg.ckpt_every == 0 and self.step < self.total_steps:
