@@ -108,6 +108,8 @@ def test_tiny_run_then_eval(tmp_path: Path) -> None:
     for name in ("config.yaml", "metrics.jsonl", "loss.png", "backbone.safetensors", "eval.json", "eval.md"):
         assert (out / name).is_file(), name
     assert {"knn", "linear", "md_acc_0.4", "attn_jaccard", "seg_miou"} <= set(res["eval"])
+    md = {f"md_{k}_{s}" for k in ("acc", "auroc", "bce_rel", "undetectable", "acc_detectable") for s in ("0", "0.4")}
+    assert md <= set(res["eval"])  # dense (Table 3.10) and sparse, for the trained run
     ckpt = sorted((out / "checkpoints").glob("*.pt"))[-1]
     code = eval_cli.main(
         [
@@ -124,6 +126,9 @@ def test_tiny_run_then_eval(tmp_path: Path) -> None:
     assert code == 0
     again = json.loads((tmp_path / "eval" / "eval.json").read_text())
     assert again["knn"] == pytest.approx(res["eval"]["knn"])
+    # dilemma-eval on the trained checkpoint scores the trained head: the same mismatch numbers as the run's own
+    for key in ("md_auroc_0", "md_auroc_0.4", "md_bce_rel_0.4"):
+        assert again[key] == pytest.approx(res["eval"][key], abs=1e-6), key
     assert json.loads((tmp_path / "eval" / "eval.json").read_text())["source"] == str(ckpt)
     # the exported backbone is a plain timm model (README one-liner)
     import timm
@@ -180,11 +185,40 @@ def test_study_pos_embed_reaches_every_run_and_a_bad_value_exits_2(
     """--pos_embed sincos gives the runs MoCo v3's sin-cos positions; an unknown value fails before training."""
     from dilemma_ssl import study
 
-    assert study.config("+DILEMMA", 10, tmp_path, 64, 100).model.pos_embed_type == "learned"
-    assert study.config("+DILEMMA", 10, tmp_path, 64, 100, pos_embed_type="sincos").model.pos_embed_type == "sincos"
+    assert study.config("+DILEMMA (sum)", 10, tmp_path, 64, 100).model.pos_embed_type == "learned"
+    assert study.config("+DILEMMA (sum)", 10, tmp_path, 64, 100,
+                        pos_embed_type="sincos").model.pos_embed_type == "sincos"
     assert study.main(["--pos_embed", "rope", "--out", str(tmp_path / "s")]) == 2
     err = capsys.readouterr().err
     assert "pos_embed" in err and "sincos" in err and "Traceback" not in err
+    assert not (tmp_path / "s").exists()
+
+
+def test_study_options_reach_the_runs(tmp_path: Path) -> None:
+    """token reduction per method, constant lr, the tiny setting, the curve's checkpoints."""
+    from dilemma_ssl import study
+
+    sum_, mean = (study.config(m, 1500, tmp_path, 32, 1024) for m in ("+DILEMMA (sum)", "+DILEMMA (mean)"))
+    assert (sum_.method.token_reduction, mean.method.token_reduction) == ("sum", "mean")
+    assert sum_.optim.min_lr == 1e-5  # cosine by default
+    const = study.config("+DILEMMA (sum)", 1500, tmp_path, 32, 1024, setting="tiny", lr_schedule="constant",
+                         curve_points=10)
+    assert const.optim.min_lr == const.optim.lr and const.optim.warmup_steps == 150
+    assert const.data.name == "shapes" and const.model.img_size == 24 and not const.eval.segmentation
+    assert const.train.ckpt_every == 150 and const.train.keep_last >= 10
+    assert study.token_steps(const, 200) == sum(study.build_schedule(const).ratio(i) > 0 for i in range(200))
+    assert study.token_steps(study.config("+Sparsity", 100, tmp_path, 32, 1024), 100) == 0
+
+
+@pytest.mark.parametrize(("flag", "value"), [("lr_schedule", "step"), ("setting", "imagenet"),
+                                              ("methods", '["+DILEMMA (max)"]'), ("budget", "hours")])
+def test_study_bad_option_exits_2_before_training(flag: str, value: str, tmp_path: Path,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    from dilemma_ssl import study
+
+    assert study.main([f"--{flag}", value, "--out", str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert flag in err and "Traceback" not in err
     assert not (tmp_path / "s").exists()
 
 
@@ -204,6 +238,18 @@ def test_kill_and_resume_gives_the_uninterrupted_weights(tmp_path: Path) -> None
     assert_kill_and_resume_is_exact(train_cli.main, argv, "backbone.safetensors", tmp_path, MoCoV3DilemmaTask, 2)
 
 
+def test_demo_headline_shows_the_mismatch_auroc_beside_knn() -> None:
+    from dilemma_ssl import demo
+
+    h = demo.demo_headline({"knn_trained": 60.0, "knn_random": 40.0, "knn_pixels": 70.0, "md_auroc_trained": 0.73})
+    assert h.trained == 60.0 and h.references == {"raw pixels": 70.0, demo.AUROC_REFERENCE: 0.73}
+    assert "AUROC" in h.describe()
+    # a stage without a detection head (NaN AUROC) shows no AUROC
+    nan = demo.demo_headline({"knn_trained": 60.0, "knn_random": 40.0, "knn_pixels": 70.0,
+                              "md_auroc_trained": float("nan")})
+    assert nan.references == {"raw pixels": 70.0}
+
+
 def test_demo_trains_the_study_backbone_on_fashion_mnist_when_installed(monkeypatch: pytest.MonkeyPatch) -> None:
     """The demo stage picks Fashion-MNIST where the files are, the generated shapes elsewhere."""
     from dilemma_ssl import demo, study
@@ -214,6 +260,6 @@ def test_demo_trains_the_study_backbone_on_fashion_mnist_when_installed(monkeypa
     monkeypatch.setattr(demo, "is_available", lambda: False)
     assert demo.demo_config() == "tiny"
     cfg = parse_config(DilemmaRunConfig, ["--config", "tiny_fashion_mnist"], config_dir=CONFIG_DIR)
-    ref = study.config("+DILEMMA", 10, Path("unused"), 64, 5000)
+    ref = study.config("+DILEMMA (sum)", 10, Path("unused"), 64, 5000)
     assert cfg.data.name == "fashion_mnist" and cfg.model == ref.model
     assert cfg.method == dataclasses.replace(ref.method, variant="simclr")  # SimCLR + DILEMMA, the study's schedule

@@ -22,9 +22,11 @@ def _layers(head: nn.Module) -> list[nn.Module]:
     return list(head.mlp)
 
 
-def test_projector_and_predictor_end_in_bn_without_affine() -> None:
-    task = _task(head_norm="bn")
-    for head, n_linear in ((task.student.projector, 3), (task.predictor, 2)):
+@pytest.mark.parametrize("pred_layers", [3, 2])
+def test_projector_and_predictor_end_in_bn_without_affine(pred_layers: int) -> None:
+    # thesis sec. 3.2.2: 3-layer projection and prediction heads (the default); 2: MoCo v3's ViT predictor
+    task = _task(head_norm="bn", pred_layers=pred_layers)
+    for head, n_linear in ((task.student.projector, 3), (task.predictor, pred_layers)):
         layers = _layers(head)
         linears = [m for m in layers if isinstance(m, nn.Linear)]
         assert len(linears) == n_linear
@@ -34,6 +36,11 @@ def test_projector_and_predictor_end_in_bn_without_affine() -> None:
         assert last.num_features == task.model_cfg.proj_dim
         hidden_bns = [m for m in layers[:-1] if isinstance(m, nn.BatchNorm1d)]
         assert len(hidden_bns) == n_linear - 1 and all(m.affine for m in hidden_bns)
+
+
+def test_predictor_has_three_layers_by_default_as_the_thesis() -> None:
+    linears = [m for m in _layers(_task(head_norm="bn").predictor) if isinstance(m, nn.Linear)]
+    assert len(linears) == 3
 
 
 def test_predictor_output_is_batch_standardised_in_training() -> None:

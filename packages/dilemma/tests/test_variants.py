@@ -69,3 +69,30 @@ def test_loss_decreases_on_a_fixed_batch(variant: str, objective: str) -> None:
         losses.append(out["loss"].item())
     first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
     assert last < 0.9 * first, losses
+
+
+@pytest.mark.parametrize(
+    ("variant", "reduction", "expected"),
+    [("mocov3", "sum", 3.0), ("mocov3", "mean", 1.5), ("simclr", "sum", 1.5), ("dino", "sum", 1.5)],
+)
+def test_token_loss_views_reduce_like_the_main_loss(variant: str, reduction: str, expected: float,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    # eq. 3.4 with MoCo v3's symmetrised (summed) contrastive loss: the token losses of the two student views
+    # are summed; SimCLR's NT-Xent and DINO's loss average over views, so do their token losses; the 'mean'
+    # ablation averages. Each view's token loss is replaced by a known value: view 0 -> 1, view 1 -> 2.
+    torch.manual_seed(0)
+    task = TASKS[variant](tiny_model(), tiny_method(variant=variant, token_reduction=reduction),
+                          SparsitySchedule.constant(8, 0.5), seed=0)
+    calls: list[int] = []
+
+    def fake(tokens: torch.Tensor, corr: object) -> tuple[torch.Tensor, torch.Tensor]:
+        calls.append(1)
+        return tokens.sum() * 0.0 + float(len(calls)), torch.tensor(0.5)
+
+    monkeypatch.setattr(task, "token_loss", fake)
+    out = task.training_step(fixed_views(variant), 3)
+    assert len(calls) == 2
+    assert out["loss_token"].item() == pytest.approx(expected)
+    main = out["loss"] - task.method_cfg.lambda_dilemma * out["loss_token"]
+    key = "loss_dino" if variant == "dino" else "loss_contrastive"
+    assert main.item() == pytest.approx(out[key].item(), rel=1e-5)

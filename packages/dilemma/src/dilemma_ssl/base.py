@@ -129,7 +129,24 @@ class DilemmaTaskBase(Task):
             num_tokens,
             self.method_cfg.theta,
             self.model_cfg.patch_size,
+            self.method_cfg.token_reduction,
         )
+
+    token_views = "sum"
+    """How the variant combines its per-view token losses under ``token_reduction: sum``: 'sum' where its main
+    loss sums the per-view terms (MoCo v3's symmetrised contrastive loss), 'mean' where it averages them."""
+
+    def combine_views(self, losses: list[Tensor]) -> Tensor:
+        """The token term of eq. 3.4 from the per-view token losses (each already reduced by the objective).
+
+        ``token_reduction: sum``: summed over the views when :attr:`token_views` is 'sum' (MoCo v3, like its
+        contrastive term), else averaged; ``token_reduction: mean`` (ablation): always averaged (the earlier
+        loss of this package).
+        """
+        total = torch.stack(losses).sum()
+        if self.method_cfg.token_reduction == "sum" and self.token_views == "sum":
+            return total
+        return total / len(losses)
 
     def token_weight(self, ratio: float) -> float:
         """lambda of eq. 3.4 at this step: 0 on dense steps unless ``mismatch_on_dense``."""

@@ -29,6 +29,7 @@ __all__ = [
     "AUGMENTS",
     "POS_EMBEDS",
     "HEAD_NORMS",
+    "TOKEN_REDUCTIONS",
 ]
 
 VARIANTS = ("mocov3", "simclr", "dino", "mae")
@@ -38,6 +39,7 @@ DATASETS = ("imagefolder", "fashion_mnist", "shapes")
 AUGMENTS = ("mocov3", "light")
 POS_EMBEDS = ("sincos", "learned")
 HEAD_NORMS = ("syncbn", "bn", "none")
+TOKEN_REDUCTIONS = ("sum", "mean")
 
 
 @dataclass
@@ -68,9 +70,11 @@ class ModelConfig:
     proj_dim: int = 256
     """Output width (>= 1) of the projection / prediction heads (MoCo v3: 256)."""
     proj_layers: int = 3
-    """Layers of the projection MLP, >= 1 (MoCo v3 ViT: 3)."""
-    pred_layers: int = 2
-    """Layers of the prediction MLP, >= 1 (MoCo v3 ViT: 2)."""
+    """Layers of the projection MLP, >= 1 (thesis sec. 3.2.2 and MoCo v3's ViT: 3)."""
+    pred_layers: int = 3
+    """Layers of the prediction MLP, >= 1. Thesis sec. 3.2.2: "a 3-layer MLP for the projection and prediction
+    heads" (default); 2 is MoCo v3's ViT predictor (facebookresearch/moco-v3 ``moco/builder.py``,
+    ``MoCo_ViT._build_projector_and_predictor_mlps``: ``_build_mlp(2, dim, mlp_dim, dim)``)."""
     head_norm: str = "syncbn"
     """Normalisation in the heads: 'syncbn' (multi-GPU), 'bn' or 'none' (CPU multi-process tests)."""
 
@@ -151,6 +155,11 @@ class MethodConfig:
     'position_correction', 'partial_jigsaw' or 'flip_detection' (Table 3.11 ablations)."""
     lambda_dilemma: float = 0.4
     """Weight (>= 0) of the token objective in eq. 3.4; 0 gives the +Sparsity baseline."""
+    token_reduction: str = "sum"
+    """How the per-token loss is reduced. 'sum' (thesis eq. 3.1): the sum over the student's kept tokens M of
+    each image, the mean over images, and (MoCo v3) the sum over the two student views like the symmetrised
+    contrastive term of eq. 3.4. 'mean' (ablation; this package's earlier loss): the mean over all kept tokens
+    and the mean over the views, i.e. 1 / (2 |M|) of the thesis' weight on the token loss for MoCo v3."""
     theta: float = 0.2
     """Fraction of kept tokens whose position embedding is wrong (or patch flipped / position removed),
     in [0, 1); thesis: 0.2 (Table 3.12 also 0.3)."""
@@ -187,6 +196,7 @@ class MethodConfig:
         check_choice("method.variant", self.variant, VARIANTS)
         check_choice("method.objective", self.objective, OBJECTIVES)
         check_choice("method.drop_policy", self.drop_policy, DROP_POLICIES)
+        check_choice("method.token_reduction", self.token_reduction, TOKEN_REDUCTIONS)
         check_float("method.lambda_dilemma", self.lambda_dilemma, 0.0, strict=False)
         check_float("method.theta", self.theta, 0.0, strict=False, high=1.0, high_strict=True)
         if not self.sparsity:

@@ -16,6 +16,7 @@ raw pixels give about 80 % at this budget, which a half-epoch SSL run does not r
 from __future__ import annotations
 
 import dataclasses
+import math
 from pathlib import Path
 from typing import Any
 
@@ -52,10 +53,14 @@ def _scores(task: Any, cfg: DilemmaRunConfig) -> dict[str, float]:
     train_ds, test_ds = _splits(cfg)
     backbone = task.backbone
     tr, te = ev.features(backbone, train_ds), ev.features(backbone, test_ds)
+    md = ev.mismatch_metrics(backbone, task.objective, test_ds, sparsity=0.55)
     out = {
         "knn": ev.knn_eval(tr, te, cfg.eval.knn_k, cfg.eval.knn_t),
         "linear": ev.linear_f(tr, te, epochs=cfg.eval.linear_epochs)["top1"],
-        "md_acc": ev.mismatch_accuracy(backbone, task.objective, test_ds, sparsity=0.55),
+        "md_acc": md["acc"],
+        "md_auroc": md["auroc"],
+        "md_bce_rel": md["bce_rel"],
+        "md_acc_dense": ev.mismatch_metrics(backbone, task.objective, test_ds, sparsity=0.0)["acc"],
     }
     if cfg.data.name == "shapes":  # foreground masks exist only for the generated shapes
         out["jaccard"] = ev.attention_jaccard(backbone, test_ds)
@@ -81,18 +86,26 @@ def _trivial_md(cfg: DilemmaRunConfig, task: Any) -> float:
     return 100.0 * (1 - m / k)
 
 
+AUROC_REFERENCE = "mismatch AUROC @55 % (trained; 0.5 = no signal)"
+"""Name of the headline's reference that shows what DILEMMA's own head learned."""
+
+
 def demo_headline(metrics: dict[str, float]) -> Headline:
-    """The DILEMMA stage's claim: k-NN of the trained backbone vs random init, raw pixels beside it.
+    """The DILEMMA stage's claim: k-NN of the trained backbone vs random init, with raw pixels and the
+    mismatch head's AUROC (its own task; accuracy alone cannot tell a weak signal from none) beside it.
 
     Args:
-        metrics: the stage's flat numbers (``knn_trained``, ``knn_random``, ``knn_pixels``).
+        metrics: the stage's flat numbers (``knn_trained``, ``knn_random``, ``knn_pixels``, ``md_auroc_trained``).
 
     Returns:
         the headline (15 k-NN points over random init count as clear).
     """
+    references = {"raw pixels": metrics["knn_pixels"]}
+    auroc = metrics.get("md_auroc_trained", float("nan"))
+    if math.isfinite(auroc):  # a stage whose objective has a detection head
+        references[AUROC_REFERENCE] = auroc
     return Headline(metric="k-NN top-1 (%)", trained=metrics["knn_trained"],
-                    baselines={"random init": metrics["knn_random"]},
-                    references={"raw pixels": metrics["knn_pixels"]}, clear_margin=15.0)
+                    baselines={"random init": metrics["knn_random"]}, references=references, clear_margin=15.0)
 
 
 def run(out_dir: Path, max_steps: int | None = None, config: str | None = None) -> StageResult:
@@ -105,8 +118,9 @@ def run(out_dir: Path, max_steps: int | None = None, config: str | None = None) 
 
     Returns:
         the stage result; ``headline``: trained k-NN vs random init (:func:`demo_headline`); ``metrics``: k-NN
-        and Linear_F of the trained and random-init backbones, k-NN of raw pixels, mismatch accuracy of the
-        trained one and of the all-"correct" prior (and the CLS-attention Jaccard on the shapes).
+        and Linear_F of the trained and random-init backbones, k-NN of raw pixels, the mismatch head's AUROC,
+        accuracy (55 % sparsity and dense) and BCE / H(theta) of the trained one, its AUROC at random init and
+        the all-"correct" prior's accuracy (and the CLS-attention Jaccard on the shapes).
     """
     out_dir = Path(out_dir)
     name = config or demo_config()
@@ -120,18 +134,25 @@ def run(out_dir: Path, max_steps: int | None = None, config: str | None = None) 
     for label, task in (("random init", random_task), (trained_label, trained_task)):
         task.eval()
         rows.append({"backbone": label, **_scores(task, cfg)})
+    for r in rows:  # scores of a stage without a detection head have no mismatch numbers
+        for key in ("md_acc", "md_auroc", "md_bce_rel", "md_acc_dense"):
+            r.setdefault(key, float("nan"))
     eval_cfg = dataclasses.asdict(cfg.eval)
     pixel_knn = _pixel_knn(cfg)
     prior = _trivial_md(cfg, trained_task)
-    columns = ["backbone", "k-NN top-1 (%)", "Linear_F top-1 (%)", "mismatch acc. (%) @55 %"]
+    columns = ["backbone", "k-NN top-1 (%)", "Linear_F top-1 (%)", "mismatch AUROC @55 %",
+               "mismatch acc. (%) @55 %", "mismatch acc. (%) dense", "BCE / H(theta) @55 %"]
     if "jaccard" in rows[0]:
         columns.append("CLS-attn Jaccard (%)")
     table = markdown_table(
         [{"backbone": r["backbone"], "k-NN top-1 (%)": r["knn"], "Linear_F top-1 (%)": r["linear"],
-          "mismatch acc. (%) @55 %": r["md_acc"], "CLS-attn Jaccard (%)": r.get("jaccard")} for r in rows]
+          "mismatch AUROC @55 %": r["md_auroc"], "mismatch acc. (%) @55 %": r["md_acc"],
+          "mismatch acc. (%) dense": r["md_acc_dense"], "BCE / H(theta) @55 %": r["md_bce_rel"],
+          "CLS-attn Jaccard (%)": r.get("jaccard")} for r in rows]
         + [{"backbone": "raw pixels (no network, reference)", "k-NN top-1 (%)": pixel_knn},
-           {"backbone": "always 'correct position' (prior)", "mismatch acc. (%) @55 %": prior}],
-        columns,
+           {"backbone": "always 'correct position' (prior)", "mismatch acc. (%) @55 %": prior,
+            "mismatch AUROC @55 %": 0.5, "BCE / H(theta) @55 %": 1.0}],
+        columns, fmt={"mismatch AUROC @55 %": ".3f", "BCE / H(theta) @55 %": ".3f"},
     )
     random_row, trained_row = rows
     data_line = (
@@ -145,7 +166,9 @@ def run(out_dir: Path, max_steps: int | None = None, config: str | None = None) 
         f"{cfg.method.batch_multipliers}), {data_line}, trained in {train_s:.0f} s; k-NN (k={eval_cfg['knn_k']}) "
         f"**{trained_row['knn']:.1f} % vs {random_row['knn']:.1f} % at random init** "
         f"({trained_row['knn'] - random_row['knn']:+.1f} points); raw pixels {pixel_knn:.1f} % as a reference. "
-        f"Mismatch head {trained_row['md_acc']:.1f} % vs {prior:.1f} % for always answering 'correct position'."
+        f"**Mismatch AUROC {trained_row['md_auroc']:.3f}** at 55 % sparsity (0.5 = no signal; "
+        f"{random_row['md_auroc']:.3f} at random init), accuracy {trained_row['md_acc']:.1f} % vs {prior:.1f} % "
+        "for always answering 'correct position'."
         f"\n\n{table}\n"
     )
     figure = learning_figure(
@@ -160,7 +183,9 @@ def run(out_dir: Path, max_steps: int | None = None, config: str | None = None) 
     print(summary)
     metrics = {"knn_trained": trained_row["knn"], "knn_random": random_row["knn"], "knn_pixels": pixel_knn,
                "linear_trained": trained_row["linear"], "linear_random": random_row["linear"],
-               "md_acc_trained": trained_row["md_acc"], "md_acc_prior": prior}
+               "md_acc_trained": trained_row["md_acc"], "md_acc_prior": prior,
+               "md_auroc_trained": trained_row["md_auroc"], "md_auroc_random": random_row["md_auroc"],
+               "md_acc_dense_trained": trained_row["md_acc_dense"], "md_bce_rel_trained": trained_row["md_bce_rel"]}
     if "jaccard" in trained_row:
         metrics["jaccard_trained"] = trained_row["jaccard"]
     return StageResult(headline=demo_headline(metrics), metrics=metrics, summary=summary,

@@ -3,7 +3,8 @@ unsupervised object segmentation from CLS attention, and a linear per-token segm
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -12,6 +13,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 
 from dilemma_ssl.backbone import encode, num_prefix_tokens
 from dilemma_ssl.config import EvalConfig
+from dilemma_ssl.metrics import identical_swaps, mismatch_summary
 from dilemma_ssl.objectives import TokenObjective
 from sparse_core.data.collate import collate_skip_none
 from sparse_core.engine.randomness import step_generator
@@ -23,7 +25,9 @@ __all__ = [
     "protocol_metrics",
     "knn_eval",
     "linear_f",
+    "eval_mode",
     "mismatch_accuracy",
+    "mismatch_metrics",
     "attention_masks",
     "attention_jaccard",
     "segmentation_probe",
@@ -46,6 +50,23 @@ def cls_features(backbone: nn.Module) -> Callable[[Tensor], Tensor]:
         return encode(backbone, x)[:, 0]
 
     return fn
+
+
+@contextmanager
+def eval_mode(*modules: nn.Module) -> Iterator[None]:
+    """Put ``modules`` in eval mode for the block, then give every submodule back the mode it had.
+
+    Restores each submodule's own flag, so a module whose parts were in mixed modes (e.g. a frozen teacher in
+    eval inside a training task) comes back exactly as it was.
+    """
+    saved = [(m, m.training) for module in modules for m in module.modules()]
+    for module in modules:
+        module.eval()
+    try:
+        yield
+    finally:
+        for m, mode in saved:
+            m.training = mode
 
 
 def _device(module: nn.Module) -> torch.device:
@@ -107,7 +128,58 @@ def linear_f(
     return linear_grid(*train, *test, cfg, c)
 
 
+MISMATCH_KEYS = ("acc", "prior_acc", "auroc", "bce", "entropy", "bce_rel", "undetectable", "acc_detectable",
+                 "acc_bound")
+"""What :func:`mismatch_metrics` returns (see :func:`dilemma_ssl.metrics.mismatch_summary`)."""
+
+
 @torch.no_grad()
+def mismatch_metrics(
+    backbone: nn.Module,
+    objective: TokenObjective,
+    dataset: Dataset,
+    sparsity: float,
+    batch_size: int = 256,
+    seed: int = 0,
+    max_batches: int | None = None,
+) -> dict[str, float]:
+    """Mismatch / flip detection of the head on corrupted inputs at ``sparsity`` (0: dense, Table 3.10's
+    "MD Acc." setting, where the corrupted tokens swap positions among themselves).
+
+    The kept tokens and their corruption are drawn with a fixed seed per batch, so the numbers are
+    reproducible. The backbone and the objective are evaluated in eval mode and left in the modes they had.
+
+    Returns:
+        :func:`dilemma_ssl.metrics.mismatch_summary`'s dict (keys :data:`MISMATCH_KEYS`): accuracy, the
+        prior's accuracy, AUROC, BCE against the prior's entropy H(theta), the share of corrupted tokens no
+        model could detect (identical patches) and the accuracy on the others; NaN values for objectives
+        without a detection head.
+    """
+    if not objective.active or objective.kind not in ("dilemma", "flip_detection"):
+        return {k: float("nan") for k in MISMATCH_KEYS}
+    dev = _device(backbone)
+    logits_all, labels_all, hidden_all = [], [], []
+    loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate_skip_none)
+    with eval_mode(backbone, objective):
+        for i, batch in enumerate(loader):
+            if "image" not in batch or (max_batches is not None and i >= max_batches):
+                continue
+            x = batch["image"].to(dev)
+            corr = objective.draw(x.shape[0], 1.0 - sparsity, step_generator(seed, i, stream="eval")).to(dev)
+            seen = objective.prepare_input(x, corr)
+            tokens = encode(backbone, seen, corr.keep_idx, corr.pos_idx)
+            assert objective.head is not None
+            logits_all.append(objective.head(tokens[:, num_prefix_tokens(backbone) :]).squeeze(-1).float().cpu())
+            labels_all.append(corr.labels.cpu())
+            hidden_all.append(identical_swaps(seen, x, corr.keep_idx, corr.pos_idx, corr.labels,
+                                              objective.patch_size).cpu())
+    if not logits_all:
+        return {k: float("nan") for k in MISMATCH_KEYS}
+    return mismatch_summary(torch.cat([t.flatten() for t in logits_all]),
+                            torch.cat([t.flatten() for t in labels_all]),
+                            torch.cat([t.flatten() for t in hidden_all]))
+
+
 def mismatch_accuracy(
     backbone: nn.Module,
     objective: TokenObjective,
@@ -117,29 +189,9 @@ def mismatch_accuracy(
     seed: int = 0,
     max_batches: int | None = None,
 ) -> float:
-    """Token accuracy (%) of the mismatch / flip head on corrupted inputs (thesis Table 3.10 "MD Acc.").
-
-    The kept tokens and their corruption are drawn with a fixed seed per batch, so the number is reproducible.
-    """
-    if not objective.active or objective.kind not in ("dilemma", "flip_detection"):
-        return float("nan")
-    was_training = backbone.training
-    backbone.eval()
-    objective.eval()
-    dev = _device(backbone)
-    hits, count = 0.0, 0
-    loader = DataLoader(dataset, batch_size=batch_size, collate_fn=collate_skip_none)
-    for i, batch in enumerate(loader):
-        if "image" not in batch or (max_batches is not None and i >= max_batches):
-            continue
-        x = batch["image"].to(dev)
-        corr = objective.draw(x.shape[0], 1.0 - sparsity, step_generator(seed, i, stream="eval")).to(dev)
-        tokens = encode(backbone, objective.prepare_input(x, corr), corr.keep_idx, corr.pos_idx)
-        logits = objective.head(tokens[:, num_prefix_tokens(backbone) :]).squeeze(-1)
-        hits += float(((logits > 0).float() == corr.labels).float().sum())
-        count += corr.labels.numel()
-    backbone.train(was_training)
-    return 100.0 * hits / max(count, 1)
+    """Token accuracy (%) of the mismatch / flip head at threshold 0 (thesis Table 3.10 "MD Acc."); the
+    ``acc`` of :func:`mismatch_metrics`, which also gives the numbers that tell a weak signal from none."""
+    return mismatch_metrics(backbone, objective, dataset, sparsity, batch_size, seed, max_batches)["acc"]
 
 
 def attention_masks(attn: Tensor, mass: float = 0.9) -> Tensor:
@@ -165,23 +217,21 @@ def attention_jaccard(
 ) -> float:
     """Mean Jaccard (%) between the CLS-attention mask (last layer, heads averaged, ``mass`` kept) and the
     ground-truth foreground mask (thesis Table 3.5; needs ``"mask"`` in the samples, e.g. SyntheticShapes)."""
-    was_training = backbone.training
-    backbone.eval()
     dev = _device(backbone)
     grid_h, grid_w = backbone.patch_grid
     prefix = num_prefix_tokens(backbone)
     scores: list[Tensor] = []
-    for batch in DataLoader(dataset, batch_size=batch_size, collate_fn=collate_skip_none):
-        if "image" not in batch:
-            continue
-        x, gt = batch["image"].to(dev), batch["mask"].to(dev).bool()  # (B, C, H, W), (B, H, W)
-        attn = backbone.get_last_selfattention(x)[:, :, 0, prefix:].mean(1)  # (B, N)
-        m = attention_masks(attn, mass).reshape(-1, 1, grid_h, grid_w).float()
-        m = nn.functional.interpolate(m, size=gt.shape[-2:], mode="nearest")[:, 0].bool()
-        inter = (m & gt).flatten(1).sum(1).float()
-        union = (m | gt).flatten(1).sum(1).float().clamp_min(1)
-        scores.append(inter / union)
-    backbone.train(was_training)
+    with eval_mode(backbone):
+        for batch in DataLoader(dataset, batch_size=batch_size, collate_fn=collate_skip_none):
+            if "image" not in batch:
+                continue
+            x, gt = batch["image"].to(dev), batch["mask"].to(dev).bool()  # (B, C, H, W), (B, H, W)
+            attn = backbone.get_last_selfattention(x)[:, :, 0, prefix:].mean(1)  # (B, N)
+            m = attention_masks(attn, mass).reshape(-1, 1, grid_h, grid_w).float()
+            m = nn.functional.interpolate(m, size=gt.shape[-2:], mode="nearest")[:, 0].bool()
+            inter = (m & gt).flatten(1).sum(1).float()
+            union = (m | gt).flatten(1).sum(1).float().clamp_min(1)
+            scores.append(inter / union)
     return 100.0 * float(torch.cat(scores).mean()) if scores else float("nan")
 
 
@@ -215,11 +265,9 @@ def segmentation_probe(
     Returns:
         ``{"miou": %, "acc": %}`` on the test patches (mIoU over classes present in the test set).
     """
-    was_training = backbone.training
-    backbone.eval()
-    xtr, ytr = _token_labels(backbone, train, batch_size)
-    xte, yte = _token_labels(backbone, test, batch_size)
-    backbone.train(was_training)
+    with eval_mode(backbone):
+        xtr, ytr = _token_labels(backbone, train, batch_size)
+        xte, yte = _token_labels(backbone, test, batch_size)
     c = int(max(ytr.max(), yte.max())) + 1
     r = linear_probe(
         xtr, ytr, xte, yte, lrs=(1e-2, 1e-1), batch_sizes=(1024,), epochs=epochs, use_bn=True, num_classes=c
@@ -235,5 +283,7 @@ def segmentation_probe(
 
 
 def features(backbone: nn.Module, dataset: Dataset, batch_size: int = 256) -> tuple[Tensor, Tensor]:
-    """(CLS features (N, D), labels (N,)) of a labelled image dataset."""
-    return extract_features(cls_features(backbone), dataset, batch_size=batch_size, device=_device(backbone))
+    """(CLS features (N, D), labels (N,)) of a labelled image dataset, in eval mode (the mode is restored)."""
+    with eval_mode(backbone):
+        return extract_features(cls_features(backbone), dataset, batch_size=batch_size,
+                                device=_device(backbone))

@@ -1,5 +1,10 @@
 """Token objectives of the student: DILEMMA mismatch detection (eq. 3.1) and the Table 3.11 ablations.
 
+The loss of every objective is reduced as eq. 3.1 writes it (``reduction="sum"``): the per-token loss summed
+over the scored tokens of each image (all kept tokens M; partial jigsaw: the tokens without a position), then the
+mean over images (``E_x``). ``reduction="mean"`` (ablation, ``method.token_reduction: mean``) is the mean over
+all scored tokens of the batch instead.
+
 ===================  ========================================  ============================================
 objective            corruption of the kept tokens             head and loss
 ===================  ========================================  ============================================
@@ -40,11 +45,18 @@ class TokenObjective(nn.Module):
         num_tokens: patch tokens per image N.
         theta: fraction of kept tokens corrupted.
         patch_size: patch size (flip detection mirrors pixels).
+        reduction: ``"sum"`` (eq. 3.1: sum over each image's scored tokens, mean over images) or ``"mean"``
+            (mean over all scored tokens; the ablation ``method.token_reduction: mean``).
     """
 
-    def __init__(self, kind: str, embed_dim: int, num_tokens: int, theta: float, patch_size: int) -> None:
+    def __init__(
+        self, kind: str, embed_dim: int, num_tokens: int, theta: float, patch_size: int, reduction: str = "sum"
+    ) -> None:
         super().__init__()
+        if reduction not in ("sum", "mean"):
+            raise ValueError(f"reduction must be 'sum' or 'mean', got {reduction!r}")
         self.kind = kind
+        self.reduction = reduction
         self.num_tokens = num_tokens
         self.theta = theta
         self.patch_size = patch_size
@@ -108,16 +120,32 @@ class TokenObjective(nn.Module):
             return corr.labels.bool()
         return None
 
+    def _reduce(self, per_token: Tensor, weight: Tensor | None = None) -> Tensor:
+        """Distributed-exact reduction of (B, K) per-token losses (``weight``: (B, K) 0/1 tokens scored).
+
+        ``sum``: ``mean_b sum_i w_bi l_bi`` over the global batch (eq. 3.1); ``mean``: ``sum w l / sum w``.
+        """
+        if weight is not None:
+            per_token = per_token * weight
+        if self.reduction == "sum":
+            return global_mean(per_token.sum(1))  # per image: sum over M; then the mean over images
+        return global_mean(per_token, None if weight is None else weight.sum())
+
     def loss(self, tokens: Tensor, corr: CorruptedTokens) -> tuple[Tensor, Tensor]:
         """Token loss and accuracy.
+
+        For ``dilemma`` this is eq. 3.1 with the sign that makes it a loss:
+        ``E_x[-sum_{i in M} y_i log sigma(Y S_i) + (1 - y_i) log(1 - sigma(Y S_i))]`` with ``Y`` the linear
+        head (the thesis writes the log-likelihood, which is maximised).
 
         Args:
             tokens: (B, K, D) student output patch tokens (prefix tokens removed).
             corr: the corruption the student saw (on the tokens' device).
 
         Returns:
-            (loss, accuracy): scalars. The loss is a distributed-exact mean over tokens; accuracy is the
-            local fraction of correctly classified tokens (detection) or positions (classification).
+            (loss, accuracy): scalars. The loss is reduced by :meth:`_reduce` (distributed-exact: its gradient
+            under DDP averaging is that of one process holding the global batch); accuracy is the local fraction
+            of correctly classified tokens (detection) or positions (classification).
         """
         if self.head is None:
             zero = tokens.sum() * 0.0
@@ -127,14 +155,13 @@ class TokenObjective(nn.Module):
             logits = logits.squeeze(-1).float()  # (B, K)
             per_token = F.binary_cross_entropy_with_logits(logits, corr.labels, reduction="none")
             acc = ((logits > 0).float() == corr.labels).float().mean()
-            return global_mean(per_token), acc.detach()
+            return self._reduce(per_token), acc.detach()
         target = corr.keep_idx  # true position of each kept token, (B, K)
-        per_token = F.cross_entropy(logits.flatten(0, 1).float(), target.flatten(), reduction="none")
-        hit = (logits.argmax(-1) == target).float().flatten()
+        b, k = target.shape
+        per_token = F.cross_entropy(logits.flatten(0, 1).float(), target.flatten(), reduction="none").view(b, k)
+        hit = (logits.argmax(-1) == target).float()  # (B, K)
         if self.kind == "partial_jigsaw":
-            weight = corr.labels.flatten()
-            count = weight.sum()
-            return global_mean(per_token * weight, count), (hit * weight).sum().div(
-                count.clamp_min(1)
-            ).detach()
-        return global_mean(per_token), hit.mean().detach()
+            weight = corr.labels.float()
+            acc = (hit * weight).sum().div(weight.sum().clamp_min(1))
+            return self._reduce(per_token, weight), acc.detach()
+        return self._reduce(per_token), hit.mean().detach()

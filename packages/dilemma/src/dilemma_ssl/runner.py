@@ -155,8 +155,11 @@ def evaluate_backbone(
     """Run the evaluations selected in ``cfg.eval`` on the student backbone of ``task``.
 
     Returns:
-        flat dict: ``knn``, ``linear`` (Linear_F top-1), ``fewshot_<p>_{knn,linear}``, ``md_acc_<s>``
-        (mismatch detection accuracy at sparsity s), ``attn_jaccard``, ``seg_miou``, ``seg_acc`` (percent).
+        flat dict: ``knn``, ``linear`` (Linear_F top-1), ``fewshot_<p>_{knn,linear}``, ``md_<m>_<s>``
+        (mismatch detection at sparsity s, 0 = dense as Table 3.10, with m one of
+        :data:`~dilemma_ssl.evaluate.MISMATCH_KEYS`: ``acc``, ``prior_acc``, ``auroc``, ``bce``, ``entropy``,
+        ``bce_rel``, ``undetectable``, ``acc_detectable``, ``acc_bound``), ``attn_jaccard``, ``seg_miou``,
+        ``seg_acc`` (percent).
     """
     check_evaluation(cfg)
     e = cfg.eval
@@ -168,7 +171,8 @@ def evaluate_backbone(
     res: dict[str, Any] = ev.protocol_metrics(run_protocol(*tr, *te, ev.protocol_config(e)))
     if e.mismatch and task.objective.kind in ("dilemma", "flip_detection"):
         for s in sorted(set(schedule.ratios) | {0.0}):
-            res[f"md_acc_{s:g}"] = ev.mismatch_accuracy(backbone, task.objective, test_ds, s, e.batch_size)
+            md = ev.mismatch_metrics(backbone, task.objective, test_ds, s, e.batch_size)
+            res.update({f"md_{k}_{s:g}": v for k, v in md.items()})
     if e.segmentation:
         res["attn_jaccard"] = ev.attention_jaccard(backbone, test_ds)
         seg = ev.segmentation_probe(backbone, train_ds, test_ds)

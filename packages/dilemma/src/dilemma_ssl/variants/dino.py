@@ -1,7 +1,7 @@
 """DINO + DILEMMA with multi-crop (thesis sec. 3.2.2, Table 3.1).
 
 Constant sparsity (and position mismatch) on the two large crops the student sees, none on the small crops;
-the EMA teacher sees the two large crops densely. Loss: sparse-core's DINO loss + lambda * token loss.
+the EMA teacher sees the two large crops densely. Loss: sparse-core's DINO loss + lambda * the token loss of eq. 3.1 averaged over the two global crops.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ __all__ = ["DINODilemmaTask"]
 
 class DINODilemmaTask(DilemmaTaskBase):
     """DINO (multi-crop) with sparse, mismatched global crops for the student."""
+
+    token_views = "mean"  # DINO's loss is a mean over its (teacher crop, student crop) pairs
 
     def __init__(
         self, model_cfg: ModelConfig, method_cfg: MethodConfig, schedule: SparsitySchedule, seed: int = 0
@@ -55,7 +57,7 @@ class DINODilemmaTask(DilemmaTaskBase):
         ratio = self.schedule.ratio(step)
         lam = self.token_weight(ratio)
         teacher_out = [self.teacher(g) for g in globals_]  # 2 x (B, K)
-        student_out, tok, accs = [], globals_[0].new_zeros(()), []
+        student_out, toks, accs = [], [], []
         for i, x in enumerate(globals_):
             keep = self.attention_keep(self.teacher.module.backbone, x, ratio)
             corr = self.draw_tokens(step, i, b, ratio, x.device, keep_idx=keep)
@@ -63,13 +65,14 @@ class DINODilemmaTask(DilemmaTaskBase):
             student_out.append(self.student.projector(tokens[:, 0]))
             if lam > 0:
                 loss_i, acc_i = self.token_loss(tokens, corr)
-                tok = tok + loss_i / len(globals_)
+                toks.append(loss_i)
                 accs.append(acc_i)
         for x in locals_:
             student_out.append(self.student.projector(encode(self.student.backbone, x)[:, 0]))
         d = self.method_cfg.dino
         temp = teacher_temp_schedule(step, d.teacher_temp_warmup_steps, 0.04, d.teacher_temp)
         dino = self.dino_loss(student_out, teacher_out, temp)
+        tok = self.combine_views(toks) if toks else globals_[0].new_zeros(())
         return self.step_outputs("loss_dino", dino, lam, tok, accs, ratio, b)
 
     def on_after_step(self, step: int, total_steps: int) -> None:

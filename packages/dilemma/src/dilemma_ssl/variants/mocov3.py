@@ -3,7 +3,9 @@
 The EMA teacher sees every token of one view with correct positions; the student sees a random subset of the
 other view's tokens, a fraction theta of them with a dropped token's position embedding. The loss is the
 symmetrised MoCo v3 contrastive loss between the student's predicted CLS projection and the teacher's CLS
-projection, plus ``lambda`` times the per-token binary cross-entropy of a linear mismatch head (eq. 3.4).
+projection, plus ``lambda`` times the DILEMMA loss of eq. 3.1 (eq. 3.4): the binary cross-entropy of a linear
+mismatch head summed over each image's kept tokens, averaged over images and summed over the two student views
+like the two contrastive directions (``method.token_reduction: mean`` is the mean-over-tokens ablation).
 
 Flags give the baselines from the same code: ``objective='none'`` (or ``lambda_dilemma=0``) is +Sparsity and
 ``sparsity=[0.0]`` with ``objective='none'`` is dense MoCo v3.
@@ -11,9 +13,11 @@ Flags give the baselines from the same code: ``objective='none'`` (or ``lambda_d
 Architecture and initialisation follow MoCo v3's ViT recipe (facebookresearch/moco-v3, ``moco/builder.py``
 ``MoCo_ViT`` and ``vits.py`` ``VisionTransformerMoCo``; the public DILEMMA code builds the same model):
 
-* projector ``_build_mlp(3, D, 4096, 256)`` and predictor ``_build_mlp(2, 256, 4096, 256)``, both with the
-  default ``last_bn=True``: hidden Linear(bias=False) + BN + ReLU, then a Linear followed by a BatchNorm1d
-  *without* affine parameters (only MoCo v3's ResNet variant drops the predictor's last BN);
+* projector ``_build_mlp(3, D, 4096, 256)`` and a predictor of ``model.pred_layers`` layers: 3 by default, as
+  thesis sec. 3.2.2 writes ("a 3-layer MLP for the projection and prediction heads"); ``pred_layers: 2`` is MoCo
+  v3's ViT predictor ``_build_mlp(2, 256, 4096, 256)``. Both with MoCo v3's default ``last_bn=True``: hidden
+  Linear(bias=False) + BN + ReLU, then a Linear followed by a BatchNorm1d *without* affine parameters (only
+  MoCo v3's ResNet variant drops the predictor's last BN);
 * :func:`init_mocov3_vit` on the backbone before the momentum teacher copies it (MoCo v3 copies the base
   encoder into the momentum encoder at construction); the heads keep PyTorch's default initialisation, as in
   MoCo v3, where they are built after the ViT's own initialisation;
@@ -88,8 +92,9 @@ def init_mocov3_vit(backbone: nn.Module) -> None:
 class MoCoV3DilemmaTask(DilemmaTaskBase):
     """MoCo v3 (+Sparsity) (+DILEMMA or an ablation objective).
 
-    Heads and initialisation as MoCo v3's ViT (see the module docstring): 3-layer projector and 2-layer
-    predictor, each ending in a BN without affine; :func:`init_mocov3_vit` on the backbone.
+    Heads and initialisation as MoCo v3's ViT (see the module docstring): 3-layer projector and a predictor of
+    ``model.pred_layers`` layers (thesis sec. 3.2.2: 3; MoCo v3: 2), each ending in a BN without affine;
+    :func:`init_mocov3_vit` on the backbone.
 
     Args:
         model_cfg: backbone and head architecture.
@@ -108,7 +113,7 @@ class MoCoV3DilemmaTask(DilemmaTaskBase):
         self.student = Encoder(
             backbone, build_mlp(model_cfg, int(backbone.embed_dim), model_cfg.proj_layers, True)
         )
-        # MoCo_ViT: _build_mlp(2, dim, mlp_dim, dim) with its default last_bn=True
+        # thesis sec. 3.2.2: 3 layers (MoCo_ViT: _build_mlp(2, dim, mlp_dim, dim)); last_bn=True as MoCo v3
         self.predictor = build_mlp(model_cfg, model_cfg.proj_dim, model_cfg.pred_layers, True)
         self.teacher = EMATeacher(self.student, bn_batch_stats=True)  # MoCo v3: BN with batch statistics
 
@@ -118,7 +123,9 @@ class MoCoV3DilemmaTask(DilemmaTaskBase):
         return self.student.backbone
 
     def training_step(self, batch: dict[str, Any], step: int) -> dict[str, Tensor]:
-        """Symmetrised MoCo v3 + lambda * token loss on two views.
+        """Eq. 3.4: the symmetrised MoCo v3 contrastive loss (the sum of both directions) + lambda times the
+        token loss of eq. 3.1, summed over the two student views like the contrastive term
+        (``method.token_reduction: mean``: the mean over tokens and views, an ablation).
 
         Shape:
             batch["views"] (or "image"): two (B, C, H, W) tensors.
@@ -130,8 +137,8 @@ class MoCoV3DilemmaTask(DilemmaTaskBase):
         keys = [self.teacher(v) for v in views]  # 2 x (B, G), dense, correct positions
         tau = self.method_cfg.tau
         cnt = views[0].new_zeros(())
-        tok = views[0].new_zeros(())
-        accs = []
+        toks: list[Tensor] = []
+        accs: list[Tensor] = []
         for i, x in enumerate(views):
             keep = self.attention_keep(self.teacher.module.backbone, x, ratio)
             corr = self.draw_tokens(step, i, b, ratio, x.device, keep_idx=keep)
@@ -140,8 +147,9 @@ class MoCoV3DilemmaTask(DilemmaTaskBase):
             cnt = cnt + info_nce(q, keys[1 - i], tau)
             if lam > 0:
                 loss_i, acc_i = self.token_loss(tokens, corr)
-                tok = tok + loss_i / len(views)
+                toks.append(loss_i)
                 accs.append(acc_i)
+        tok = self.combine_views(toks) if toks else cnt.new_zeros(())
         return self.step_outputs("loss_contrastive", cnt, lam, tok, accs, ratio, b)
 
     def on_after_step(self, step: int, total_steps: int) -> None:
