@@ -141,12 +141,18 @@ def test_fit_and_encode_take_class_folders_a_flat_folder_or_one_file(tmp_path: P
     assert res["frames"] == 5 * len(videos)
 
 
-def test_encode_shows_a_progress_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_encode_and_psnr_show_a_progress_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Not on a terminal (pytest's capture): core's plain progress lines, in videos, or in frames for one video."""
     src = _sources(tmp_path)["flat"]
     cb = _codebook(read_video(src / "clip0.mp4", backend="pyav").numpy(), k=8)
-    rep = encode_folder(src, tmp_path / "codes", cb, progress=True)
+    rep = encode_folder(src, tmp_path / "codes", cb)
     err = capsys.readouterr().err
-    assert rep.encoded == 3 and "encode" in err and "3/3" in err and "15 frames" in err
+    assert rep.encoded == 3 and "encode: 3/3 video (100%)" in err and "frames=15" in err
+    path = write_video(tmp_path / "long.mp4", _moving_gradient(40))
+    compress.run(["psnr", "--codebook", str(cb.save(tmp_path / "cb.npz")), "--video", str(path)])
+    lines = [ln for ln in capsys.readouterr().err.splitlines() if ln.startswith("psnr: ")]
+    assert lines[0].startswith("psnr: 2/40 frame (5%)") and lines[-1].startswith("psnr: 40/40 frame (100%)")
+    assert len(lines) == 20
 
 
 def test_psnr_of_an_unreadable_video_is_a_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

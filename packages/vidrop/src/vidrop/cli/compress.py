@@ -9,8 +9,10 @@ Subcommands, each with its typed config (``vidrop.config.COMPRESS_COMMANDS``)::
 
 ``--videos`` / ``--src`` take class folders ``root/<class>/<video>``, a flat folder of videos, one video file or a
 list file; codes mirror the source's paths. ``encode`` and ``psnr`` decode videos chunk by chunk (memory bounded
-whatever the length), show a progress line on a terminal, and report two compression factors: against raw RGB
-frames and against the source file's size (``factors`` in the output says which is which).
+whatever the length), show a progress line (a bar on a terminal, a line every ~5 % in a log) and report two
+compression factors: against raw RGB frames and against the source file's size (``factors`` in the output says
+which is which).
+
 ``fit --procedural N`` fits on N in-package procedural clips instead of a folder (the tiny setting). Options
 are the config fields; the argparse spellings of earlier versions (``--patch-size 10``, ``--gpu``) are still
 accepted (see :func:`sparse_core.config.parse_config`).
@@ -97,7 +99,7 @@ def _psnr(cfg: CodecPsnrConfig) -> dict[str, Any]:
     cb_path = require_path(cfg.codebook, "codebook", "file")
     cb = load_codebook(cb_path)
     video = require_path(cfg.video, "video", "file")
-    bar = FrameProgress("psnr", enabled=None)
+    bar = FrameProgress("psnr")
     try:
         rt = round_trip_file(video, cb, cfg.max_frames, on_chunk=bar.chunk)
     except Exception as err:  # corrupt / truncated / audio-only file, frames smaller than a patch: one line

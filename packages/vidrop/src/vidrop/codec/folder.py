@@ -132,12 +132,13 @@ def fit_folder(root: str | Path, patch_size: int = 10, num_clusters: int = 65536
 
 def encode_folder(src: str | Path, dst: str | Path, codebook: PatchCodebook, codebook_path: str | Path | None = None,
                   max_frames: int | None = None, chunk_pixels: int = CHUNK_PIXELS,
-                  progress: bool | None = None) -> EncodeReport:
+                  progress: bool | str = "auto") -> EncodeReport:
     """Encode every video of ``src`` to ``dst/<its path under src>.npy`` (:func:`code_path`); copy the codebook to
     ``dst``.
 
     ``src`` is class folders, a flat folder, one video file or a list file (:func:`list_sources`). Each video is
-    decoded chunk by chunk (memory bounded whatever its length); a progress line counts videos and frames.
+    decoded chunk by chunk (memory bounded whatever its length); a progress line counts videos (the frames of
+    a single video).
     Unusable videos (unreadable, or smaller than one patch) are skipped, logged and listed in the report.
     Every file is written atomically (temporary file + rename), the codebook first, so an interrupted run
     leaves whole code files next to their codebook, never a torn one.
@@ -145,7 +146,8 @@ def encode_folder(src: str | Path, dst: str | Path, codebook: PatchCodebook, cod
     Args:
         max_frames: Encode the first ``max_frames`` frames of each video (None: all).
         chunk_pixels: Pixel budget of one decoded chunk (:class:`~vidrop.codec.stream.VideoStream`).
-        progress: Show the progress line (None: only on a terminal).
+        progress: The progress line: ``"auto"`` (a bar on a terminal, else a line every ~5 %), True (bar) or
+            False (core's :class:`~sparse_core.engine.progress.Progress`).
 
     Raises:
         DatasetError: No video of ``src`` is usable (nothing is written).
@@ -156,7 +158,7 @@ def encode_folder(src: str | Path, dst: str | Path, codebook: PatchCodebook, cod
     t0 = time.perf_counter()
     codebook_written = False
     index = search_index(codebook)
-    bar = FrameProgress("encode", videos=len(paths), enabled=progress)
+    bar = FrameProgress("encode", videos=len(paths), mode=progress)
     try:
         for path in paths:
             try:

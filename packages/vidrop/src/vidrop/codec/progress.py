@@ -1,50 +1,53 @@
-"""A progress line for long codec runs (tqdm on stderr; by default only when stderr is a terminal)."""
+"""The codec's progress line: core's :class:`sparse_core.engine.progress.Progress` counting videos, or the frames
+of a single video (a tqdm bar on a terminal, a line every ~5 % otherwise)."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from sparse_core.engine.progress import Progress
+
 __all__ = ["FrameProgress"]
 
 
 class FrameProgress:
-    """A tqdm line counting frames (and videos, when several): ``encode 3/40 videos | 1234 frames``.
+    """Progress of an encode: ``encode: 3/40 video (8%), ..., frames=1234``, or for one video its frames.
 
     Args:
-        desc: Label in front of the line.
-        videos: Number of videos (None for one video: the line then counts its frames against the header's count).
-        enabled: Show the line; None shows it only on a terminal (tqdm's ``disable=None``).
+        desc: Label of the line.
+        videos: Number of videos; None (or 1) counts the frames of the one video against its header's count
+            (no line when the header does not say).
+        mode: ``"auto"``, True or False, as core's :class:`~sparse_core.engine.progress.Progress`.
     """
 
-    def __init__(self, desc: str, videos: int | None = None, enabled: bool | None = None) -> None:
-        from tqdm.auto import tqdm
-
-        self.videos = videos
+    def __init__(self, desc: str, videos: int | None = None, mode: bool | str = "auto") -> None:
+        self.desc, self.mode = desc, mode
+        self.per_video = videos is not None and videos > 1
         self.frames = 0
         self._seen = 0
-        unit = "video" if videos is not None else "frame"
-        self.bar = tqdm(total=videos, desc=desc, unit=unit, disable=None if enabled is None else not enabled,
-                        dynamic_ncols=True, leave=True)
+        self._progress: Progress | None = Progress(videos, mode=mode, desc=desc, unit="video") if self.per_video \
+            else None
 
     def chunk(self, stream: Any) -> None:
         """After one chunk of ``stream`` (a :class:`~vidrop.codec.stream.VideoStream`)."""
         new = stream.frames_read - self._seen
         self._seen = stream.frames_read
         self.frames += new
-        if self.videos is None:
-            if self.bar.total is None and stream.expected_frames:
-                self.bar.total = stream.expected_frames
-            self.bar.update(new)
-        else:
-            self.bar.set_postfix_str(f"{self.frames} frames", refresh=False)
-            self.bar.update(0)  # redraws at most every mininterval
+        if self.per_video:
+            return
+        if self._progress is None and stream.expected_frames:
+            self._progress = Progress(stream.expected_frames, mode=self.mode, desc=self.desc, unit="frame")
+        if self._progress is not None:
+            for _ in range(new):  # one update per frame: lines mode prints on exact multiples of its interval
+                self._progress.update(1)
 
     def video_done(self) -> None:
         """After one video (encoded or skipped)."""
         self._seen = 0
-        if self.videos is not None:
-            self.bar.update(1)
+        if self.per_video and self._progress is not None:
+            self._progress.update(1, frames=self.frames)
 
     def close(self) -> None:
         """End the line."""
-        self.bar.close()
+        if self._progress is not None:
+            self._progress.close()
