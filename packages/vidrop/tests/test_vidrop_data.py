@@ -130,8 +130,9 @@ def test_snippet_features_one_row_per_snippet(tmp_path: Path) -> None:
 def test_sources_go_through_the_core_registry() -> None:
     from sparse_core.data import list_datasets
 
-    assert list_datasets("vidrop.") == ["vidrop.codes", "vidrop.procedural", "vidrop.video"]
-    with pytest.raises(DatasetError, match="unknown data.source 'nope'; registered: codes, procedural, video"):
+    assert list_datasets("vidrop.") == ["vidrop.codes", "vidrop.moving_fashion", "vidrop.procedural", "vidrop.video"]
+    registered = "registered: codes, moving_fashion, procedural, video"
+    with pytest.raises(DatasetError, match=f"unknown data.source 'nope'; {registered}"):
         build_dataset(DataConfig(source="nope"))
     cfg = DataConfig(num_videos=3, num_frames=4, image_size=16, seed=2)
     ds = build_dataset(cfg, seed_offset=5)

@@ -74,7 +74,13 @@ class ViewsConfig:
     """Split the video into this many equal time windows and draw large clip ``i`` inside window
     ``i mod global_windows`` (temporally distant positives, as CVRL's / rho-BYOL's long-range clips); 0
     (default): every clip starts anywhere. With procedural clips whose appearance is redrawn every
-    ``data.segment_frames = num_frames / global_windows`` frames, two large clips then share only the motion."""
+    ``data.segment_frames = num_frames / global_windows`` frames, two large clips then share only the motion;
+    with ``moving_fashion`` they are two temporal windows of one video sharing content and motion."""
+    local_windows: bool = True
+    """With ``global_windows`` > 0, cut small clip ``j`` inside window ``j mod global_windows`` too (True,
+    default), so no small clip straddles a window border (e.g. the procedural clips' appearance cut, which
+    would give the large-to-small pairs an appearance shortcut); False: small clips start anywhere in the
+    video (the behaviour before 2026-12-07). No effect when ``global_windows`` is 0."""
 
     def __post_init__(self) -> None:
         """Refuse out-of-range counts, sizes and scales, naming the ``views.*`` key.
@@ -241,7 +247,10 @@ class DataConfig(VideoDataConfig):
     """Where training videos come from: sparse-core's video data config plus ViDROP's codec fields."""
 
     source: str = "procedural"
-    """'procedural' (sparse-core's MotionShapes), 'video' (raw files through decord) or 'codes' (k-means arrays)."""
+    """'moving_fashion' (sparse-core's MovingFashion: Fashion-MNIST garments moving and bouncing, labels content
+    and motion; fields ``max_objects``, ``num_directions``, ``label_kind``, ``garments_root``), 'procedural'
+    (sparse-core's MotionShapes, the class is the motion only), 'video' (raw files through decord) or 'codes'
+    (k-means arrays)."""
     codebook: str | None = None
     """Codebook .npz for source 'codes' (default root/codebook.npz)."""
     max_frames: int | None = 64
@@ -262,7 +271,7 @@ class DataConfig(VideoDataConfig):
             ConfigError: the first bad field.
         """
         super().__post_init__()
-        if self.source == "procedural":
+        if self.source in ("procedural", "moving_fashion"):
             check_int("data.num_frames", self.num_frames, 1)
         check_int("data.max_frames", self.max_frames, 1, optional=True)
         check_interval("data.radius_range", self.radius_range, 0.0, 1.0, strict_low=True)

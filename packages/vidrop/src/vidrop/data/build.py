@@ -1,7 +1,13 @@
 """Build the training / evaluation datasets named by a :class:`~vidrop.config.DataConfig`.
 
 ViDROP's sources are registered in sparse-core's dataset registry as ``vidrop.<source>``
-(``procedural``, ``video``, ``codes``); :func:`build_dataset` looks ``cfg.source`` up there.
+(``moving_fashion``, ``procedural``, ``video``, ``codes``); :func:`build_dataset` looks ``cfg.source`` up there.
+
+``moving_fashion`` is sparse-core's :class:`~sparse_core.data.video.MovingFashion` (Fashion-MNIST garments moving
+and bouncing, Moving-MNIST style): two temporal windows of one video share the garments (content) and the
+main garment's motion, as two clips of a real video do. Its items carry ``"content"`` (garment class) and
+``"motion"`` (heading class) next to ``"label"`` (the ``data.label_kind`` one); ``split="test"`` draws
+garments the training split never shows.
 """
 
 from __future__ import annotations
@@ -13,13 +19,15 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from sparse_core.data import get_dataset_builder, list_datasets, register_dataset
-from sparse_core.data.video import MotionShapes
+from sparse_core.data.video import MotionShapes, MovingFashion, moving_fashion
 from vidrop.config import DataConfig
 from vidrop.data.datasets import CodeFolderDataset, ProceduralClipDataset, VideoFolderDataset
 
-__all__ = ["build_dataset", "motion_videos", "DATA_SOURCES"]
+__all__ = ["build_dataset", "motion_videos", "fashion_videos", "DATA_SOURCES", "SPLITS"]
 
 PREFIX = "vidrop."
+SPLITS = ("train", "test")
+"""``split`` choices of :func:`build_dataset` (only ``moving_fashion`` tells them apart: unseen garments)."""
 Transform = Callable[[Tensor], dict[str, Tensor]]
 
 
@@ -52,6 +60,28 @@ def motion_videos(cfg: DataConfig, num_videos: int | None = None, seed_offset: i
                         tuple(cfg.radius_range), speed)  # type: ignore[arg-type]
 
 
+def fashion_videos(cfg: DataConfig, split: str = "train", num_videos: int | None = None, seed_offset: int = 0,
+                   label_kind: str | None = None) -> MovingFashion:
+    """The Moving Fashion-MNIST videos that ``cfg`` describes (sparse-core's :func:`moving_fashion`).
+
+    Args:
+        cfg: data config (``num_videos``, ``num_frames``, ``image_size``, ``seed``, ``max_objects``,
+            ``num_directions``, ``label_kind``, ``garments_root``).
+        split: ``"train"`` or ``"test"`` (garments of Fashion-MNIST's test images: unseen in training).
+        num_videos: overrides ``cfg.num_videos``.
+        seed_offset: added to ``cfg.seed`` (a disjoint set of videos).
+        label_kind: overrides ``cfg.label_kind`` (``"content"`` or ``"motion"``).
+    """
+    return moving_fashion(cfg, split, num_videos, seed_offset, label_kind)
+
+
+@register_dataset(PREFIX + "moving_fashion")
+def _moving_fashion(root: str | None, split: str, transform: Transform | None, cfg: DataConfig,
+                    seed_offset: int = 0, num_videos: int | None = None, label_kind: str | None = None) -> Dataset:
+    videos = fashion_videos(cfg, split, num_videos, seed_offset, label_kind)
+    return ProceduralClipDataset(videos, transform, extra_labels=("content", "motion"))
+
+
 @register_dataset(PREFIX + "procedural")
 def _procedural(root: str | None, split: str, transform: Transform | None, cfg: DataConfig,
                 seed_offset: int = 0) -> Dataset:
@@ -73,19 +103,23 @@ DATA_SOURCES = tuple(n[len(PREFIX):] for n in list_datasets(PREFIX))
 
 
 def build_dataset(cfg: DataConfig, transform: Transform | None = None, root: str | None = None,
-                  seed_offset: int = 0, **kwargs: Any) -> Dataset:
+                  seed_offset: int = 0, split: str = "train", **kwargs: Any) -> Dataset:
     """The dataset of ``cfg`` with ``transform`` applied to each ``(T, H, W, 3)`` uint8 video.
 
     Args:
         cfg: data config (``source`` picks procedural clips, raw videos through decord, or k-means codes).
         transform: e.g. :class:`~vidrop.data.views.MultiClipViews` for training (None: raw ``"video"``).
         root: overrides ``cfg.root`` (e.g. an evaluation split).
-        seed_offset: added to the procedural seed (a disjoint evaluation set).
-        kwargs: passed to the registered builder.
+        seed_offset: added to the generator's seed (a disjoint evaluation set).
+        split: ``"train"`` or ``"test"``; ``moving_fashion`` draws test videos from unseen garments, the other
+            sources ignore it (their test split is ``root`` / ``seed_offset``).
+        kwargs: passed to the registered builder (``moving_fashion``: ``num_videos``, ``label_kind``).
 
     Raises:
         sparse_core.data.DatasetError: ``cfg.source`` is not registered (the message lists the sources).
-        ValueError: a file-based source without a root.
+        ValueError: a file-based source without a root, or an unknown ``split``.
     """
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
     builder = get_dataset_builder(cfg.source, prefix=PREFIX, what="data.source")
-    return builder(root=root, split="train", transform=transform, cfg=cfg, seed_offset=seed_offset, **kwargs)
+    return builder(root=root, split=split, transform=transform, cfg=cfg, seed_offset=seed_offset, **kwargs)

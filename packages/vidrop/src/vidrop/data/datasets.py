@@ -1,4 +1,4 @@
-"""Video datasets returning multi-clip views: procedural clips, raw video folders and k-means code folders.
+"""Video datasets returning multi-clip views: generated clips, raw video folders and k-means code folders.
 
 Folder layout (Kinetics-style): ``root/<class>/<video>.<ext>``, listed by sparse-core's
 :func:`~sparse_core.data.video.list_videos` (classes sorted give the labels). A code folder
@@ -19,7 +19,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from sparse_core.data.errors import DatasetError, SkipCounter
-from sparse_core.data.video import VIDEO_EXTENSIONS, MotionShapes, list_videos
+from sparse_core.data.video import VIDEO_EXTENSIONS, list_videos
 from vidrop.codec import decode_torch, load_codebook
 from vidrop.data.io import read_video
 
@@ -35,20 +35,31 @@ def _sample(video: Tensor, label: int, transform: Transform | None) -> dict[str,
 
 
 class ProceduralClipDataset(Dataset):
-    """sparse-core's procedural motion clips (:class:`~sparse_core.data.video.MotionShapes`) as a dataset.
+    """Generated videos (sparse-core's :class:`~sparse_core.data.video.MotionShapes` or
+    :class:`~sparse_core.data.video.MovingFashion`) as a dataset.
 
-    Each item is ``transform(video)`` plus ``"label"``, or ``{"video": (T, S, S, 3) uint8, "label"}``.
+    Each item is ``transform(video)`` (or ``{"video": (T, S, S, 3) uint8}``) plus ``"label"`` and one int per
+    name in ``extra_labels`` (a method of ``videos``, e.g. MovingFashion's ``"content"`` and ``"motion"``).
+
+    Args:
+        videos: anything with ``__len__``, ``video(i) -> (T, S, S, 3) uint8 array``, ``label(i)`` and
+            ``num_classes``.
+        transform: e.g. :class:`~vidrop.data.views.MultiClipViews` (None: the raw ``"video"``).
+        extra_labels: further per-video labels to return, each read from ``getattr(videos, name)(i)``.
     """
 
-    def __init__(self, videos: MotionShapes, transform: Transform | None = None) -> None:
-        self.videos, self.transform = videos, transform
+    def __init__(self, videos: Any, transform: Transform | None = None, extra_labels: tuple[str, ...] = ()) -> None:
+        self.videos, self.transform, self.extra_labels = videos, transform, tuple(extra_labels)
         self.num_classes = videos.num_classes
 
     def __len__(self) -> int:
         return len(self.videos)
 
     def __getitem__(self, index: int) -> dict[str, Any]:
-        return _sample(torch.from_numpy(self.videos.video(index)), self.videos.label(index), self.transform)
+        out = _sample(torch.from_numpy(self.videos.video(index)), self.videos.label(index), self.transform)
+        for name in self.extra_labels:
+            out[name] = int(getattr(self.videos, name)(index))
+        return out
 
 
 class _ClassFolderDataset(SkipCounter, Dataset):

@@ -2,8 +2,9 @@
 
 Only random resized cropping (one crop box per clip, shared by its frames) and an optional horizontal flip
 are used: the thesis relies on heavy masking and the lossy codec as pseudo-augmentation. Optional: per-clip
-colour jitter / greyscale, and ``global_windows`` (large clip ``i`` drawn inside time window ``i``, for
-temporally distant positives). Randomness comes
+colour jitter / greyscale, and ``global_windows`` (large clip ``i`` drawn inside time window
+``i mod global_windows``, for temporally distant positives; with ``local_windows``, the default, small clip
+``j`` inside window ``j mod global_windows``, so no clip straddles a window border). Randomness comes
 from the torch global RNG (the engine reseeds it per sample, so resume is exact).
 """
 
@@ -116,15 +117,20 @@ class MultiClipViews:
             rgb = (rgb * w).sum(0, keepdim=True).expand(3, -1, -1, -1)
         return (rgb - mean) / std
 
+    def windows(self, num_video_frames: int, num_clips: int) -> list[tuple[int, int] | None]:
+        """Time window ``(first, length)`` of clip ``i`` of ``num_clips``: window ``i mod global_windows`` of the
+        video's ``global_windows`` equal windows, or None (anywhere) when ``global_windows`` is 0."""
+        n_win, t = self.cfg.global_windows, num_video_frames
+        return [((i % n_win) * t // n_win, t // n_win) if n_win else None for i in range(num_clips)]
+
     def __call__(self, video: Tensor) -> dict[str, Tensor]:
         """``video``: ``(T, H, W, 3)`` uint8."""
         c = self.cfg
         t = video.shape[0]
-        n_win = c.global_windows
-        windows = [((i % n_win) * t // n_win, t // n_win) if n_win else None for i in range(c.num_global)]
         out = {"global": torch.stack([self._clip(video, c.global_frames, c.global_size, c.global_scale, win)
-                                      for win in windows])}
+                                      for win in self.windows(t, c.num_global)])}
         if c.num_local > 0:
-            out["local"] = torch.stack([self._clip(video, c.local_frames, c.local_size, c.local_scale)
-                                        for _ in range(c.num_local)])
+            local_windows = self.windows(t, c.num_local) if c.local_windows else [None] * c.num_local
+            out["local"] = torch.stack([self._clip(video, c.local_frames, c.local_size, c.local_scale, win)
+                                        for win in local_windows])
         return out
