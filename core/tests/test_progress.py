@@ -57,3 +57,11 @@ def test_train_progress_defaults_to_auto_and_is_checked() -> None:
     assert parse_config(Run, ["--train.progress", "auto"]).train.progress == "auto"
     with pytest.raises(ConfigError, match="train.progress must be 'auto', true or false"):
         TrainConfig(progress="sometimes")
+
+
+def test_updates_of_several_units_still_cross_each_interval() -> None:
+    out = io.StringIO()
+    p = Progress(100, mode="auto", desc="enc", every=10, stream=out, clock=lambda: 1.0)
+    for n in (7, 7, 7, 79, 5):  # 7, 14, 21, 100, 105
+        p.update(n)
+    assert [line.split(" ")[1] for line in out.getvalue().splitlines()] == ["14/100", "21/100", "100/100"]

@@ -88,13 +88,14 @@ class Progress:
 
     def update(self, n: int = 1, **postfix: Any) -> None:
         """Advance by ``n``; ``postfix`` (e.g. ``loss="0.41"``) is shown beside the count."""
-        self.n += n
+        before, self.n = self.n, self.n + n
         self._postfix.update(postfix)
         if self._bar is not None:
             self._bar.update(n)
             if postfix:
                 self._bar.set_postfix(self._postfix, refresh=False)
-        elif self.kind == "lines" and (self.n % self.every == 0 or self.n >= self.total):
+        elif self.kind == "lines" and (self.n // self.every > before // self.every or
+                                       (self.n >= self.total > before)):
             print(self.line(), file=self.stream, flush=True)
 
     def close(self) -> None:
