@@ -37,7 +37,8 @@ def _imported_modules(tree: ast.AST) -> list[tuple[int, str]]:
 
 def test_the_walk_finds_every_kind_of_import() -> None:
     tree = ast.parse("import vidrop.codec\nfrom river_vp import x\nimport importlib\n"
-                     "def f():\n    from sfclip.bench import run\n    return importlib.import_module('dilemma_ssl.demo')\n")
+                     "def f():\n    from sfclip.bench import run\n"
+                     "    return importlib.import_module('dilemma_ssl.demo')\n")
     assert [m.split(".")[0] for _, m in _imported_modules(tree)] == ["vidrop", "river_vp", "importlib", "sfclip",
                                                                       "dilemma_ssl"]
 

@@ -74,9 +74,10 @@ def test_peak_by_device_name(name: str, peak: float | None) -> None:
 def test_bench_model_rows_are_consistent() -> None:
     import torch
 
-    rows = bench_model("tiny", (1.0, 0.5), 2, torch.device("cpu"), img_size=32, depth=1, warmup=0, repeats=1)
+    rows = bench_model("tiny", (1.0, 0.5), 2, torch.device("cpu"), img_size=32, depth=1, warmup=0, repeats=5)
     dense, half = rows
     assert dense["efficiency"] == pytest.approx(1.0) and half["ideal"] == pytest.approx(2.0)
     assert dense["images_per_s"] == pytest.approx(2 / (dense["ms_per_step"] / 1e3))
-    assert half["efficiency"] == pytest.approx(dense["ms_per_step"] / half["ms_per_step"] / 2)
+    assert half["efficiency"] == pytest.approx(half["speedup"] / 2) and dense["speedup"] == 1.0
+    assert dense["pairs"] == half["pairs"] == 5 and dense["threads"] == half["threads"] >= 1
     assert half["gflop_per_step"] < dense["gflop_per_step"] and dense["mfu"] is None  # no peak on a CPU

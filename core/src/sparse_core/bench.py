@@ -1,10 +1,15 @@
 """Training-step benchmark of the sparse ViT: time, speed-up, peak memory and (CUDA) MFU per keep ratio.
 
 One step is forward + backward + AdamW on a random batch, keeping ``K = num_keep(N, keep)`` random patch
-tokens (drawn inside the step, as in training). Times are medians over repeats after warm-up, all measured
-in the same process, so ratios compare like with like. Ideal speed-up is ``1 / keep``; efficiency is
-``speed-up / ideal``. Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` (absolute); on CPU the growth
-of the process's peak resident set during the timed steps (``VmHWM`` after resetting it through
+tokens (drawn inside the step, as in training). The keep ratios run in interleaved rounds (dense, 0.35,
+0.15, 0.05, dense, ...) after warm-up rounds, torch's thread count pinned
+(:func:`sparse_core.timing.interleave`); a speed-up is the median over at least 5 rounds of the dense
+step's time over the sparse step's time in the same round, and the machine's load average is written
+beside it (``core.json`` and the table's caption), so another job on the machine slows both sides of a
+ratio instead of one. Ideal speed-up is ``1 / keep``; efficiency is ``speed-up / ideal``.
+
+Peak memory, of one more untimed step per keep ratio: on CUDA ``torch.cuda.max_memory_allocated`` (absolute); on
+CPU the growth of the process's peak resident set during that step (``VmHWM`` after resetting it through
 ``/proc/self/clear_refs``; falls back to ``ru_maxrss`` growth, which only ever increases). MFU (CUDA, bf16
 autocast) = FLOPs of one step counted by ``FlopCounterMode`` / step time / the device's dense bf16 peak.
 
@@ -35,6 +40,8 @@ from sparse_core.masking import num_keep, random_keep_indices
 from sparse_core.models import SparseVisionTransformer
 from sparse_core.report import markdown_table
 from sparse_core.suite import StageResult
+from sparse_core.testing.threads import torch_threads
+from sparse_core.timing import MIN_PAIRS, Interleaved, interleave
 
 __all__ = ["CoreBenchConfig", "bench_model", "run", "run_bench", "main", "count_flops", "flop_counter",
            "peak_bf16_flops"]
@@ -153,7 +160,8 @@ def _bench_model(
     device: torch.device,
     compile_mode: str | None,
     compile_backend: str = "inductor",
-) -> list[dict[str, Any]]:
+    threads: int | None = None,
+) -> tuple[list[dict[str, Any]], Interleaved]:
     kwargs: dict[str, Any] = dict(num_classes=0, img_size=img_size)
     if depth is not None:
         kwargs["depth"] = depth
@@ -170,64 +178,60 @@ def _bench_model(
     x = torch.randn(batch_size, 3, img_size, img_size, device=device)
     gen = torch.Generator(device=device).manual_seed(0)  # indices drawn on the device: no host sync
     use_bf16 = device.type == "cuda"
-    rows: list[dict[str, Any]] = []
+    opt_times: dict[float, list[float]] = {keep: [] for keep in keeps}  # CPU: the optimizer's share of a step
+
+    def step(keep: float, net: Callable[..., torch.Tensor] = fwd, record: bool = True) -> None:
+        idx = None if keep >= 1.0 else random_keep_indices(batch_size, num_tokens, keep, gen, device=device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+            out = net(x, keep_idx=idx)
+        out.float().pow(2).mean().backward()
+        t_opt = time.perf_counter()
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        if record and device.type != "cuda":
+            opt_times[keep].append(time.perf_counter() - t_opt)
+
+    # dense, keep a, keep b, ... in every round: a neighbour's load slows the dense step beside it too
+    timing = interleave({f"{keep:g}": (lambda keep=keep: step(keep)) for keep in keeps}, device,
+                        base=f"{max(keeps):g}", pairs=repeats, warmup=warmup, threads=threads)
     for keep in keeps:
-        k = num_keep(num_tokens, keep)
-
-        def step(
-            keep: float = keep, net: Callable[..., torch.Tensor] = fwd, opt_times: list[float] | None = None
-        ) -> None:
-            idx = None if keep >= 1.0 else random_keep_indices(batch_size, num_tokens, keep, gen, device=device)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
-                out = net(x, keep_idx=idx)
-            out.float().pow(2).mean().backward()
-            t_opt = time.perf_counter()
-            opt.step()
-            opt.zero_grad(set_to_none=True)
-            if opt_times is not None:
-                opt_times.append(time.perf_counter() - t_opt)
-
-        for _ in range(warmup):
-            step()
-        _sync(device)
-        times: list[float] = []
-        opt_times: list[float] = []  # CPU only: the optimizer's share of the step (no K dependence)
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-            for _ in range(repeats):
-                t0 = time.perf_counter()
-                step()
+        del opt_times[keep][: warmup]  # the warm-up rounds' optimizer times
+    rows: list[dict[str, Any]] = []
+    with torch_threads(timing.threads):
+        for keep in keeps:  # peak memory of one more (untimed) step per keep ratio
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats(device)
+                step(keep, record=False)
                 _sync(device)
-                times.append(time.perf_counter() - t0)
-            peak_mib = torch.cuda.max_memory_allocated(device) / 2**20
-        else:
-            with _CpuPeak() as peak:
-                for _ in range(repeats):
-                    t0 = time.perf_counter()
-                    step(opt_times=opt_times)
-                    times.append(time.perf_counter() - t0)
-            peak_mib = peak.mib
-        row: dict[str, Any] = dict(
-            model=f"sparse_vit_{size}_patch16",
-            size=size,
-            keep=keep,
-            tokens=k,
-            ms_per_step=1e3 * statistics.median(times),
-            images_per_s=batch_size / statistics.median(times),
-            opt_ms=1e3 * statistics.median(opt_times) if opt_times else None,
-            peak_mem_mib=round(peak_mib, 1),
-        )
-        flops = count_flops(lambda: step(net=model))  # counted in eager mode on one extra step
-        row["gflop_per_step"] = flops / 1e9
-        peak_flops = peak_bf16_flops(torch.cuda.get_device_name(device)) if device.type == "cuda" else None
-        row["mfu"] = flops / (row["ms_per_step"] / 1e3) / peak_flops if peak_flops else None
-        rows.append(row)
-    dense = next((r["ms_per_step"] for r in rows if r["keep"] == 1.0), None)
+                peak_mib = torch.cuda.max_memory_allocated(device) / 2**20
+            else:
+                with _CpuPeak() as peak:
+                    step(keep, record=False)
+                peak_mib = peak.mib
+            seconds = timing.median(f"{keep:g}")
+            row: dict[str, Any] = dict(
+                model=f"sparse_vit_{size}_patch16",
+                size=size,
+                keep=keep,
+                tokens=num_keep(num_tokens, keep),
+                ms_per_step=1e3 * seconds,
+                images_per_s=batch_size / seconds,
+                opt_ms=1e3 * statistics.median(opt_times[keep]) if opt_times[keep] else None,
+                peak_mem_mib=round(peak_mib, 1),
+            )
+            flops = count_flops(lambda keep=keep: step(keep, net=model, record=False))  # eager, one extra step
+            row["gflop_per_step"] = flops / 1e9
+            peak_flops = peak_bf16_flops(torch.cuda.get_device_name(device)) if device.type == "cuda" else None
+            row["mfu"] = flops / (row["ms_per_step"] / 1e3) / peak_flops if peak_flops else None
+            rows.append(row)
+    dense = 1.0 in keeps
     for row in rows:
-        row["speedup"] = dense / row["ms_per_step"] if dense else None
+        row["speedup"] = timing.ratio(f"{row['keep']:g}") if dense else None  # paired, not a ratio of medians
         row["ideal"] = 1.0 / row["keep"]
         row["efficiency"] = row["speedup"] / row["ideal"] if dense else None
-    return rows
+        row.update(pairs=timing.pairs, threads=timing.threads,
+                   load_avg_1min=None if timing.load_before is None else round(timing.load_before[0], 2))
+    return rows, timing
 
 
 def bench_model(
@@ -241,6 +245,7 @@ def bench_model(
     repeats: int = 20,
     compile_mode: str | None = None,
     compile_backend: str = "inductor",
+    threads: int | None = None,
 ) -> list[dict[str, Any]]:
     """Training-step rows of one sparse ViT size, one per keep ratio (the GPU suite's core rows).
 
@@ -251,18 +256,23 @@ def bench_model(
         device: Where to run (bf16 autocast and MFU on CUDA).
         img_size: Image side in pixels.
         depth: Number of blocks (None: the size's own).
-        warmup: Untimed steps before the timed ones.
-        repeats: Timed steps (median reported).
+        warmup: Untimed rounds (every keep ratio once) before the timed ones.
+        repeats: Timed interleaved rounds (at least :data:`~sparse_core.timing.MIN_PAIRS`; medians reported).
         compile_mode: ``torch.compile`` mode, or None for eager.
         compile_backend: ``torch.compile`` backend (``"eager"`` exercises the compiled path cheaply on a CPU).
+        threads: torch's intra-op threads during the measurement (default: the current count).
 
     Returns:
         one dict per keep: ``ms_per_step``, ``images_per_s``, ``peak_mem_mib``, ``gflop_per_step`` (counted by
-        ``FlopCounterMode``), ``mfu`` (CUDA with a known device, else None), ``speedup``, ``ideal``,
-        ``efficiency`` (speed-up / ideal), ``batch_size``, ``img_size``.
+        ``FlopCounterMode``), ``mfu`` (CUDA with a known device, else None), ``speedup`` (median of the paired
+        ratios), ``ideal``, ``efficiency`` (speed-up / ideal), ``pairs``, ``threads``, ``load_avg_1min``,
+        ``batch_size``, ``img_size``.
+
+    Raises:
+        ValueError: ``repeats`` below :data:`~sparse_core.timing.MIN_PAIRS`.
     """
-    rows = _bench_model(size, keeps, batch_size, img_size, depth, warmup, repeats, device, compile_mode,
-                        compile_backend)
+    rows, _ = _bench_model(size, keeps, batch_size, img_size, depth, warmup, repeats, device, compile_mode,
+                           compile_backend, threads)
     for row in rows:
         row.update(batch_size=batch_size, img_size=img_size, compile=compile_mode)
     return rows
@@ -291,26 +301,36 @@ def run(
     batch_size: int | None = None,
     repeats: int | None = None,
     compile_mode: str | None = None,
+    threads: int | None = None,
 ) -> StageResult:
     """Benchmark training steps and write ``out_dir/core.json``.
 
     Args:
         out_dir: Output folder (created).
-        quick: Tiny setting for CI smoke runs (2 blocks, 112 px, batch 2, 3 repeats); numbers not meaningful.
+        quick: Tiny setting for CI smoke runs (2 blocks, 112 px, batch 2, 5 rounds); numbers not meaningful.
         models: Sizes among ``tiny``, ``small``, ``base``, ``large`` (patch 16, 224 px).
         keeps: Keep ratios; include 1.0 for the dense reference.
         device: ``"cpu"`` / ``"cuda"`` (default: cuda if available).
         batch_size: Per step (default: CPU 32 small / 16 base; CUDA 256 small / 128 base; quick 2).
-        repeats: Timed steps per setting (default CPU 5, CUDA 20, quick 3), after warm-up steps
-            (CPU 2, CUDA 5, quick 1).
+        repeats: Timed interleaved rounds (default CPU 5, CUDA 20, quick 5; at least
+            :data:`~sparse_core.timing.MIN_PAIRS`), after warm-up rounds (CPU 2, CUDA 5, quick 1).
         compile_mode: ``torch.compile`` the model with this mode (``"default"``, ``"reduce-overhead"`` for CUDA
             graphs, ``"max-autotune"``...); None runs eagerly. FLOPs are always counted eagerly. Under
             CUDA graphs the graph pool is not in ``max_memory_allocated``, so peak memory reads too low.
+        threads: torch's intra-op threads, pinned while measuring (default: the current count, which
+            ``OMP_NUM_THREADS`` sets).
 
     Returns:
-        the stage result: ``metrics`` the speed-up per (model, keep < 1), ``summary`` the table, ``details``
-        the rows and environment (``out_dir/core.json`` holds ``{"rows", "env", "table"}``).
+        the stage result: ``metrics`` the speed-up per (model, keep < 1), ``summary`` the table and the
+        conditions of the measurement, ``details`` the rows, environment and timing (``out_dir/core.json``
+        holds ``{"rows", "env", "table", "timing"}``, the last every timed round and the load averages per
+        model).
+
+    Raises:
+        ValueError: ``repeats`` below :data:`~sparse_core.timing.MIN_PAIRS`.
     """
+    if repeats is not None and repeats < MIN_PAIRS:
+        raise ValueError(f"repeats={repeats}: a speed-up is the median of at least {MIN_PAIRS} interleaved rounds")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -318,9 +338,10 @@ def run(
     if cuda:
         torch.backends.cudnn.benchmark = True
     rows: list[dict[str, Any]] = []
+    timings: dict[str, Interleaved] = {}
     for size in models:
         if quick:
-            bs, img, depth, warm, reps = batch_size or 2, 112, 2, 1, repeats or 3
+            bs, img, depth, warm, reps = batch_size or 2, 112, 2, 1, repeats or MIN_PAIRS
         else:
             # CPU: big enough that GEMMs run efficiently and the optimizer's fixed cost is amortised
             default_bs = {"tiny": 64, "small": 32, "base": 16, "large": 8}[size] * (8 if cuda else 1)
@@ -331,7 +352,9 @@ def run(
                 5 if cuda else 2,
                 repeats or (20 if cuda else 5),
             )
-        for row in _bench_model(size, keeps, bs, img, depth, warm, reps, dev, compile_mode):
+        model_rows, timings[size] = _bench_model(size, keeps, bs, img, depth, warm, reps, dev, compile_mode,
+                                                 threads=threads)
+        for row in model_rows:
             row.update(batch_size=bs, img_size=img)
             rows.append(row)
             print(f"  {row['model']} keep={row['keep']:.2f}: {row['ms_per_step']:.1f} ms/step", flush=True)
@@ -342,18 +365,20 @@ def run(
         quick=quick,
         compile=compile_mode,
         device_name=torch.cuda.get_device_name(dev) if cuda else platform.processor() or platform.machine(),
-        threads=torch.get_num_threads(),
+        threads=next(iter(timings.values())).threads if timings else torch.get_num_threads(),
         precision="bf16 autocast" if cuda else "fp32",
     )
-    table = _table(rows)
+    caption = "\n".join(f"{f'sparse_vit_{size}: ' if len(timings) > 1 else ''}{t.describe()}"
+                         for size, t in timings.items())
+    table = _table(rows) + "\n\n" + caption
     print(f"sparse-core training step ({env['device_name']}, {env['precision']}, {env['threads']} threads)")
     print(table)
-    result = {"rows": rows, "env": env, "table": table}
+    result = {"rows": rows, "env": env, "table": table, "timing": {s: t.to_dict() for s, t in timings.items()}}
     (out / "core.json").write_text(json.dumps(result, indent=2))
     headline = {f"{r['size']}_keep{r['keep']:g}_speedup": r["speedup"] for r in rows
                 if r["speedup"] is not None and r["keep"] < 1}
     return StageResult(metrics=headline, summary=table, outputs=[str(out / "core.json")],
-                       details={"rows": rows, "env": env})
+                       details={"rows": rows, "env": env, "timing": result["timing"]})
 
 
 run_bench = run
@@ -379,21 +404,29 @@ class CoreBenchConfig:
     """Timed steps per setting."""
     compile: str | None = None
     """torch.compile mode ('default', 'reduce-overhead', 'max-autotune'); None runs eagerly."""
+    threads: int | None = None
+    """torch intra-op threads, pinned while measuring (default: the current count, from OMP_NUM_THREADS)."""
 
     def __post_init__(self) -> None:
-        """Refuse unknown model sizes at construction.
+        """Refuse unknown model sizes and too few rounds at construction.
 
         Raises:
-            ValueError: a size in ``models`` other than tiny, small, base or large.
+            ValueError: a size in ``models`` other than tiny, small, base or large; ``repeats`` below
+                :data:`~sparse_core.timing.MIN_PAIRS`; ``threads`` below 1.
         """
         unknown = sorted(set(self.models) - {"tiny", "small", "base", "large"})
         if unknown:
             raise ValueError(f"models: unknown size(s) {unknown}; valid: tiny, small, base, large")
+        if self.repeats is not None and self.repeats < MIN_PAIRS:
+            raise ValueError(f"repeats: {self.repeats} is below {MIN_PAIRS} (a speed-up is the median of at least "
+                             f"{MIN_PAIRS} interleaved rounds)")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads: {self.threads} is not a thread count (>= 1)")
 
 
 def _run_config(cfg: CoreBenchConfig) -> StageResult:
     return run(cfg.out, quick=cfg.quick, models=cfg.models, keeps=cfg.keeps, device=cfg.device,
-               batch_size=cfg.batch_size, repeats=cfg.repeats, compile_mode=cfg.compile)
+               batch_size=cfg.batch_size, repeats=cfg.repeats, compile_mode=cfg.compile, threads=cfg.threads)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

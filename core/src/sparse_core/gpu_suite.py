@@ -90,7 +90,7 @@ def _core(size: str, compiled: bool) -> Callable[[RowContext], dict[str, Any]]:
 
         keeps = (1.0, 0.35, 0.15, 0.05)
         if ctx.dry:
-            rows = bench_model("tiny", keeps, 2, ctx.device, img_size=32, depth=1, warmup=1, repeats=1,
+            rows = bench_model("tiny", keeps, 2, ctx.device, img_size=32, depth=1, warmup=1, repeats=5,
                                compile_mode="default" if compiled else None, compile_backend="eager")
         else:
             batch = {"small": 512, "base": 256}[size]

@@ -1,15 +1,30 @@
-"""Timing helpers shared by the benchmarks of every package (medians, CUDA-synchronised, warm-up excluded)."""
+"""Timing helpers shared by the benchmarks of every package (medians, CUDA-synchronised, warm-up excluded).
+
+A speed ratio (sparse vs dense) comes from :func:`interleave`: the variants run in interleaved rounds (dense,
+sparse, dense, sparse, ...) after warm-up, with torch's thread count pinned, and the ratio is the median over
+rounds of the ratio *within* a round, so a neighbour's load that slows one round slows both sides of that
+round's ratio; the machine's load average before and after is kept beside it. Medians of separate runs
+(:func:`median_time`) measure whatever else the machine did meanwhile, and are not used for ratios.
+"""
 
 from __future__ import annotations
 
+import os
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
-__all__ = ["synchronize", "median_time", "training_step_time"]
+from sparse_core.testing.threads import torch_threads
+
+__all__ = ["MIN_PAIRS", "Interleaved", "interleave", "load_average", "median_time", "synchronize",
+           "training_step_time"]
+
+MIN_PAIRS = 5
+"""Fewest timed rounds a printed speed ratio is the median of."""
 
 
 def synchronize(device: torch.device) -> None:
@@ -65,3 +80,110 @@ def training_step_time(task: Any, batch: dict[str, Any], device: torch.device, r
         torch.cuda.reset_peak_memory_stats(device)
     seconds = median_time(one_step, device, repeats, warmup, clock)
     return seconds, (torch.cuda.max_memory_allocated(device) / 2**30 if cuda else None)
+
+
+def load_average() -> tuple[float, float, float] | None:
+    """The machine's 1-, 5- and 15-minute load averages (``os.getloadavg``), None where there is none."""
+    try:
+        return os.getloadavg()
+    except (AttributeError, OSError):
+        return None
+
+
+@dataclass
+class Interleaved:
+    """Times of variants measured in interleaved rounds, and the ratios within each round.
+
+    ``times[name][i]`` is the seconds of variant ``name`` in round ``i``; all variants ran once per round,
+    in the order of ``times``.
+    """
+
+    times: dict[str, list[float]]
+    """Seconds per round of each variant (warm-up excluded)."""
+    base: str
+    """The variant the ratios are relative to (the dense one)."""
+    warmup: int
+    """Untimed rounds run before the timed ones."""
+    threads: int
+    """torch's intra-op thread count, pinned for the measurement."""
+    load_before: tuple[float, float, float] | None = None
+    """Load averages (1, 5, 15 min) just before the timed rounds."""
+    load_after: tuple[float, float, float] | None = None
+    """Load averages just after them."""
+    cpus: int | None = field(default_factory=os.cpu_count)
+    """CPUs of the machine (what a load average compares against)."""
+
+    @property
+    def pairs(self) -> int:
+        """Number of timed rounds."""
+        return len(self.times[self.base])
+
+    def median(self, name: str) -> float:
+        """Median seconds of variant ``name``."""
+        return statistics.median(self.times[name])
+
+    def ratio(self, name: str) -> float:
+        """Speed-up of ``name`` over :attr:`base`: the median over rounds of ``base time / name time``."""
+        return statistics.median(b / t for b, t in zip(self.times[self.base], self.times[name], strict=True))
+
+    def describe(self) -> str:
+        """One line: rounds, warm-up, threads and the load average beside the figures."""
+        def load(value: tuple[float, float, float] | None) -> str:
+            return "n/a" if value is None else f"{value[0]:.2f}"
+
+        cpus = f" on {self.cpus} CPUs" if self.cpus else ""
+        return (f"speed-ups: median of {self.pairs} interleaved rounds ({', '.join(self.times)}) after "
+                f"{self.warmup} warm-up round(s), {self.threads} thread(s); load average (1 min) "
+                f"{load(self.load_before)} before, {load(self.load_after)} after{cpus}")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON form: every time, the ratios and the conditions of the measurement."""
+        return {"times_s": self.times, "base": self.base, "pairs": self.pairs, "warmup": self.warmup,
+                "threads": self.threads, "load_before": self.load_before, "load_after": self.load_after,
+                "cpus": self.cpus, "ratios": {n: self.ratio(n) for n in self.times}}
+
+
+def interleave(fns: Mapping[str, Callable[[], Any]], device: torch.device, base: str | None = None,
+               pairs: int = MIN_PAIRS, warmup: int = 2, threads: int | None = None,
+               clock: Callable[[], float] = time.perf_counter) -> Interleaved:
+    """Time ``fns`` in interleaved rounds: each round calls every one once, in order (dense, sparse, ...).
+
+    Args:
+        fns: variant name -> one step (the base first, by convention).
+        device: where they run (CUDA is synchronised around each timed call).
+        base: the variant ratios are relative to (default the first).
+        pairs: timed rounds (at least :data:`MIN_PAIRS`).
+        warmup: untimed rounds first (allocator, kernels, caches).
+        threads: torch's intra-op threads for the measurement (default the current count); restored after.
+        clock: seconds clock (``time.perf_counter``; a test passes a fake one).
+
+    Returns:
+        the per-round times with the thread count and the load averages before and after.
+
+    Raises:
+        ValueError: fewer than :data:`MIN_PAIRS` rounds, no variant, or ``base`` not among them.
+    """
+    if pairs < MIN_PAIRS:
+        raise ValueError(f"pairs={pairs}: a speed ratio is the median of at least {MIN_PAIRS} interleaved rounds")
+    if not fns:
+        raise ValueError("interleave: no variant to time")
+    base = next(iter(fns)) if base is None else base
+    if base not in fns:
+        raise ValueError(f"interleave: base {base!r} is not one of {list(fns)}")
+    n = torch.get_num_threads() if threads is None else threads
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    with torch_threads(n):
+        for _ in range(warmup):
+            for fn in fns.values():
+                fn()
+        synchronize(device)
+        before = load_average()
+        for _ in range(pairs):
+            for name, fn in fns.items():
+                synchronize(device)
+                t0 = clock()
+                fn()
+                synchronize(device)
+                times[name].append(clock() - t0)
+        after = load_average()
+    return Interleaved(times, base, warmup, n, before, after)
