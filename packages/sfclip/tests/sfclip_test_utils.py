@@ -14,7 +14,7 @@ slower)."""
 
 
 def tiny_config(vision: tuple[str, ...] = ("dinov2_tiny_random",), vision_size: int = 48,
-                **distill: float) -> SFCLIPConfig:
+                **distill: float | str) -> SFCLIPConfig:
     """A 1-block SF-CLIP on 32 px images with tiny random teachers (DINOv2 grid 6x6 vs the student's 4x4)."""
     return SFCLIPConfig(
         embed_dim=16,

@@ -75,11 +75,12 @@ def test_thesis_scale_configs_parse() -> None:
     from sparse_core.config import parse_config
 
     cc12m = parse_config(SFCLIPConfig, ["--config", "cc12m"], config_dir=CONFIG_DIR)
-    assert (cc12m.train.epochs, cc12m.train.batch_size, cc12m.train.precision) == (25, 4096, "bf16")
-    assert cc12m.train.batch_size % 8 == 0  # 512 per GPU on 8 GPUs
+    assert (cc12m.train.epochs, cc12m.train.batch_size, cc12m.train.precision) == (35, 8192, "bf16")
+    assert cc12m.train.batch_size % 8 == 0  # 1024 per GPU on 8 GPUs
     assert cc12m.data.source == "webdataset" and cc12m.data.shards == "/data/cc12m/{00000..01242}.tar"
     assert cc12m.teacher.vision == ["dinov2", "sam"] and cc12m.teacher.text_path == "facebook/xglm-1.7B"
-    assert (cc12m.distill.image_ratio * 4096, cc12m.distill.text_ratio * 4096) == (1024, 512)
+    assert (cc12m.distill.image_ratio * 8192, cc12m.distill.text_ratio * 8192) == (1024, 512)
+    assert len(cc12m.data.rewrites) == 4 and cc12m.distill.reduction == "sum"  # LaCLIP's four rewrite files
     assert (cc12m.vision.patch_size, cc12m.vision.embed_dim, cc12m.vision.depth) == (16, 768, 12)
     yfcc = parse_config(SFCLIPConfig, ["--config", "yfcc15m"], config_dir=CONFIG_DIR)
     assert yfcc.teacher.vision == ["dinov2", "sam"] and yfcc.train.epochs == 25

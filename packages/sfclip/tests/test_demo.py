@@ -13,12 +13,13 @@ RANDOM_TEACHERS = ["--teacher.text", "bert_tiny_random", "--teacher.vision", "[d
 
 
 def test_demo_trains_both_and_reports_sfclip_against_clip(tmp_path: Path) -> None:
-    result = demo.run(tmp_path, steps=2, eval_pairs=40, overrides=RANDOM_TEACHERS)
+    result = demo.run(tmp_path, steps=2, eval_pairs=40, overrides=RANDOM_TEACHERS, real=False)
     h = result.headline
     assert isinstance(h, Headline) and h == demo.demo_headline(result.metrics)
     assert h.trained == result.metrics["zeroshot_top1_sfclip"]
     assert h.baselines == {"CLIP, equal steps": result.metrics["zeroshot_top1_clip"]}
     assert h.references["random init"] == result.metrics["zeroshot_top1_random"]
+    assert result.metrics["real_captions"] == 0.0 and "procedural" in h.metric  # the fallback says so
     rows = result.details["rows"]
     assert rows["SF-CLIP"]["steps"] == rows["CLIP"]["steps"] == 2
     assert all(Path(p).is_file() for p in result.outputs)
@@ -29,3 +30,9 @@ def test_demo_trains_both_and_reports_sfclip_against_clip(tmp_path: Path) -> Non
 
 def test_study_has_the_common_shape() -> None:
     assert_study_has_common_shape(study)
+
+
+def test_the_headline_names_the_real_caption_setting() -> None:
+    h = demo.demo_headline({"zeroshot_top1_sfclip": 20.0, "zeroshot_top1_clip": 15.0, "zeroshot_top1_random": 9.0,
+                            "real_captions": 1.0})
+    assert "Fashion-MNIST" in h.metric and h.references["chance"] == 10.0 and h.margin() == 5.0

@@ -121,10 +121,12 @@ def test_no_image_teacher_variant() -> None:
     assert "vd" not in out and len(task.vision_teachers) == 0
 
 
-def test_image_distillation_equals_the_direct_formula() -> None:
-    """L_VD = mean over subset tokens and width of (interpolated projection - LayerNorm(teacher))^2."""
+@pytest.mark.parametrize("reduction", ["sum", "mean"])
+def test_image_distillation_equals_eq_7_2(reduction: str) -> None:
+    """L_VD (eq. 7.2) = mean over the subset's tokens of ||interpolated projection - LayerNorm(teacher)||_2^2,
+    the squared norm summed over the width D; ``distill.reduction: mean`` divides it by D."""
     torch.manual_seed(0)
-    task = SFCLIPTask(tiny_config(image_ratio=0.5, text_ratio=0.0))
+    task = SFCLIPTask(tiny_config(image_ratio=0.5, text_ratio=0.0, reduction=reduction))
     task.eval()
     batch = _batch(8)
     out = task.training_step(batch, step=2)
@@ -137,15 +139,16 @@ def test_image_distillation_equals_the_direct_formula() -> None:
         x = torch.nn.functional.interpolate(batch["image"][idx], size=(48, 48), mode="bilinear")
         target = teacher.net(pixel_values=(x - teacher.mean) / teacher.std).last_hidden_state[:, 1:]  # (4, 36, 32)
         target = torch.nn.functional.layer_norm(target, (32,), eps=1e-6)
-        expected = (pred.flatten(2).transpose(1, 2) - target).pow(2).mean()
+        sq = (pred.flatten(2).transpose(1, 2) - target).pow(2)  # (4, 36, 32)
+        expected = sq.sum(-1).mean() if reduction == "sum" else sq.sum(-1).mean() / 32
     task.train()
     torch.testing.assert_close(out["vd"], expected)
     assert "td" not in out
 
 
-def test_text_distillation_equals_the_direct_formula_and_masking_changes_it() -> None:
-    """Unmasked L_TD = mean over the subset's real tokens of (projection - LayerNorm(teacher))^2; masking
-    the student's input changes it while the teacher still sees whole captions."""
+def test_text_distillation_equals_eq_7_3_and_masking_changes_it() -> None:
+    """Unmasked L_TD (eq. 7.3) = mean over the subset's real tokens of ||projection - LayerNorm(teacher)||_2^2
+    (summed over the width); masking the student's input changes it while the teacher sees whole captions."""
     torch.manual_seed(0)
     task = SFCLIPTask(tiny_config((), image_ratio=0.0, text_ratio=0.5, text_mask_ratio=0.0))
     task.eval()
@@ -158,7 +161,7 @@ def test_text_distillation_equals_the_direct_formula_and_masking_changes_it() ->
         pred = task.text_distill(task.text.tokens(ids, att))
         target = torch.nn.functional.layer_norm(task.text_teacher.net(input_ids=ids, attention_mask=att.long())
                                                 .last_hidden_state, (32,), eps=1e-6)
-        expected = (pred - target).pow(2).mean(-1)[att].mean()
+        expected = (pred - target).pow(2).sum(-1)[att].mean()
     torch.testing.assert_close(out["td"], expected)
     task.cfg.distill.text_mask_ratio = 0.25
     masked = task.training_step(batch, step=1)

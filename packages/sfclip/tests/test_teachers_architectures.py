@@ -86,7 +86,8 @@ def test_dino_and_sam_at_once_are_frozen_and_absent_from_optimizer_and_export() 
 
 
 def test_two_vision_teachers_sum_their_layer_normed_grid_aligned_losses() -> None:
-    """L_VD = sum over DINOv2 (6x6 grid) and SAM (3x3 grid) of the direct formula, student grid 4x4."""
+    """L_VD = sum over DINOv2 (6x6 grid) and SAM (3x3 grid) of eq. 7.2 (squared L2 over the width, mean over
+    tokens), student grid 4x4."""
     task = _dino_sam_xglm(image_ratio=0.5, text_ratio=0.0)
     task.eval()
     batch = _batch(8)
@@ -106,7 +107,7 @@ def test_two_vision_teachers_sum_their_layer_normed_grid_aligned_losses() -> Non
                 raw = raw[:, 1:].transpose(1, 2).reshape(4, dim, grid, grid)
             target = F.layer_norm(raw.flatten(2).transpose(1, 2), (dim,), eps=1e-6)
             assert target.shape == (4, grid * grid, dim)
-            expected = expected + (pred.flatten(2).transpose(1, 2) - target).pow(2).mean()
+            expected = expected + (pred.flatten(2).transpose(1, 2) - target).pow(2).sum(-1).mean()
     task.train()
     torch.testing.assert_close(out["vd"], expected)
     assert "td" not in out and task.text_distill is None

@@ -13,7 +13,7 @@ __all__ = ["masked_feature_distill"]
 
 
 def masked_feature_distill(student: Tensor, teacher: Tensor, mask: Tensor | None = None, loss: str = "l2",
-                           beta: float = 1.0, ln_eps: float = 1e-6) -> Tensor:
+                           beta: float = 1.0, ln_eps: float = 1e-6, width_reduction: str = "mean") -> Tensor:
     """Squared-L2 distance between student features and layer-normed teacher features (eq. 7.2-7.3).
 
     The teacher features are layer-normalised without affine parameters (sec. 7.2: "we layer normalize the
@@ -22,10 +22,11 @@ def masked_feature_distill(student: Tensor, teacher: Tensor, mask: Tensor | None
     inputs alike), so ``mask=None`` uses every token; ``mask`` selects the tokens that enter the loss (the
     non-padding tokens of a text batch, or only the MSK tokens for a masked-only variant).
 
-    Reduction (left open by the thesis): the squared norm is divided by the feature width D (``F.mse_loss``'s
-    element mean, so the weights lambda of eq. 7.4 do not depend on the teacher width) and averaged over the
-    selected tokens of the global batch (distributed-exact). ``loss="smooth_l1"`` uses ``F.smooth_l1_loss``
-    (with ``beta``) instead of the squared error.
+    Reduction: per token, ``width_reduction="sum"`` is eq. 7.2's squared L2 norm (summed over the feature
+    width D); ``"mean"`` (the default here, kept for existing callers) divides it by D (``F.mse_loss``'s element
+    mean, so the weights lambda of eq. 7.4 do not depend on the teacher width). Either is then averaged over
+    the selected tokens of the global batch (distributed-exact). ``loss="smooth_l1"`` uses
+    ``F.smooth_l1_loss`` (with ``beta``) instead of the squared error.
 
     Args:
         student: student token features after the projection.
@@ -34,6 +35,7 @@ def masked_feature_distill(student: Tensor, teacher: Tensor, mask: Tensor | None
         loss: ``"l2"`` (eq. 7.2) or ``"smooth_l1"``.
         beta: smooth-L1 threshold.
         ln_eps: epsilon of the teacher layer norm.
+        width_reduction: ``"sum"`` (eq. 7.2's squared norm) or ``"mean"`` (divided by D) over the width.
 
     Shape:
         student, teacher: (B, N, D) (or (B, D)); mask: (B, N) bool (or (B,)) -> scalar.
@@ -49,7 +51,9 @@ def masked_feature_distill(student: Tensor, teacher: Tensor, mask: Tensor | None
         err = F.smooth_l1_loss(s, target, reduction="none", beta=beta)
     else:
         raise ValueError(f"loss must be 'l2' or 'smooth_l1', got {loss!r}")
-    per_token = err.mean(dim=-1)  # (B, N)
+    if width_reduction not in ("sum", "mean"):
+        raise ValueError(f"width_reduction must be 'sum' or 'mean', got {width_reduction!r}")
+    per_token = err.sum(dim=-1) if width_reduction == "sum" else err.mean(dim=-1)  # (B, N)
     if mask is not None:
         if mask.shape != per_token.shape:
             raise ValueError(f"mask shape {tuple(mask.shape)} must be {tuple(per_token.shape)}")

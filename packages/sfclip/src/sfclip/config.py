@@ -12,7 +12,8 @@ from sparse_core.engine import OptimConfig, TrainConfig
 from sparse_core.validation import bad_value, check_choice, check_divisible, check_each, check_float, check_int
 
 __all__ = ["VisionConfig", "TextConfig", "TeacherConfig", "DistillConfig", "DataConfig", "PrecomputeConfig",
-           "SFCLIPConfig", "CONFIG_DIR", "VISION_TEACHERS", "TEXT_TEACHERS", "DATA_SOURCES", "STORE_DTYPES"]
+           "SFCLIPConfig", "CONFIG_DIR", "VISION_TEACHERS", "TEXT_TEACHERS", "DATA_SOURCES", "STORE_DTYPES",
+           "DISTILL_REDUCTIONS"]
 
 CONFIG_DIR = Path(__file__).parent / "configs"
 
@@ -24,9 +25,14 @@ TEXT_TEACHERS = ("hf", "bert_tiny_random", "xglm_tiny_random", "minilm")
 """``teacher.text`` choices: any Hugging Face encoder or causal LM at ``teacher.text_path`` (thesis: XGLM), a
 tiny random BERT or a tiny random 2-layer XGLM (both with all-MiniLM's tokenizer), or the packaged
 all-MiniLM-L6-v2."""
-DATA_SOURCES = ("shapes", "folder", "webdataset")
-"""``data.source`` choices: procedural coloured shapes with captions, a folder of image + ``.txt`` pairs, or
-webdataset tar shards (``data.shards``)."""
+DATA_SOURCES = ("shapes", "folder", "webdataset", "openclipart", "emoji")
+"""``data.source`` choices (the sources :mod:`sfclip.data` registers): procedural coloured shapes with
+captions, a folder of image + ``.txt`` pairs, webdataset tar shards (``data.shards``), openclipart (title +
+keyword tags; Debian ``openclipart-svg`` + ``openclipart-png``) or rendered emoji with their English names
+(Debian ``fonts-noto-color-emoji`` + PyPI ``emoji``)."""
+DISTILL_REDUCTIONS = ("sum", "mean")
+"""``distill.reduction`` choices over the feature width D of eq. 7.2-7.3: the squared L2 norm (sum over D, the
+equation as written) or its per-dimension mean (divided by D)."""
 STORE_DTYPES = ("float16", "float32")
 """``precompute.dtype`` choices: storage type of precomputed teacher features."""
 
@@ -133,6 +139,12 @@ class DistillConfig:
     """Weight lambda_1 of the image distillation loss (eq. 7.4; thesis: 1)."""
     lambda_text: float = 1.0
     """Weight lambda_2 of the text distillation loss (eq. 7.4; thesis: 1)."""
+    reduction: str = "sum"
+    """Reduction over the feature width D, one of :data:`DISTILL_REDUCTIONS`: ``sum`` is eq. 7.2-7.3's
+    squared L2 norm per token (the thesis; tokens then averaged); ``mean`` divides it by D, i.e. PyTorch's
+    ``F.mse_loss`` element mean as in open_clip-style distillation code, so that lambda does not depend on the
+    teacher width (DINOv2-L: D = 1024, XGLM-1.7B: 2048; with lambda = 1 it weighs the distillation D times
+    less than the thesis)."""
     precomputed: str = ""
     """Folder of teacher features written by ``sfclip-precompute`` for this data and these teachers (sec.
     7.2.2); training reads the subset's targets from it and never runs the teachers. Empty: online teachers."""
@@ -148,6 +160,7 @@ class DistillConfig:
         check_float("distill.image_mask_ratio", self.image_mask_ratio, 0.0, strict=False, high=1.0, high_strict=True)
         check_float("distill.lambda_image", self.lambda_image, 0.0, strict=False)
         check_float("distill.lambda_text", self.lambda_text, 0.0, strict=False)
+        check_choice("distill.reduction", self.reduction, DISTILL_REDUCTIONS)
 
     @property
     def image_on(self) -> bool:
@@ -167,7 +180,18 @@ class DataConfig:
     source: str = "folder"
     """One of :data:`DATA_SOURCES`."""
     root: str = ""
-    """Folder of ``name.<image ext>`` + ``name.txt`` pairs (``source: folder``)."""
+    """Folder of ``name.<image ext>`` + ``name.txt`` pairs (``source: folder``); the folder holding ``svg/``
+    and ``png/`` (``source: openclipart``, empty: ``/usr/share/openclipart``); the emoji font file
+    (``source: emoji``, empty: Debian's Noto Color Emoji)."""
+    split: str = "train"
+    """``train`` or ``test`` (``source: openclipart``: a seeded split by file; ``shapes``: test = seed + 1000)."""
+    test_fraction: float = 0.1
+    """Share of the openclipart files held out as the test split (seeded by ``data.seed``)."""
+    rewrites: list[str] = field(default_factory=list)
+    """LaCLIP rewrite files (one rewrite per line, line k = pair k: the number of a webdataset key, else the
+    dataset index); each sample's captions are then ``[original, *rewrites]``, one drawn per step."""
+    rewrite_min_words: int = 2
+    """A rewrite with fewer words is replaced by the original (LaCLIP's rule for failed generations)."""
     shards: str = ""
     """Webdataset tar shards (``source: webdataset``): a path or brace pattern such as
     ``/data/cc12m/{00000..01242}.tar``, several joined by ``::`` (webdataset's separator); each sample is
@@ -188,6 +212,9 @@ class DataConfig:
         """
         check_choice("data.source", self.source, DATA_SOURCES)
         check_int("data.num_pairs", self.num_pairs, 1)
+        check_choice("data.split", self.split, ("train", "test"))
+        check_float("data.test_fraction", self.test_fraction, 0.0, strict=False, high=1.0, high_strict=True)
+        check_int("data.rewrite_min_words", self.rewrite_min_words, 0)
         if self.source == "webdataset" and not self.shards:
             raise bad_value("data.shards", "at least one tar path or brace pattern with data.source webdataset",
                             self.shards)

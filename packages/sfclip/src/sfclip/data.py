@@ -1,8 +1,14 @@
-"""Image-text pairs: a folder of ``name.<ext>`` + ``name.txt`` files, procedural coloured shapes, and (in
-:mod:`sfclip.tar_shards`) webdataset tar shards; :func:`build_dataset` picks the one ``data.source`` names.
+"""Image-text pair sources, registered in sparse-core's dataset registry as ``sfclip.<data.source>``.
 
-Samples are ``{"image": (3, S, S) float in [0, 1], "caption": str, "index": int}`` (``index``: the dataset
-index, the key of precomputed teacher features). A corrupt image or an empty caption gives ``None``, which the
+``folder`` (``name.<ext>`` + ``name.txt``), ``shapes`` (procedural coloured shapes), ``webdataset`` (tar
+shards, :mod:`sfclip.tar_shards`), ``openclipart`` (:mod:`sfclip.openclipart`) and ``emoji``
+(:mod:`sfclip.emoji_set`, English names); :func:`build_dataset` looks ``data.source`` up there and, with
+``data.rewrites``, wraps the source in LaCLIP's rewrites (:mod:`sfclip.rewrites`).
+
+Samples are ``{"image": (3, S, S) float in [0, 1], "caption": str | list[str], "index": int}`` (``index``:
+the dataset index, the key of precomputed teacher features). A list holds several captions of one image (a
+``.txt`` with several lines, one caption per line; rewrites): the task draws one per step
+(:mod:`sfclip.captions`), never glues them. A corrupt image or an empty caption gives ``None``, which the
 engine's collate drops and counts (``skipped`` in the metrics).
 """
 
@@ -17,11 +23,17 @@ from PIL import Image
 from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
 
+from sfclip.captions import Caption, read_caption_file
 from sfclip.config import SFCLIPConfig
+from sparse_core.data import get_dataset_builder, list_datasets, register_dataset
 from sparse_core.data.errors import DatasetError
 from sparse_core.data.shapes import SHAPES, shape_mask
 
-__all__ = ["PairFolder", "ShapePairs", "COLOURS", "IMAGE_EXTS", "build_dataset"]
+__all__ = ["PairFolder", "ShapePairs", "InMemoryPairs", "COLOURS", "IMAGE_EXTS", "PREFIX", "registered_sources",
+           "build_dataset"]
+
+PREFIX = "sfclip."
+"""Namespace of the sources in the dataset registry."""
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".webp", ".bmp")
 COLOURS: dict[str, tuple[float, float, float]] = {
@@ -43,6 +55,9 @@ def _load_image(path: Path, size: int) -> torch.Tensor | None:
 
 class PairFolder(Dataset):
     """Pairs ``<stem><image ext>`` + ``<stem>.txt`` found recursively under ``root``.
+
+    Each non-empty line of the ``.txt`` is one caption of the image: a one-line file gives a string, a
+    several-line file a list (one drawn per step, never glued).
 
     Args:
         root: the folder.
@@ -69,8 +84,8 @@ class PairFolder(Dataset):
     def __getitem__(self, i: int) -> dict[str, Any] | None:
         """Pair ``i``, or None when the image is corrupt or the caption empty."""
         image_path, text_path = self.items[i]
-        caption = text_path.read_text(encoding="utf-8", errors="replace").strip()
-        if not caption:
+        caption: Caption | None = read_caption_file(text_path)
+        if caption is None:
             return None
         image = _load_image(image_path, self.size)
         return None if image is None else {"image": image, "caption": caption, "index": int(i)}
@@ -111,16 +126,83 @@ class ShapePairs(Dataset):
         return {"image": torch.from_numpy(img), "caption": f"a {colour} {shape}", "index": int(i)}
 
 
-def build_dataset(cfg: SFCLIPConfig) -> Dataset:
-    """The training pairs ``cfg.data`` names, at the student's image size.
+class InMemoryPairs(Dataset):
+    """Every readable pair of a source decoded once and kept as uint8 (small studies on real captions).
+
+    Args:
+        source: the pair source (None samples are left out).
+
+    Shape:
+        images: (N, 3, S, S) uint8.
+    """
+
+    def __init__(self, source: Dataset) -> None:
+        kept = [s for s in (source[i] for i in range(len(source))) if s is not None]  # type: ignore[arg-type]
+        if not kept:
+            raise DatasetError("InMemoryPairs: the source has no readable pair")
+        self.images = torch.stack([(s["image"] * 255).round().to(torch.uint8) for s in kept])
+        self.captions: list[Caption] = [s["caption"] for s in kept]
+
+    def __len__(self) -> int:
+        """Number of pairs."""
+        return len(self.captions)
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        """Pair ``i`` as floats in [0, 1]."""
+        return {"image": self.images[i].float() / 255.0, "caption": self.captions[i], "index": int(i)}
+
+
+@register_dataset(PREFIX + "shapes")
+def _shapes(root: str | None, split: str, transform: Any, cfg: SFCLIPConfig) -> Dataset:
+    return ShapePairs(cfg.data.num_pairs, cfg.vision.img_size, cfg.data.seed + (0 if split == "train" else 1000))
+
+
+@register_dataset(PREFIX + "folder")
+def _folder(root: str | None, split: str, transform: Any, cfg: SFCLIPConfig) -> Dataset:
+    return PairFolder(root or cfg.data.root, cfg.vision.img_size)
+
+
+@register_dataset(PREFIX + "webdataset")
+def _webdataset(root: str | None, split: str, transform: Any, cfg: SFCLIPConfig) -> Dataset:
+    from sfclip.tar_shards import TarPairs
+
+    return TarPairs(cfg.data.shards, cfg.vision.img_size, cfg.data.index_cache)
+
+
+@register_dataset(PREFIX + "openclipart")
+def _openclipart(root: str | None, split: str, transform: Any, cfg: SFCLIPConfig) -> Dataset:
+    from sfclip.openclipart import OpenClipart
+
+    d = cfg.data
+    return OpenClipart(root or d.root, cfg.vision.img_size, split, d.test_fraction, d.seed)
+
+
+@register_dataset(PREFIX + "emoji")
+def _emoji(root: str | None, split: str, transform: Any, cfg: SFCLIPConfig) -> Dataset:
+    from sfclip.emoji_set import FONT, EmojiSet
+
+    return EmojiSet(cfg.vision.img_size, ["en"], font=root or cfg.data.root or FONT)
+
+
+def registered_sources() -> tuple[str, ...]:
+    """The ``data.source`` names in the registry."""
+    return tuple(n[len(PREFIX):] for n in list_datasets(PREFIX))
+
+
+def build_dataset(cfg: SFCLIPConfig, split: str | None = None) -> Dataset:
+    """The pairs ``cfg.data`` names, at the student's image size, with LaCLIP's rewrites when listed.
+
+    Args:
+        cfg: the run configuration.
+        split: ``"train"`` / ``"test"`` for the sources that split (default ``cfg.data.split``).
 
     Raises:
-        DatasetError: a missing folder / shard, or no pair in it.
+        DatasetError: a missing folder / shard / package, or no pair in it.
     """
-    if cfg.data.source == "shapes":
-        return ShapePairs(cfg.data.num_pairs, cfg.vision.img_size, cfg.data.seed)
-    if cfg.data.source == "webdataset":
-        from sfclip.tar_shards import TarPairs
+    builder = get_dataset_builder(cfg.data.source, PREFIX, "data.source")
+    data = builder(root=None, split=split or cfg.data.split, transform=None, cfg=cfg)
+    if cfg.data.rewrites:
+        from sfclip.rewrites import RewrittenCaptions
 
-        return TarPairs(cfg.data.shards, cfg.vision.img_size, cfg.data.index_cache)
-    return PairFolder(cfg.data.root, cfg.vision.img_size)
+        data = RewrittenCaptions(data, cfg.data.rewrites, cfg.data.rewrite_min_words)
+    return data

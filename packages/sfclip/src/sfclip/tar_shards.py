@@ -2,8 +2,9 @@
 
 A shard is a plain (uncompressed) tar whose members are grouped into samples by webdataset's key rule: the
 key is the member path up to the first dot of its file name, the rest is the extension. A sample is a pair
-when it has an image (``jpg``, ``jpeg``, ``png``, ``webp``) and a caption (``txt``, or ``json`` with a
-``"caption"`` string, used when there is no ``txt``). :class:`TarPairs` indexes the members' byte offsets once
+when it has an image (``jpg``, ``jpeg``, ``png``, ``webp``) and a caption (``txt``, one caption per
+non-empty line as in :class:`~sfclip.data.PairFolder`, or ``json`` with a ``"caption"`` string or list of
+strings, used when there is no ``txt``). :class:`TarPairs` indexes the members' byte offsets once
 (headers only) and reads a sample with ``os.pread`` (no shared file position, so DataLoader workers forked
 after the index is built read safely), i.e. it is a map-style dataset the engine's seeded step sampler can
 shuffle and resume. A corrupt image or an empty caption gives ``None`` (dropped and counted by the engine,
@@ -34,6 +35,7 @@ from PIL import Image
 from torch.utils.data import Dataset
 from torchvision.transforms.v2 import functional as TF
 
+from sfclip.captions import Caption, caption_value
 from sparse_core.data.errors import DatasetError
 
 __all__ = ["TarPairs", "expand_shards", "scan_members", "IMAGE_EXTENSIONS", "CAPTION_EXTENSIONS"]
@@ -271,16 +273,33 @@ class TarPairs(Dataset):
         self._files[handle] = fd
         return os.pread(fd, size, offset)
 
-    def _caption(self, i: int) -> str:
+    def rewrite_row(self, i: int) -> int:
+        """The number of pair ``i``'s key (img2dataset numbers the pairs by their row in its input list), the
+        line of LaCLIP's rewrite files that belongs to it.
+
+        Raises:
+            DatasetError: the key is not a number.
+        """
+        name = str(self.keys[i]).rpartition("/")[2]
+        if not name.isdigit():
+            raise DatasetError(f"data.rewrites: webdataset key {self.keys[i]!r} is not a row number "
+                               "(img2dataset's numbering is needed to find its rewrites)")
+        return int(name)
+
+    def _caption(self, i: int) -> Caption | None:
         number, _, _, offset, size = (int(v) for v in self._rows[i])
         raw = self._read(number, offset, size).decode("utf-8", errors="replace")
         if not self._caption_is_json[i]:
-            return raw.strip()
+            return caption_value(raw.splitlines())
         try:
             value = json.loads(raw).get("caption", "")
         except (json.JSONDecodeError, AttributeError):
-            return ""
-        return value.strip() if isinstance(value, str) else ""
+            return None
+        if isinstance(value, str):
+            return caption_value(value.splitlines())
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return caption_value(value)
+        return None
 
     def _image(self, i: int) -> torch.Tensor | None:
         number, offset, size, _, _ = (int(v) for v in self._rows[i])
@@ -294,7 +313,7 @@ class TarPairs(Dataset):
     def __getitem__(self, i: int) -> dict[str, Any] | None:
         """Pair ``i``, or None when its image is corrupt or its caption empty."""
         caption = self._caption(i)
-        if not caption:
+        if caption is None:
             return None
         image = self._image(i)
         return None if image is None else {"image": image, "caption": caption, "index": int(i)}

@@ -1,16 +1,18 @@
 """The SF-CLIP training step: CLIP loss on the whole batch plus masked distillation on a random subset.
 
 ``L_total = L_CLIP + lambda_1 L_VD + lambda_2 L_TD`` (thesis eq. 7.4). ``L_CLIP`` (eq. 7.1) is core's
-``clip_loss``: the *sum* of the two directions, each a mean over the global batch with negatives gathered
-with gradient from every process; open_clip's ``ClipLoss`` averages the two directions, i.e. it is half of
-this value. ``L_VD`` / ``L_TD`` (eq. 7.2-7.3) are core's ``masked_feature_distill``: the squared distance to
-the layer-normed teacher features divided by the feature width and averaged over the distilled tokens (the
-thesis' plain squared norm summed over the width would be D times larger; with lambda = 1 the thesis leaves
-the reduction open). The distilled rows are a random subset of the step's global batch (``distill.*_ratio``)
-drawn from the per-step generator; the teachers see only those rows; the student's text input is masked
-(input tokens zeroed, M_t of eq. 7.3) on up to ``distill.text_mask_ratio`` of each subset caption, and its
-images optionally through the ViT's mask token. The subset's masked texts take a second, extra pass through
-the text student; the CLIP loss always sees the unmasked batch.
+``clip_loss``: the *sum* of the two directions, each a mean over the global batch with negatives gathered with
+gradient from every process; open_clip's ``ClipLoss`` averages the two directions, i.e. it is half of this
+value. ``L_VD`` / ``L_TD`` (eq. 7.2-7.3) are core's ``masked_feature_distill``: per token the squared L2 norm
+of the difference to the layer-normed teacher features, summed over the feature width D as the equations write
+it, averaged over the distilled tokens (``distill.reduction: mean`` divides by D, the width-independent
+weighting of ``F.mse_loss``-style code, as a named option). The distilled rows are a random subset of the
+step's global batch (``distill.*_ratio``) drawn from the per-step generator; the teachers see only those rows;
+the student's text input is masked (input tokens zeroed, M_t of eq. 7.3) on up to ``distill.text_mask_ratio``
+of each subset caption, and its images optionally through the ViT's mask token. A sample with several captions
+(a multi-line ``.txt``, LaCLIP rewrites) contributes one of them per step, drawn from the per-step generator
+for the global batch (:func:`sfclip.captions.draw_captions`). The subset's masked texts take a second, extra
+pass through the text student; the CLIP loss always sees the unmasked batch.
 
 With ``distill.precomputed`` (sec. 7.2.2) the targets of the subset are read from the store written by
 ``sfclip-precompute`` (:class:`~sfclip.teacher_store.TeacherFeatures`, keyed by ``batch["index"]``): no vision
@@ -32,6 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sfclip.captions import CAPTION_STREAM, draw_captions
 from sfclip.config import SFCLIPConfig
 from sfclip.teacher_store import TeacherFeatures
 from sfclip.teachers import TextTeacher, VisionTeacher, build_teachers
@@ -172,7 +175,8 @@ class SFCLIPTask(StudentTowers, Task):
             grid = pred.transpose(1, 2).reshape(pred.shape[0], -1, gh, gw)
             if (gh, gw) != tuple(target.shape[-2:]):  # align token grids by interpolating the student's
                 grid = F.interpolate(grid, size=target.shape[-2:], mode="bilinear", align_corners=False)
-            loss = loss + masked_feature_distill(grid.flatten(2).transpose(1, 2), target.flatten(2).transpose(1, 2))
+            loss = loss + masked_feature_distill(grid.flatten(2).transpose(1, 2), target.flatten(2).transpose(1, 2),
+                                                 width_reduction=d.reduction)
         return loss
 
     def _text_distill(self, enc: dict[str, Tensor], idx: Tensor, step: int, total: int, rows: slice,
@@ -193,13 +197,15 @@ class SFCLIPTask(StudentTowers, Task):
             target = self.features.text(index[idx], ids.shape[1], ids.device)
         else:
             target = self.text_teacher(ids, att)
-        return masked_feature_distill(pred, target, mask=att)
+        return masked_feature_distill(pred, target, mask=att, width_reduction=self.cfg.distill.reduction)
 
     def training_step(self, batch: dict[str, Any], step: int) -> dict[str, Tensor]:
-        """Loss of eq. 7.4 on one micro-batch (``image`` (b, 3, H, W) in [0, 1], ``caption`` list of b str)."""
+        """Loss of eq. 7.4 on one micro-batch (``image`` (b, 3, H, W) in [0, 1], ``caption``: b entries, each a
+        string or a list of captions of that image, one drawn per step)."""
         images = batch["image"]
-        enc = self.tokenize(batch["caption"], images.device)
         gr = self.rows(images.shape[0])
+        captions = draw_captions(batch["caption"], self.generator(step, CAPTION_STREAM), gr)
+        enc = self.tokenize(captions, images.device)
         d = self.cfg.distill
         img_tokens = self.vision.tokens(images)
         txt_tokens = self.text.tokens(enc["input_ids"], enc["attention_mask"])

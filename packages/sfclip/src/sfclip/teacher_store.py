@@ -32,6 +32,7 @@ from sfclip.data import build_dataset
 from sfclip.teachers import TextTeacher, VisionTeacher, build_teachers
 from sparse_core.config import ConfigError, config_to_dict
 from sparse_core.data.collate import collate_skip_none
+from sparse_core.data.errors import DatasetError
 from sparse_core.device import resolve_device
 from sparse_core.engine.seeding import seeded
 from sparse_core.features import FeatureStore, FeatureStoreWriter
@@ -55,7 +56,8 @@ def fingerprint(cfg: SFCLIPConfig) -> dict[str, Any]:
     """
     t, d = cfg.teacher, cfg.distill
     vision = list(t.vision) if d.image_on else []
-    used = {"shapes": ("num_pairs", "seed"), "folder": ("root",), "webdataset": ("shards",)}[cfg.data.source]
+    used = {"shapes": ("num_pairs", "seed", "split"), "folder": ("root",), "webdataset": ("shards",),
+            "openclipart": ("root", "split", "test_fraction", "seed"), "emoji": ("root",)}[cfg.data.source]
     data = config_to_dict(cfg.data)
     out: dict[str, Any] = {"data.source": cfg.data.source, **{f"data.{k}": data[k] for k in used}}
     out.update({"vision.img_size": cfg.vision.img_size, "teacher.vision": vision})
@@ -117,6 +119,11 @@ def _encode(batch: dict[str, Any], text: TextTeacher | None, vision: dict[str, V
     for name, teacher in vision.items():
         out[f"vision_{name}"] = teacher(images).flatten(2).transpose(1, 2).float().cpu().numpy()
     if text is not None:
+        several = [int(i) for i, c in zip(batch["index"], batch["caption"]) if not isinstance(c, str)]
+        if several:
+            raise DatasetError(f"sfclip-precompute: pair {several[0]} has several captions (a multi-line .txt or "
+                               "data.rewrites); the store keeps one text feature per pair: precompute with "
+                               "--distill.text_ratio 0 (vision features only) or one caption per pair")
         enc = text.tokenize(batch["caption"], ctx)
         ids, att = enc["input_ids"].to(device), enc["attention_mask"].to(device)
         hidden = text(ids, att).float() * att.unsqueeze(-1)

@@ -73,6 +73,28 @@ class VisionTower(nn.Module):
         """
         return self.vit.forward_features((images - self.mean) / self.std, mask=mask)
 
+    def final_keys(self, images: Tensor) -> Tensor:
+        """Attention keys of the last block (heads concatenated), through the final norm: the per-patch features
+        of DenseCLIP / MaskCLIP-style zero-shot segmentation (thesis sec. 7.3.2: "the final attention keys").
+
+        Read with a forward hook on the last block's ``qkv`` projection during an ordinary forward pass.
+
+        Shape:
+            images: (B, 3, H, W) in [0, 1] -> (B, N, width).
+        """
+        width = self.proj.in_features
+        attn = self.vit.blocks[-1].attn
+        seen: list[Tensor] = []
+        handle = attn.qkv.register_forward_hook(lambda _m, _i, out: seen.append(out))
+        try:
+            self.tokens(images)
+        finally:
+            handle.remove()
+        b, n, _ = seen[0].shape
+        k = seen[0][..., width : 2 * width].reshape(b, n, attn.num_heads, -1)
+        k = attn.k_norm(k.transpose(1, 2)).transpose(1, 2).reshape(b, n, width)  # identity unless qk_norm
+        return self.vit.norm(k)
+
     def embed(self, tokens: Tensor) -> Tensor:
         """l2-normalised projection of the mean token.
 

@@ -70,7 +70,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
         probe = held_out_pairs(shapes.probe_pairs, size, shapes.seed + 1) if "linear" in procedural else None
         metrics |= {f"shapes_{k}": v for k, v in evaluate_pairs(model, pairs, procedural, cfg.templates,
                                                                   cfg.languages, probe, cfg.probe_epochs,
-                                                                  bs).items()}
+                                                                  bs, cfg.dense_features).items()}
     if "zeroshot" in cfg.tasks and cfg.classification_root:
         metrics |= {f"zeroshot_{k}": v for k, v in folder_zero_shot(model, cfg.classification_root,
                                                                      cfg.templates, bs).items()}

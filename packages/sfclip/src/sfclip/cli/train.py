@@ -12,6 +12,8 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+from torch.utils.data import Dataset
+
 from sfclip.config import CONFIG_DIR, SFCLIPConfig
 from sfclip.data import build_dataset
 from sfclip.task import SFCLIPTask
@@ -28,13 +30,18 @@ WEIGHTS = "sfclip_student.safetensors"
 """File of the exported student (both towers and the logit scale; no teacher, no distillation head)."""
 
 
-def train(cfg: SFCLIPConfig) -> dict[str, Any]:
+def train(cfg: SFCLIPConfig, dataset: Dataset | None = None) -> dict[str, Any]:
     """Train SF-CLIP as ``cfg`` says; writes the run folder and the exported student weights.
+
+    Args:
+        cfg: the run configuration.
+        dataset: the training pairs (default :func:`~sfclip.data.build_dataset` of ``cfg``; the study passes
+            pairs it decoded once for all its runs).
 
     Returns:
         the engine's summary (steps, metrics, checkpoint, time) plus ``"weights"``, the exported path.
     """
-    dataset = build_dataset(cfg)
+    dataset = build_dataset(cfg) if dataset is None else dataset
     with seeded(cfg.train.seed):  # --train.seed covers the initialisation (students and random teachers)
         task = SFCLIPTask(cfg)
     if task.features is not None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from sfclip.evaluation.shapes import LANGUAGES
 from sfclip.evaluation.zeroshot import DEFAULT_TEMPLATES
 from sparse_core.device import check_device
-from sparse_core.validation import bad_value, check_each, check_int
+from sparse_core.validation import bad_value, check_choice, check_each, check_int
 
 __all__ = ["EVALUATIONS", "EvalConfig", "ShapesEvalConfig"]
 
@@ -60,7 +60,11 @@ class EvalConfig:
     languages: list[str] = field(default_factory=lambda: list(LANGUAGES))
     """Caption languages of the multilingual retrieval (procedural: a subset of en, de, fr, es)."""
     templates: list[str] = field(default_factory=lambda: list(DEFAULT_TEMPLATES))
-    """Prompt templates of the zero-shot ensembles (``{}`` = class name)."""
+    """Prompt templates of the zero-shot ensembles (``{}`` = class name); default SLIP's 7 ImageNet prompts
+    (thesis sec. 7.3.1)."""
+    dense_features: str = "keys"
+    """Per-patch features of the zero-shot segmentation: ``keys`` (the final attention keys, thesis sec.
+    7.3.2 following DenseCLIP) or ``tokens`` (the final tokens)."""
     shapes: ShapesEvalConfig = field(default_factory=ShapesEvalConfig)
     """Held-out procedural pairs."""
     batch_size: int = 256
@@ -79,6 +83,7 @@ class EvalConfig:
             ConfigError: the first bad field.
         """
         check_each("tasks", self.tasks, EVALUATIONS)
+        check_choice("dense_features", self.dense_features, ("keys", "tokens"))
         check_device("device", self.device)
         check_int("batch_size", self.batch_size, 1)
         check_int("probe_epochs", self.probe_epochs, 1)

@@ -9,6 +9,7 @@ import torch
 from torch import Tensor
 from torchvision.transforms.v2 import functional as TF
 
+from sfclip.captions import caption_list
 from sfclip.data import PairFolder
 from sfclip.evaluation.model import CLIPEncoder
 from sfclip.evaluation.probe import bn_linear_probe
@@ -67,6 +68,14 @@ def _pairs(ds: PairFolder) -> tuple[Tensor, list[str]]:
 
 
 def folder_retrieval(model: CLIPEncoder, root: str | Path, batch_size: int = 256) -> dict[str, float]:
-    """R@1/5/10 both ways on a folder of ``name.<ext>`` + ``name.txt`` pairs (one caption per image)."""
+    """R@1/5/10 both ways on a folder of ``name.<ext>`` + ``name.txt`` pairs.
+
+    A ``.txt`` with several lines gives several captions of its image (COCO's five): each is one gallery
+    item (image -> text) and one query (text -> image), relevant to its own image only.
+    """
     images, captions = _pairs(PairFolder(root, model.vision.vit.patch_embed.img_size[0]))
-    return retrieval_scores(model.encode_images(images, batch_size), model.encode_texts(captions, batch_size))
+    flat = [(i, c) for i, cap in enumerate(captions) for c in caption_list(cap)]
+    owner = torch.tensor([i for i, _ in flat])
+    relevant = torch.arange(len(captions))[:, None] == owner[None, :]
+    return retrieval_scores(model.encode_images(images, batch_size),
+                            model.encode_texts([c for _, c in flat], batch_size), relevant)

@@ -25,7 +25,10 @@ from sparse_core.engine.seeding import seeded
 from sparse_core.export import load_weights
 from sparse_core.losses.clip import LogitScale
 
-__all__ = ["CLIPEncoder", "WEIGHTS", "build_student", "load_run"]
+__all__ = ["CLIPEncoder", "WEIGHTS", "DENSE_FEATURES", "build_student", "load_run"]
+
+DENSE_FEATURES = ("keys", "tokens")
+"""Per-patch features of the zero-shot segmentation: the final attention keys (thesis) or the final tokens."""
 
 WEIGHTS = "sfclip_student.safetensors"
 """File name of the student in a run folder (as ``sfclip-train`` writes it)."""
@@ -81,14 +84,22 @@ class CLIPEncoder(StudentTowers, nn.Module):
         return torch.cat(out)
 
     @torch.no_grad()
-    def dense_embeddings(self, images: Tensor) -> Tensor:
-        """Every last-layer token projected into the joint space and l2-normalised (dense zero-shot).
+    def dense_embeddings(self, images: Tensor, features: str = "keys") -> Tensor:
+        """Per-patch features projected into the joint space by the tower's projection, l2-normalised.
+
+        Args:
+            images: the images.
+            features: ``keys``: the last block's attention keys through the final norm (thesis sec. 7.3.2,
+                following DenseCLIP); ``tokens``: the final tokens (the image embedding's inputs).
 
         Shape:
             images: (B, 3, H, W) -> (B, h, w, embed_dim) with (h, w) the patch grid.
         """
+        if features not in DENSE_FEATURES:
+            raise ValueError(f"dense features must be one of {DENSE_FEATURES}, got {features!r}")
         self.eval()
-        tokens = self.vision.tokens(images.to(self.device))
+        x = images.to(self.device)
+        tokens = self.vision.final_keys(x) if features == "keys" else self.vision.tokens(x)
         gh, gw = self.vision.grid
         return F.normalize(self.vision.proj(tokens), dim=-1).reshape(images.shape[0], gh, gw, -1).cpu()
 

@@ -1,8 +1,9 @@
-"""Zero-shot dense segmentation: last-layer tokens projected into the joint space vs class prompts.
+"""Zero-shot dense segmentation: per-patch features projected into the joint space vs class prompts.
 
-Every final patch token of the vision tower goes through the tower's own projection (the one applied to the
-mean token for the image embedding) and is l2-normalised; its class is the prompt-ensemble class embedding
-of highest cosine similarity (MaskCLIP-style, Zhou et al. 2022, without any training). Token predictions
+Following DenseCLIP as thesis sec. 7.3.2 does, each patch's feature is the vision tower's final attention key
+(through the final norm; ``dense_features: tokens``: the final token instead), sent through the tower's own
+projection (the one applied to the mean token for the image embedding) and l2-normalised; its class is the
+prompt-ensemble class embedding of highest cosine similarity (without any training). Token predictions
 are upsampled to pixels by nearest neighbour; the score is the mean intersection-over-union over the classes
 present in the targets or the predictions, accumulated over the whole set (PASCAL VOC convention).
 """

@@ -12,7 +12,7 @@ from sfclip.evaluation.probe import bn_linear_probe
 from sfclip.evaluation.retrieval import retrieval_scores, same_caption
 from sfclip.evaluation.segmentation import dense_predict, mean_iou
 from sfclip.evaluation.shapes import HeldOutPairs, class_names
-from sfclip.evaluation.zeroshot import DEFAULT_TEMPLATES, class_embeddings, zero_shot_scores
+from sfclip.evaluation.zeroshot import SHORT_TEMPLATES, class_embeddings, zero_shot_scores
 from sparse_core.data.shapes import SHAPES
 
 __all__ = ["BACKGROUND_PROMPTS", "evaluate_pairs", "segmentation_classes"]
@@ -45,20 +45,23 @@ def _unique_retrieval(img: torch.Tensor, captions: list[str],
 
 
 def evaluate_pairs(model: CLIPEncoder, pairs: HeldOutPairs, tasks: Sequence[str] = ("zeroshot", "retrieval"),
-                   templates: Sequence[str] = DEFAULT_TEMPLATES, languages: Sequence[str] = ("en", "de"),
+                   templates: Sequence[str] = SHORT_TEMPLATES, languages: Sequence[str] = ("en", "de"),
                    probe_pairs: HeldOutPairs | None = None, probe_epochs: int = 100,
-                   batch_size: int = 256) -> dict[str, float]:
+                   batch_size: int = 256, dense_features: str = "keys") -> dict[str, float]:
     """The evaluations ``tasks`` of ``model`` on held-out procedural pairs, as flat numbers.
 
     Args:
         model: the student encoder.
         pairs: the evaluation pairs.
         tasks: subset of ``sfclip.evaluation.config.EVALUATIONS``.
-        templates: prompt templates of the zero-shot ensembles.
+        templates: prompt templates of the zero-shot ensembles (default the short ones: SLIP's photo
+            prompts fit photographs, not flat procedural shapes).
         languages: languages of the multilingual retrieval.
         probe_pairs: training pairs of the linear probe (required for ``"linear"``).
         probe_epochs: epochs of each linear-probe run.
         batch_size: images or captions per forward pass.
+        dense_features: the segmentation's per-patch features, ``keys`` or ``tokens``
+            (:meth:`~sfclip.evaluation.model.CLIPEncoder.dense_embeddings`).
 
     Returns:
         ``zeroshot_top1`` / ``zeroshot_top5`` (40 colour-shape classes, chance 2.5 %), ``retrieval_*`` (R@k
@@ -90,7 +93,7 @@ def evaluate_pairs(model: CLIPEncoder, pairs: HeldOutPairs, tasks: Sequence[str]
                                epochs=probe_epochs, num_classes=len(class_names()))
     if "segmentation" in tasks:
         cls = segmentation_classes(model, templates)
-        preds = [dense_predict(model.dense_embeddings(pairs.images[i : i + batch_size]), cls,
+        preds = [dense_predict(model.dense_embeddings(pairs.images[i : i + batch_size], dense_features), cls,
                                tuple(pairs.images.shape[-2:]))  # type: ignore[arg-type]
                  for i in range(0, len(pairs.captions), batch_size)]
         target = torch.where(pairs.masks, pairs.colour.view(-1, 1, 1) + 1, 0)
