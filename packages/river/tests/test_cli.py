@@ -118,17 +118,25 @@ def test_tiny_pipeline_end_to_end(tmp_path: Path, tiny_ae_dir: Path, capsys: pyt
     for suffix in ("mp4", "gif"):
         f = pred_out / f"video_000.{suffix}"
         assert f.is_file() and f.stat().st_size > 100
-    assert (pred_out / "video_000_grid.png").is_file()
+    from PIL import Image
+
+    grid = Image.open(pred_out / "video_000_grid.png")  # rows: ground truth, 2 samples, copy-last
+    assert grid.size[1] == 4 * (2 * 16 + 2)  # each row: frames upscaled x2 plus a 1-pixel frame on both sides
     import imageio.v3 as iio
 
     frames = iio.imread(pred_out / "video_000.gif")
     assert frames.shape[0] == 5  # 2 given + 3 predicted
     # 5. evaluation writes metrics with the copy-last baseline and AE-GT variant
     ev_out = tmp_path / "eval"
-    assert evaluate.main([*sample, "--out_dir", str(ev_out), "--num_videos", "2", "--sampler.method", "rk4"]) == 0
+    assert evaluate.main([*sample, "--out_dir", str(ev_out), "--num_videos", "2", "--sampler.method", "rk4",
+                          "--one_step", "true"]) == 0
     metrics = json.loads((ev_out / "metrics.json").read_text())["metrics"]
-    for key in ("psnr_gt", "ssim_gt", "psnr_gt_best", "psnr_ae", "psnr_copy_last", "psnr_ae_recon"):
+    for key in ("psnr_gt", "ssim_gt", "psnr_gt_best", "psnr_ae", "psnr_copy_last", "psnr_ae_recon", "mse_gt",
+                "mse_copy_last", "psnr_mean_frame", "ssim_black", "latent_mse_one_step", "latent_mse_copy",
+                "psnr_one_step", "psnr_copy_one_step"):
         assert key in metrics and torch.isfinite(torch.tensor(metrics[key]))
+    curves = json.loads((ev_out / "metrics.json").read_text())["curves"]
+    assert all(len(curves[k]) == 3 for k in ("mse_gt", "psnr_gt", "ssim_gt", "ssim_copy_last"))  # per frame
     assert metrics["psnr_gt_best"] >= metrics["psnr_gt"] - 1e-6
     assert (ev_out / "metrics.md").is_file() and (ev_out / "psnr_per_frame.png").is_file()
 
@@ -143,9 +151,9 @@ def test_study_keeps_a_finished_seed(tmp_path: Path) -> None:
     """A seed folder with its table is not retrained nor re-evaluated: the study resumes after a crash."""
     from river_vp import study
 
-    rows = {"w/ reference (whole past)": {"psnr_gt": 12.5, "ssim_gt": 0.2}, "copy last frame": {"psnr_gt": 11.8}}
+    rows = {study.REF: {"psnr_gt": 12.5, "ssim_gt": 0.2}, "copy last frame": {"psnr_gt": 11.8}}
     (tmp_path / "study.json").write_text(json.dumps(rows))
-    assert study.run_study(tmp_path, ae_steps=1, flow_steps=1, train_videos=1, test_videos=1) == rows
+    assert study.run_study(tmp_path, tmp_path / "ae", tmp_path / "latents", flow_steps=1, test_videos=1) == rows
     assert sorted(p.name for p in tmp_path.iterdir()) == ["study.json"]  # nothing trained
 
 

@@ -77,8 +77,9 @@ def test_sources_go_through_the_core_registry(video_folder: Path) -> None:
     from sparse_core.data import DatasetError, list_datasets
     from sparse_core.data.video import BouncingShapes
 
-    assert list_datasets("river.") == ["river.folder", "river.moving_shapes"]
-    with pytest.raises(DatasetError, match=r"'nope' is neither a registered source \(folder, moving_shapes\)"):
+    assert list_datasets("river.") == ["river.folder", "river.moving_fashion", "river.moving_shapes"]
+    with pytest.raises(DatasetError, match=r"'nope' is neither a registered source \(folder, moving_fashion, "
+                                           r"moving_shapes\)"):
         frame_dataset(VideoDataConfig(source="nope"))
     cfg = VideoDataConfig(num_videos=2, num_frames=5, image_size=16, seed=3)
     src = VideoSource(cfg)

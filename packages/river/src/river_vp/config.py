@@ -10,10 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from river_vp.flow.conditioning import ConditionSpec
+from river_vp.flow.latent_norm import LATENT_NORMS
 from river_vp.flow.sampler import SamplerConfig
 from river_vp.models.uvit import VectorFieldConfig
 from river_vp.models.vqgan import VQGANConfig
 from river_vp.tasks.autoencoder import AELossConfig
+from river_vp.tasks.regress import OBJECTIVES
+from sparse_core.config import ConfigError
 from sparse_core.data.video import VideoDataConfig as CoreVideoDataConfig
 from sparse_core.device import check_device
 from sparse_core.engine import OptimConfig, TrainConfig
@@ -43,8 +46,13 @@ class VideoDataConfig(CoreVideoDataConfig):
     """Pixel videos: sparse-core's video data config with RIVER's defaults and frames per video."""
 
     source: str = "moving_shapes"
-    """'moving_shapes' (sparse-core's bouncing shapes, generated, nothing stored), 'folder' (videos under
-    ``root``) or directly a folder of videos (mp4/avi/webm/...) / frame folders."""
+    """'moving_shapes' (sparse-core's bouncing shapes, generated, nothing stored), 'moving_fashion'
+    (sparse-core's Moving Fashion-MNIST: 1 to ``max_objects`` garments bouncing on a black canvas, the
+    Moving-MNIST construction, generated from the Fashion-MNIST files at ``garments_root``), 'folder' (videos
+    under ``root``) or directly a folder of videos (mp4/avi/webm/...) / frame folders."""
+    split: str = "train"
+    """moving_fashion: 'train' (garments of Fashion-MNIST's training images) or 'test' (its test images:
+    garments never seen in training)."""
     image_size: int = 32
     """Frame side in pixels after centre crop and resize (>= 1; a multiple of the VQGAN's downsampling f)."""
     num_videos: int = 512
@@ -63,7 +71,8 @@ class VideoDataConfig(CoreVideoDataConfig):
         """
         super().__post_init__()
         check_int("data.frames_per_video", self.frames_per_video, 1)
-        if self.source == "moving_shapes":
+        check_choice("data.split", self.split, ("train", "test"))
+        if self.source in ("moving_shapes", "moving_fashion"):
             check_int("data.num_frames", self.num_frames, 1)
 
 
@@ -133,8 +142,14 @@ class FlowRunConfig:
     sigma_min: float = 1e-7
     """sigma_min of the probability path (eq. 5.6), in [0, 1)."""
     latent_scale: float | None = None
-    """Multiply latents by this (> 0) before the flow (None: 1 / std of the cache, like latent diffusion's
-    scale factor; 1.0: raw VQGAN latents)."""
+    """latent_norm 'global': multiply latents by this (> 0) before the flow (None: 1 / std of the cache, like
+    latent diffusion's scale factor; 1.0: raw VQGAN latents)."""
+    latent_norm: str = "global"
+    """'global' (one scale factor, ``latent_scale``; latent diffusion's) or 'channel' (subtract each latent
+    channel's mean and divide by its std over the cache; :mod:`river_vp.flow.latent_norm`)."""
+    objective: str = "flow"
+    """'flow' (flow matching, Algorithm 1: the method) or 'regression' (the same network trained as a plain
+    next-latent regressor, a reference line: :mod:`river_vp.tasks.regress`)."""
     cond_noise_prob: float = 0.0
     """Replace the conditions by noise with this probability in [0, 1] (0.1 trains video generation too,
     sec. 5.3.3)."""
@@ -155,6 +170,11 @@ class FlowRunConfig:
         """Refuse out-of-range flow settings, naming the key (ConfigError on the first bad field)."""
         check_float("sigma_min", self.sigma_min, 0.0, strict=False, high=1.0, high_strict=True)
         check_float("latent_scale", self.latent_scale, 0.0, strict=True, optional=True)
+        check_choice("latent_norm", self.latent_norm, LATENT_NORMS)
+        check_choice("objective", self.objective, OBJECTIVES)
+        if self.latent_norm == "channel" and self.latent_scale is not None:
+            raise ConfigError("latent_scale is the 'global' normalisation's factor; unset it or use latent_norm "
+                              "'global'")
         check_float("cond_noise_prob", self.cond_noise_prob, 0.0, strict=False, high=1.0)
         check_int("examples_per_video", self.examples_per_video, 1)
         check_float("ema_decay", self.ema_decay, 0.0, strict=False, high=1.0, high_strict=True)
@@ -242,6 +262,9 @@ class EvalConfig(RolloutConfig):
     """TorchScript I3D on a local path: enables FVD (weights are not shipped nor downloadable here)."""
     lpips_path: str | None = None
     """TorchScript LPIPS network on a local path: enables LPIPS."""
+    one_step: bool = False
+    """Also score one-step predictions from the true past frames (teacher forcing) against copying the previous
+    frame, in the flow's latent space and in pixels (one more prediction per future frame)."""
 
     def __post_init__(self) -> None:
         """The shared rollout checks plus the protocol and batch size (ConfigError on the first bad field)."""

@@ -1,5 +1,7 @@
-"""Evaluation of video prediction: PSNR / SSIM (mean and best over samples) against the ground truth and
-against the autoencoded ground truth (Table 5.2), a copy-last-frame baseline, and FVD / LPIPS when the user
+"""Evaluation of video prediction: MSE / PSNR / SSIM per predicted frame (mean and best over samples) against the
+ground truth and against the autoencoded ground truth (Table 5.2), three baselines (copy the last given frame,
+the mean of the given frames, an all-black frame), the one-step error from true past frames (teacher forcing, in
+the flow's latent space and in pixels, against copying the previous frame), and FVD / LPIPS when the user
 supplies the networks' weights on local paths."""
 
 from __future__ import annotations
@@ -36,6 +38,30 @@ def _to01(x: Tensor) -> Tensor:
     return (x.float().clamp(-1, 1) + 1) / 2
 
 
+def baseline_frames(given: Tensor, num_future: int) -> dict[str, Tensor]:
+    """The baselines' predictions of ``num_future`` frames from the given ones.
+
+    ``copy_last``: the last given frame repeated; ``mean_frame``: the per-pixel mean of the given frames
+    repeated; ``black``: zeros (an all-black frame in [0, 1]).
+
+    Shape:
+        given: (B, k, 3, H, W) in [0, 1]; returns name -> (B, num_future, 3, H, W).
+    """
+    b, _, *rest = given.shape
+    last = given[:, -1:].expand(b, num_future, *rest)
+    mean = given.mean(1, keepdim=True).expand(b, num_future, *rest)
+    return {"copy_last": last, "mean_frame": mean, "black": torch.zeros_like(last)}
+
+
+def mse(pred: Tensor, target: Tensor) -> Tensor:
+    """Mean squared error per image over (C, H, W), float64 -> float32.
+
+    Shape:
+        pred, target: (..., C, H, W) broadcastable; returns (...).
+    """
+    return ((pred.double() - target.double()) ** 2).mean((-3, -2, -1)).float()
+
+
 def _best(values: Tensor) -> Tensor:
     """Per video, the per-frame values of the sample with the best mean: (B, S, n) -> (B, n)."""
     best = values.mean(2).argmax(1)
@@ -56,15 +82,21 @@ def evaluate_prediction(
     window: int | None = None,
     i3d: nn.Module | None = None,
     lpips: nn.Module | None = None,
+    one_step: bool = False,
 ) -> EvalResult:
     """Predict ``num_future`` frames from ``num_context`` for each test video and score them.
 
-    Metrics (keys of ``EvalResult.metrics``; ``gt`` = ground truth, ``ae`` = autoencoded ground truth):
-    ``psnr_gt``/``ssim_gt`` (mean over samples), ``psnr_gt_best``/``ssim_gt_best`` (best sample per video),
-    the same with ``_ae``, ``psnr_copy_last``/``ssim_copy_last`` (repeating the last given frame; ``_ae``: in
-    autoencoded space against the autoencoded ground truth),
-    ``psnr_ae_recon`` (autoencoder alone), and ``fvd_gt``/``fvd_ae``
-    with ``i3d``, ``lpips_gt`` with ``lpips``.
+    Metrics (keys of ``EvalResult.metrics``, each the mean over videos and predicted frames; ``gt`` = ground
+    truth, ``ae`` = autoencoded ground truth; pixels in [0, 1]):
+    ``mse_gt``/``psnr_gt``/``ssim_gt`` (mean over samples), ``psnr_gt_best``/``ssim_gt_best`` (best sample per
+    video), the same with ``_ae``; the baselines ``{mse,psnr,ssim}_{copy_last,mean_frame,black}``
+    (:func:`baseline_frames`; ``psnr_copy_last_ae``/``ssim_copy_last_ae``: in autoencoded space against the
+    autoencoded ground truth); ``psnr_ae_recon`` (autoencoder alone); ``fvd_gt``/``fvd_ae`` with ``i3d``,
+    ``lpips_gt`` with ``lpips``. With ``one_step``, each future frame is also predicted from the *true*
+    latents of all frames before it (teacher forcing, one sample): ``latent_mse_one_step`` (squared error in
+    the flow's latent space) vs ``latent_mse_copy`` (the previous true latent as the prediction), and
+    ``psnr_one_step`` vs ``psnr_copy_one_step`` in pixels. ``EvalResult.curves`` holds every ``mse_*``,
+    ``psnr_*`` and ``ssim_*`` key per predicted frame.
     """
     gen = torch.Generator().manual_seed(seed)
     total = len(source) if num_videos is None else min(num_videos, len(source))
@@ -92,9 +124,18 @@ def evaluate_prediction(
             add(f"ssim_{name}", ss.mean(1))
             add(f"psnr_{name}_best", _best(ps))
             add(f"ssim_{name}_best", _best(ss))
-        last = _to01(gt[:, num_context - 1 : num_context]).expand_as(fut_gt)
-        add("psnr_copy_last", psnr(last, fut_gt))
-        add("ssim_copy_last", ssim(last, fut_gt))
+        add("mse_gt", mse(p01, fut_gt[:, None]).mean(1))
+        for name, frames in baseline_frames(_to01(gt[:, :num_context]), num_future).items():
+            add(f"mse_{name}", mse(frames, fut_gt))
+            add(f"psnr_{name}", psnr(frames, fut_gt))
+            add(f"ssim_{name}", ssim(frames, fut_gt))
+        if one_step:
+            z = predictor.encode(gt)  # (B, T, C, h, w) in the flow's space
+            z_hat = predictor.one_step(z, num_context, sampler, gen, window)  # (B, n, C, h, w)
+            add("latent_mse_one_step", ((z_hat - z[:, num_context:]) ** 2).mean((-3, -2, -1)))
+            add("latent_mse_copy", ((z[:, num_context - 1 : -1] - z[:, num_context:]) ** 2).mean((-3, -2, -1)))
+            add("psnr_one_step", psnr(_to01(predictor.decode(z_hat)), fut_gt))
+            add("psnr_copy_one_step", psnr(_to01(gt[:, num_context - 1 : -1]), fut_gt))
         last_ae = _to01(ae[:, num_context - 1 : num_context]).expand_as(fut_ae)
         add("psnr_copy_last_ae", psnr(last_ae, fut_ae))
         add("ssim_copy_last_ae", ssim(last_ae, fut_ae))
@@ -130,7 +171,7 @@ def evaluate_prediction(
     for key, values in sums.items():
         v = torch.cat(values)  # (N, n)
         result.metrics[key] = float(v.mean())
-        if key.startswith("psnr"):
+        if key.startswith(("psnr", "ssim", "mse", "latent")):
             result.curves[key] = v.mean(0).tolist()
     if i3d is not None:
         result.metrics["fvd_gt"] = fvd_from_features(torch.cat(feats["gt"]), torch.cat(feats["pred"]))

@@ -10,11 +10,13 @@ import torch
 from torch import Tensor
 
 from river_vp.flow.conditioning import ConditionSpec
+from river_vp.flow.latent_norm import LatentNorm
 from river_vp.flow.rollout import generate_video, infill, predict_future
-from river_vp.flow.sampler import SamplerConfig
+from river_vp.flow.sampler import SamplerConfig, sample_next_frame
 from river_vp.models.io import load_river, load_vqgan
 from river_vp.models.uvit import VectorFieldRegressor
 from river_vp.models.vqgan import VQGAN
+from river_vp.tasks.regress import RegressorField
 
 __all__ = ["RiverPredictor"]
 
@@ -30,7 +32,9 @@ class RiverPredictor:
         sigma_min: sigma_min it was trained with.
         vqgan: autoencoder of the latent space.
         device: where both run.
-        latent_scale: factor the flow's latents carry relative to the VQGAN's (saved with the flow weights).
+        latent_scale: factor the flow's latents carry relative to the VQGAN's (saved with the flow weights);
+            ignored when ``norm`` is given.
+        norm: the map between VQGAN latents and the flow's (per channel or global; saved with the flow weights).
     """
 
     def __init__(
@@ -41,11 +45,13 @@ class RiverPredictor:
         vqgan: VQGAN,
         device: torch.device | str = "cpu",
         latent_scale: float = 1.0,
+        norm: LatentNorm | None = None,
     ) -> None:
         self.device = torch.device(device)
         self.field = field.to(self.device).eval()
         self.vqgan = vqgan.to(self.device).eval()
-        self.spec, self.sigma_min, self.latent_scale = spec, sigma_min, latent_scale
+        self.spec, self.sigma_min = spec, sigma_min
+        self.norm = norm if norm is not None else LatentNorm.scale(latent_scale, field.cfg.state_channels)
 
     @classmethod
     def from_paths(
@@ -53,7 +59,10 @@ class RiverPredictor:
     ) -> RiverPredictor:
         """Load ``river.safetensors`` and ``vqgan.safetensors`` (run folders or files)."""
         field, spec, sigma_min, extra = load_river(model)
-        return cls(field, spec, sigma_min, load_vqgan(autoencoder), device, extra.get("latent_scale", 1.0))
+        norm = LatentNorm.from_extra(extra, field.cfg.state_channels)
+        vf: VectorFieldRegressor | RegressorField = (RegressorField(field) if extra.get("objective") == "regression"
+                                                     else field)
+        return cls(vf, spec, sigma_min, load_vqgan(autoencoder), device, norm=norm)  # type: ignore[arg-type]
 
     def _sampler(self, cfg: SamplerConfig) -> SamplerConfig:
         return dataclasses.replace(cfg, sigma_min=self.sigma_min)
@@ -65,13 +74,13 @@ class RiverPredictor:
     def encode(self, video: Tensor) -> Tensor:
         """(B, T, 3, H, W) -> scaled latents (B, T, C, h, w) as the flow sees them."""
         b, t = video.shape[:2]
-        z = self.vqgan.encode_video(video.flatten(0, 1).to(self.device)) * self.latent_scale
+        z = self.norm.normalize(self.vqgan.encode_video(video.flatten(0, 1).to(self.device)))
         return z.reshape(b, t, *z.shape[1:])
 
     @torch.no_grad()
     def decode(self, latents: Tensor) -> Tensor:
         """Latents (B, T, C, h, w) -> (B, T, 3, H, W) in [-1, 1]."""
-        return self.vqgan.decode_video(latents.to(self.device) / self.latent_scale)
+        return self.vqgan.decode_video(self.norm.denormalize(latents.to(self.device)))
 
     @torch.no_grad()
     def autoencode(self, video: Tensor) -> Tensor:
@@ -104,6 +113,25 @@ class RiverPredictor:
             num_samples,
         )
         return self.decode(z)
+
+    @torch.no_grad()
+    def one_step(
+        self,
+        latents: Tensor,
+        start: int,
+        sampler: SamplerConfig,
+        generator: torch.Generator | None = None,
+        window: int | None = None,
+    ) -> Tensor:
+        """Teacher forcing: predict every latent frame from ``start`` on from the *true* latents before it.
+
+        Shape:
+            latents: (B, T, C, h, w) as :meth:`encode` returns them; returns (B, T - start, C, h, w).
+        """
+        spec, cfg = self._spec(window), self._sampler(sampler)
+        steps = [sample_next_frame(self.field, latents, tau, spec, cfg, generator)
+                 for tau in range(start, latents.shape[1])]
+        return torch.stack(steps, 1)
 
     @torch.no_grad()
     def infill(

@@ -1,11 +1,14 @@
-"""Small ablation study on the procedural bouncing shapes (not a test): with vs without the reference frame
-(thesis Table 5.3) and the context window at inference (Table 5.4), PSNR / SSIM.
+"""RIVER on Moving Fashion-MNIST with the Moving-MNIST protocol (not a test): one-step error against copying, the
+reference frame (thesis Table 5.3) and the context window at inference (Table 5.4), against three baselines.
 
 ``python -m river_vp.study --out runs/river_study [--seeds [0,1,2]] [--ae_steps N --flow_steps N]
-[--doc docs/study.md] [--quick true]`` trains, for each seed, one autoencoder, one RIVER model and one model
-without the reference frame on the same latents, evaluates them on held-out videos and writes ``study.md``
-(the table, mean ± std over the seeds), ``study.png`` (PSNR / SSIM bars with the seeds' std as error bars,
-next to ``--doc`` when given) and ``study.json`` (built on :func:`sparse_core.suite.study_main`).
+[--doc docs/study.md] [--quick true]``: one autoencoder and one latent cache (shared by the seeds: training seed 0
+of the autoencoder, or ``--autoencoder``), then for each seed a RIVER model, one without the reference frame and
+the same network trained as a plain next-latent regressor (the reference line), evaluated on held-out videos
+whose garments are unseen in training: 10 given -> 10 predicted 64x64 frames, MSE / PSNR / SSIM per frame,
+several samples per video, copy-last / mean-frame / all-black baselines and the one-step error from true past
+frames. Writes ``study.md`` (mean ± std over the seeds), ``study.png`` and ``study.json`` (built on
+:func:`sparse_core.suite.study_main`); an interrupted study continues where it stopped.
 """
 
 from __future__ import annotations
@@ -18,139 +21,155 @@ from typing import Any
 
 from river_vp.cli import encode, evaluate, train, train_ae
 from river_vp.cli.stages import STAGES
-from river_vp.demo import AE_ARGS, AE_STEPS
 from sparse_core.report import markdown_table, seed_mean, seed_summary
 from sparse_core.suite import StageResult, StudyConfig, study_main
 
 __all__ = ["RiverStudyConfig", "main", "run_study", "study"]
 
-COLUMNS = ["run", "psnr_gt", "ssim_gt", "psnr_ae", "ssim_ae"]
-WINDOWS = (2, 4, 6)
+COLUMNS = ["run", "mse_gt", "psnr_gt", "ssim_gt", "psnr_gt_best", "latent_mse_one_step", "latent_mse_copy",
+           "psnr_one_step", "psnr_copy_one_step"]
+WINDOWS = (2,)
+REF = "RIVER, w/ reference (whole past)"
+CONTEXT, FUTURE = 10, 10
+AE_STEPS, FLOW_STEPS, REGRESS_STEPS = 300, 300, 150
+BASELINES = {"copy last frame": "copy_last", "mean of the given frames": "mean_frame", "all-black frame": "black"}
+
+
+def shared_autoencoder(out: Path, ae_steps: int, train_videos: int) -> tuple[Path, Path]:
+    """Train (once) the study's VQGAN and encode (once) its training latents; returns their folders."""
+    ae, lat = out / "ae", out / "latents"
+    if not (ae / "vqgan.safetensors").is_file():
+        train_ae.run(STAGES["ae"].preset("fashion", ["--train.out_dir", str(ae), "--train.max_steps",
+                                                     str(ae_steps), "--train.seed", "0"]))
+    if not (lat / "index.json").is_file():
+        encode.run(STAGES["encode"].preset("fashion", ["--autoencoder", str(ae), "--out", str(lat),
+                                                       "--data.num_videos", str(train_videos), "--device", "cpu"]))
+    return ae, lat
 
 
 def run_study(
     out: Path,
-    ae_steps: int = AE_STEPS,
-    flow_steps: int = 3000,
-    train_videos: int = 256,
-    test_videos: int = 32,
-    context: int = 8,
-    future: int = 8,
+    ae: Path,
+    latents: Path,
+    flow_steps: int = FLOW_STEPS,
+    regress_steps: int = REGRESS_STEPS,
+    test_videos: int = 24,
+    samples: int = 2,
     seed: int = 0,
-    autoencoder: Path | None = None,
 ) -> dict[str, Any]:
-    """Train the three networks with training seed ``seed`` and evaluate; returns the rows of the table.
+    """Train the three networks of training seed ``seed`` on ``latents`` and evaluate; returns the table's rows.
 
-    ``autoencoder``: reuse this trained VQGAN (run folder) instead of training one in ``out/ae``. Whatever
-    ``out`` already holds is kept: trained weights are not retrained and a finished seed (``out/study.json``)
-    is not re-evaluated, so an interrupted study continues where it stopped (delete ``out`` to start over).
+    Whatever ``out`` already holds is kept: trained weights are not retrained and a finished seed
+    (``out/study.json``) is not re-evaluated (delete ``out`` to start over).
     """
     out.mkdir(parents=True, exist_ok=True)
     if (out / "study.json").is_file():  # this seed already ran to the end: its rows are kept (as its weights)
         return dict(json.loads((out / "study.json").read_text()))
-    ae, lat = (autoencoder or out / "ae"), out / "latents"
-    frames = str(context + future)
-    if not (ae / "vqgan.safetensors").is_file():
-        train_ae.run(STAGES["ae"].tiny(["--train.out_dir", str(ae), "--train.max_steps", str(ae_steps), *AE_ARGS,
-                                        "--train.seed", str(seed)]))
-    if not (lat / "index.json").is_file():
-        encode.run(STAGES["encode"].tiny(["--autoencoder", str(ae), "--out", str(lat), "--data.num_videos",
-                                          str(train_videos), "--data.num_frames", frames, "--device", "cpu"]))
     runs = {
-        "w/ reference": ["--condition.mode", "river"],
-        "w/o reference": ["--condition.mode", "no_ref", "--model.num_conditions", "1", "--condition.min_target", "1"],
+        "flow_ref": (flow_steps, ["--condition.mode", "river"]),
+        "flow_noref": (flow_steps, ["--condition.mode", "no_ref", "--model.num_conditions", "1",
+                                    "--condition.min_target", "1"]),
+        "regressor": (regress_steps, ["--condition.mode", "river", "--objective", "regression"]),
     }
-    dirs = {"w/ reference": out / "flow_ref", "w/o reference": out / "flow_noref"}
-    for name, extra in runs.items():
-        d = dirs[name]
+    for name, (steps, extra) in runs.items():
+        d = out / name
         if not (d / "river.safetensors").is_file():
-            train.run(STAGES["flow"].tiny(["--latents", str(lat), "--train.out_dir", str(d), "--train.max_steps",
-                                           str(flow_steps), "--train.seed", str(seed), *extra]))
+            train.run(STAGES["flow"].preset("fashion", ["--latents", str(latents), "--train.out_dir", str(d),
+                                                        "--train.max_steps", str(steps), "--train.seed", str(seed),
+                                                        *extra]))
     rows: dict[str, dict[str, float]] = {}
 
-    def ev(name: str, model: Path, window: str | None) -> None:
+    def ev(name: str, model: str, extra: Sequence[str] = ()) -> dict[str, float]:
         slug = "".join(ch if ch.isalnum() else "_" for ch in name)
-        args = ["--model", str(model), "--autoencoder", str(ae), "--out_dir", str(out / "eval" / slug),
-                "--num_videos", str(test_videos), "--data.num_videos", str(test_videos), "--data.num_frames", frames,
-                "--num_context", str(context), "--num_future", str(future)]
-        if window is not None:
-            args += ["--window", window]
-        m = evaluate.run(STAGES["eval"].tiny(args))["metrics"]
-        rows[name] = m
+        args = ["--model", str(out / model), "--autoencoder", str(ae), "--out_dir", str(out / "eval" / slug),
+                "--num_videos", str(test_videos), "--data.num_videos", str(test_videos),
+                "--num_samples", str(samples), "--seed", str(seed), *extra]
+        m: dict[str, float] = evaluate.run(STAGES["eval"].preset("fashion", args))["metrics"]
+        rows[name] = {k: v for k, v in m.items() if k in COLUMNS}
+        return m
 
-    ev("w/ reference (whole past)", out / "flow_ref", None)
-    ev("w/o reference", out / "flow_noref", None)
+    first = ev(REF, "flow_ref", ["--one_step", "true"])
+    ev("w/o reference (Table 5.3)", "flow_noref", ["--one_step", "true"])
     for k in WINDOWS:
-        ev(f"w/ reference, context window {k}", out / "flow_ref", str(k))
-    first = next(iter(rows.values()))
-    rows["copy last frame"] = {
-        "psnr_gt": first["psnr_copy_last"],
-        "ssim_gt": first["ssim_copy_last"],
-        "psnr_ae": first["psnr_copy_last_ae"],
-        "ssim_ae": first["ssim_copy_last_ae"],
-    }
-    rows["autoencoder reconstruction"] = {"psnr_gt": first["psnr_ae_recon"]}
+        ev(f"RIVER, context window {k} (Table 5.4)", "flow_ref", ["--window", str(k)])
+    ev("RIVER, Euler 1 step (its conditional mean)", "flow_ref", ["--one_step", "true", "--num_samples", "1",
+                                                                 "--sampler.steps", "1"])
+    ev("same network as a next-latent regressor", "regressor", ["--one_step", "true", "--num_samples", "1",
+                                                                 "--sampler.steps", "1"])
+    for name, key in BASELINES.items():
+        rows[name] = {"mse_gt": first[f"mse_{key}"], "psnr_gt": first[f"psnr_{key}"],
+                      "ssim_gt": first[f"ssim_{key}"]}
+    rows["copy last frame"].update(latent_mse_one_step=first["latent_mse_copy"],
+                                   psnr_one_step=first["psnr_copy_one_step"])
+    rows["autoencoder reconstruction (ceiling)"] = {"psnr_gt": first["psnr_ae_recon"]}
     table = markdown_table([{"run": k, **v} for k, v in rows.items()], COLUMNS, fmt=".4g")
-    header = (
-        f"Procedural bouncing shapes 32x32, {train_videos} training videos, VQGAN f4 {ae_steps} steps, "
-        f"U-ViT (3 blocks, width 128) {flow_steps} steps; {context} given -> {future} predicted frames on "
-        f"{test_videos} held-out videos, Euler 10 steps, 1 sample.\n\n"
-    )
-    (out / "study.md").write_text(header + table + "\n")
+    (out / "study.md").write_text(table + "\n")
     (out / "study.json").write_text(json.dumps(rows, indent=1))
-    print(header + table)
+    print(table)
     return rows
 
 
 @dataclass
 class RiverStudyConfig(StudyConfig):
-    """python -m river_vp.study: with vs without the reference frame, and the context window (Tables 5.3/5.4)."""
+    """python -m river_vp.study: one-step error, reference frame and context window on Moving Fashion-MNIST."""
 
     out: str = "runs/river_study"
-    """Output folder (one sub-folder per seed, study.md and study.json on top)."""
+    """Output folder (ae/ and latents/ shared, one sub-folder per seed, study.md and study.json on top)."""
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2])
-    """Training seeds (autoencoder, both vector fields); the table reports mean ± std over them."""
+    """Training seeds of the vector fields (and of the sampling); the table reports mean ± std over them."""
     ae_steps: int = AE_STEPS
-    """Autoencoder training steps (the demo's)."""
-    flow_steps: int = 3000
-    """Vector-field training steps (each of the two models; ~11 min each on one free CPU core; 600 steps give
-    +0.6 dB over copy-last where 3000 give +1.1, docs/study.md)."""
+    """Autoencoder training steps (batch 8; one autoencoder shared by the seeds)."""
+    flow_steps: int = FLOW_STEPS
+    """Flow-matching steps of each RIVER model (batch 32)."""
+    regress_steps: int = REGRESS_STEPS
+    """Steps of the next-latent regressor (batch 32)."""
     train_videos: int = 256
-    """Procedural training videos."""
-    test_videos: int = 32
-    """Held-out test videos."""
+    """Training videos (garments of Fashion-MNIST's training images)."""
+    test_videos: int = 24
+    """Held-out test videos (garments of Fashion-MNIST's test images)."""
+    samples: int = 2
+    """Samples per test video."""
     autoencoder: str | None = None
-    """A trained VQGAN run folder shared by every seed (e.g. the demo's ``runs/demo/river/ae``); None: each
-    seed trains its own with ``ae_steps``."""
+    """A trained VQGAN run folder to use instead of training one in ``out/ae``."""
 
 
 def study(cfg: RiverStudyConfig) -> StageResult:
     """Run :func:`run_study` for every seed; the table holds mean ± std over the seeds."""
-    sizes = (20, 20, 16, 4) if cfg.quick else (cfg.ae_steps, cfg.flow_steps, cfg.train_videos, cfg.test_videos)
-    ae_steps, flow_steps, train_videos, test_videos = sizes
+    if cfg.quick:
+        sizes = (20, 20, 20, 16, 4, 1)
+    else:
+        sizes = (cfg.ae_steps, cfg.flow_steps, cfg.regress_steps, cfg.train_videos, cfg.test_videos, cfg.samples)
+    ae_steps, flow_steps, regress_steps, train_videos, test_videos, samples = sizes
+    root = Path(cfg.out)
+    ae, lat = shared_autoencoder(root, ae_steps, train_videos)
+    if cfg.autoencoder:
+        ae = Path(cfg.autoencoder)
     per_seed = []
     for seed in cfg.seeds:
-        rows = run_study(Path(cfg.out) / f"seed{seed}", ae_steps, flow_steps, train_videos, test_videos, seed=seed,
-                         autoencoder=Path(cfg.autoencoder) if cfg.autoencoder else None)
+        rows = run_study(root / f"seed{seed}", ae, lat, flow_steps, regress_steps, test_videos, samples, seed)
         per_seed.append([{"run": k, **v} for k, v in rows.items()])
     merged = seed_summary(per_seed, key=["run"], fmt=".3f")
     table = markdown_table(merged, [*COLUMNS, "seeds"])
-    plot = Path(cfg.doc).with_suffix(".png") if cfg.doc else Path(cfg.out) / "study.png"
+    plot = Path(cfg.doc).with_suffix(".png") if cfg.doc else root / "study.png"
     study_figure(per_seed, plot)
+    headline = {"psnr_gt_with_reference": seed_mean(per_seed, "psnr_gt", run=REF),
+                "ssim_gt_with_reference": seed_mean(per_seed, "ssim_gt", run=REF),
+                "psnr_gt_without_reference": seed_mean(per_seed, "psnr_gt", run="w/o reference (Table 5.3)"),
+                "psnr_gt_copy_last": seed_mean(per_seed, "psnr_gt", run="copy last frame"),
+                "ssim_gt_copy_last": seed_mean(per_seed, "ssim_gt", run="copy last frame"),
+                "latent_mse_one_step": seed_mean(per_seed, "latent_mse_one_step", run=REF),
+                "latent_mse_copy": seed_mean(per_seed, "latent_mse_one_step", run="copy last frame"),
+                "psnr_ae_recon": seed_mean(per_seed, "psnr_gt", run="autoencoder reconstruction (ceiling)")}
     summary = (
-        f"# RIVER: reference frame and context window (procedural bouncing shapes)\n\n"
-        f"32x32 frames, {train_videos} training videos, VQGAN f4 "
-        f"{'from ' + cfg.autoencoder + ' (shared by the seeds)' if cfg.autoencoder else f'{ae_steps} steps'}, "
-        "U-ViT (3 blocks, width 128) "
-        f"{flow_steps} steps; 8 given -> 8 predicted frames on {test_videos} held-out videos, Euler 10 steps, "
-        f"1 sample; mean ± std over seeds {cfg.seeds}.\n\n{table}\n\n![PSNR / SSIM per run]({plot.name})\n"
+        "# RIVER on Moving Fashion-MNIST: one-step error, reference frame and context window\n\n"
+        f"64x64 frames, 1-3 garments; {train_videos} training videos, test videos with unseen garments. VQGAN f4 "
+        f"({ae_steps} steps, shared by the seeds), U-ViT (3 blocks, width 128, 2x2 patches, conv local mixing, "
+        f"per-channel latent normalisation) {flow_steps} flow-matching steps, regressor {regress_steps} steps; "
+        f"{CONTEXT} given -> {FUTURE} predicted frames on {test_videos} test videos, {samples} samples each, Euler "
+        f"10 steps; mean ± std over seeds {cfg.seeds}. `latent_mse_one_step`: squared error of one predicted latent "
+        "frame from the true past (normalised latents), the copy row's being the previous true latent.\n\n"
+        f"{table}\n\n![PSNR / SSIM per run]({plot.name})\n"
     )
-    headline = {"psnr_gt_with_reference": seed_mean(per_seed, "psnr_gt", run="w/ reference (whole past)"),
-                "psnr_gt_without_reference": seed_mean(per_seed, "psnr_gt", run="w/o reference"),
-                "psnr_gt_copy_last": seed_mean(per_seed, "psnr_gt", run="copy last frame")}
-    headline["psnr_ae_recon"] = seed_mean(per_seed, "psnr_gt", run="autoencoder reconstruction")
-    headline["ssim_gt_with_reference"] = seed_mean(per_seed, "ssim_gt", run="w/ reference (whole past)")
-    headline["ssim_gt_copy_last"] = seed_mean(per_seed, "ssim_gt", run="copy last frame")
     return StageResult(metrics=headline, summary=summary, outputs=[str(plot)], details={"per_seed": per_seed})
 
 
@@ -178,8 +197,8 @@ def study_figure(per_seed: Sequence[Sequence[dict[str, Any]]], path: Path) -> Pa
                               strict=True):
         names = [n for n in runs if all(key in {k for r in rows if r["run"] == n for k in r} for rows in per_seed)]
         vals = np.array([[next(r[key] for r in rows if r["run"] == n) for rows in per_seed] for n in names])
-        colors = ["tab:green" if n.startswith("w/ ref") else "tab:red" if n.startswith("w/o") else "tab:gray"
-                  for n in names]
+        colors = ["tab:green" if n.startswith("RIVER") else "tab:red" if n.startswith("w/o") else
+                  "tab:blue" if "regressor" in n else "tab:gray" for n in names]
         mean, std = seed_stats(vals.T)  # (seeds, runs) -> per run: mean, sample std (the table's)
         ax.barh(range(len(names)), mean, xerr=std, color=colors, capsize=3)
         ax.set_yticks(range(len(names)), names, fontsize=8)
@@ -187,7 +206,7 @@ def study_figure(per_seed: Sequence[Sequence[dict[str, Any]]], path: Path) -> Pa
         ax.set_xlabel(label)
         lo = vals.min() * 0.9
         ax.set_xlim(lo, vals.max() * 1.04)
-    fig.suptitle(f"RIVER on bouncing shapes: mean ± std over {len(per_seed)} seeds", fontsize=10)
+    fig.suptitle(f"RIVER on Moving Fashion-MNIST: mean ± std over {len(per_seed)} seeds", fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)

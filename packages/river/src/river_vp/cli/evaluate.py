@@ -37,14 +37,23 @@ TABLE_KEYS = [
     "ssim_gt_best",
     "psnr_ae",
     "ssim_ae",
+    "mse_gt",
     "psnr_copy_last",
     "ssim_copy_last",
+    "psnr_mean_frame",
+    "ssim_mean_frame",
+    "psnr_black",
+    "ssim_black",
     "psnr_copy_last_ae",
     "ssim_copy_last_ae",
     "psnr_ae_recon",
     "lpips_gt",
     "fvd_gt",
     "fvd_ae",
+    "latent_mse_one_step",
+    "latent_mse_copy",
+    "psnr_one_step",
+    "psnr_copy_one_step",
 ]
 
 
@@ -84,6 +93,7 @@ def run(cfg: EvalConfig) -> dict[str, Any]:
         cfg.window,
         i3d,
         lpips,
+        cfg.one_step,
     )
     out = Path(cfg.out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -103,7 +113,7 @@ def _plot(curves: dict[str, list[float]], path: Path, k: int) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
-    for key in ("psnr_gt", "psnr_ae", "psnr_copy_last", "psnr_ae_recon"):
+    for key in ("psnr_gt", "psnr_ae", "psnr_copy_last", "psnr_mean_frame", "psnr_black", "psnr_ae_recon"):
         if key in curves:
             ax.plot(range(k + 1, k + 1 + len(curves[key])), curves[key], label=key, marker=".")
     ax.set_xlabel("frame index")

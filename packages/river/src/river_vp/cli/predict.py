@@ -1,5 +1,6 @@
 """river-predict: predict future frames of test videos and write MP4 + GIF (ground truth | prediction(s) |
-copy-last-frame) and a PNG frame grid per video, plus ``metrics.json`` with per-video PSNR.
+copy-last-frame) and a PNG frame grid per video (rows: ground truth, each sample, copy-last), plus
+``metrics.json`` with per-video PSNR.
 
 Example: ``river-predict --config tiny --model runs/flow --autoencoder runs/ae --out_dir runs/pred``.
 """
@@ -66,7 +67,7 @@ def run(cfg: PredictConfig) -> dict[str, Any]:
         outputs += [
             write_video(stem.with_suffix(".mp4"), frames, cfg.fps, crf=18, pix_fmt="yuv420p"),
             write_video(stem.with_suffix(".gif"), frames, cfg.fps),
-            save_frame_grid([gt, *pred], stem.with_name(stem.name + "_grid.png")),
+            save_frame_grid([gt, *pred, copy_last], stem.with_name(stem.name + "_grid.png")),
         ]
         done += 1
     if not records:

@@ -38,8 +38,12 @@ class Stage:
         return parse_config(self.config, argv, prog=self.prog, config_dir=config_dir(self.name))
 
     def tiny(self, args: Sequence[str] = ()) -> Any:
-        """The shipped ``tiny`` config with ``args`` overriding it (demo and study sizes)."""
-        return self.parse(["--config", "tiny", *args])
+        """The shipped ``tiny`` config with ``args`` overriding it."""
+        return self.preset("tiny", args)
+
+    def preset(self, name: str, args: Sequence[str] = ()) -> Any:
+        """The shipped config ``name`` (e.g. ``fashion``: demo and study sizes) with ``args`` overriding it."""
+        return self.parse(["--config", name, *args])
 
     def check_paths(self, cfg: Any) -> None:
         """Raise :class:`~sparse_core.config.ConfigError` for a missing input path of ``cfg``."""

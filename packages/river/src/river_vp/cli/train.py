@@ -17,7 +17,9 @@ from river_vp.config import FlowRunConfig
 from river_vp.data.latent_cache import LatentCache, LatentFlowDataset
 from river_vp.flow.conditioning import num_conditions
 from river_vp.models.io import FLOW_FILE, save_river
+from river_vp.flow.latent_norm import LatentNorm
 from river_vp.tasks.flow import RiverTask
+from river_vp.tasks.regress import NextLatentTask
 from sparse_core.config import ConfigError
 from sparse_core.data.collate import collate_skip_none
 from sparse_core.engine import Trainer
@@ -40,9 +42,22 @@ def run(cfg: FlowRunConfig) -> dict[str, Any]:
             f"condition.mode '{cfg.condition.mode}' needs model.num_conditions = "
             f"{num_conditions(cfg.condition.mode)}"
         )
-    scale = cache.auto_scale() if cfg.latent_scale is None else cfg.latent_scale
-    dataset = LatentFlowDataset(cache, cfg.condition, cfg.examples_per_video, scale)
-    task = build_seeded(RiverTask, cfg.train.seed, cfg.model, cfg.sigma_min, cfg.cond_noise_prob, cfg.ema_decay)
+    if cfg.latent_norm == "global":
+        scale = cache.auto_scale() if cfg.latent_scale is None else cfg.latent_scale
+        norm = LatentNorm.scale(scale, c)
+    else:
+        try:
+            norm = LatentNorm.from_stats(cache.stats(), cfg.latent_norm, c)
+        except ValueError as err:
+            raise ConfigError(f"latent_norm: {err} ({cfg.latents})") from None
+        scale = 1.0 / (sum(norm.std) / c)  # informative only: the flow uses the per-channel map
+    dataset = LatentFlowDataset(cache, cfg.condition, cfg.examples_per_video, norm=norm)
+    task: RiverTask | NextLatentTask
+    if cfg.objective == "regression":
+        task = build_seeded(NextLatentTask, cfg.train.seed, cfg.model)
+    else:
+        task = build_seeded(RiverTask, cfg.train.seed, cfg.model, cfg.sigma_min, cfg.cond_noise_prob,
+                            cfg.ema_decay)
     trainer = Trainer(task, dataset, cfg.train, cfg.optim, collate_fn=collate_skip_none, config=cfg)
     summary = trainer.fit()
     weights = None
@@ -56,6 +71,8 @@ def run(cfg: FlowRunConfig) -> dict[str, Any]:
                 "cond_noise_prob": cfg.cond_noise_prob,
                 "latents": str(cfg.latents),
                 "latent_scale": scale,
+                "latent_norm": norm.to_extra(),
+                "objective": cfg.objective,
             },
         )
         log.info("vector field weights: %s", weights)

@@ -23,6 +23,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from river_vp.flow.conditioning import MODES, ConditionSpec, sample_training_indices
+from river_vp.flow.latent_norm import LatentNorm
 from sparse_core.config import ConfigError
 from sparse_core.data.errors import DatasetError
 
@@ -63,6 +64,8 @@ class LatentCacheWriter:
         self._buffered = 0
         self.latent_shape: list[int] | None = None
         self._sum, self._sumsq, self._count = 0.0, 0.0, 0
+        self._csum: np.ndarray | None = None  # (C,) float64 per-channel sums
+        self._csumsq: np.ndarray | None = None
 
     def add(self, latents: Tensor, source: str) -> None:
         """Add one video's latents (T, C, h, w)."""
@@ -83,6 +86,10 @@ class LatentCacheWriter:
         self._sum += float(x.sum())
         self._sumsq += float((x * x).sum())
         self._count += x.numel()
+        per_channel = x.transpose(0, 1).flatten(1)  # (C, T h w)
+        csum, csumsq = per_channel.sum(1).numpy(), (per_channel * per_channel).sum(1).numpy()
+        self._csum = csum if self._csum is None else self._csum + csum
+        self._csumsq = csumsq if self._csumsq is None else self._csumsq + csumsq
         self._buffer.append(latents.detach().cpu().to(torch.float16).numpy())
         self._buffered += latents.shape[0]
         if self._buffered >= self.shard_frames:
@@ -100,12 +107,17 @@ class LatentCacheWriter:
         self.shards.append(name)
         self._buffer, self._buffered = [], 0
 
-    def stats(self) -> dict[str, float]:
-        """Mean and standard deviation of every latent value written so far."""
-        if self._count == 0:
+    def stats(self) -> dict[str, Any]:
+        """Mean and standard deviation of every latent value written so far (``mean``, ``std``) and of each
+        channel (``channel_mean``, ``channel_std``: lists of C floats, population std)."""
+        if self._count == 0 or self._csum is None or self._csumsq is None:
             return {"mean": 0.0, "std": 1.0}
         mean = self._sum / self._count
-        return {"mean": mean, "std": max(self._sumsq / self._count - mean**2, 1e-12) ** 0.5}
+        per = self._count // len(self._csum)
+        cmean = self._csum / per
+        cstd = np.sqrt(np.maximum(self._csumsq / per - cmean**2, 1e-12))
+        return {"mean": mean, "std": max(self._sumsq / self._count - mean**2, 1e-12) ** 0.5,
+                "channel_mean": cmean.tolist(), "channel_std": cstd.tolist()}
 
     def close(self) -> Path:
         """Write the last shard and ``index.json``; returns the index path."""
@@ -160,6 +172,10 @@ class LatentCache:
         """``1 / std`` of the cached latents (1.0 for caches written without statistics)."""
         return 1.0 / float(self.index.get("stats", {}).get("std", 1.0))
 
+    def stats(self) -> dict[str, Any]:
+        """The statistics river-encode wrote (``mean``, ``std``, ``channel_mean``, ``channel_std``; {} if none)."""
+        return dict(self.index.get("stats", {}))
+
     def __len__(self) -> int:
         return len(self.videos)
 
@@ -200,7 +216,8 @@ class LatentFlowDataset(Dataset):
     ``num_skipped`` and named in a warning; only a cache without any long enough video is refused. Indices come from the
     global torch RNG, which the engine seeds per sample. Returns
     ``{"target": (C, h, w), "conds": (n_cond, C, h, w), "dists": (n_cond,) long, "tau": int}``; latents are
-    multiplied by ``scale`` (the flow works on unit-variance latents, as latent diffusion's scale factor).
+    multiplied by ``scale`` (the flow works on unit-variance latents, as latent diffusion's scale factor), or
+    mapped by ``norm`` when given (:class:`~river_vp.flow.latent_norm.LatentNorm`, e.g. per channel).
     """
 
     def __init__(
@@ -209,8 +226,10 @@ class LatentFlowDataset(Dataset):
         spec: ConditionSpec,
         examples_per_video: int = 1,
         scale: float = 1.0,
+        norm: LatentNorm | None = None,
     ) -> None:
         self.cache = cache if isinstance(cache, LatentCache) else LatentCache(cache)
+        self.norm = norm
         self.spec, self.examples_per_video, self.scale = spec, examples_per_video, scale
         need = min_frames(spec)
         self.usable = [i for i in range(len(self.cache)) if self.cache.length(i) >= need]
@@ -234,7 +253,8 @@ class LatentFlowDataset(Dataset):
     def __getitem__(self, index: int) -> dict[str, Any]:
         i = self.usable[index % len(self.usable)]
         tau, idx, dist = sample_training_indices(self.cache.length(i), self.spec)
-        frames = self.cache.frames(i, [tau, *idx]) * self.scale
+        frames = self.cache.frames(i, [tau, *idx])
+        frames = self.norm.normalize(frames) if self.norm is not None else frames * self.scale
         return {
             "target": frames[0],
             "conds": frames[1:],

@@ -1,8 +1,10 @@
 """Uniform access to pixel videos from a :class:`~river_vp.config.VideoDataConfig`.
 
 RIVER's sources are registered in sparse-core's dataset registry as ``river.<name>``:
-``river.moving_shapes`` (sparse-core's procedural :class:`~sparse_core.data.video.BouncingShapes`) and
-``river.folder`` (real video files and frame folders). ``data.source`` names a registered source or,
+``river.moving_shapes`` (sparse-core's procedural :class:`~sparse_core.data.video.BouncingShapes`),
+``river.moving_fashion`` (sparse-core's :class:`~sparse_core.data.video.MovingFashion`: Fashion-MNIST garments
+moving and bouncing on a 64x64 canvas, the Moving-MNIST construction; ``data.split='test'`` shows garments unseen
+in training) and ``river.folder`` (real video files and frame folders). ``data.source`` names a registered source or,
 for anything else, a folder of videos.
 """
 
@@ -18,12 +20,12 @@ from torch.utils.data import Dataset
 
 from river_vp.data.video_files import VideoFramesDataset, list_river_videos, load_video
 from sparse_core.data import DatasetError, get_dataset_builder, list_datasets, register_dataset
-from sparse_core.data.video import BouncingShapes, frames_to_float, read_video
+from sparse_core.data.video import BouncingShapes, MovingFashion, frames_to_float, moving_fashion, read_video
 
 if TYPE_CHECKING:
     from river_vp.config import VideoDataConfig
 
-__all__ = ["PREFIX", "ShapeFrames", "VideoSource", "frame_dataset", "video_dataset"]
+__all__ = ["PREFIX", "FashionFrames", "FashionVideos", "ShapeFrames", "VideoSource", "frame_dataset", "video_dataset"]
 
 PREFIX = "river."
 log = logging.getLogger("river_vp.data")
@@ -60,6 +62,38 @@ class ShapeFrames(Dataset):
         return {"image": frames_to_float(torch.from_numpy(self.shapes.frame(v, t))[None], "signed")[0]}
 
 
+class FashionVideos(Dataset):
+    """Moving Fashion-MNIST videos as model inputs: item ``i`` is ``(T, 3, S, S)`` in [-1, 1] (grey in RGB)."""
+
+    def __init__(self, videos: MovingFashion) -> None:
+        self.videos = videos
+
+    def __len__(self) -> int:
+        return len(self.videos)
+
+    def name(self, i: int) -> str:
+        return f"moving_fashion/{self.videos.split}/seed{self.videos.seed}/{i:06d}"
+
+    def __getitem__(self, i: int) -> Tensor:
+        return frames_to_float(torch.from_numpy(self.videos.video(i)), "signed")
+
+
+class FashionFrames(Dataset):
+    """Single frames of :class:`~sparse_core.data.video.MovingFashion` for AE training: ``{"image": (3, S, S)}``
+    in [-1, 1]."""
+
+    def __init__(self, videos: MovingFashion) -> None:
+        self.videos = videos
+
+    def __len__(self) -> int:
+        return len(self.videos) * self.videos.num_frames
+
+    def __getitem__(self, index: int) -> dict[str, Tensor]:
+        v, t = divmod(index, self.videos.num_frames)
+        frame = torch.from_numpy(self.videos.video(v)[t : t + 1])  # (1, S, S, 3) uint8
+        return {"image": frames_to_float(frame, "signed")[0]}
+
+
 class _FileVideos(Dataset):
     """Video files / frame folders: item ``i`` is ``(T, 3, S, S)`` in [-1, 1] (raises on a corrupt file)."""
 
@@ -80,6 +114,12 @@ class _FileVideos(Dataset):
 def _moving_shapes(root: Any, split: str, transform: Any, cfg: VideoDataConfig, frames: bool = False) -> Dataset:
     shapes = BouncingShapes(cfg.num_videos, cfg.num_frames, cfg.image_size, cfg.num_shapes, cfg.seed)
     return ShapeFrames(shapes) if frames else _ShapeVideos(shapes)
+
+
+@register_dataset(PREFIX + "moving_fashion")
+def _moving_fashion(root: Any, split: str, transform: Any, cfg: VideoDataConfig, frames: bool = False) -> Dataset:
+    videos = moving_fashion(cfg, split=cfg.split)
+    return FashionFrames(videos) if frames else FashionVideos(videos)
 
 
 @register_dataset(PREFIX + "folder")

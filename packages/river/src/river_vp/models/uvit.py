@@ -8,6 +8,15 @@ reference ``z^{tau-1}`` and the context ``z^c``; the condition projections get a
 receives the output of input block ``depth_in - 1 - i`` through a long skip (concatenation + linear). The out
 projection is Linear -> GELU -> LayerNorm -> 3x3 conv.
 
+``local_mixing="conv"`` (a named deviation; default ``"none"``, the thesis form above) adds local spatial mixing
+at the latent resolution, where attention-only blocks of a small width are slow to learn translations of a
+latent position or two per frame: a **convolutional stem** (two 3x3 convs on the channel concatenation
+``[z, z^{tau-1}, z^c]``, as the convolutional stems of Xiao et al. 2021, "Early convolutions help transformers see
+better", and U-ViT's convolutional patch embedding, Bao et al. 2023) whose features are added to the tokens, and a
+**conv skip** (U-Net's long skip at full resolution, Ronneberger et al. 2015): the out projection's conv produces
+``conv_width`` channels per latent position, which are concatenated with the stem's features and mapped to the
+output by 3x3 conv -> GELU -> 3x3 conv.
+
 ``layout="official"`` builds the module tree of the public RIVER code instead (github.com/Araachie/river,
 ``model/vector_field_regressor.py``), so that its checkpoints load through
 :mod:`river_vp.models.official`: one linear projection of the channel concatenation ``[z, z^{tau-1}, z^c]``;
@@ -22,17 +31,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+import torch.nn.functional as F
 from einops import rearrange
 from timm.models.vision_transformer import Block
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from river_vp.models.embeddings import ScalarEmbedding, sinusoidal
+from sparse_core.config import ConfigError
 from sparse_core.validation import check_choice, check_divisible, check_float, check_int
 
-__all__ = ["LAYOUTS", "OFFICIAL_TIME_SCALE", "VectorFieldConfig", "VectorFieldRegressor"]
+__all__ = ["LAYOUTS", "LOCAL_MIXING", "OFFICIAL_TIME_SCALE", "VectorFieldConfig", "VectorFieldRegressor"]
 
 LAYOUTS = ("uvit", "official")
+LOCAL_MIXING = ("none", "conv")
 OFFICIAL_TIME_SCALE = 200.0
 """Multiplier of flow time in the official code's fixed sinusoidal time token (``timestamp_embedding``)."""
 OFFICIAL_DIST_HIDDEN = 256
@@ -69,6 +81,13 @@ class VectorFieldConfig:
     'official' (the public RIVER code's module tree and its log-distance embedding of the context; what
     :func:`river_vp.models.official.load_official_river` builds)."""
 
+    local_mixing: str = "none"
+    """'none' (thesis Fig. 5.4: linear projections in, Linear -> GELU -> LN -> 3x3 conv out) or 'conv' (a
+    convolutional stem added to the tokens and a full-resolution conv skip to the output; see the module
+    docstring; layout 'uvit' only)."""
+    conv_width: int = 64
+    """'conv' local mixing: channels of the stem and of the conv skip (>= 1)."""
+
     def __post_init__(self) -> None:
         """Refuse out-of-range sizes and latents that do not tile into tokens, naming the ``model.*`` key.
 
@@ -81,6 +100,10 @@ class VectorFieldConfig:
         check_int("model.depth_mid", self.depth_mid, 0)
         check_choice("model.num_conditions", self.num_conditions, (1, 2))
         check_choice("model.layout", self.layout, LAYOUTS)
+        check_choice("model.local_mixing", self.local_mixing, LOCAL_MIXING)
+        check_int("model.conv_width", self.conv_width, 1)
+        if self.local_mixing != "none" and self.layout == "official":
+            raise ConfigError("model.local_mixing 'conv' exists for model.layout 'uvit' only")
         check_divisible("model.state_size", self.state_size, "model.patch_size", self.patch_size)
         check_divisible("model.width", self.width, "model.num_heads", self.num_heads)
         check_float("model.mlp_ratio", self.mlp_ratio, 0.0, strict=True)
@@ -124,7 +147,17 @@ class VectorFieldRegressor(nn.Module):
         self.out_linear = nn.Linear(w, w)
         self.out_act = nn.GELU()
         self.out_norm = nn.LayerNorm(w)
-        self.out_conv = nn.Conv2d(w, patch_dim, 3, padding=1)  # on the token grid, then unpatchified
+        self.conv = cfg.local_mixing == "conv"
+        if self.conv:
+            cw = cfg.conv_width
+            self.conv_stem = nn.Sequential(nn.Conv2d((cfg.num_conditions + 1) * c, cw, 3, padding=1), nn.GELU(),
+                                           nn.Conv2d(cw, cw, 3, padding=1))
+            self.stem_proj = nn.Linear(cw * p * p, w)
+            self.out_conv = nn.Conv2d(w, cw * p * p, 3, padding=1)
+            self.skip_out = nn.Sequential(nn.Conv2d(2 * cw, cw, 3, padding=1), nn.GELU(),
+                                          nn.Conv2d(cw, c, 3, padding=1))
+        else:
+            self.out_conv = nn.Conv2d(w, patch_dim, 3, padding=1)  # on the token grid, then unpatchified
 
     def no_weight_decay(self) -> set[str]:
         """Parameters excluded from weight decay."""
@@ -151,7 +184,12 @@ class VectorFieldRegressor(nn.Module):
         b, n_cond = conds.shape[:2]
         if n_cond != self.cfg.num_conditions:
             raise ValueError(f"model expects {self.cfg.num_conditions} condition frames, got {n_cond}")
+        stem = None
+        if self.conv:
+            stem = self.conv_stem(torch.cat([z[:, None], conds], dim=1).flatten(1, 2))  # (B, cw, H, W)
         x = self._official_tokens(z, t, conds, dists) if self.official else self._uvit_tokens(z, t, conds, dists)
+        if stem is not None:
+            x = x + F.pad(self.stem_proj(self._tokens(stem)), (0, 0, 1, 0))  # no stem term on the time token
         skips = []
         for blk in self.in_blocks:
             x = self._run(blk, x)
@@ -163,7 +201,10 @@ class VectorFieldRegressor(nn.Module):
             x = self._run(blk, x)
         x = self.norm(x)[:, 1:]  # drop the time token
         x = self.out_norm(self.out_act(self.out_linear(x)))  # (B, N, W)
-        return self._out(x)
+        x = self._out(x)  # (B, C or cw, H, W)
+        if stem is not None:
+            x = self.skip_out(torch.cat([x, stem], dim=1))  # (B, C, H, W)
+        return x
 
     def _uvit_tokens(self, z: Tensor, t: Tensor, conds: Tensor, dists: Tensor) -> Tensor:
         """Time token + fused per-frame projections, each condition with its sinusoidal distance embedding.
@@ -205,7 +246,7 @@ class VectorFieldRegressor(nn.Module):
 
     def _out(self, x: Tensor) -> Tensor:
         """3x3 conv of the out projection on the token grid, then patches back to latents: (B, N, W) ->
-        (B, C, H, W)."""
+        (B, C, H, W) (local mixing 'conv': (B, conv_width, H, W), the conv skip's input)."""
         p = self.cfg.patch_size
         x = self.out_conv(rearrange(x, "b (h w) d -> b d h w", h=self.grid))  # (B, C p^2, H/p, W/p)
         return rearrange(x, "b (c p1 p2) h w -> b c (h p1) (w p2)", p1=p, p2=p)
