@@ -20,6 +20,7 @@ Run ``sparse-core-bench --out DIR [--quick true]``; ``nox -s bench`` calls :func
 from __future__ import annotations
 
 import ctypes
+import functools
 import gc
 import json
 import platform
@@ -192,7 +193,7 @@ def _bench_model(
             opt_times[keep].append(time.perf_counter() - t_opt)
 
     # dense, keep a, keep b, ... in every round: a neighbour's load slows the dense step beside it too
-    timing = interleave({f"{keep:g}": (lambda keep=keep: step(keep)) for keep in keeps}, device,
+    timing = interleave({f"{keep:g}": functools.partial(step, keep) for keep in keeps}, device,
                         base=f"{max(keeps):g}", pairs=repeats, warmup=warmup, threads=threads)
     for keep in keeps:
         del opt_times[keep][: warmup]  # the warm-up rounds' optimizer times
@@ -219,7 +220,7 @@ def _bench_model(
                 opt_ms=1e3 * statistics.median(opt_times[keep]) if opt_times[keep] else None,
                 peak_mem_mib=round(peak_mib, 1),
             )
-            flops = count_flops(lambda keep=keep: step(keep, net=model, record=False))  # eager, one extra step
+            flops = count_flops(functools.partial(step, keep, net=model, record=False))  # eager, one extra step
             row["gflop_per_step"] = flops / 1e9
             peak_flops = peak_bf16_flops(torch.cuda.get_device_name(device)) if device.type == "cuda" else None
             row["mfu"] = flops / (row["ms_per_step"] / 1e3) / peak_flops if peak_flops else None

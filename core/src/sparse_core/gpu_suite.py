@@ -32,7 +32,7 @@ import torch
 
 from sparse_core.report import markdown_table
 
-__all__ = ["CORE_ROWS", "GPU_GROUP", "ROWS", "Row", "RowContext", "RowTimeout", "discover_rows", "main",
+__all__ = ["CORE_ROWS", "GPU_GROUP", "Row", "RowContext", "RowTimeout", "discover_rows", "main",
            "run_suite", "time_limit"]
 
 TOTAL_BUDGET_S = 450.0  # 7.5 min of rows: the whole suite, start-up included, fits in 8 min

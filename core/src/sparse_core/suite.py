@@ -27,8 +27,7 @@ from sparse_core.cli import run_cli
 from sparse_core.config import ConfigError
 from sparse_core.report import markdown_table
 
-__all__ = [
-    "ORDER",
+__all__ = [  # ORDER: a module attribute read from the installed packages (see __getattr__)
     "ORDER_GROUP",
     "BenchConfig",
     "DemoConfig",
