@@ -88,3 +88,46 @@ def test_bf16_outputs_are_reduced_in_fp32() -> None:
     assert prec.outputs_to_fp32(out)["loss"].dtype == torch.float32 and prec.outputs_to_fp32(out)["n"] == 3
     with pytest.raises(ValueError, match="train.precision='fp8'"):
         RunPrecision("fp8", torch.device("cpu"))
+
+
+def test_fp16_scaler_path_trains_and_resumes_exactly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The run's own GradScaler (fp16 autocast forced on the CPU): overflowing steps are skipped, clipping
+    unscales, the scaler state is checkpointed, and a killed run resumed from step 3 ends bitwise where the
+    uninterrupted run ends."""
+    monkeypatch.setattr(RunPrecision, "CPU_FP16", True)
+
+    def cfgs(out: Path) -> tuple[TrainConfig, OptimConfig]:
+        return (TrainConfig(out_dir=str(out), max_steps=6, batch_size=8, seed=3, ckpt_every=3, progress=False,
+                            precision="fp16", clip_grad=1.0, resume="auto"), OptimConfig(lr=1e-2, warmup_steps=1))
+
+    class Fp16Probe(RegTask):
+        dtypes: set[torch.dtype] = set()
+
+        def training_step(self, batch: dict, step: int) -> dict[str, torch.Tensor]:
+            self.dtypes.add(self.net[0](batch["x"]).dtype)
+            return super().training_step(batch, step)
+
+    torch.manual_seed(0)
+    whole = Fp16Probe()
+    init = {k: v.clone() for k, v in whole.state_dict().items()}
+    ref = Trainer(whole, NoisyRegression(), *cfgs(tmp_path / "whole"))
+    res = ref.fit()
+    assert Fp16Probe.dtypes == {torch.float16} and ref.precision.scaler is not None
+    assert res["metrics"]["grad_norm"] > 0 and torch.isfinite(torch.tensor(res["metrics"]["loss"]))
+    saved = torch.load(res["checkpoint"], weights_only=True)["scaler"]
+    assert saved == ref.precision.scaler.state_dict()
+    assert saved["scale"] < 2.0**16  # fp16 gradients overflowed at the initial scale: steps skipped, scale backed off
+
+    killed = Fp16Probe(crash_at=4)
+    killed.load_state_dict(init)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(killed, NoisyRegression(), *cfgs(tmp_path / "resumed")).fit()
+    again = Fp16Probe()
+    again.load_state_dict(init)
+    resumed = Trainer(again, NoisyRegression(), *cfgs(tmp_path / "resumed"))
+    at3 = torch.load(tmp_path / "resumed" / "checkpoints" / "ckpt_00000003.pt", weights_only=True)["scaler"]
+    assert resumed.step == 3 and resumed.precision.scaler.state_dict() == at3 and at3 != saved
+    resumed.fit()
+    for k, v in whole.state_dict().items():
+        assert torch.equal(again.state_dict()[k], v), k
+    assert resumed.precision.scaler.state_dict() == ref.precision.scaler.state_dict()

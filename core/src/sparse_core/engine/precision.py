@@ -5,7 +5,8 @@ Accelerate keeps its mixed precision in one process-wide state that a later ``Ac
 different precisions in one process. So the :class:`~sparse_core.engine.trainer.Trainer` gives accelerate
 ``mixed_precision="no"`` (processes, devices, DDP, collectives stay accelerate's) and applies the run's
 precision here with torch's public ``torch.autocast`` and ``torch.amp.GradScaler``: the same autocast dtype
-and scaler accelerate would use. fp16 on a CPU runs in fp32, as accelerate does (no CPU fp16 autocast there).
+and scaler accelerate would use. fp16 on a CPU runs in fp32, as accelerate does (it has no CPU fp16 autocast),
+unless :attr:`RunPrecision.CPU_FP16` is set (a test's way to run the gradient-scaler path without a GPU).
 """
 
 from __future__ import annotations
@@ -35,12 +36,15 @@ class RunPrecision:
         ValueError: an unknown ``precision``.
     """
 
+    CPU_FP16 = False
+    """fp16 autocast and a gradient scaler on a CPU too (off: fp32 there, as accelerate; tests turn it on)."""
+
     def __init__(self, precision: str, device: torch.device) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"train.precision={precision!r} is not one of {', '.join(PRECISIONS)}")
         self.device_type = device.type
         self.dtype = PRECISIONS[precision]
-        if self.dtype is torch.float16 and device.type == "cpu":
+        if self.dtype is torch.float16 and device.type == "cpu" and not self.CPU_FP16:
             log.warning("train.precision=fp16 has no autocast on a CPU: the run trains in fp32 (use bf16)")
             self.dtype = None
         self.scaler = torch.amp.GradScaler(device.type) if self.dtype is torch.float16 else None
