@@ -12,7 +12,8 @@ import torch
 from river_vp.config import VideoDataConfig
 from river_vp.data.latent_cache import LatentCache, LatentCacheWriter, LatentFlowDataset
 from river_vp.data.sources import VideoSource, frame_dataset
-from river_vp.evaluation import baseline_frames, mse
+from river_vp.evaluation import PSNR_FLOOR_MSE, baseline_frames, mse
+from river_vp.evaluation import psnr as eval_psnr
 from river_vp.flow.conditioning import ConditionSpec
 from river_vp.flow.latent_norm import LatentNorm
 from river_vp.flow.sampler import SamplerConfig, sample_next_frame
@@ -104,6 +105,15 @@ def test_baselines_and_metrics_against_direct_formulas() -> None:
         err = ((direct[name] - f) ** 2).mean((2, 3, 4))  # (B, n): one MSE per frame
         np.testing.assert_allclose(mse(frames, future).numpy(), err, rtol=1e-5)
         np.testing.assert_allclose(psnr(frames, future).numpy(), 10 * np.log10(1 / err), rtol=1e-5)
+
+
+def test_evaluation_psnr_is_capped_at_the_8_bit_floor() -> None:
+    a = torch.rand(2, 3, 8, 8)
+    b = (a + 0.1).clamp(0, 1)
+    torch.testing.assert_close(eval_psnr(a, b), psnr(a, b))  # the cap does not touch ordinary errors
+    cap = 10 * np.log10(12 * 255**2)  # identical frames: PSNR at MSE (1/255)^2 / 12
+    assert PSNR_FLOOR_MSE == pytest.approx(1 / (12 * 255**2))
+    np.testing.assert_allclose(eval_psnr(a, a).numpy(), [cap, cap], rtol=1e-6)
 
 
 def test_ssim_per_frame_matches_scikit_image() -> None:

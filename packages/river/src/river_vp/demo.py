@@ -22,7 +22,7 @@ from sparse_core.suite import Headline, StageResult
 
 __all__ = ["AE_STEPS", "demo_headline", "run"]
 
-AE_STEPS, FLOW_STEPS, TRAIN_VIDEOS, TEST_VIDEOS, SAMPLES = 300, 500, 128, 32, 2
+AE_STEPS, FLOW_STEPS, TRAIN_VIDEOS, TEST_VIDEOS, SAMPLES = 200, 300, 96, 16, 2
 """Demo sizes on top of the shipped ``fashion`` configs (which set the tiny-scale deviations from the thesis
 VQGAN: squared-error pixel loss, quantizer warm-up, no GAN)."""
 

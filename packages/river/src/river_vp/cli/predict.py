@@ -18,7 +18,7 @@ import torch
 from river_vp.cli.stages import STAGES
 from river_vp.config import PredictConfig
 from river_vp.data.sources import VideoSource
-from river_vp.metrics.image import psnr
+from river_vp.evaluation import psnr
 from river_vp.predictor import RiverPredictor
 from river_vp.viz.video import comparison_frames, save_frame_grid
 from sparse_core.config import save_config
