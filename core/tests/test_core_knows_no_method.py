@@ -119,3 +119,11 @@ def test_core_comes_first_with_its_own_rows() -> None:
     assert all(isinstance(r, Row) for r in gpu_suite.CORE_ROWS)
     assert {r.name for r in gpu_suite.CORE_ROWS} == {"core_vit_b_eager", "core_vit_s_eager", "core_vit_b_compiled",
                                                       "core_vit_s_compiled"}
+
+
+def test_no_registered_rows_is_warned_not_silent(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(gpu_suite, "entry_points", lambda group: [])
+    monkeypatch.setattr(suite, "entry_points", lambda group: [])
+    with pytest.warns(UserWarning, match="no installed package registers GPU rows"):
+        rows = gpu_suite.discover_rows()
+    assert rows and {r.name for r in rows} == {r.name for r in gpu_suite.CORE_ROWS}

@@ -21,6 +21,7 @@ import signal
 import tempfile
 import time
 import traceback
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -133,7 +134,12 @@ def discover_rows() -> tuple[Row, ...]:
 
     positions = stage_positions()
     found = [((row.phase, order_key("core", positions), i), row) for i, row in enumerate(CORE_ROWS)]
-    for ep in entry_points(group=GPU_GROUP):
+    registered = list(entry_points(group=GPU_GROUP))
+    if not registered:
+        warnings.warn(f"no installed package registers GPU rows (entry points {GPU_GROUP}): only core's rows run; "
+                      "install the method packages (pip install, a source folder on PYTHONPATH has no entry "
+                      "points)", stacklevel=2)
+    for ep in registered:
         try:
             rows = tuple(ep.load())
         except Exception as exc:  # reported as a failing row
