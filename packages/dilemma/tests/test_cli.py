@@ -208,10 +208,14 @@ def test_study_options_reach_the_runs(tmp_path: Path) -> None:
     assert const.train.ckpt_every == 150 and const.train.keep_last >= 10
     assert study.token_steps(const, 200) == sum(study.build_schedule(const).ratio(i) > 0 for i in range(200))
     assert study.token_steps(study.config("+Sparsity", 100, tmp_path, 32, 1024), 100) == 0
+    probe = study.config("+DILEMMA (sum)", 100, tmp_path, 32, 1024, lambda_dilemma=100.0)
+    assert probe.method.lambda_dilemma == 100.0
+    assert study.config("+Sparsity", 100, tmp_path, 32, 1024, lambda_dilemma=100.0).method.lambda_dilemma == 0.0
 
 
 @pytest.mark.parametrize(("flag", "value"), [("lr_schedule", "step"), ("setting", "imagenet"),
-                                              ("methods", '["+DILEMMA (max)"]'), ("budget", "hours")])
+                                              ("methods", '["+DILEMMA (max)"]'), ("budget", "hours"),
+                                              ("lambda_dilemma", "-1")])
 def test_study_bad_option_exits_2_before_training(flag: str, value: str, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     from dilemma_ssl import study

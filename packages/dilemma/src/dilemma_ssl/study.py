@@ -48,7 +48,7 @@ from sparse_core.engine import OptimConfig, TrainConfig
 from sparse_core.figures import study_figure
 from sparse_core.report import markdown_table, seed_mean, seed_summary
 from sparse_core.suite import StageResult, StudyConfig, study_main
-from sparse_core.validation import check_choice, check_int
+from sparse_core.validation import check_choice, check_float, check_int
 
 __all__ = ["METHODS", "DilemmaStudyConfig", "config", "main", "run_one", "scores", "study"]
 
@@ -85,7 +85,7 @@ def slug(name: str) -> str:
 
 def config(name: str, steps: int, out: Path, base_batch: int, train_samples: int, seed: int = 0,
            pos_embed_type: str = "learned", setting: str = "fashion_mnist", lr_schedule: str = "cosine",
-           curve_points: int = 4) -> DilemmaRunConfig:
+           curve_points: int = 4, lambda_dilemma: float = 0.4) -> DilemmaRunConfig:
     """The study's config of method ``name``.
 
     ``setting="fashion_mnist"``: the small ViT on 28 px Fashion-MNIST (patch 4: 7 x 7 tokens), following the
@@ -95,10 +95,14 @@ def config(name: str, steps: int, out: Path, base_batch: int, train_samples: int
     k-NN points for the MoCo v3 rows at 400 steps, docs/study.md). ``setting="tiny"``: the shipped ``tiny``
     config's model and generated shapes (its own positions, sin-cos), same optimiser. ``lr_schedule``: 10 %
     warm-up, then cosine to 1e-5 or the peak lr held ('constant'). ``curve_points`` checkpoints along the run
-    feed the learning curves (k-NN and mismatch AUROC).
+    feed the learning curves (k-NN and mismatch AUROC). ``lambda_dilemma`` replaces eq. 3.4's 0.4 in the
+    methods with a token loss (a probe of the plateau, not the thesis).
     """
     check_choice("setting", setting, SETTINGS)
     check_choice("lr_schedule", lr_schedule, LR_SCHEDULES)
+    method = dict(METHODS[name])
+    if method.get("objective") == "dilemma":
+        method["lambda_dilemma"] = lambda_dilemma
     every = max(1, steps // curve_points)
     train_cfg = TrainConfig(out_dir=str(out), max_steps=steps, batch_size=base_batch, progress=False, log_every=25,
                             ckpt_every=every, keep_last=curve_points + 2, resume="none", seed=seed)
@@ -108,12 +112,12 @@ def config(name: str, steps: int, out: Path, base_batch: int, train_samples: int
     if setting == "tiny":
         tiny = parse_config(DilemmaRunConfig, ["--config", "tiny"], config_dir=CONFIG_DIR)
         return DilemmaRunConfig(
-            model=tiny.model, method=MethodConfig(**METHODS[name]), data=tiny.data,
+            model=tiny.model, method=MethodConfig(**method), data=tiny.data,
             eval=dataclasses.replace(tiny.eval, segmentation=False, max_train_samples=train_samples),
             train=train_cfg, optim=optim)
     return DilemmaRunConfig(
         model=small_vit(img_size=28, patch_size=4, pos_embed_type=pos_embed_type, freeze_patch_embed=False),
-        method=MethodConfig(**METHODS[name]),
+        method=MethodConfig(**method),
         data=DataConfig(name="fashion_mnist", min_scale=0.3, augment="light"),
         eval=EvalConfig(linear_epochs=30, max_train_samples=train_samples, max_test_samples=2000),
         train=train_cfg,
@@ -261,6 +265,9 @@ class DilemmaStudyConfig(StudyConfig):
     trains ``steps`` steps (the sparse runs then see ~2.5x the images)."""
     curve_points: int = 4
     """Checkpoints per run scored for the learning curves (k-NN; mismatch AUROC against token-loss steps)."""
+    lambda_dilemma: float = 0.4
+    """lambda of eq. 3.4 in the +DILEMMA methods (thesis: 0.4; a large value makes the token loss dominate, a
+    probe of the plateau). Runs with another value get their own folders."""
 
     def __post_init__(self) -> None:
         """Refuse an unknown position embedding, setting, lr schedule or method before anything trains."""
@@ -271,6 +278,7 @@ class DilemmaStudyConfig(StudyConfig):
             check_choice("methods", name, tuple(METHODS))
         check_choice("budget", self.budget, ("epochs", "steps"))
         check_int("curve_points", self.curve_points, 1)
+        check_float("lambda_dilemma", self.lambda_dilemma, 0.0, strict=False)
 
 
 def step_costs(cfg: DilemmaRunConfig, repeats: int = 3) -> dict[str, float]:
@@ -308,7 +316,12 @@ def _one_seed(cfg: DilemmaStudyConfig, seed: int, steps: int, train_samples: int
 
     def run_cfg(name: str, n: int, folder: Path) -> DilemmaRunConfig:
         return config(name, n, folder, cfg.batch, train_samples, seed, cfg.pos_embed, cfg.setting,
-                      cfg.lr_schedule, cfg.curve_points)
+                      cfg.lr_schedule, cfg.curve_points, cfg.lambda_dilemma)
+
+    def folder(name: str) -> str:
+        tag = "" if cfg.lambda_dilemma == 0.4 or METHODS[name].get("objective") != "dilemma" else \
+            f"_lambda{cfg.lambda_dilemma:g}"
+        return slug(name) + tag
 
     base = run_cfg("+DILEMMA (sum)", steps, out / "random")
     simclr = run_cfg("SimCLR (dense)", steps, out / "random")
@@ -318,14 +331,14 @@ def _one_seed(cfg: DilemmaStudyConfig, seed: int, steps: int, train_samples: int
     for name in cfg.methods:
         probe = run_cfg(name, steps, out)
         n = max(1, round(images / build_schedule(probe).mean_batch_size())) if cfg.budget == "epochs" else steps
-        r = run_one(run_cfg(name, n, out / slug(name)))
+        r = run_one(run_cfg(name, n, out / folder(name)))
         rows.append({"method": name, "budget": f"equal {cfg.budget}", **r})
         print({k: v for k, v in rows[-1].items() if k not in ("curve", "md_curve")}, flush=True)
     for name in (n for n in SPARSE if cfg.equal_time and n in cfg.methods and "MoCo v3 (dense)" in cfg.methods):
         # equal wall-clock: the number of steps whose measured cost equals the dense MoCo v3 run's
         cost = _cached_step_costs(out / f"step_costs_{slug(name)}.json", run_cfg(name, steps, out))
         n = max(1, round(steps / cost["step_cost_ratio"]))
-        r = run_one(run_cfg(name, n, out / (slug(name) + "_time")))
+        r = run_one(run_cfg(name, n, out / (folder(name) + "_time")))
         rows.append({"method": name + " ↑", "budget": "equal time", **r, "step_cost_ratio": cost["step_cost_ratio"]})
         print({k: v for k, v in rows[-1].items() if k not in ("curve", "md_curve")}, flush=True)
     return rows
@@ -404,7 +417,8 @@ def _describe(cfg: DilemmaStudyConfig, steps: int, train_samples: int, prior: fl
         f"schedule (0/40/55/65 % dropped, batch x1/x2/x3/x4); {budget}; the ↑ rows (equal time) train for the "
         "steps that cost as much as the dense MoCo v3 run (the ratio of a mean sparse step's to a dense step's "
         "CPU time, measured like the benchmark). +DILEMMA (sum) is eq. 3.1 (per-token BCE summed over each "
-        "image's kept tokens, mean over images, summed over the two views; lambda 0.4, theta 0.2); +DILEMMA "
+        f"image's kept tokens, mean over images, summed over the two views; lambda {cfg.lambda_dilemma:g}"
+        + (" (thesis: 0.4)" if cfg.lambda_dilemma != 0.4 else "") + ", theta 0.2); +DILEMMA "
         "(mean) the mean-over-tokens-and-views ablation. k-NN (k=20, T=0.07) and Linear_F on frozen CLS "
         f"features ({train_samples} train images). Mismatch metrics on the test images at 55 % sparsity, where "
         f"{k}, so **{prior_txt} is the accuracy of answering 'correct position' for every token**, and dense "
@@ -429,9 +443,10 @@ def study(cfg: DilemmaStudyConfig) -> StageResult:
                 row[col] = "-"
     sizes = "--quick true" if cfg.quick else f"--steps {steps} --batch {cfg.batch} --train_samples {train_samples}"
     defaults = DilemmaStudyConfig()
-    for opt in ("pos_embed", "setting", "lr_schedule", "budget", "equal_time", "curve_points"):
-        if getattr(cfg, opt) != getattr(defaults, opt):
-            sizes += f" --{opt} {str(getattr(cfg, opt)).lower() if isinstance(getattr(cfg, opt), bool) else getattr(cfg, opt)}"
+    for opt in ("pos_embed", "setting", "lr_schedule", "budget", "equal_time", "curve_points", "lambda_dilemma"):
+        value = getattr(cfg, opt)
+        if value != getattr(defaults, opt):
+            sizes += f" --{opt} {str(value).lower() if isinstance(value, bool) else value}"
     if list(cfg.methods) != list(METHODS):
         sizes += " --methods '" + json.dumps(list(cfg.methods)) + "'"
     table = markdown_table(merged, ["method", "budget", "steps", "token_steps", "images", "train_s",

@@ -1,7 +1,8 @@
 """DINO + DILEMMA with multi-crop (thesis sec. 3.2.2, Table 3.1).
 
 Constant sparsity (and position mismatch) on the two large crops the student sees, none on the small crops;
-the EMA teacher sees the two large crops densely. Loss: sparse-core's DINO loss + lambda * the token loss of eq. 3.1 averaged over the two global crops.
+the EMA teacher sees the two large crops densely. Loss: sparse-core's DINO loss + lambda * the token loss of
+eq. 3.1 averaged over the two global crops.
 """
 
 from __future__ import annotations
