@@ -94,4 +94,5 @@ def preflight(cfg: Any) -> None:
 def missing_dependency_message(err: ModuleNotFoundError) -> str:
     """One line naming the missing module and the pip package that provides it."""
     name = (err.name or str(err)).split(".")[0]
-    return f"missing dependency: module {name!r} is not installed; pip install {PIP_NAMES.get(name, name.replace('_', '-'))}"
+    pip_name = PIP_NAMES.get(name, name.replace("_", "-"))
+    return f"missing dependency: module {name!r} is not installed; pip install {pip_name}"

@@ -1,4 +1,4 @@
-"""Probe a dataset before training: is any sample usable? (Refuse a folder of garbage before the work.)
+"""Probe a dataset before training: is any sample usable? A folder of garbage is refused before the work.
 
 A dataset returns ``None`` for a sample it cannot read (:mod:`sparse_core.data.errors`), so a folder whose every
 file is corrupt would otherwise train on empty batches and export untrained weights. :func:`probe_dataset` reads
@@ -57,7 +57,7 @@ def probe_dataset(dataset: Dataset[Any], what: str | None = None, max_tries: int
         raise DatasetError(f"no usable data in {name}: the dataset is empty")
     reasons: Counter[str] = Counter()
     tried = probe_indices(n, max_tries)
-    torch_state, np_state, py_state = torch.random.get_rng_state(), np.random.get_state(), random.getstate()
+    torch_state, np_state, py_state = torch.random.get_rng_state(), np.random.get_state(), random.getstate()  # noqa: NPY002 (the legacy global state readers use)
     try:
         for i in tried:
             try:
@@ -70,7 +70,7 @@ def probe_dataset(dataset: Dataset[Any], what: str | None = None, max_tries: int
             reasons["unreadable (skipped by the reader)"] += 1
     finally:
         torch.random.set_rng_state(torch_state)
-        np.random.set_state(np_state)
+        np.random.set_state(np_state)  # noqa: NPY002
         random.setstate(py_state)
     why = "; ".join(f"{c}x {r}" for r, c in reasons.most_common(3))
     raise DatasetError(f"no usable data in {name}: all {len(tried)} of {n} samples tried failed ({why})")

@@ -104,7 +104,9 @@ class Progress:
             self._bar.close()
 
     def __enter__(self) -> Progress:
+        """Use as a context manager that closes the bar."""
         return self
 
     def __exit__(self, *exc: object) -> None:
+        """Close the bar."""
         self.close()

@@ -22,8 +22,10 @@ def write_idx(path: Path, arr: np.ndarray, gz: bool = True) -> None:
 
 
 def write_fashion_mnist(folder: str | Path, num_train: int = 200, num_test: int = 100, seed: int = 0) -> Path:
-    """Write both splits of a Fashion-MNIST-format folder: class ``c`` is a filled rectangle whose width grows
-    with ``c`` plus per-image noise (every image distinct), labels ``i % 10``.
+    """Write both splits of a Fashion-MNIST-format folder of class-dependent images.
+
+    Class ``c`` is a filled rectangle whose width grows with ``c``, plus per-image noise (every image distinct);
+    labels are ``i % 10``.
 
     Returns:
         The folder (created if needed), readable by :class:`~sparse_core.data.FashionMNIST`.
