@@ -1,0 +1,71 @@
+"""Shared by the launcher tests: run a console script under ``accelerate launch --cpu`` and read its checkpoints.
+
+A test starts the script the way users start it on several processes (``accelerate launch --cpu
+--num_processes N``), starts it again as one plain process with the same arguments (the same global batch),
+and compares the ``task`` state of the final checkpoints tensor by tensor.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from sparse_core.engine.checkpoint import checkpoint_path, latest_checkpoint, load_checkpoint
+from sparse_core.testing import free_port
+
+__all__ = ["script", "env", "weights", "launch", "run_script", "assert_same_weights", "largest_move"]
+
+
+def script(name: str) -> Path:
+    """The console script ``name`` installed beside this interpreter."""
+    return Path(sys.executable).parent / name
+
+
+def env() -> dict[str, str]:
+    """The environment of every launched process: one thread, fixed hash seed, offline, no display."""
+    return {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONHASHSEED": "0", "HF_HUB_OFFLINE": "1",
+            "MPLBACKEND": "Agg"}
+
+
+def weights(out: Path, step: int | None = None) -> dict[str, torch.Tensor]:
+    """The task state of the checkpoint of ``step`` under ``out/checkpoints`` (the newest when None)."""
+    ckpt = latest_checkpoint(out / "checkpoints") if step is None else checkpoint_path(out / "checkpoints", step)
+    assert ckpt is not None and ckpt.is_file(), f"no checkpoint {ckpt} under {out}"
+    return load_checkpoint(ckpt)["task"]
+
+
+def _check(run: subprocess.CompletedProcess[str], what: str) -> None:
+    assert run.returncode == 0, f"{what} exited {run.returncode}:\n{run.stdout[-1500:]}\n{run.stderr[-3000:]}"
+
+
+def launch(name: str, args: Sequence[str], out: Path, num_processes: int = 2, timeout: float = 180) -> None:
+    """``accelerate launch --cpu --num_processes N <script> ARGS --train.out_dir OUT``; asserts it succeeded."""
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", str(num_processes),
+           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+           "--main_process_port", str(free_port()), str(script(name)), *args, "--train.out_dir", str(out)]
+    _check(subprocess.run(cmd, env=env(), timeout=timeout, capture_output=True, text=True),
+           f"accelerate launch --num_processes {num_processes} {name}")
+
+
+def run_script(name: str, args: Sequence[str], out: Path, timeout: float = 120) -> None:
+    """``<script> ARGS --train.out_dir OUT`` as one plain process; asserts it succeeded."""
+    _check(subprocess.run([str(script(name)), *args, "--train.out_dir", str(out)], env=env(), timeout=timeout,
+                          capture_output=True, text=True), name)
+
+
+def assert_same_weights(got: dict[str, torch.Tensor], ref: dict[str, torch.Tensor], atol: float,
+                        rtol: float) -> None:
+    """Same keys, and every tensor of ``got`` within ``atol + rtol * |ref|`` of ``ref``."""
+    assert got.keys() == ref.keys()
+    for key, value in ref.items():
+        torch.testing.assert_close(got[key], value, atol=atol, rtol=rtol, msg=key)
+
+
+def largest_move(late: dict[str, torch.Tensor], early: dict[str, torch.Tensor]) -> float:
+    """Largest absolute change of a floating-point tensor entry between two checkpoints."""
+    return max(float((late[k] - early[k]).abs().max()) for k in late if late[k].is_floating_point())
