@@ -36,3 +36,13 @@ def test_the_headline_names_the_real_caption_setting() -> None:
     h = demo.demo_headline({"zeroshot_top1_sfclip": 20.0, "zeroshot_top1_clip": 15.0, "zeroshot_top1_random": 9.0,
                             "real_captions": 1.0})
     assert "Fashion-MNIST" in h.metric and h.references["chance"] == 10.0 and h.margin() == 5.0
+
+
+def test_study_reads_each_claim_from_the_seed_rows() -> None:
+    def row(method: str, v: float) -> dict[str, object]:
+        return {"method": method, "budget": "equal steps", **{k: v for k in study.READ_METRICS}}
+
+    per_seed = [[row("SF-CLIP", 3.0), row("CLIP", 1.0)], [row("SF-CLIP", 1.0), row("CLIP", 2.0)]]
+    lines = study.claim_readings(per_seed)
+    assert len(lines) == 1 and "SF-CLIP > CLIP" in lines[0]  # no ablation rows: one claim only
+    assert "clipart T->I R@5 +0.50 (1/2 seeds higher)" in lines[0]

@@ -38,10 +38,12 @@ VARIANTS: dict[str, list[str]] = {
     "CLIP": ["--teacher.vision", "[]", "--distill.text_ratio", "0", "--text.word_embedding_projection", "false"],
     "SF-CLIP, no text teacher": ["--distill.text_ratio", "0"],
     "SF-CLIP, no image teacher": ["--teacher.vision", "[]"],
+    "SF-CLIP, per-dimension mean": ["--distill.reduction", "mean"],
 }
 """Overrides of the ``tiny`` config per variant: SF-CLIP as shipped; plain CLIP (no teacher, learned word
 embeddings; the teacher's tokenizer is kept); SF-CLIP without the text teacher or without the image teacher
-(Table 7.8 ablations; both keep the projected teacher word embeddings)."""
+(Table 7.8 ablations; both keep the projected teacher word embeddings); SF-CLIP with the distillation divided
+by the teacher width (``distill.reduction: mean``)."""
 
 DEMO_STEPS = 200
 """Training steps of both demo runs (the ``tiny`` config's 30 are a smoke run)."""
