@@ -132,7 +132,7 @@ def test_partner_cross_entropy_sees_a_shared_view() -> None:
     same = glob[:, :1].expand(-1, 2, -1, -1, -1, -1)  # both large clips = clip 0
     task.train()
     res = partner_cross_entropy(task, same, teacher_temp=0.04)
-    assert task.training and res["gap"] == pytest.approx(res["shuffled_ce"] - res["partner_ce"])
+    assert task.training and res["gap"] == pytest.approx(res["shuffled_ce"] - res["partner_ce"]) and res["gap_se"] > 0
     assert res["partner_ce"] < res["shuffled_ce"] and res["ln_k"] == pytest.approx(np.log(64))
     with pytest.raises(ValueError, match="2 large clips"):
         partner_cross_entropy(task, glob[:, :1])

@@ -57,7 +57,7 @@ def partner(task: ViDROPTask, glob: torch.Tensor, tag: str, teacher_temp: float)
     """Print the partner-vs-shuffled cross-entropy of ``glob`` (B, 2, 3, T, S, S) at ``teacher_temp``."""
     d = partner_cross_entropy(task, glob, teacher_temp)
     print(f"[{tag}] DINO CLS cross-entropy to the true partner {d['partner_ce']:.3f}, to a shuffled partner "
-          f"{d['shuffled_ce']:.3f} (gap {d['gap']:+.3f}; ln K = {d['ln_k']:.3f})", flush=True)
+          f"{d['shuffled_ce']:.3f} (gap {d['gap']:+.3f} ± {d['gap_se']:.3f}; ln K = {d['ln_k']:.3f})", flush=True)
 
 
 def main(argv: list[str]) -> None:

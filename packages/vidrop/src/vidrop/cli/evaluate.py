@@ -49,7 +49,8 @@ class EvalConfig:
     test_root: str | None = None
     """Test split folder (source 'video' / 'codes')."""
     test_num_samples: int = 128
-    """Procedural: clips in the test split (rendered from seed data.seed + test_seed_offset)."""
+    """Generated sources: clips in the test split (rendered from seed data.seed + test_seed_offset;
+    ``moving_fashion`` draws them from the unseen garments of its ``split="test"``)."""
     test_seed_offset: int = 1000
     """Procedural: seed offset of the test split (disjoint from training)."""
     probe: ProbeConfig = field(default_factory=ProbeConfig)
@@ -84,7 +85,7 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     weights = cfg.weights or (str(Path(cfg.run_dir) / "teacher_backbone.safetensors") if cfg.run_dir else None)
     train_set = build_dataset(cfg.data)
     test_cfg = DataConfig(**{**vars(cfg.data), "num_videos": cfg.test_num_samples})
-    test_set = build_dataset(test_cfg, root=cfg.test_root, seed_offset=cfg.test_seed_offset)
+    test_set = build_dataset(test_cfg, root=cfg.test_root, seed_offset=cfg.test_seed_offset, split="test")
     num_classes = int(getattr(train_set, "num_classes", 0)) or None
     if num_classes is None:
         raise ConfigError("the training split has no classes")

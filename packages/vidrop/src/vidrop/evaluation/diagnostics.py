@@ -21,8 +21,9 @@ __all__ = ["partner_cross_entropy"]
 @torch.no_grad()
 def partner_cross_entropy(task: ViDROPTask, glob: Tensor, teacher_temp: float | None = None,
                           chunk: int = 64) -> dict[str, float]:
-    """Cross-entropy ``H(P_t(x_i^a), P_s(x_j^b))`` of the student's clip ``b`` against the teacher's clip ``a``
-    (``a != b``, both orders averaged), for the true partner ``j = i`` and a shuffled one ``j = i + 1 mod B``.
+    """Cross-entropy ``H(P_t(x_j^a), P_s(x_i^b))`` of the student's clip ``b`` of video ``i`` against the teacher's
+    clip ``a`` of video ``j`` (``a != b``, both orders averaged), for the true partner ``j = i`` and for a
+    shuffled partner (the mean over every ``j != i``: the expectation over a random permutation).
 
     The teacher targets use the loss' own normalisation (``loss.centering``: Sinkhorn-Knopp over both views
     jointly, or the current softmax centre) at ``teacher_temp``; the student sees the dense clips (no token
@@ -39,8 +40,9 @@ def partner_cross_entropy(task: ViDROPTask, glob: Tensor, teacher_temp: float | 
         glob ``(B, 2, 3, T, S, S)``.
 
     Returns:
-        ``{"partner_ce", "shuffled_ce", "gap"}`` (nats; ``gap = shuffled_ce - partner_ce``, > 0 when the views
-        share a cue the network sees) and ``"ln_k"``, the uniform prediction's value.
+        ``{"partner_ce", "shuffled_ce", "gap", "gap_se", "ln_k"}``: nats; ``gap = shuffled_ce - partner_ce`` (> 0
+        when the views share a cue the network sees), ``gap_se`` its standard error over the ``B`` videos (a gap
+        within about 2 of them is noise), ``ln_k`` the uniform prediction's value.
     """
     b, g = glob.shape[:2]
     if g != 2 or b < 2:
@@ -59,8 +61,9 @@ def partner_cross_entropy(task: ViDROPTask, glob: Tensor, teacher_temp: float | 
     t_logits, s_logits = torch.cat(t_out, 1), torch.cat(s_out, 1)  # (2, B, K)
     targets = task.dino_loss.teacher_targets(t_logits, temp, task.loss_cfg.centering)  # (2, B, K)
     log_p = F.log_softmax(s_logits.float() / task.loss_cfg.student_temp, dim=-1)
-    shifted = torch.roll(torch.arange(b), 1)
-    partner = -0.5 * ((targets[0] * log_p[1]).sum(-1) + (targets[1] * log_p[0]).sum(-1)).mean()
-    shuffled = -0.5 * ((targets[0][shifted] * log_p[1]).sum(-1) + (targets[1][shifted] * log_p[0]).sum(-1)).mean()
-    return {"partner_ce": float(partner), "shuffled_ce": float(shuffled), "gap": float(shuffled - partner),
-            "ln_k": float(torch.log(torch.tensor(float(t_logits.shape[-1]))))}
+    ce = -0.5 * (log_p[1] @ targets[0].T + log_p[0] @ targets[1].T)  # (B, B): student video i, teacher video j
+    partner = ce.diagonal()  # (B,)
+    shuffled = (ce.sum(1) - partner) / (b - 1)  # (B,) mean over j != i
+    gap = shuffled - partner
+    return {"partner_ce": float(partner.mean()), "shuffled_ce": float(shuffled.mean()), "gap": float(gap.mean()),
+            "gap_se": float(gap.std() / b ** 0.5), "ln_k": float(torch.log(torch.tensor(float(t_logits.shape[-1]))))}
