@@ -2,7 +2,7 @@
 
 Examples::
 
-    scale-train --config tiny --data.root runs/scale-tiny/features/train
+    scale-train --config tiny    # reads features/scale-tiny/train, written by scale-extract --config tiny
     accelerate launch --num_processes 4 -m scale_video.cli.train --config k400 --data.root /data/k400-feats
 """
 
