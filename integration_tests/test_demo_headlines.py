@@ -20,7 +20,8 @@ CASES: dict[str, tuple[dict[str, float], tuple[Any, ...], str, dict[str, str]]] 
     "river": ({"psnr_gt": 24.0, "psnr_copy_last": 21.0, "psnr_ae_recon": 27.0}, (), "psnr_gt",
               {"copy last frame": "psnr_copy_last"}),
     "vidrop": ({"knn_top1": 40.0, "knn_top1_random": 14.0, "linear_top1": 44.0, "linear_top1_random": 16.0,
-                "linear_top1_frame_diff": 30.0}, (), "knn_top1", {"random init": "knn_top1_random"}),
+                "knn_top1_pixels": 20.0, "motion_knn_top1": 30.0, "motion_knn_top1_random": 15.0}, (), "knn_top1",
+               {"random init": "knn_top1_random"}),
     "scale": ({"linear_top1": 60.0, "linear_top1_frozen_base": 50.0}, (12.5,), "linear_top1",
               {"frozen base": "linear_top1_frozen_base"}),
     "sfclip": ({"zeroshot_top1_sfclip": 35.0, "zeroshot_top1_clip": 30.0, "zeroshot_top1_random": 3.0}, (),
@@ -87,21 +88,28 @@ def test_river_run_returns_its_copy_last_headline(tmp_path: Path, monkeypatch: p
 
 def test_vidrop_run_returns_its_random_init_headline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     demo = pytest.importorskip("vidrop.demo")
+    from sparse_core.data.fashion_mnist import ROOT_ENV
+    from sparse_core.testing import write_fashion_mnist
+
+    monkeypatch.setenv(ROOT_ENV, str(write_fashion_mnist(tmp_path / "fashion_mnist")))  # the garments
     train_cli = importlib.import_module("vidrop.cli.train")
     loading = importlib.import_module("vidrop.evaluation.loading")
     codec = {"codes_root": tmp_path / "codes", "psnr_db": 30.0, "compression_factor": 48.0, "encode_fps": 100.0,
              "fit_s": 1.0, "gif": tmp_path / "codec.gif"}
-    probes = iter([{"knn_top1": 14.0, "linear_top1": 15.0}, {"knn_top1": 35.0, "linear_top1": 40.0}])
+    # content: random init, trained; motion: random init, trained
+    probes = iter([{"knn_top1": 14.0, "linear_top1": 15.0}, {"knn_top1": 35.0, "linear_top1": 40.0},
+                   {"knn_top1": 13.0, "linear_top1": 14.0}, {"knn_top1": 30.0, "linear_top1": 33.0}])
     monkeypatch.setattr(demo, "_codec_stage", lambda out, train, test: codec)
     monkeypatch.setattr(train_cli, "train", lambda cfg: {"steps": 2, "backbone": None, "metrics": {"loss": 1.0}})
     monkeypatch.setattr(loading, "load_backbone", lambda encoder, backbone: None)
     monkeypatch.setattr(demo, "run_protocols", lambda *args: next(probes))
-    monkeypatch.setattr(demo, "_frame_difference_baseline", lambda *args: {"knn_top1": 20.0, "linear_top1": 25.0})
+    monkeypatch.setattr(demo, "_handmade_baseline", lambda *args: {"knn_top1": 20.0, "linear_top1": 25.0})
     monkeypatch.setattr(demo, "learning_figure", lambda path, *args: path)
     result = demo.run(tmp_path, steps=2)
     assert result.headline == demo.demo_headline(result.metrics)
     assert result.headline.trained == 35.0 and result.headline.baselines == {"random init": 14.0}
-    assert result.headline.references["linear probe, frame differences"] == 25.0
+    assert result.headline.references["k-NN, mean-frame pixels"] == 20.0
+    assert result.headline.references["motion k-NN, trained"] == 30.0
     assert result.headline.is_clear() is True and result.metrics["codec_psnr_db"] == 30.0
 
 
