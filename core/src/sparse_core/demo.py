@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from . import models  # noqa: F401  (registers the sparse_vit_* timm models)
 from .data import SyntheticShapes
 from .eval import extract_features, knn_classify
 from .masking import mismatch_positions, random_keep_indices

@@ -4,38 +4,45 @@ Every dataset returns dicts (``{"image": Tensor, "label": int, ...}``); a corrup
 ``None`` (warning + ``num_skipped``) which :func:`collate_skip_none` drops and counts.
 """
 
-from sparse_core.data.augment import (
-    MultiCropTransform,
-    MultiViewTransform,
-    TwoViewDataset,
-    eval_transform,
-    ssl_view_transform,
-    two_view_transform,
-)
-from sparse_core.data.collate import collate_skip_none
-from sparse_core.data.errors import DatasetError
-from sparse_core.data.fashion_mnist import FashionMNIST, read_idx
-from sparse_core.data.image_folder import ImageFolderDataset, read_image
-from sparse_core.data.probe import probe_dataset
-from sparse_core.data.registry import build_dataset, get_dataset_builder, list_datasets, register_dataset
-from sparse_core.data.shapes import SHAPES, SyntheticShapes, render_shape
-from sparse_core.data.video import (
-    MOTIONS,
-    BouncingShapes,
-    MotionShapes,
-    RandomClipSampler,
-    ShotShapes,
-    SparseRandomSampler,
-    UniformSampler,
-    VideoClipDataset,
-    VideoDataConfig,
-    float_to_frames,
-    frames_to_float,
-    list_videos,
-    make_sampler,
-    read_video,
-    write_video,
-)
+from sparse_core.lazy import lazy_getattr
+
+_EXPORTS = {
+    "MultiCropTransform": "augment",
+    "MultiViewTransform": "augment",
+    "TwoViewDataset": "augment",
+    "eval_transform": "augment",
+    "ssl_view_transform": "augment",
+    "two_view_transform": "augment",
+    "collate_skip_none": "collate",
+    "DatasetError": "errors",
+    "FashionMNIST": "fashion_mnist",
+    "read_idx": "fashion_mnist",
+    "ImageFolderDataset": "image_folder",
+    "read_image": "image_folder",
+    "probe_dataset": "probe",
+    "build_dataset": "registry",
+    "get_dataset_builder": "registry",
+    "list_datasets": "registry",
+    "register_dataset": "registry",
+    "SHAPES": "shapes",
+    "SyntheticShapes": "shapes",
+    "render_shape": "shapes",
+    "MOTIONS": "video",
+    "BouncingShapes": "video",
+    "MotionShapes": "video",
+    "RandomClipSampler": "video",
+    "ShotShapes": "video",
+    "SparseRandomSampler": "video",
+    "UniformSampler": "video",
+    "VideoClipDataset": "video",
+    "VideoDataConfig": "video",
+    "float_to_frames": "video",
+    "frames_to_float": "video",
+    "list_videos": "video",
+    "make_sampler": "video",
+    "read_video": "video",
+    "write_video": "video",
+}
 
 __all__ = [
     "MOTIONS",
@@ -74,3 +81,5 @@ __all__ = [
     "two_view_transform",
     "write_video",
 ]
+
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

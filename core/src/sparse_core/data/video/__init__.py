@@ -16,33 +16,46 @@ Modules, one concern each:
 * :mod:`~sparse_core.data.video.config`: :class:`VideoDataConfig`, the data part of a run config.
 """
 
-from sparse_core.data.video.clips import SAMPLE_CLIPS, sample_clip_paths
-from sparse_core.data.video.config import VideoDataConfig, moving_fashion
-from sparse_core.data.video.dataset import VideoClipDataset
-from sparse_core.data.video.decoding import Backend, read_video
-from sparse_core.data.video.layout import center_crop_resize, float_to_frames, frames_to_float
-from sparse_core.data.video.listing import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, VideoListing, list_videos
-from sparse_core.data.video.moving_objects import GARMENT_SIZE, LABEL_KINDS, MovingFashion, fold_positions
-from sparse_core.data.video.procedural import (
-    MOTION_SHAPES,
-    MOTIONS,
-    PALETTE,
-    BouncingShapes,
-    MotionShapes,
-    render_bouncing_frame,
-    render_motion_clip,
-)
-from sparse_core.data.video.samplers import (
-    AllFrames,
-    FrameSampler,
-    RandomClipSampler,
-    RandomFrameSampler,
-    SparseRandomSampler,
-    UniformSampler,
-    make_sampler,
-)
-from sparse_core.data.video.shots import SHOT_TASKS, ShotShapes
-from sparse_core.data.video.writing import write_video, write_video_folder
+from sparse_core.lazy import lazy_getattr
+
+_EXPORTS = {
+    "SAMPLE_CLIPS": "clips",
+    "sample_clip_paths": "clips",
+    "VideoDataConfig": "config",
+    "moving_fashion": "config",
+    "VideoClipDataset": "dataset",
+    "Backend": "decoding",
+    "read_video": "decoding",
+    "center_crop_resize": "layout",
+    "float_to_frames": "layout",
+    "frames_to_float": "layout",
+    "IMAGE_EXTENSIONS": "listing",
+    "VIDEO_EXTENSIONS": "listing",
+    "VideoListing": "listing",
+    "list_videos": "listing",
+    "GARMENT_SIZE": "moving_objects",
+    "LABEL_KINDS": "names",
+    "MovingFashion": "moving_objects",
+    "fold_positions": "moving_objects",
+    "MOTION_SHAPES": "names",
+    "MOTIONS": "names",
+    "PALETTE": "procedural",
+    "BouncingShapes": "procedural",
+    "MotionShapes": "procedural",
+    "render_bouncing_frame": "procedural",
+    "render_motion_clip": "procedural",
+    "AllFrames": "samplers",
+    "FrameSampler": "samplers",
+    "RandomClipSampler": "samplers",
+    "RandomFrameSampler": "samplers",
+    "SparseRandomSampler": "samplers",
+    "UniformSampler": "samplers",
+    "make_sampler": "samplers",
+    "SHOT_TASKS": "shots",
+    "ShotShapes": "shots",
+    "write_video": "writing",
+    "write_video_folder": "writing",
+}
 
 __all__ = [
     "GARMENT_SIZE",
@@ -82,3 +95,5 @@ __all__ = [
     "write_video",
     "write_video_folder",
 ]
+
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

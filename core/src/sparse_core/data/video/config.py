@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sparse_core.config import ConfigError
-from sparse_core.data.video.moving_objects import LABEL_KINDS, MovingFashion
-from sparse_core.data.video.procedural import MOTION_SHAPES, MOTIONS
+from sparse_core.data.video.names import LABEL_KINDS, MOTION_SHAPES, MOTIONS
 from sparse_core.validation import check_choice, check_int
+
+if TYPE_CHECKING:
+    from sparse_core.data.video.moving_objects import MovingFashion
 
 __all__ = ["VideoDataConfig", "moving_fashion"]
 
@@ -84,6 +87,8 @@ def moving_fashion(cfg: VideoDataConfig, split: str = "train", num_videos: int |
         seed_offset: added to ``cfg.seed``.
         label_kind: overrides ``cfg.label_kind``.
     """
+    from sparse_core.data.video.moving_objects import MovingFashion
+
     return MovingFashion(cfg.num_videos if num_videos is None else num_videos, cfg.num_frames or 20,
                          cfg.image_size, cfg.seed + seed_offset, split, 1, cfg.max_objects,  # type: ignore[arg-type]
                          cfg.num_directions, label_kind=label_kind or cfg.label_kind, root=cfg.garments_root)

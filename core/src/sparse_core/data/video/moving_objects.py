@@ -35,13 +35,12 @@ from torch.utils.data import Dataset
 
 from sparse_core.data.errors import DatasetError
 from sparse_core.data.fashion_mnist import CLASSES, FashionMNIST
+from sparse_core.data.video.names import LABEL_KINDS
 
 __all__ = ["MovingFashion", "fold_positions", "LABEL_KINDS", "GARMENT_SIZE"]
 
 GARMENT_SIZE = 28
 """Side of a Fashion-MNIST image in pixels."""
-LABEL_KINDS: tuple[str, ...] = ("content", "motion")
-"""What ``item["label"]`` holds: the main object's garment class or its motion (heading) class."""
 _SPLIT_ID = {"train": 0, "test": 1}
 
 

@@ -29,6 +29,7 @@ import torch
 from torch.utils.data import Dataset
 
 from sparse_core.data.shapes import SHAPES, shape_mask, textured_background
+from sparse_core.data.video.names import MOTION_SHAPES, MOTIONS
 
 __all__ = [
     "MOTIONS",
@@ -40,10 +41,6 @@ __all__ = [
     "render_motion_clip",
 ]
 
-MOTIONS: tuple[str, ...] = ("right", "left", "up", "down", "grow", "shrink", "rotate_cw", "rotate_ccw")
-"""Motion classes of :class:`MotionShapes`, in label order."""
-MOTION_SHAPES: tuple[str, ...] = ("square", "triangle", "star", "cross")
-"""Shape kinds of :class:`MotionShapes` (no circle: its rotation would be invisible)."""
 PALETTE = np.array(
     [[1.0, 0.25, 0.25], [0.25, 1.0, 0.25], [0.3, 0.45, 1.0], [1.0, 0.9, 0.2], [0.2, 0.95, 0.95], [1.0, 0.4, 1.0]],
     dtype=np.float32,
