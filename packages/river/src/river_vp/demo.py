@@ -67,6 +67,7 @@ def run(out_dir: Path) -> StageResult:
                                                         "--num_samples", str(SAMPLES)]))
     times["predict+eval"] = time.perf_counter() - t0
     m = ev["metrics"]
+
     def cells(**keys: str) -> dict[str, float]:
         return {col: m[key] for col, key in keys.items() if key in m}
 
