@@ -14,7 +14,9 @@ starts N ranks on gloo, and checks from torchrun's per-rank log folders that N r
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -22,10 +24,17 @@ from pathlib import Path
 
 import torch
 
-from sparse_core.engine.checkpoint import checkpoint_path, latest_checkpoint, load_checkpoint
+from sparse_core.engine.checkpoint import (
+    checkpoint_path,
+    checkpoint_step,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+)
 from sparse_core.testing import free_port
 
-__all__ = ["script", "env", "weights", "launch", "run_script", "assert_same_weights", "largest_move"]
+__all__ = ["script", "env", "weights", "launch", "run_script", "assert_same_weights", "largest_move",
+           "interrupted_copy", "logged_steps"]
 
 
 def script(name: str) -> Path:
@@ -81,3 +90,21 @@ def assert_same_weights(got: dict[str, torch.Tensor], ref: dict[str, torch.Tenso
 def largest_move(late: dict[str, torch.Tensor], early: dict[str, torch.Tensor]) -> float:
     """Largest absolute change of a floating-point tensor entry between two checkpoints."""
     return max(float((late[k] - early[k]).abs().max()) for k in late if late[k].is_floating_point())
+
+
+def interrupted_copy(run: Path, to: Path, step: int) -> Path:
+    """A copy of the run folder ``run`` as it stood when its checkpoint of ``step`` had just been written (later
+    checkpoints and metric lines removed), for a resume (``--train.resume auto``) to continue."""
+    shutil.copytree(run, to, ignore=shutil.ignore_patterns("*.ranks"))
+    for ckpt in list_checkpoints(to / "checkpoints"):
+        if (checkpoint_step(ckpt) or 0) > step:
+            ckpt.unlink()
+    metrics = to / "metrics.jsonl"
+    metrics.write_text("".join(line for line in metrics.read_text().splitlines(keepends=True)
+                               if json.loads(line)["step"] <= step))
+    return to
+
+
+def logged_steps(run: Path) -> list[int]:
+    """The steps of ``run/metrics.jsonl`` in file order (a resumed run appends; a restarted one repeats)."""
+    return [json.loads(line)["step"] for line in (run / "metrics.jsonl").read_text().splitlines()]

@@ -22,6 +22,10 @@ Scripts that do NOT yet equal one process under a real 2-process launch are mark
 what was measured (2026-12-07, torch 2.14, accelerate 1.16, CPU gloo), so the test turns red once fixed and the
 mark must go.
 
+Elastic resume (last test): vidrop-train checkpointed at step 1 on 2 processes and resumed
+(``--train.resume auto``) on 1, and checkpointed on 1 and resumed on 2, ends where the uninterrupted
+one-process run ends, to vidrop's tolerance above: nothing in a checkpoint depends on the number of processes.
+
 river-train (the flow) runs on latents that ``river-encode`` writes from a randomly initialised tiny VQGAN
 (as river's own CLI tests make them).
 Every case also checks that the weights moved more than 100x ``atol`` between the first and the last step, so
@@ -37,7 +41,16 @@ import pytest
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from launch_helpers import assert_same_weights, largest_move, launch, run_script, script, weights
+from launch_helpers import (
+    assert_same_weights,
+    interrupted_copy,
+    largest_move,
+    launch,
+    logged_steps,
+    run_script,
+    script,
+    weights,
+)
 
 STEPS = 3
 ATOL, RTOL = 1e-6, 1e-5
@@ -127,3 +140,22 @@ def test_river_flow_under_the_launcher_equals_one_process(tmp_path: Path, tiny_l
     single = weights(tmp_path / "single")
     assert_same_weights(weights(tmp_path / "ddp"), single, ATOL, RTOL)
     assert largest_move(single, weights(tmp_path / "single", 1)) > 100 * ATOL
+
+
+@pytest.mark.slow  # four runs (two launches): ~40-60 s on a loaded machine
+@pytest.mark.skipif(sys.platform != "linux" or not script("vidrop-train").is_file(), reason="needs vidrop-train")
+def test_elastic_resume_two_to_one_and_one_to_two(tmp_path: Path) -> None:
+    """vidrop-train: 2 -> 1 and 1 -> 2 processes after step 1 end as the uninterrupted run (atol/rtol 1e-4)."""
+    name, at = "vidrop-train", 1
+    args, atol, rtol = CASES[name]
+    args = [*args, *COMMON]
+    launch(name, args, tmp_path / "two")
+    run_script(name, args, tmp_path / "one")
+    resume = [*args, "--train.resume", "auto"]  # the later value wins
+    run_script(name, resume, interrupted_copy(tmp_path / "two", tmp_path / "two_to_one", at))
+    launch(name, resume, interrupted_copy(tmp_path / "one", tmp_path / "one_to_two", at))
+    ref = weights(tmp_path / "one")
+    for resumed in ("two_to_one", "one_to_two"):
+        assert logged_steps(tmp_path / resumed) == list(range(1, STEPS + 1))  # resumed: no step logged twice
+        assert_same_weights(weights(tmp_path / resumed), ref, atol, rtol)
+    assert largest_move(ref, weights(tmp_path / "one", at)) > 100 * atol  # the resumed steps changed the weights
