@@ -42,8 +42,10 @@ def test_dilemma_train_on_the_image_corpus(tmp_path: Path, capsys: pytest.Captur
 
 def test_dilemma_train_refuses_unusable_roots(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     roots = write_unusable_roots(tmp_path)
+    (tmp_path / "eval").mkdir()  # an eval_root that exists: the training root is what is refused
     for name in ("missing", "empty", "file", "all_bad"):
-        code = train_cli.main([*TINY, "--data.root", str(roots[name]), "--train.out_dir", str(tmp_path / "run")])
+        code = train_cli.main([*TINY, "--data.root", str(roots[name]), "--data.eval_root", str(tmp_path / "eval"),
+                               "--train.out_dir", str(tmp_path / "run")])
         err = _err(capsys).strip()
         assert code == 2, (name, err[-2000:])
         assert len(err.splitlines()) == 1 and roots[name].name in err, err

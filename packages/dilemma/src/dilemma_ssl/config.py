@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sparse_core.cli import require_path
 from sparse_core.config import ConfigError
 from sparse_core.engine.config import OptimConfig, TrainConfig
 from sparse_core.validation import bad_value, check_choice, check_divisible, check_float, check_int
@@ -306,6 +307,17 @@ class DilemmaRunConfig:
     precision, checkpoints."""
     optim: OptimConfig = field(default_factory=OptimConfig)
     """AdamW and its schedules."""
+
+    def validate(self) -> None:
+        """Paths the run will need, checked before any work (sparse_core.preflight calls it).
+
+        Raises:
+            ConfigError: ``data.name imagefolder`` without an existing ``data.root`` or ``data.eval_root`` folder
+                (the final evaluation reads ``eval_root``).
+        """
+        if self.data.name == "imagefolder":
+            for key, path in (("data.root", self.data.root), ("data.eval_root", self.data.eval_root)):
+                require_path(path, key, "dir")
 
     def __post_init__(self) -> None:
         """Cross-group checks: DINO's local crops must be whole numbers of patches too.

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sparse_core.cli import require_path
 from sparse_core.data.video import VideoDataConfig
 
 __all__ = ["CONFIG_DIR", "STORE_NAMES", "TRAIN_STORE", "TRAIN_EVAL_STORE", "VAL_EVAL_STORE", "BackboneConfig",
@@ -161,5 +162,17 @@ class ExtractConfig:
     """Where the videos come from."""
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
     """The frozen encoder."""
+
+    def validate(self) -> None:
+        """Paths the stores will read, checked before any store is written (sparse_core.preflight calls it).
+
+        Raises:
+            ConfigError: ``data.source folder`` without ``data.root``, or without ``data.val_root`` while the
+                ``val_eval`` store is requested.
+        """
+        if self.data.source == "folder":
+            require_path(self.data.root, "data.root")
+            if VAL_EVAL_STORE in self.stores:
+                require_path(self.data.val_root, "data.val_root")
     sampling: ClipSamplingConfig = field(default_factory=ClipSamplingConfig)
     """Clip sampling and augmentation."""
