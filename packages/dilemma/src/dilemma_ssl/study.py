@@ -383,8 +383,10 @@ def _md_curve_table(cfg: DilemmaStudyConfig, per_seed: list[list[dict[str, Any]]
         runs = [next(r for r in rows_ if r["method"] == name)["md_curve"] for rows_ in per_seed]
         for i, point in enumerate(runs[0]):
             pts = [run[i] for run in runs if i < len(run)]
-            def mean(key: str) -> float:
+
+            def mean(key: str, pts: list[dict[str, Any]] = pts) -> float:
                 return sum(pt[key] for pt in pts) / len(pts)
+
             rows.append({"method": name, "step": point["step"], "token-loss steps": mean("token_steps"),
                          "AUROC @55 %": mean("auroc"), "AUROC dense": mean("auroc_dense"),
                          "BCE / H(theta) @55 %": mean("bce_rel"), "acc @55 %": mean("acc"),
