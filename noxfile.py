@@ -181,28 +181,38 @@ print(dist.metadata['Name'], dist.version, 'imports; --help works for', scripts 
 FASHION_MNIST = Path(os.environ.get("SPARSE_SSL_FASHION_MNIST", "/usr/share/datasets/fashion-mnist"))
 
 
-def _offer_fashion_mnist(session: nox.Session) -> None:
-    """Install Debian's dataset-fashion-mnist where we may (root with apt-get), as .ci/run does.
+DEMO_DEBIAN = {  # Debian package -> a path it installs: the real data of the demo stages (DATA.md)
+    "dataset-fashion-mnist": FASHION_MNIST,  # DILEMMA's images; the garments of the video stages (MovingFashion)
+    "openclipart-svg": Path("/usr/share/openclipart/svg"),  # SF-CLIP's real captions (titles + keyword tags)
+    "openclipart-png": Path("/usr/share/openclipart/png"),
+    "fonts-noto-color-emoji": Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf"),  # SF-CLIP's emoji set
+}
 
-    The DILEMMA stage trains on Fashion-MNIST when it is there and on generated shapes otherwise.
+
+def _offer_real_data(session: nox.Session) -> None:
+    """Install the Debian packages of the demo's real data where we may (root with apt-get), as .ci/run does.
+
+    Each stage falls back to generated data (and says so in its headline) when its package is absent.
     """
-    if FASHION_MNIST.is_dir() or os.name != "posix" or os.geteuid() != 0 or not shutil.which("apt-get"):
-        if not FASHION_MNIST.is_dir():
-            session.log("Fashion-MNIST not found: the DILEMMA stage uses generated shapes "
-                        "(`apt-get install dataset-fashion-mnist` for the stage that shows learning)")
+    missing = [name for name, path in DEMO_DEBIAN.items() if not path.exists()]
+    if not missing:
         return
-    for cmd in (["apt-get", "install", "-y", "-q", "dataset-fashion-mnist"], ["apt-get", "update", "-q"],
-                ["apt-get", "install", "-y", "-q", "dataset-fashion-mnist"]):
-        if subprocess.run(cmd, capture_output=True).returncode == 0 and FASHION_MNIST.is_dir():
+    if os.name != "posix" or os.geteuid() != 0 or not shutil.which("apt-get"):
+        session.log(f"not installed: {' '.join(missing)} (`apt-get install` them for the stages on real data)")
+        return
+    for cmd in (["apt-get", "install", "-y", "-q", *missing], ["apt-get", "update", "-q"],
+                ["apt-get", "install", "-y", "-q", *missing]):
+        if subprocess.run(cmd, capture_output=True).returncode == 0 and all(DEMO_DEBIAN[m].exists() for m in missing):
             return
-    session.log("could not install dataset-fashion-mnist: the DILEMMA stage uses generated shapes")
+    session.log(f"could not install {' '.join(missing)}: those stages use generated data")
 
 
 @nox.session
 def demo(session: nox.Session) -> None:
     """The main job: install everything and run every method's tiny stage; prints where outputs went."""
-    _offer_fashion_mnist(session)
+    _offer_real_data(session)
     _install(session, *PACKAGES, editable=False)
+    session.install("--quiet", "emoji>=2.12")  # sfclip[emoji]: the emoji names in 14 languages
     out = session.posargs[0] if session.posargs else str(ROOT / "runs" / "demo")
     session.run("sparse-ssl-demo", "--out", out, env=ENV)
 
