@@ -171,9 +171,9 @@ def study(cfg: RiverStudyConfig) -> StageResult:
         f"{table}\n\n![PSNR / SSIM per run]({plot.name})\n\n## Reading\n\n{reading(per_seed)}\n\n"
         "## Run\n\n`python -m river_vp.study --out runs/river_study --seeds [0,1,2] --doc packages/river/docs/study.md`"
         f" (`--ae_steps {ae_steps} --flow_steps {flow_steps} --regress_steps {regress_steps} --test_videos "
-        f"{test_videos} --samples {samples}` are the defaults). Budget: the whole study is about 25 CPU-minutes on "
-        "one core (`OMP_NUM_THREADS=1`; VQGAN ~1.3 min, per seed ~8 min: three trainings ~3.5 min, six evaluations "
-        "~4.5 min); on the shared 2-core development machine (load 6-9) that was about 75 minutes of wall-clock. "
+        f"{test_videos} --samples {samples}` are the defaults). Budget, measured: about 21 CPU-minutes on one "
+        "core (`OMP_NUM_THREADS=1`, user + system time; about 7 per seed: three trainings and six evaluations), "
+        "62 minutes of wall-clock on the shared 2-core development machine (load 6-9). "
         "The budget is set by that machine, not by the method: the one-step diagnostics in "
         "[results.md](results.md) show where more steps go.\n"
     )
