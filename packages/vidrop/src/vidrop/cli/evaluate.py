@@ -88,7 +88,8 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     test_set = build_dataset(test_cfg, root=cfg.test_root, seed_offset=cfg.test_seed_offset, split="test")
     num_classes = int(getattr(train_set, "num_classes", 0)) or None
     if num_classes is None:
-        raise ConfigError("the training split has no classes")
+        raise ConfigError("vidrop-eval's probes need labels: data.root must hold class folders (root/<class>/<video>) "
+                          "or be a list file with labels; a flat folder or a single video has none")
     results: dict[str, Any] = {"weights": weights}
     torch.manual_seed(cfg.probe.seed)
     encoder = build_encoder(enc_cfg, drop_path_rate=0.0).to(device)

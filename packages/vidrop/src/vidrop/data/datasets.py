@@ -1,7 +1,8 @@
 """Video datasets returning multi-clip views: generated clips, raw video folders and k-means code folders.
 
-Folder layout (Kinetics-style): ``root/<class>/<video>.<ext>``, listed by sparse-core's
-:func:`~sparse_core.data.video.list_videos` (classes sorted give the labels). A code folder
+Folder layout: Kinetics-style class folders ``root/<class>/<video>.<ext>`` (classes sorted give the labels), a
+flat folder, a single video or a list file, listed by sparse-core's :func:`~sparse_core.data.video.list_videos`
+(training needs no labels; evaluation refuses unlabelled data). A code folder
 mirrors it with ``.npy`` code arrays (written by ``vidrop-compress encode``) and holds ``codebook.npz``.
 A corrupt or unreadable file makes ``__getitem__`` return ``None`` and is counted in ``num_skipped``
 (``sparse_core.data.collate.collate_skip_none`` counts it per batch).
@@ -71,7 +72,7 @@ class _ClassFolderDataset(SkipCounter, Dataset):
 
     def __init__(self, root: str | Path, transform: Transform | None,
                  extensions: tuple[str, ...] = VIDEO_EXTENSIONS) -> None:
-        listing = list_videos(root, layout="classes", extensions=extensions)
+        listing = list_videos(root, layout="auto", extensions=extensions)  # class folders, flat, one file, list
         self.items, self.classes = listing.items, listing.classes
         self.transform = transform
         self.num_classes = len(self.classes)
