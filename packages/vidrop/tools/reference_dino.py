@@ -71,7 +71,8 @@ class Pixels(nn.Module):
 
 
 def main(argv: list[str]) -> None:
-    """``argv``: steps, ``dino``, ``infonce``, ``supervised`` or ``pixels``, then ``--config NAME`` and dotted overrides of the config."""
+    """``argv``: steps, ``dino``, ``infonce``, ``supervised`` or ``pixels``, then ``--config NAME`` and dotted
+    overrides of the config."""
     steps, method, rest = int(argv[0]), argv[1], argv[2:]
     name = "tiny"
     if "--config" in rest:

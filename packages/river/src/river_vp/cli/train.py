@@ -16,8 +16,8 @@ from river_vp.cli.stages import STAGES
 from river_vp.config import FlowRunConfig
 from river_vp.data.latent_cache import LatentCache, LatentFlowDataset
 from river_vp.flow.conditioning import num_conditions
-from river_vp.models.io import FLOW_FILE, save_river
 from river_vp.flow.latent_norm import LatentNorm
+from river_vp.models.io import FLOW_FILE, save_river
 from river_vp.tasks.flow import RiverTask
 from river_vp.tasks.regress import NextLatentTask
 from sparse_core.config import ConfigError
