@@ -48,17 +48,22 @@ class RiverTask(Task):
     def training_step(self, batch: dict[str, Any], step: int) -> dict[str, Tensor]:
         """Loss of ``{"target": (B, C, h, w), "conds": (B, n, C, h, w), "dists": (B, n)}``.
 
-        Random draws (t, noise, condition dropout) use the global torch RNG, reseeded per step by the engine.
+        Random draws (t, noise, condition dropout) are made for the step's whole global batch from the engine's
+        generator (stream ``"flow"``) and sliced to this process' rows, so 2 processes draw what 1 process holding
+        the whole batch draws (and a run resumed on another number of processes continues the same stream).
         """
         z1, conds, dists = batch["target"], batch["conds"], batch["dists"]
         b = z1.shape[0]
-        t = torch.rand(b, device=z1.device)
-        z0 = torch.randn_like(z1)
+        rows = self.rows(b)
+        g = self.generator(step, "flow")
+        t = torch.rand(rows.total, generator=g)[rows.rows].to(z1.device)
+        z0 = torch.randn((rows.total, *z1.shape[1:]), generator=g)[rows.rows].to(z1.device, z1.dtype)
         zt = conditional_path(z1, z0, t, self.sigma_min)
         target = target_field_from_noise(z0, z1, self.sigma_min)
         if self.cond_noise_prob > 0:
-            drop = torch.rand(b, device=z1.device) < self.cond_noise_prob
-            conds = torch.where(drop[:, None, None, None, None], torch.randn_like(conds), conds)
+            drop = (torch.rand(rows.total, generator=g) < self.cond_noise_prob)[rows.rows].to(z1.device)
+            noise = torch.randn((rows.total, *conds.shape[1:]), generator=g)[rows.rows].to(conds.device, conds.dtype)
+            conds = torch.where(drop[:, None, None, None, None], noise, conds)
             dists = torch.where(drop[:, None], torch.zeros_like(dists), dists)
         pred = self.model(zt, t, conds, dists)
         return {"loss": flow_matching_loss(pred, target)}
