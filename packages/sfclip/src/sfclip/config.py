@@ -178,7 +178,9 @@ class DataConfig:
     """Training image-text pairs."""
 
     source: str = "folder"
-    """One of :data:`DATA_SOURCES`."""
+    """'folder' (image + .txt pairs under data.root), 'webdataset' (tar shards, data.shards), 'openclipart'
+    (Debian openclipart-svg/-png: title + keyword tags), 'emoji' (Noto Color Emoji, names in 14 languages) or
+    'shapes' (procedural coloured shapes with template captions)."""
     root: str = ""
     """Folder of ``name.<image ext>`` + ``name.txt`` pairs (``source: folder``); the folder holding ``svg/``
     and ``png/`` (``source: openclipart``, empty: ``/usr/share/openclipart``); the emoji font file
