@@ -126,9 +126,6 @@ def tiny_latents(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow  # as above, plus encoding six tiny videos in-process (~1 s)
-@pytest.mark.xfail(strict=True, reason="flow times, noise and condition dropout are now drawn per global row "
-                   "(river_vp/tasks/flow.py): the difference fell from 4.2e-3 to 3.2e-4, still above the tolerance "
-                   "against a 2.1e-3 move; the remaining per-process difference is not found yet")
 @pytest.mark.skipif(sys.platform != "linux" or not script("river-train").is_file(), reason="needs river-train")
 def test_river_flow_under_the_launcher_equals_one_process(tmp_path: Path, tiny_latents: Path) -> None:
     """river-train: the flow's examples (target and context frames) are drawn per sample, its flow times, noise and

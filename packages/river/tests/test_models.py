@@ -86,6 +86,25 @@ def test_vector_field_uses_conditions_and_distance(field_cfg) -> None:
     assert not torch.allclose(base, model(z, t, torch.randn_like(c), torch.tensor([[1, 2]])))
 
 
+def test_key_bias_has_no_effect_and_gets_no_gradient(field_cfg) -> None:
+    """A shifted key bias leaves the output unchanged, so its gradient (rounding, which Adam would turn into a
+    random walk that differs between 1 and 2 processes) is zeroed; the query and value biases still learn."""
+    model = VectorFieldRegressor(field_cfg(depth_mid=1))
+    z, t, c, d = torch.randn(3, 4, 4, 4), torch.rand(3), torch.randn(3, 2, 4, 4, 4), torch.tensor([[1, 2]] * 3)
+    base = model(z, t, c, d)
+    blocks = [*model.in_blocks, *model.mid_blocks, *model.out_blocks]
+    width = model.cfg.width
+    with torch.no_grad():
+        for blk in blocks:
+            blk.attn.qkv.bias[width:2 * width] += torch.randn(width)
+    torch.testing.assert_close(model(z, t, c, d), base, atol=1e-5, rtol=1e-5)
+    model(z, t, c, d).pow(2).mean().backward()
+    for blk in blocks:
+        grad = blk.attn.qkv.bias.grad
+        assert grad is not None and (grad[width:2 * width] == 0).all()
+        assert grad[:width].abs().sum() > 0 and grad[2 * width:].abs().sum() > 0
+
+
 def test_default_config_is_public_river_size() -> None:
     d = VectorFieldConfig()
     assert (d.width, 2 * d.depth_in + d.depth_mid) == (768, 13)
