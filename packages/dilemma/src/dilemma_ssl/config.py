@@ -9,6 +9,7 @@ from sparse-core's engine.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from sparse_core.cli import require_path
 from sparse_core.config import ConfigError
@@ -16,6 +17,7 @@ from sparse_core.engine.config import OptimConfig, TrainConfig
 from sparse_core.validation import bad_value, check_choice, check_divisible, check_float, check_int
 
 __all__ = [
+    "CONFIG_DIR",
     "ModelConfig",
     "MethodConfig",
     "DINOConfig",
@@ -32,6 +34,9 @@ __all__ = [
     "HEAD_NORMS",
     "TOKEN_REDUCTIONS",
 ]
+
+CONFIG_DIR = Path(__file__).parent / "configs"
+"""Folder of the shipped YAML configs (``--config NAME``)."""
 
 VARIANTS = ("mocov3", "simclr", "dino", "mae")
 OBJECTIVES = ("dilemma", "none", "position_correction", "partial_jigsaw", "flip_detection")

@@ -14,7 +14,7 @@ from torch import nn
 
 from dilemma_ssl import evaluate as ev
 from dilemma_ssl.base import DilemmaTaskBase
-from dilemma_ssl.config import DilemmaRunConfig
+from dilemma_ssl.config import CONFIG_DIR, DilemmaRunConfig
 from dilemma_ssl.data import build_eval_datasets, build_pretrain_dataset
 from dilemma_ssl.schedule import SparsitySchedule
 from dilemma_ssl.variants import TASKS
@@ -28,7 +28,6 @@ from sparse_core.report import markdown_table
 __all__ = ["CONFIG_DIR", "MASKED_DATASETS", "build_schedule", "build_task", "check_evaluation", "train",
            "evaluate_backbone", "total_steps"]
 
-CONFIG_DIR = Path(__file__).parent / "configs"
 log = logging.getLogger("dilemma_ssl")
 
 MASKED_DATASETS = ("shapes",)

@@ -14,13 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from dilemma_ssl.config import DilemmaRunConfig
-from dilemma_ssl.runner import CONFIG_DIR, build_task, evaluate_backbone, write_eval
+from dilemma_ssl.config import CONFIG_DIR, DilemmaRunConfig
 from sparse_core.cli import require_path, run_cli
-from sparse_core.engine import load_checkpoint
-from sparse_core.export import load_weights
 
 __all__ = ["DilemmaEvalConfig", "main", "run"]
 
@@ -43,6 +38,12 @@ def run(cfg: DilemmaEvalConfig) -> dict[str, Any]:
         require_path(cfg.checkpoint, "checkpoint", "file")
     elif cfg.weights:
         require_path(cfg.weights, "weights", "file")
+    import torch  # torch and the models: imported for a run, not for --help or a bad argument
+
+    from dilemma_ssl.runner import build_task, evaluate_backbone, write_eval
+    from sparse_core.engine import load_checkpoint
+    from sparse_core.export import load_weights
+
     torch.manual_seed(cfg.train.seed)
     task = build_task(cfg)
     source = "random init"

@@ -9,8 +9,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from dilemma_ssl.config import DilemmaRunConfig
-from dilemma_ssl.runner import CONFIG_DIR, train
+from dilemma_ssl.config import CONFIG_DIR, DilemmaRunConfig
 from sparse_core.cli import run_cli
 
 __all__ = ["main", "run"]
@@ -18,6 +17,8 @@ __all__ = ["main", "run"]
 
 def run(cfg: DilemmaRunConfig) -> dict[str, Any]:
     """Train as ``cfg`` says and print the evaluation; returns the run summary."""
+    from dilemma_ssl.runner import train  # torch: imported for a run, not for --help or a bad argument
+
     result = train(cfg)
     if "eval" in result:
         print(json.dumps(result["eval"], indent=2))
