@@ -108,3 +108,37 @@ def test_the_ratio_is_the_median_of_pairs_not_a_ratio_of_medians() -> None:
     assert res.times["dense"] == [4.0, 4.0, 4.0, 10.0, 10.0] and res.times["sparse"] == [2.0, 2.0, 5.0, 5.0, 5.0]
     assert statistics.median(pairs) == 2.0
     assert res.median("dense") / res.median("sparse") == pytest.approx(0.8)
+
+
+def test_a_derived_figure_is_computed_within_each_round_then_the_median() -> None:
+    # an epoch-time-like figure over two variants: (a + b) / dense per round; round 3 has a neighbour in b only
+    m = Machine({8: 10.0})  # calls 0-2 round 1, 3-5 round 2, 6-8 round 3
+    res = interleave({"dense": m.step("d", 2.0), "a": m.step("a", 1.0), "b": m.step("b", 1.0)}, CPU, warmup=0,
+                     clock=m.clock)
+    assert res.rounds()[2] == {"dense": 2.0, "a": 1.0, "b": 10.0}
+    figure = res.round_median(lambda r: (r["a"] + r["b"]) / r["dense"])
+    assert figure == 1.0  # per round 1, 1, 5.5, 1, 1
+    assert res.ratio("a") == res.round_median(lambda r: r["dense"] / r["a"]) == 2.0
+
+
+def test_training_step_fn_runs_one_optimizer_step_per_call_and_no_cuda_peak_off_cuda() -> None:
+    from sparse_core.engine import Task
+
+    class Fixed(Task):
+        def __init__(self) -> None:
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.ones(3))
+            self.seen: list[tuple[int, int]] = []
+
+        def training_step(self, batch: dict, step: int) -> dict:
+            return {"loss": (self.w * batch["x"]).sum()}
+
+        def on_after_step(self, step: int, total_steps: int) -> None:
+            self.seen.append((step, total_steps))
+
+    task = Fixed()
+    step = timing.training_step_fn(task, {"x": torch.ones(3)}, CPU, total_steps=10)
+    step()
+    step()
+    assert task.seen == [(0, 10), (1, 10)] and bool((task.w < 1).all())  # AdamW moved the weights
+    assert timing.peak_cuda_gib(step, CPU, since=timing.cuda_allocated(CPU)) is None and len(task.seen) == 2

@@ -20,8 +20,8 @@ import torch
 
 from sparse_core.testing.threads import torch_threads
 
-__all__ = ["MIN_PAIRS", "Interleaved", "interleave", "load_average", "median_time", "synchronize",
-           "training_step_time"]
+__all__ = ["MIN_PAIRS", "Interleaved", "cuda_allocated", "interleave", "load_average", "median_time",
+           "peak_cuda_gib", "synchronize", "training_step_fn", "training_step_time"]
 
 MIN_PAIRS = 5
 """Fewest timed rounds a printed speed ratio is the median of."""
@@ -52,16 +52,23 @@ def median_time(fn: Callable[[], Any], device: torch.device, repeats: int, warmu
     return statistics.median(times)
 
 
-def training_step_time(task: Any, batch: dict[str, Any], device: torch.device, repeats: int, warmup: int = 2,
-                       step: int | None = None, total_steps: int = 1000,
-                       clock: Callable[[], float] = time.perf_counter) -> tuple[float, float | None]:
-    """Median seconds of one full optimizer step of a :class:`~sparse_core.engine.Task` on ``batch``.
+def training_step_fn(task: Any, batch: dict[str, Any], device: torch.device, step: int | None = None,
+                     total_steps: int = 1000) -> Callable[[], None]:
+    """One full optimizer step of a :class:`~sparse_core.engine.Task` on ``batch``, as a closure to time.
 
-    Forward (bf16 autocast on CUDA), backward, AdamW step and ``on_after_step`` (EMA) are timed together.
-    ``step`` fixes the step index given to the task (e.g. a sparsity schedule's step); by default it advances.
+    Each call runs forward (bf16 autocast on CUDA), backward, an AdamW step over the trainable parameters
+    (one optimizer per closure, made here) and ``on_after_step`` (EMA).
+
+    Args:
+        task: the task (its ``training_step(batch, step)`` returns ``{"loss": ...}``).
+        batch: the batch every call reuses (already on ``device``).
+        device: where the task runs (autocast on CUDA only).
+        step: the step index given to the task on every call (e.g. a sparsity schedule's step); by default
+            it advances 0, 1, 2, ...
+        total_steps: what ``on_after_step`` is told the run's length is.
 
     Returns:
-        (median seconds per step, peak CUDA memory in GiB or None off CUDA).
+        the closure (no arguments, no result).
     """
     opt = torch.optim.AdamW([p for p in task.parameters() if p.requires_grad], lr=1e-4)
     cuda = device.type == "cuda"
@@ -76,10 +83,47 @@ def training_step_time(task: Any, batch: dict[str, Any], device: torch.device, r
         opt.step()
         task.on_after_step(s, total_steps)
 
-    if cuda:
+    return one_step
+
+
+def cuda_allocated(device: torch.device) -> int:
+    """Bytes of CUDA memory allocated on ``device`` now (0 off CUDA): the ``since`` of :func:`peak_cuda_gib`."""
+    return torch.cuda.memory_allocated(device) if device.type == "cuda" else 0
+
+
+def peak_cuda_gib(fn: Callable[[], Any], device: torch.device, since: int | None = None) -> float | None:
+    """Peak CUDA memory (GiB) during one untimed call of ``fn``; None off CUDA.
+
+    Args:
+        fn: the step (e.g. from :func:`training_step_fn`).
+        device: its device.
+        since: bytes not counted (the :func:`cuda_allocated` reading taken before the variant was built, so
+            variants built earlier and still resident are left out); None counts everything allocated.
+    """
+    if device.type != "cuda":
+        return None
+    torch.cuda.reset_peak_memory_stats(device)
+    fn()
+    synchronize(device)
+    return (torch.cuda.max_memory_allocated(device) - (since or 0)) / 2**30
+
+
+def training_step_time(task: Any, batch: dict[str, Any], device: torch.device, repeats: int, warmup: int = 2,
+                       step: int | None = None, total_steps: int = 1000,
+                       clock: Callable[[], float] = time.perf_counter) -> tuple[float, float | None]:
+    """Median seconds of one full optimizer step of a :class:`~sparse_core.engine.Task` on ``batch``.
+
+    The step is :func:`training_step_fn`'s. For a speed *ratio* between variants use :func:`interleave` on
+    their :func:`training_step_fn` closures instead.
+
+    Returns:
+        (median seconds per step, peak CUDA memory in GiB or None off CUDA).
+    """
+    one_step = training_step_fn(task, batch, device, step, total_steps)
+    if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     seconds = median_time(one_step, device, repeats, warmup, clock)
-    return seconds, (torch.cuda.max_memory_allocated(device) / 2**30 if cuda else None)
+    return seconds, (torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None)
 
 
 def load_average() -> tuple[float, float, float] | None:
@@ -122,9 +166,21 @@ class Interleaved:
         """Median seconds of variant ``name``."""
         return statistics.median(self.times[name])
 
+    def rounds(self) -> list[dict[str, float]]:
+        """The timed rounds, each ``{variant: seconds}``."""
+        return [dict(zip(self.times, values)) for values in zip(*self.times.values(), strict=True)]
+
+    def round_median(self, derived: Callable[[Mapping[str, float]], float]) -> float:
+        """Median over rounds of ``derived(round)``, a figure derived from several variants' times.
+
+        E.g. an epoch-time ratio over a schedule: computed within each round, then the median, so a
+        neighbour's load cancels as in :meth:`ratio`.
+        """
+        return statistics.median(derived(r) for r in self.rounds())
+
     def ratio(self, name: str) -> float:
         """Speed-up of ``name`` over :attr:`base`: the median over rounds of ``base time / name time``."""
-        return statistics.median(b / t for b, t in zip(self.times[self.base], self.times[name], strict=True))
+        return self.round_median(lambda r: r[self.base] / r[name])
 
     def describe(self) -> str:
         """One line: rounds, warm-up, threads and the load average beside the figures."""
