@@ -2,7 +2,11 @@
 
 1. Training throughput (clips/s, forward + backward + optimizer + EMA, data excluded as in thesis Table 6.5)
    and peak memory at student drop rates 0 (dense, the DINOv2-style model), 0.8, 0.85, 0.9, 0.95, as ratios
-   to the dense model measured in the same run. Thesis (ViT-B, RTX 4090): 43.1 vs 23.4 clips/s = 1.84x.
+   to the dense model. Every rate's model is built first, then all are timed in interleaved rounds (0, 0.8,
+   ..., 0.95, 0, ...) after warm-up, torch's threads pinned (:func:`sparse_core.timing.interleave`); a
+   speed-up is the median over the rounds of the dense step's time over the sparse one's in the same round,
+   the load average written beside it; peak memory comes from one more untimed step per rate. Thesis (ViT-B,
+   RTX 4090): 43.1 vs 23.4 clips/s = 1.84x.
 2. The k-means codec: encode throughput (frames/s, faiss exact search) and data loading of compressed arrays
    (``np.load`` + centroid gather) vs decord decoding of the same clips (thesis target >= 5x).
 
@@ -12,9 +16,11 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +29,7 @@ import torch
 from sparse_core.data.video import MotionShapes, write_video
 from sparse_core.report import markdown_table
 from sparse_core.suite import StageResult
-from sparse_core.timing import training_step_time
+from sparse_core.timing import MIN_PAIRS, Interleaved, cuda_allocated, interleave, peak_cuda_gib, training_step_fn
 from vidrop.codec import PatchCodebook, decode_torch, encode
 from vidrop.config import EncoderConfig, HeadConfig, ViDROPConfig, ViewsConfig
 from vidrop.task import ViDROPTask
@@ -45,36 +51,62 @@ def _bench_cfg(quick: bool, gpu: bool) -> tuple[ViDROPConfig, int]:
     return cfg, 8
 
 
-def bench_training(quick: bool = False, steps: int | None = None) -> list[dict[str, float]]:
-    """Median step time, clips/s and peak memory of a ViDROP step at each drop rate."""
+def time_training(quick: bool = False, steps: int | None = None, threads: int | None = None,
+                  clock: Callable[[], float] = time.perf_counter) -> tuple[list[dict[str, float]], Interleaved]:
+    """Every drop rate's step built first, then timed in interleaved rounds; rows and the rounds.
+
+    Args:
+        quick: the tiny model (also used without a GPU).
+        steps: timed rounds (default 4 quick / 10; raised to :data:`~sparse_core.timing.MIN_PAIRS`).
+        threads: torch's intra-op threads while timing (default: the current count).
+        clock: seconds clock (a test passes a fake one).
+
+    Returns:
+        one row per drop rate (``step_s`` median over rounds, ``clips_per_s``, ``peak_mem_gb`` of one untimed
+        step, NaN off CUDA, ``speedup_vs_dense`` median of the paired ratios) and the :class:`Interleaved`.
+    """
     gpu = torch.cuda.is_available()
     device = torch.device("cuda" if gpu else "cpu")
     cfg, batch = _bench_cfg(quick, gpu)
-    steps = steps or (4 if quick else 10)
     v = cfg.views
-    rows = []
+    fns: dict[str, Callable[[], None]] = {}
+    peaks: dict[str, float | None] = {}
     for rate in DROP_RATES:
-        cfg.tokens.drop_ratio = rate
+        since = cuda_allocated(device)
+        rate_cfg = copy.deepcopy(cfg)  # each task keeps its own drop rate
+        rate_cfg.tokens.drop_ratio = rate
         torch.manual_seed(0)
-        task = ViDROPTask(cfg, total_steps=100).to(device)
+        task = ViDROPTask(rate_cfg, total_steps=100).to(device)
         data = {"global": torch.randn(batch, v.num_global, 3, v.global_frames, v.global_size, v.global_size,
                                       device=device),
                 "local": torch.randn(batch, v.num_local, 3, v.local_frames, v.local_size, v.local_size,
                                      device=device)}
-        med, peak = training_step_time(task, data, device, repeats=steps, warmup=2, total_steps=100)
-        rows.append({"drop_rate": rate, "step_s": med, "clips_per_s": batch / med,
-                     "peak_mem_gb": peak if peak is not None else float("nan")})
-        del task, data
-        if gpu:
-            torch.cuda.empty_cache()
-    dense = rows[0]["clips_per_s"]
-    for r in rows:
-        r["speedup_vs_dense"] = r["clips_per_s"] / dense
-    return rows
+        fns[f"{rate:g}"] = training_step_fn(task, data, device, total_steps=100)
+        peaks[f"{rate:g}"] = peak_cuda_gib(fns[f"{rate:g}"], device, since)
+    timing = interleave(fns, device, base="0", pairs=max(steps or (4 if quick else 10), MIN_PAIRS), warmup=2,
+                        threads=threads, clock=clock)
+    rows = []
+    for rate in DROP_RATES:
+        name, peak = f"{rate:g}", peaks[f"{rate:g}"]
+        rows.append({"drop_rate": rate, "step_s": timing.median(name), "clips_per_s": batch / timing.median(name),
+                     "peak_mem_gb": peak if peak is not None else float("nan"),
+                     "speedup_vs_dense": timing.ratio(name)})
+    return rows, timing
+
+
+def bench_training(quick: bool = False, steps: int | None = None) -> list[dict[str, float]]:
+    """Rows of :func:`time_training` (the GPU suite's), each with the rounds, threads and load average."""
+    rows, timing = time_training(quick, steps)
+    load = None if timing.load_before is None else round(timing.load_before[0], 2)
+    return [{**r, "pairs": timing.pairs, "threads": timing.threads, "load_avg_1min": load} for r in rows]
 
 
 def bench_codec(quick: bool = False) -> dict[str, float]:
-    """Encode throughput and compressed-vs-decord loading throughput on procedural clips."""
+    """Encode throughput and compressed-vs-decord loading throughput on procedural clips.
+
+    Loading every clip by decord and from its codes alternate in interleaved rounds after a warm-up round
+    (:func:`sparse_core.timing.interleave`); ``loading_speedup`` is the median of the ratios within a round.
+    """
     size, frames, n_clips = (64, 16, 4) if quick else (224, 32, 8)
     k = 256 if quick else 4096
     rng = np.random.default_rng(0)
@@ -94,20 +126,20 @@ def bench_codec(quick: bool = False) -> dict[str, float]:
             np.save(paths_npy[-1], c)
         from vidrop.data.io import read_video
 
-        reps = 3
-        t0 = time.perf_counter()
-        for _ in range(reps):
+        def decord_all() -> None:
             for p in paths_mp4:
                 read_video(p)
-        decord_s = (time.perf_counter() - t0) / reps
-        t0 = time.perf_counter()
-        for _ in range(reps):
+
+        def codes_all() -> None:
             for p in paths_npy:
                 decode_torch(torch.from_numpy(np.load(p).astype(np.int64)), cents, 10)
-        codes_s = (time.perf_counter() - t0) / reps
+
+        loading = interleave({"decord": decord_all, "codes": codes_all}, torch.device("cpu"), warmup=1)
+    decord_s, codes_s = loading.median("decord"), loading.median("codes")
     return {"clusters": k, "frame_size": size, "encode_frames_per_s": enc_fps,
             "decord_clips_per_s": n_clips / decord_s, "codes_clips_per_s": n_clips / codes_s,
-            "loading_speedup": decord_s / codes_s}
+            "loading_speedup": loading.ratio("codes"), "loading_timing": loading.to_dict(),
+            "loading_timing_note": loading.describe()}
 
 
 def run(out_dir: Path, quick: bool = False) -> StageResult:
@@ -115,18 +147,20 @@ def run(out_dir: Path, quick: bool = False) -> StageResult:
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     device = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "cpu"
-    train_rows = bench_training(quick)
+    train_rows, timing = time_training(quick)
     codec = bench_codec(quick)
     arch = "tiny (quick / CPU)" if quick or not torch.cuda.is_available() else "ViT-B/16, 2x16x224^2 + 8x8x96^2"
     lines = [f"ViDROP training throughput on {device}, {arch} (median, data excluded):",
              markdown_table(train_rows, {"drop_rate": "drop rate", "step_s": "step (s)", "clips_per_s": "clips/s",
                                          "speedup_vs_dense": "x dense", "peak_mem_gb": "peak GB"},
-                            fmt={"step_s": ".4f", "clips_per_s": ".1f"})]
+                            fmt={"step_s": ".4f", "clips_per_s": ".1f"}), timing.describe()]
     lines += ["", f"k-means codec ({codec['clusters']} clusters, p=10, {codec['frame_size']}^2 frames): encode "
               f"{codec['encode_frames_per_s']:.0f} frames/s; loading {codec['codes_clips_per_s']:.1f} clips/s "
-              f"(codes) vs {codec['decord_clips_per_s']:.1f} clips/s (decord) = {codec['loading_speedup']:.1f}x"]
+              f"(codes) vs {codec['decord_clips_per_s']:.1f} clips/s (decord) = {codec['loading_speedup']:.1f}x",
+              codec["loading_timing_note"]]
     print("\n".join(lines))
-    result = {"device": device, "quick": quick, "training": train_rows, "codec": codec, "table": "\n".join(lines)}
+    result = {"device": device, "quick": quick, "training": train_rows, "timing": timing.to_dict(), "codec": codec,
+              "table": "\n".join(lines)}
     (out_dir / "vidrop.json").write_text(json.dumps(result, indent=2))
     headline = {f"speedup_drop{r['drop_rate']:g}": r["speedup_vs_dense"] for r in train_rows if r["drop_rate"] > 0}
     headline["codes_loading_speedup"] = codec["loading_speedup"]
