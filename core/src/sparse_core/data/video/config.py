@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Any
 
 from sparse_core.config import ConfigError
 from sparse_core.data.video.names import LABEL_KINDS, MOTION_SHAPES, MOTIONS
 from sparse_core.validation import check_choice, check_int
 
-if TYPE_CHECKING:
-    from sparse_core.data.video.moving_objects import MovingFashion
-
-__all__ = ["VideoDataConfig", "moving_fashion"]
+__all__ = ["VideoDataConfig"]
 
 
 @dataclass
@@ -75,20 +72,14 @@ class VideoDataConfig:
                               f"{self.num_shots} shots")
 
 
-def moving_fashion(cfg: VideoDataConfig, split: str = "train", num_videos: int | None = None,
-                   seed_offset: int = 0, label_kind: str | None = None) -> MovingFashion:
-    """The :class:`~sparse_core.data.video.moving_objects.MovingFashion` videos that ``cfg`` describes.
+def __getattr__(name: str) -> Any:
+    """``moving_fashion`` lives beside the torch dataset it builds; it stays importable from here, lazily.
 
-    Args:
-        cfg: ``num_videos``, ``num_frames``, ``image_size``, ``seed``, ``max_objects``, ``num_directions``,
-            ``label_kind`` and ``garments_root`` (the Fashion-MNIST folder; None: the default one).
-        split: ``"train"`` (garments of Fashion-MNIST's training images) or ``"test"`` (unseen garments).
-        num_videos: overrides ``cfg.num_videos``.
-        seed_offset: added to ``cfg.seed``.
-        label_kind: overrides ``cfg.label_kind``.
+    (No ``TYPE_CHECKING`` import here: jsonargparse runs such blocks of a config class's module, so a CLI's
+    ``--help`` would import torch.)
     """
-    from sparse_core.data.video.moving_objects import MovingFashion
+    if name == "moving_fashion":
+        from sparse_core.data.video.moving_objects import moving_fashion
 
-    return MovingFashion(cfg.num_videos if num_videos is None else num_videos, cfg.num_frames or 20,
-                         cfg.image_size, cfg.seed + seed_offset, split, 1, cfg.max_objects,  # type: ignore[arg-type]
-                         cfg.num_directions, label_kind=label_kind or cfg.label_kind, root=cfg.garments_root)
+        return moving_fashion
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

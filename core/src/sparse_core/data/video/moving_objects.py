@@ -35,9 +35,10 @@ from torch.utils.data import Dataset
 
 from sparse_core.data.errors import DatasetError
 from sparse_core.data.fashion_mnist import CLASSES, FashionMNIST
+from sparse_core.data.video.config import VideoDataConfig
 from sparse_core.data.video.names import LABEL_KINDS
 
-__all__ = ["MovingFashion", "fold_positions", "LABEL_KINDS", "GARMENT_SIZE"]
+__all__ = ["MovingFashion", "fold_positions", "moving_fashion", "LABEL_KINDS", "GARMENT_SIZE"]
 
 GARMENT_SIZE = 28
 """Side of a Fashion-MNIST image in pixels."""
@@ -186,3 +187,20 @@ class MovingFashion(Dataset[dict[str, Any]]):
         """``{"video", "label", "content", "motion", "index"}`` of video ``index``."""
         return {"video": torch.from_numpy(self.video(index)), "label": self.label(index),
                 "content": self.content(index), "motion": self.motion(index), "index": index}
+
+
+def moving_fashion(cfg: VideoDataConfig, split: str = "train", num_videos: int | None = None,
+                   seed_offset: int = 0, label_kind: str | None = None) -> MovingFashion:
+    """The :class:`~sparse_core.data.video.moving_objects.MovingFashion` videos that ``cfg`` describes.
+
+    Args:
+        cfg: ``num_videos``, ``num_frames``, ``image_size``, ``seed``, ``max_objects``, ``num_directions``,
+            ``label_kind`` and ``garments_root`` (the Fashion-MNIST folder; None: the default one).
+        split: ``"train"`` (garments of Fashion-MNIST's training images) or ``"test"`` (unseen garments).
+        num_videos: overrides ``cfg.num_videos``.
+        seed_offset: added to ``cfg.seed``.
+        label_kind: overrides ``cfg.label_kind``.
+    """
+    return MovingFashion(cfg.num_videos if num_videos is None else num_videos, cfg.num_frames or 20,
+                         cfg.image_size, cfg.seed + seed_offset, split, 1, cfg.max_objects,  # type: ignore[arg-type]
+                         cfg.num_directions, label_kind=label_kind or cfg.label_kind, root=cfg.garments_root)
