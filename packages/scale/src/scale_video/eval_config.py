@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scale_video.model import PredictorConfig
-from scale_video.probes import ProbeConfig
+from scale_video.component_config import PredictorConfig, ProbeConfig
 
 __all__ = ["EVAL_CONFIG_DIR", "ScaleEvalConfig"]
 

@@ -10,53 +10,16 @@ three-layer MLPs without batch normalisation (sec. 4.3.1).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from timm.layers import Mlp
 from timm.models.vision_transformer import Block
 from torch import Tensor, nn
 
 from scale_video.boxes import BOX_DIM
+from scale_video.component_config import PredictorConfig
 from sparse_core.heads import MLPHead
 
 __all__ = ["PredictorConfig", "SCALEHeads", "SCALEPredictor"]
-
-
-@dataclass
-class PredictorConfig:
-    """Architecture of the predictor and its projection heads (public SCALE code defaults)."""
-
-    hidden_dim: int = 256
-    """Transformer width (public SCALE code: 256; thesis Table 4.10 explores it)."""
-    depth: int = 2
-    """Transformer blocks (public SCALE code: 2; Table 4.10: more than one is needed)."""
-    num_heads: int = 8
-    """Attention heads (public SCALE code: 8)."""
-    mlp_ratio: float = 2.0
-    """Hidden width of each block's MLP over the width (public SCALE code: 2)."""
-    dropout: float = 0.1
-    """Dropout on attention weights and block outputs (public SCALE code: 0.1)."""
-    head_dim: int = 128
-    """Output width of the MCM and SET projection MLPs of eq. 4.1 (public SCALE code: 128)."""
-    head_layers: int = 3
-    """Linear layers of each contrastive head (thesis sec. 4.3.1: "a three-layer MLP (without batch
-    normalization) for the contrastive heads")."""
-
-    def __post_init__(self) -> None:
-        """Refuse sizes the transformer cannot use.
-
-        Raises:
-            ValueError: a non-positive size or a width not divisible by the heads.
-        """
-        for name in ("hidden_dim", "depth", "num_heads", "head_dim", "head_layers"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"model.{name} must be >= 1, got {getattr(self, name)}")
-        if self.hidden_dim % self.num_heads:
-            raise ValueError(f"model.hidden_dim ({self.hidden_dim}) must be divisible by model.num_heads "
-                             f"({self.num_heads})")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"model.dropout must be in [0, 1), got {self.dropout}")
 
 
 class SCALEPredictor(nn.Module):

@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from scale_video.component_config import LOW_SHOT_PROBES, PROBES, ProbeConfig
 from scale_video.data import FeatureBank
 from scale_video.model import SCALEPredictor
 from sparse_core.eval import ProtocolConfig, linear_probe, low_shot_indices, run_protocol
@@ -42,52 +42,8 @@ from sparse_core.eval import ProtocolConfig, linear_probe, low_shot_indices, run
 __all__ = ["LOW_SHOT_PROBES", "PROBES", "ProbeConfig", "encode_bank", "finetune_probe", "knn_probe", "run_probes",
            "softmax_average_probe", "with_set_token"]
 
-PROBES = ("linear", "scale_linear", "knn", "scale_knn", "mlp", "transformer", "scale_ft", "lowshot")
-LOW_SHOT_PROBES = ("linear", "scale_linear", "mlp", "transformer", "scale_ft")
-"""The rows of thesis Table 4.7 (low-shot Kinetics-400), the probes ``lowshot`` trains on the subset."""
 NONLINEAR_PROBES = ("mlp", "transformer", "scale_ft")
 """Probes trained end to end by :func:`finetune_probe`."""
-
-
-@dataclass
-class ProbeConfig:
-    """Which probes run and their hyper-parameters (thesis sec. 4.3.1; grids are smaller than its search)."""
-
-    probes: list[str] = field(default_factory=lambda: list(PROBES))
-    """Probes to run, from :data:`PROBES`."""
-    knn_k: int = 20
-    """Neighbours of the k-NN (thesis: 20)."""
-    linear_epochs: int = 100
-    """Epochs of each linear probe run."""
-    linear_lrs: list[float] = field(default_factory=lambda: [1e-2, 1e-1, 1.0])
-    """lr grid of the linear probes (SGD with BatchNorm without affine, MAE-style; thesis sec. 4.3.1)."""
-    ft_epochs: int = 50
-    """Epochs of the MLP / transformer / SCALE_ft probes."""
-    ft_lr: float = 3e-4
-    """AdamW lr of the MLP / transformer / SCALE_ft probes."""
-    ft_weight_decay: float = 1e-4
-    """AdamW weight decay of those probes."""
-    ft_batch_size: int = 64
-    """Batch size of those probes."""
-    low_shot_fraction: float = 0.1
-    """Fraction of each class's training videos of the low-shot probes (thesis Table 4.7: 10 %)."""
-    low_shot_probes: list[str] = field(default_factory=lambda: list(LOW_SHOT_PROBES))
-    """Which of Table 4.7's rows ``lowshot`` runs (default: all five)."""
-    seed: int = 0
-    """Seed of the probes' splits, initialisations and shuffling."""
-
-    def __post_init__(self) -> None:
-        """Refuse unknown probe names.
-
-        Raises:
-            ValueError: a name not in :data:`PROBES`.
-        """
-        bad = sorted(set(self.probes) - set(PROBES))
-        if bad:
-            raise ValueError(f"probe.probes: unknown {bad}; choose from {list(PROBES)}")
-        bad = sorted(set(self.low_shot_probes) - set(LOW_SHOT_PROBES))
-        if bad:
-            raise ValueError(f"probe.low_shot_probes: unknown {bad}; choose from {list(LOW_SHOT_PROBES)}")
 
 
 @torch.no_grad()

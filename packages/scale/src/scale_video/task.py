@@ -2,52 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 
+from scale_video.component_config import LossConfig, PredictorConfig
 from scale_video.data import FeatureBank
 from scale_video.losses import mcm_loss, set_loss
 from scale_video.masking import draw_clips
-from scale_video.model import PredictorConfig, SCALEHeads, SCALEPredictor
+from scale_video.model import SCALEHeads, SCALEPredictor
 from sparse_core.engine import Task
 
 __all__ = ["LossConfig", "SCALETask"]
-
-
-@dataclass
-class LossConfig:
-    """The pretext tasks (thesis sec. 4.2.3) and their sizes (public SCALE code defaults)."""
-
-    set_size: int = 8
-    """K, clips per set; 2K of a video's stored clips are used per step (public SCALE code: 8 of 16)."""
-    mask_ratio: float = 0.25
-    """Fraction of each set replaced by the MSK token (public SCALE code: 0.25; thesis Table 4.9)."""
-    temperature: float = 0.2
-    """Temperature of both contrastive losses (public SCALE code: 0.2)."""
-    mcm: bool = True
-    """Use the masked clip modelling loss (eq. 4.6); off for the ablation of Table 4.8."""
-    set: bool = True
-    """Use the set loss (eq. 4.7); off for the ablation of Table 4.8."""
-
-    def __post_init__(self) -> None:
-        """Refuse settings without a loss or out of range.
-
-        Raises:
-            ValueError: the first bad field.
-        """
-        if not (self.mcm or self.set):
-            raise ValueError("loss.mcm and loss.set cannot both be false")
-        if self.set_size < 2:
-            raise ValueError(f"loss.set_size must be >= 2, got {self.set_size}")
-        if not 0.0 <= self.mask_ratio < 1.0:
-            raise ValueError(f"loss.mask_ratio must be in [0, 1), got {self.mask_ratio}")
-        if self.mcm and self.mask_ratio == 0.0:
-            raise ValueError("loss.mcm needs loss.mask_ratio > 0")
-        if not self.temperature > 0:
-            raise ValueError(f"loss.temperature must be > 0, got {self.temperature}")
 
 
 class SCALETask(Task):

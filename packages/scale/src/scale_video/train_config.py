@@ -11,8 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from scale_video.model import PredictorConfig
-from scale_video.task import LossConfig
+from scale_video.component_config import LossConfig, PredictorConfig
 from sparse_core.config import ConfigError
 from sparse_core.engine import OptimConfig, TrainConfig
 

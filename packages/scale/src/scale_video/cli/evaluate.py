@@ -12,20 +12,19 @@ import json
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from scale_video.cli.train import PREDICTOR_FILE
-from scale_video.data import FeatureBank
+from scale_video.component_config import PredictorConfig
 from scale_video.eval_config import EVAL_CONFIG_DIR, ScaleEvalConfig
-from scale_video.model import PredictorConfig, SCALEPredictor
-from scale_video.probes import run_probes
 from sparse_core.cli import require_path, run_cli
 from sparse_core.config import ConfigError
-from sparse_core.device import resolve_device
-from sparse_core.export import load_weights
 from sparse_core.report import markdown_table
+
+if TYPE_CHECKING:
+    from scale_video.model import SCALEPredictor
 
 __all__ = ["evaluate", "load_predictor", "main"]
 
@@ -48,6 +47,9 @@ def load_predictor(cfg: ScaleEvalConfig, in_dim: int) -> SCALEPredictor:
         path = require_path(cfg.predictor, "predictor", "file")
     else:
         raise ConfigError("run or predictor is required (pass --run RUN_DIR or --predictor FILE)")
+    from scale_video.model import SCALEPredictor  # torch and timm: for a run, not for --help
+    from sparse_core.export import load_weights
+
     predictor = SCALEPredictor(in_dim, model_cfg)
     try:
         load_weights(predictor, path)
@@ -59,6 +61,10 @@ def load_predictor(cfg: ScaleEvalConfig, in_dim: int) -> SCALEPredictor:
 
 def evaluate(cfg: ScaleEvalConfig) -> dict[str, Any]:
     """Run the probes of ``cfg``; writes ``results.json`` / ``results.md`` into ``cfg.out``."""
+    from scale_video.data import FeatureBank  # torch: for a run, not for --help
+    from scale_video.probes import run_probes
+    from sparse_core.device import resolve_device
+
     device = resolve_device(cfg.device)
     train = FeatureBank.from_store(require_path(cfg.train_root, "train_root", "dir"), device)
     test = FeatureBank.from_store(require_path(cfg.test_root, "test_root", "dir"), device)

@@ -13,13 +13,14 @@ import json
 from collections.abc import Sequence
 
 from scale_video.config import CONFIG_DIR, ExtractConfig
-from scale_video.extract import extract
 from sparse_core.cli import run_cli
 
 __all__ = ["main"]
 
 
 def _extract_and_print(cfg: ExtractConfig) -> None:
+    from scale_video.extract import extract  # torch and the backbones: for a run, not for --help
+
     print(json.dumps(extract(cfg), indent=2), flush=True)
 
 

@@ -12,17 +12,14 @@ import dataclasses
 import logging
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from scale_video.data import FeatureBank, IndexDataset, synthetic_bank
-from scale_video.task import SCALETask
 from scale_video.train_config import TRAIN_CONFIG_DIR, FeatureDataConfig, ScaleTrainConfig
 from sparse_core.cli import require_path, run_cli
 from sparse_core.config import ConfigError
-from sparse_core.device import resolve_device
-from sparse_core.engine import Trainer
-from sparse_core.engine.seeding import seeded
-from sparse_core.export import save_weights
+
+if TYPE_CHECKING:
+    from scale_video.data import FeatureBank
 
 __all__ = ["build_bank", "main", "train"]
 
@@ -37,6 +34,9 @@ def build_bank(data: FeatureDataConfig, seed: int = 0) -> FeatureBank:
     Raises:
         ConfigError: neither a store nor ``data.synthetic``, or a missing store folder.
     """
+    from scale_video.data import FeatureBank, synthetic_bank  # torch: for a run, not for --help
+    from sparse_core.device import resolve_device
+
     if data.synthetic:
         bank = synthetic_bank(data.synthetic_samples, dim=data.synthetic_dim, seed=seed)
     else:
@@ -51,6 +51,12 @@ def train(cfg: ScaleTrainConfig) -> dict[str, Any]:
     Returns:
         the engine's summary (steps, metrics, checkpoint, time) plus ``"predictor"``, the exported path.
     """
+    from scale_video.data import IndexDataset  # torch: for a run, not for --help
+    from scale_video.task import SCALETask
+    from sparse_core.engine import Trainer
+    from sparse_core.engine.seeding import seeded
+    from sparse_core.export import save_weights
+
     bank = build_bank(cfg.data, cfg.train.seed)
     if 2 * cfg.loss.set_size > bank.num_clips:
         raise ConfigError(f"loss.set_size={cfg.loss.set_size} needs {2 * cfg.loss.set_size} clips per sample; "
