@@ -1,8 +1,10 @@
-"""The SF-CLIP bench row (``nox -s bench``) on a micro setting: its JSON, its ratios and which teachers ran."""
+"""The SF-CLIP bench row (``nox -s bench``) on a micro setting: its JSON, its ratios (from interleaved rounds)
+and which teachers ran."""
 
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -24,11 +26,15 @@ def test_bench_row_times_every_variant_and_runs_teachers_only_where_due(tmp_path
     monkeypatch.setattr(bench, "bench_config", _micro)
     result = bench.run(tmp_path, quick=True)
     saved = json.loads((tmp_path / "sfclip.json").read_text())
-    per = saved["per_variant"]
+    per, timing = saved["per_variant"], saved["timing"]
     assert set(per) == {"clip", "subset", "full", "precomputed"}
-    for v, row in per.items():
-        assert row["step_s"] > 0
-        assert saved["ratio_vs_clip"][v] == pytest.approx(row["step_s"] / per["clip"]["step_s"])
+    assert timing["pairs"] == 5 and timing["warmup"] == 2 and timing["base"] == "clip"  # micro asks 2: raised to 5
+    times = timing["times_s"]
+    for v, row in per.items():  # every variant in every round; the ratio within a round, then the median
+        assert row["step_s"] == statistics.median(times[v]) > 0
+        paired = [t / c for t, c in zip(times[v], times["clip"])]
+        assert saved["ratio_vs_clip"][v] == pytest.approx(statistics.median(paired))
+    assert "median of 5 interleaved rounds (clip, subset, full, precomputed)" in result.summary
     rows = {v: per[v]["teacher_rows_per_step"] for v in per}
     assert rows == {"clip": {"text": 0, "vision": 0}, "subset": {"text": 1, "vision": 1},  # 12.5 % of 8
                     "full": {"text": 8, "vision": 8}, "precomputed": {"text": 0, "vision": 0}}

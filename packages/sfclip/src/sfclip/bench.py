@@ -9,8 +9,11 @@ excluded) is timed for
 * ``precomputed``: ``subset`` with the teacher targets read from a store written by ``sfclip-precompute``
   (sec. 7.2.2; target ~1.0x);
 
-each the median of ``repeats`` steps after 2 warm-up steps, the subsets re-drawn every step, the variants
-timed round-robin (one step of each per repeat) with shared teachers. The teachers are
+all four built first (sharing the teachers), then timed in interleaved rounds (clip, subset, full,
+precomputed, clip, ...) after 2 warm-up rounds, torch's threads pinned (:func:`sparse_core.timing.interleave`),
+the subsets re-drawn every step; a ratio to CLIP is the median over at least 5 rounds of the variant's time
+over CLIP's in the same round, with the load average written beside it; peak memory (CUDA) comes from one
+more untimed step per variant. The teachers are
 random-initialised architectures of the thesis' sizes (the weights do not change the time): on a GPU
 DINOv2-L/14 at 224 px and XGLM-564M (24 layers, width 1024) against ViT-B/16 + CLIP's 12-layer text tower;
 ``quick=True`` (or no GPU) scales everything down keeping the teacher / student compute ratios (vision
@@ -20,9 +23,7 @@ teacher ~4.5x, text teacher ~8x the student tower), on 64 px images, so it runs 
 from __future__ import annotations
 
 import json
-import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ from sfclip.teacher_store import TeacherFeatures, precompute
 from sfclip.teachers import Dinov2Teacher, TextTeacher, VisionTeacher, build_text_teacher
 from sparse_core.report import markdown_table
 from sparse_core.suite import StageResult
-from sparse_core.timing import synchronize
+from sparse_core.timing import MIN_PAIRS, Interleaved, cuda_allocated, interleave, peak_cuda_gib, training_step_fn
 
 __all__ = ["run", "bench_config", "step_times", "THESIS"]
 
@@ -81,30 +82,17 @@ def _batch(data: Dataset, n: int, device: torch.device) -> dict[str, Any]:
             "index": torch.tensor([s["index"] for s in samples], device=device)}
 
 
-def _stepper(task: SFCLIPTask, batch: dict[str, Any], device: torch.device) -> Callable[[], None]:
-    """One optimizer step of ``task`` on ``batch`` as :func:`sparse_core.timing.training_step_time` times it
-    (bf16 autocast on CUDA, backward, AdamW over the trainable parameters), the step index advancing."""
-    opt = torch.optim.AdamW([p for p in task.parameters() if p.requires_grad], lr=1e-4)
-    counter = iter(range(10**9))
-
-    def one_step() -> None:
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
-            out = task.training_step(batch, next(counter))
-        opt.zero_grad(set_to_none=True)
-        out["loss"].backward()
-        opt.step()
-
-    return one_step
-
-
-def step_times(small: bool, device: torch.device, store_dir: Path, warmup: int = 2) -> dict[str, dict[str, Any]]:
+def step_times(small: bool, device: torch.device, store_dir: Path, warmup: int = 2
+               ) -> tuple[dict[str, dict[str, Any]], Interleaved]:
     """Median step time (and peak CUDA memory) of every variant; ``store_dir`` receives the precomputed store.
 
-    The variants share one set of (frozen) teachers and are timed round-robin, one step of each per repeat, so
-    a change in the load of a shared machine affects them alike.
+    The variants share one set of (frozen) teachers; all are built first, then timed in interleaved rounds
+    (at least :data:`~sparse_core.timing.MIN_PAIRS`), so a change in the load of a shared machine affects
+    every variant of a round alike.
 
     Returns:
-        ``{variant: {"step_s", "peak_gib", "image_ratio", "text_ratio", "teacher_rows_per_step"}}``.
+        ``{variant: {"step_s", "peak_gib", "image_ratio", "text_ratio", "teacher_rows_per_step"}}`` (the
+        step time the median over rounds) and the rounds.
     """
     base, dino, xglm, batch_size, repeats = bench_config(small)
     size = int(dino["image_size"])
@@ -118,7 +106,20 @@ def step_times(small: bool, device: torch.device, store_dir: Path, warmup: int =
     batch = _batch(data, batch_size, device)
     steps: dict[str, Callable[[], None]] = {}
     out: dict[str, dict[str, Any]] = {}
+    seen = {v: [0, 0, 0] for v in VARIANTS}  # text rows, vision rows, calls (warm-up and timed)
+
+    def counted(variant: str, one_step: Callable[[], None]) -> Callable[[], None]:
+        def run() -> None:
+            before = (text.rows_seen, vision["dinov2"].rows_seen)
+            one_step()
+            seen[variant][0] += text.rows_seen - before[0]
+            seen[variant][1] += vision["dinov2"].rows_seen - before[1]
+            seen[variant][2] += 1
+
+        return run
+
     for variant in VARIANTS:
+        since = cuda_allocated(device)
         ratio = {"clip": 0.0, "subset": SUBSET, "full": 1.0, "precomputed": SUBSET}[variant]
         cfg = SFCLIPConfig(embed_dim=base.embed_dim, vision=base.vision, text=base.text,
                            teacher=TeacherConfig(vision=["dinov2"], vision_path="random DINOv2 config",
@@ -135,32 +136,15 @@ def step_times(small: bool, device: torch.device, store_dir: Path, warmup: int =
         torch.manual_seed(0)
         task = SFCLIPTask(cfg, text_teacher=text, vision_teachers=vision, features=features).to(device)
         task.train()
-        steps[variant] = _stepper(task, batch, device)
-        out[variant] = {"image_ratio": ratio, "text_ratio": ratio, "peak_gib": None}
-    times: dict[str, list[float]] = {v: [] for v in VARIANTS}
-    rows = {v: [0, 0] for v in VARIANTS}
-    for variant, one_step in steps.items():  # warm-up, and peak memory of each variant alone
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        for _ in range(warmup):
-            one_step()
-        if device.type == "cuda":
-            out[variant]["peak_gib"] = torch.cuda.max_memory_allocated(device) / 2**30
-    for r in range(repeats):
-        order = VARIANTS[r % len(VARIANTS):] + VARIANTS[: r % len(VARIANTS)]  # rotate who goes first
-        for variant in order:
-            seen = (text.rows_seen, vision["dinov2"].rows_seen)
-            synchronize(device)
-            t0 = time.perf_counter()
-            steps[variant]()
-            synchronize(device)
-            times[variant].append(time.perf_counter() - t0)
-            rows[variant][0] += text.rows_seen - seen[0]
-            rows[variant][1] += vision["dinov2"].rows_seen - seen[1]
+        one_step = training_step_fn(task, batch, device)
+        out[variant] = {"image_ratio": ratio, "text_ratio": ratio,
+                        "peak_gib": peak_cuda_gib(one_step, device, since)}  # one untimed step, not counted
+        steps[variant] = counted(variant, one_step)
+    timing = interleave(steps, device, base="clip", pairs=max(repeats, MIN_PAIRS), warmup=warmup)
     for v in VARIANTS:
-        out[v]["step_s"] = statistics.median(times[v])
-        out[v]["teacher_rows_per_step"] = {"text": rows[v][0] / repeats, "vision": rows[v][1] / repeats}
-    return out
+        out[v]["step_s"] = timing.median(v)
+        out[v]["teacher_rows_per_step"] = {"text": seen[v][0] / seen[v][2], "vision": seen[v][1] / seen[v][2]}
+    return out, timing
 
 
 def run(out_dir: Path, quick: bool = False) -> StageResult:
@@ -168,10 +152,9 @@ def run(out_dir: Path, quick: bool = False) -> StageResult:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     small = quick or device.type == "cpu"
     with tempfile.TemporaryDirectory() as tmp:
-        times = step_times(small, device, Path(tmp) / "teacher-features")
-    clip = times["clip"]["step_s"]
-    ratios = {v: times[v]["step_s"] / clip for v in VARIANTS}
-    cfg, _, _, batch_size, repeats = bench_config(small)
+        times, timing = step_times(small, device, Path(tmp) / "teacher-features")
+    ratios = {v: timing.round_median(lambda r, v=v: r[v] / r["clip"]) for v in VARIANTS}  # within each round
+    cfg, _, _, batch_size, _ = bench_config(small)
     model = ("tiny 64px (teachers ~4.5x / ~8x the towers)" if small
              else "ViT-B/16 224px + CLIP text; DINOv2-L/14 + XGLM-564M teachers (random init)")
     rows = [{"variant": v, "distilled": f"{times[v]['image_ratio']:.1%}", "step (s)": times[v]["step_s"],
@@ -180,12 +163,13 @@ def run(out_dir: Path, quick: bool = False) -> StageResult:
             for v in VARIANTS]
     table = markdown_table(rows, ["variant", "distilled", "step (s)", "vs CLIP", "thesis", "peak mem (GiB)"])
     device_name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
-    text = (f"SF-CLIP bench on {device_name} ({model}, batch {batch_size}, median of {repeats}):\n{table}\n"
+    text = (f"SF-CLIP bench on {device_name} ({model}, batch {batch_size}, median of {timing.pairs}):\n{table}\n"
             f"step time vs CLIP: subset {ratios['subset']:.2f}x (thesis 1.20x, target <= 1.10x), full batch "
-            f"{ratios['full']:.2f}x (thesis 2.28x), precomputed {ratios['precomputed']:.2f}x (target ~1.0x)")
+            f"{ratios['full']:.2f}x (thesis 2.28x), precomputed {ratios['precomputed']:.2f}x (target ~1.0x)\n"
+            f"{timing.describe()}")
     print(text)
-    res = {"device": device_name, "model": model, "batch": batch_size, "repeats": repeats, "per_variant": times,
-           "ratio_vs_clip": ratios, "thesis": THESIS, "summary": text}
+    res = {"device": device_name, "model": model, "batch": batch_size, "repeats": timing.pairs, "per_variant": times,
+           "ratio_vs_clip": ratios, "timing": timing.to_dict(), "thesis": THESIS, "summary": text}
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "sfclip.json").write_text(json.dumps(res, indent=2))
