@@ -9,7 +9,10 @@
    Ratios: SCALE samples/s over backbone clips/s (Table 4.1's comparison) and over backbone samples/s
    where a sample is the same 16 clips.
 
-Times are medians of repeats after warm-up (:func:`sparse_core.timing.training_step_time`).
+Both steps are built first, then timed in interleaved rounds (backbone, SCALE, backbone, ...) after
+warm-up, torch's threads pinned (:func:`sparse_core.timing.interleave`); the ratio is computed within each
+round, then the median over at least 5 rounds, with the load average written beside it. SCALE's peak memory
+comes from one more untimed step.
 ``quick=True`` uses batch 256 and a small backbone (smoke run; numbers not meaningful). On a CPU the
 backbone is timed on one clip per step.
 """
@@ -18,6 +21,8 @@ from __future__ import annotations
 
 import json
 import resource
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,35 +34,44 @@ from scale_video.task import LossConfig, SCALETask
 from sparse_core.models.video_vit import VideoViT
 from sparse_core.report import markdown_table
 from sparse_core.suite import StageResult
-from sparse_core.timing import median_time, training_step_time
+from sparse_core.timing import (
+    MIN_PAIRS,
+    cuda_allocated,
+    interleave,
+    peak_cuda_gib,
+    training_step_fn,
+    training_step_time,
+)
 
-__all__ = ["backbone_rate", "run", "scale_rate"]
+__all__ = ["compare", "run", "scale_rate"]
 
 CLIPS, FEAT_DIM = 16, 768  # 16 stored clips per video, ViT-B features (Table 4.1)
 
 
-def _peak_mib(device: torch.device) -> float | None:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
+def _cpu_peak_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # process peak RSS (Linux: KiB)
 
 
-def scale_rate(batch: int, device: torch.device, repeats: int, dim: int = FEAT_DIM) -> dict[str, Any]:
-    """Samples/s and peak memory of SCALE training steps at ``batch`` on ``device``."""
+def _scale_task(batch: int, device: torch.device, dim: int) -> tuple[SCALETask, dict[str, torch.Tensor]]:
+    """A SCALE task on a random bank of ``2 * batch`` stored videos, and a batch of ``batch`` of them."""
     g = torch.Generator().manual_seed(0)
     n = 2 * batch
     bank = FeatureBank(torch.randn(n, CLIPS, dim, generator=g).half(), torch.rand(n, CLIPS, 6, generator=g),
                        torch.zeros(n, dtype=torch.long), torch.arange(n)).to(device)
     torch.manual_seed(0)
-    task = SCALETask(bank, PredictorConfig(), LossConfig()).to(device)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    seconds, _ = training_step_time(task, {"index": torch.arange(batch, device=device)}, device, repeats)
-    return {"batch": batch, "step_s": seconds, "samples_per_s": batch / seconds, "peak_mib": _peak_mib(device)}
+    return SCALETask(bank, PredictorConfig(), LossConfig()).to(device), {"index": torch.arange(batch, device=device)}
 
 
-def backbone_rate(device: torch.device, clips: int, repeats: int, quick: bool) -> dict[str, Any]:
-    """Clips/s of training a ViT-B video backbone end to end (forward + backward + AdamW) on ``clips`` clips."""
+def scale_rate(batch: int, device: torch.device, repeats: int, dim: int = FEAT_DIM) -> dict[str, Any]:
+    """Samples/s and peak memory of SCALE training steps at ``batch`` on ``device`` (the GPU suite's row)."""
+    task, data = _scale_task(batch, device, dim)
+    seconds, peak_gib = training_step_time(task, data, device, repeats)
+    peak = peak_gib * 1024 if peak_gib is not None else _cpu_peak_mib()
+    return {"batch": batch, "step_s": seconds, "samples_per_s": batch / seconds, "peak_mib": peak}
+
+
+def _backbone_step(device: torch.device, clips: int, quick: bool) -> Callable[[], None]:
+    """One training step (forward + backward + AdamW) of a ViT-B video backbone on ``clips`` clips."""
     torch.manual_seed(0)
     if quick:
         model = VideoViT(img_size=32, num_frames=4, patch_size=16, embed_dim=96, depth=2, num_heads=3).to(device)
@@ -75,8 +89,41 @@ def backbone_rate(device: torch.device, clips: int, repeats: int, quick: bool) -
         out.float().mean().backward()
         opt.step()
 
-    seconds = median_time(step, device, repeats, warmup=1)
-    return {"clips": clips, "step_s": seconds, "clips_per_s": clips / seconds}
+    return step
+
+
+def compare(batch: int, clips: int, device: torch.device, pairs: int, quick: bool, dim: int = FEAT_DIM,
+            threads: int | None = None, clock: Callable[[], float] = time.perf_counter) -> dict[str, Any]:
+    """SCALE's training step vs the backbone's, both built first, then timed in interleaved rounds.
+
+    Args:
+        batch: SCALE samples per step.
+        clips: backbone clips per step.
+        device: where both run.
+        pairs: timed rounds (raised to :data:`~sparse_core.timing.MIN_PAIRS`).
+        quick: the tiny backbone.
+        dim: stored feature width.
+        threads: torch's intra-op threads while timing (default: the current count).
+        clock: seconds clock (a test passes a fake one).
+
+    Returns:
+        ``scale`` (batch, step_s median, samples_per_s, peak_mib of one untimed step), ``backbone`` (clips,
+        step_s, clips_per_s), ``ratio_vs_backbone_clips`` (SCALE samples/s over backbone clips/s within each
+        round, then the median), ``timing`` and ``timing_note``.
+    """
+    since = cuda_allocated(device)
+    task, data = _scale_task(batch, device, dim)
+    scale_step = training_step_fn(task, data, device)
+    peak_gib = peak_cuda_gib(scale_step, device, since)
+    peak = peak_gib * 1024 if peak_gib is not None else _cpu_peak_mib()
+    backbone_step = _backbone_step(device, clips, quick)
+    timing = interleave({"backbone": backbone_step, "scale": scale_step}, device, pairs=max(pairs, MIN_PAIRS),
+                        warmup=1, threads=threads, clock=clock)
+    t_scale, t_bb = timing.median("scale"), timing.median("backbone")
+    return {"scale": {"batch": batch, "step_s": t_scale, "samples_per_s": batch / t_scale, "peak_mib": peak},
+            "backbone": {"clips": clips, "step_s": t_bb, "clips_per_s": clips / t_bb},
+            "ratio_vs_backbone_clips": timing.round_median(lambda r: (batch / r["scale"]) / (clips / r["backbone"])),
+            "timing": timing.to_dict(), "timing_note": timing.describe()}
 
 
 def run(out_dir: Path, quick: bool = False) -> StageResult:
@@ -86,10 +133,9 @@ def run(out_dir: Path, quick: bool = False) -> StageResult:
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     gpu = device.type == "cuda"
     batch = 256 if quick else 2048
-    scale = scale_rate(batch, device, repeats=10 if gpu and not quick else 3)
     bb_clips = (16 if gpu else 1) if not quick else 4
-    backbone = backbone_rate(device, bb_clips, repeats=2 if (quick or not gpu) else 5, quick=quick)
-    ratio = scale["samples_per_s"] / backbone["clips_per_s"]
+    res = compare(batch, bb_clips, device, pairs=10 if gpu and not quick else MIN_PAIRS, quick=quick)
+    scale, backbone, ratio = res["scale"], res["backbone"], res["ratio_vs_backbone_clips"]
     rows = [{"what": f"SCALE training (batch {batch}, {CLIPS} x {FEAT_DIM}-d clip features per sample)",
              "rate": scale["samples_per_s"], "unit": "samples/s", "peak_mib": scale["peak_mib"]},
             {"what": "backbone end to end (ViT-B video, 16 x 224^2 clips)" if not quick else "backbone (tiny)",
@@ -100,9 +146,9 @@ def run(out_dir: Path, quick: bool = False) -> StageResult:
     summary = (f"### SCALE benchmark ({name}{', quick: not meaningful' if quick else ''})\n\n{table}\n\n"
                f"SCALE trains **{ratio:,.0f}x** more samples/s than the backbone trains clips/s (thesis Table 4.1 "
                f"on a 3090: 9,224 vs 33.5 = 275x), **{ratio * CLIPS:,.0f}x** counting the same {CLIPS} clips "
-               f"per sample. Peak memory: {'CUDA allocated' if gpu else 'process peak RSS'}.\n")
+               f"per sample. Peak memory: {'CUDA allocated' if gpu else 'process peak RSS'}.\n\n{res['timing_note']}\n")
     result = {"device": name, "quick": quick, "scale": scale, "backbone": backbone, "ratio_vs_backbone_clips": ratio,
-              "ratio_same_clips": ratio * CLIPS}
+              "ratio_same_clips": ratio * CLIPS, "timing": res["timing"]}
     (out_dir / "scale_bench.json").write_text(json.dumps(result, indent=2))
     (out_dir / "scale_bench.md").write_text(summary)
     headline = {"samples_per_s": scale["samples_per_s"], "backbone_clips_per_s": backbone["clips_per_s"],
