@@ -32,20 +32,23 @@ def fixed_views(variant: str, batch: int = 8, seed: int = 0) -> dict[str, object
     return {"views": views}
 
 
-def distributed_step(rank: int, world: int, variant: str) -> dict:
+def distributed_step(rank: int, world: int, variant: str, head_norm: str = "none") -> dict:
     """One gloo rank (run by ``sparse_core.testing.run_distributed``): its block of the fixed batch."""
     from dilemma_ssl.schedule import SparsitySchedule
     from dilemma_ssl.variants import TASKS
 
-    return run_fixed_step(variant, SparsitySchedule, TASKS, rank, world)
+    return run_fixed_step(variant, SparsitySchedule, TASKS, rank, world, head_norm)
 
 
-def run_fixed_step(variant: str, schedule_cls: type, tasks: dict, rank: int = 0, world: int = 1) -> dict:
-    """Loss and averaged gradients of one DILEMMA step on this rank's block of a fixed batch of 8."""
+def run_fixed_step(variant: str, schedule_cls: type, tasks: dict, rank: int = 0, world: int = 1,
+                   head_norm: str = "none") -> dict:
+    """Loss, averaged gradients and buffers after one DILEMMA step on this rank's block of a fixed batch of 8
+    (``head_norm``: the heads' normalisation)."""
     from sparse_core.distributed import all_reduce_mean
 
     torch.manual_seed(0)
-    task = tasks[variant](tiny_model(), tiny_method(variant=variant), schedule_cls.constant(8, 0.5), seed=0)
+    task = tasks[variant](tiny_model(head_norm=head_norm), tiny_method(variant=variant),
+                          schedule_cls.constant(8, 0.5), seed=0)
     batch = fixed_views(variant, batch=8)
     b = 8 // world
     local = {"views": [v[rank * b : (rank + 1) * b] for v in batch["views"]]}
@@ -56,4 +59,5 @@ def run_fixed_step(variant: str, schedule_cls: type, tasks: dict, rank: int = 0,
         "loss": all_reduce_mean(out["loss"].detach()),
         "token": all_reduce_mean(out["loss_token"]),
         "grads": grads,
+        "buffers": {n: b.clone() for n, b in task.named_buffers() if b.is_floating_point()},
     }

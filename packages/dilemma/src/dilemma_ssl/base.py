@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from dilemma_ssl.backbone import encode, num_prefix_tokens
 from dilemma_ssl.config import MethodConfig, ModelConfig
 from dilemma_ssl.mismatch import CorruptedTokens
+from dilemma_ssl.norm import global_batchnorm
 from dilemma_ssl.objectives import TokenObjective
 from dilemma_ssl.schedule import SparsitySchedule
 from sparse_core.engine.task import Task
@@ -73,14 +74,15 @@ def build_mlp(cfg: ModelConfig, in_dim: int, num_layers: int, last_norm: bool) -
     Returns:
         the MLP, (..., in_dim) -> (..., cfg.proj_dim).
     """
-    return MLPHead(
+    head = MLPHead(
         in_dim,
         cfg.proj_hidden_dim,
         cfg.proj_dim,
         num_layers=num_layers,
-        norm=cfg.head_norm,
+        norm="bn" if cfg.head_norm == "syncbn" else cfg.head_norm,
         last_norm=last_norm,
     )
+    return global_batchnorm(head) if cfg.head_norm == "syncbn" else head
 
 
 class DilemmaTaskBase(Task):

@@ -82,7 +82,8 @@ class ModelConfig:
     heads" (default); 2 is MoCo v3's ViT predictor (facebookresearch/moco-v3 ``moco/builder.py``,
     ``MoCo_ViT._build_projector_and_predictor_mlps``: ``_build_mlp(2, dim, mlp_dim, dim)``)."""
     head_norm: str = "syncbn"
-    """Normalisation in the heads: 'syncbn' (multi-GPU), 'bn' or 'none' (CPU multi-process tests)."""
+    """Normalisation in the heads: 'syncbn' (BN statistics of the global batch on every device and backend, so N
+    processes equal one: ``dilemma_ssl.norm``), 'bn' (statistics of each process) or 'none'."""
 
     def __post_init__(self) -> None:
         """Refuse out-of-range sizes and unknown choices, naming the ``model.*`` key.
