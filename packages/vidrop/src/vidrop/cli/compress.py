@@ -33,11 +33,6 @@ import numpy as np
 from sparse_core.cli import report_config_error, require_path, run_cli
 from sparse_core.config import ConfigError, parse_config
 from sparse_core.data.errors import DatasetError
-from sparse_core.data.video import MotionShapes, write_video
-from vidrop.codec import compression_factor, decode, fit_codebook, round_trip_file, sample_patches
-from vidrop.codec.codebook import load_codebook
-from vidrop.codec.folder import encode_folder, fit_folder
-from vidrop.codec.progress import FrameProgress
 from vidrop.config import (
     COMPRESS_COMMANDS,
     CodebookFitConfig,
@@ -51,7 +46,12 @@ __all__ = ["main", "run", "split_command"]
 PROG = "vidrop-compress"
 
 
+# Each command imports the codec (torch, faiss, the video readers) when it runs: --help and a bad argument do not.
 def _fit(cfg: CodebookFitConfig) -> dict[str, Any]:
+    from sparse_core.data.video import MotionShapes
+    from vidrop.codec import compression_factor, fit_codebook, sample_patches
+    from vidrop.codec.folder import fit_folder
+
     t0 = time.perf_counter()
     skipped: list[str] = []
     if cfg.procedural is not None:
@@ -72,6 +72,9 @@ def _fit(cfg: CodebookFitConfig) -> dict[str, Any]:
 
 
 def _encode(cfg: CodesEncodeConfig) -> dict[str, Any]:
+    from vidrop.codec.codebook import load_codebook
+    from vidrop.codec.folder import encode_folder
+
     cb_path = require_path(cfg.codebook, "codebook", "file")
     require_path(cfg.src, "src", "any")
     rep = encode_folder(cfg.src, cfg.dst, load_codebook(cb_path), cb_path, cfg.max_frames)
@@ -81,6 +84,10 @@ def _encode(cfg: CodesEncodeConfig) -> dict[str, Any]:
 
 
 def _decode(cfg: CodesDecodeConfig) -> dict[str, Any]:
+    from sparse_core.data.video import write_video
+    from vidrop.codec import decode
+    from vidrop.codec.codebook import load_codebook
+
     cb = load_codebook(require_path(cfg.codebook, "codebook", "file"))
     frames = decode(np.load(require_path(cfg.codes, "codes", "file")), cb)
     out = Path(cfg.out)  # type: ignore[arg-type]
@@ -96,6 +103,10 @@ def _decode(cfg: CodesDecodeConfig) -> dict[str, Any]:
 
 
 def _psnr(cfg: CodecPsnrConfig) -> dict[str, Any]:
+    from vidrop.codec import round_trip_file
+    from vidrop.codec.codebook import load_codebook
+    from vidrop.codec.progress import FrameProgress
+
     cb_path = require_path(cfg.codebook, "codebook", "file")
     cb = load_codebook(cb_path)
     video = require_path(cfg.video, "video", "file")

@@ -12,61 +12,17 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from sparse_core.cli import require_path, run_cli
 from sparse_core.config import ConfigError, parse_config
-from sparse_core.device import resolve_device
 from vidrop.config import CONFIG_DIR, DataConfig, EncoderConfig, ViDROPConfig
-from vidrop.data.build import build_dataset
-from vidrop.evaluation.loading import load_backbone
-from vidrop.evaluation.protocols import ProbeConfig, run_protocols
-from vidrop.evaluation.snippets import export_snippet_features
-from vidrop.model import build_encoder
+from vidrop.eval_config import EvalConfig
 
 __all__ = ["EvalConfig", "main", "evaluate"]
 
 log = logging.getLogger("vidrop.eval")
-
-
-@dataclass
-class EvalConfig:
-    """Evaluate a ViDROP backbone with frozen features."""
-
-    run_dir: str | None = None
-    """A vidrop-train output folder: its config.yaml gives the encoder, its teacher_backbone.safetensors the
-    weights (unless `weights` is set)."""
-    weights: str | None = None
-    """Backbone weights (.safetensors export or an engine checkpoint .pt); None with no run_dir: random init."""
-    encoder: EncoderConfig = field(default_factory=EncoderConfig)
-    """Architecture when no run_dir is given."""
-    data: DataConfig = field(default_factory=DataConfig)
-    """Labelled training split (probe training / k-NN memory)."""
-    test_root: str | None = None
-    """Test split folder (source 'video' / 'codes')."""
-    test_num_samples: int = 128
-    """Generated sources: clips in the test split (rendered from seed data.seed + test_seed_offset;
-    ``moving_fashion`` draws them from the unseen garments of its ``split="test"``)."""
-    test_seed_offset: int = 1000
-    """Procedural: seed offset of the test split (disjoint from training)."""
-    probe: ProbeConfig = field(default_factory=ProbeConfig)
-    """Protocols and views."""
-    compare_random: bool = False
-    """Also evaluate a randomly initialised encoder of the same architecture (reported as random_*)."""
-    snippets_root: str | None = None
-    """Folder of untrimmed videos to export per-snippet features from (THUMOS14-style), or None."""
-    snippets_out: str | None = None
-    """Where the per-video snippet feature .npy files go."""
-    snippet_stride: int = 4
-    """Frames between snippet starts."""
-    out: str | None = None
-    """JSON file for the results (default run_dir/eval.json when run_dir is set)."""
-    device: str = "auto"
-    """'auto' (CUDA if available), 'cpu' or 'cuda'."""
 
 
 def _encoder_cfg(cfg: EvalConfig) -> EncoderConfig:
@@ -80,6 +36,15 @@ def _encoder_cfg(cfg: EvalConfig) -> EncoderConfig:
 
 def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     """Run the evaluation described by ``cfg``; returns (and writes to ``cfg.out``) the results."""
+    import torch  # torch and the encoder: for a run, not for --help or a bad argument
+
+    from sparse_core.device import resolve_device
+    from vidrop.data.build import build_dataset
+    from vidrop.evaluation.loading import load_backbone
+    from vidrop.evaluation.protocols import run_protocols
+    from vidrop.evaluation.snippets import export_snippet_features
+    from vidrop.model import build_encoder
+
     device = resolve_device(cfg.device)
     enc_cfg = _encoder_cfg(cfg)
     weights = cfg.weights or (str(Path(cfg.run_dir) / "teacher_backbone.safetensors") if cfg.run_dir else None)
