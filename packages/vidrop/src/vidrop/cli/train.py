@@ -10,16 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sparse_core.cli import run_cli
-from sparse_core.engine import Trainer
-from sparse_core.engine.run import fit_and_export
-from sparse_core.engine.seeding import seeded
 from vidrop.config import CONFIG_DIR, ViDROPConfig
-from vidrop.data.build import build_dataset
-from vidrop.data.views import MultiClipViews
-from vidrop.task import ViDROPTask
+
+if TYPE_CHECKING:
+    from sparse_core.engine import Trainer
 
 __all__ = ["build_trainer", "main", "train"]
 
@@ -32,12 +29,20 @@ def train(cfg: ViDROPConfig) -> dict[str, Any]:
     Returns:
         the engine's summary (steps, metrics, checkpoint, time) plus ``"backbone"``, the exported path.
     """
+    from sparse_core.engine.run import fit_and_export  # torch: for a run, not for --help or a bad argument
+
     return fit_and_export(build_trainer(cfg), lambda t: t.teacher_encoder, "teacher_backbone.safetensors",
                           {"model": "vidrop.ViDROPEncoder (EMA teacher)"}, key="backbone")
 
 
 def build_trainer(cfg: ViDROPConfig) -> Trainer:
     """The dataset, the seeded task and the engine's Trainer of ``cfg``, before any step (``train`` fits it)."""
+    from sparse_core.engine import Trainer  # torch and the encoder: for a run, not for --help
+    from sparse_core.engine.seeding import seeded
+    from vidrop.data.build import build_dataset
+    from vidrop.data.views import MultiClipViews
+    from vidrop.task import ViDROPTask
+
     dataset = build_dataset(cfg.data, MultiClipViews(cfg.views))
     with seeded(cfg.train.seed):  # --train.seed covers the model's initialisation
         # the Trainer gives it the run length (Task.setup) and the per-step randomness; an epoch counts the
