@@ -22,7 +22,7 @@ TINY_TRAIN = ["--config", "tiny", "--train.max_steps", "2", "--train.batch_size"
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list]:
     root = tmp_path_factory.mktemp("vid") / "videos"
-    return root, write_video_corpus(root, size=24, frames=8, num_good=2, min_frames=1)
+    return root, write_video_corpus(root, size=24, frames=32, num_good=2, min_frames=1)
 
 
 def _one_line_error(capsys: pytest.CaptureFixture[str]) -> str:
@@ -75,6 +75,40 @@ def test_vidrop_train_on_the_video_corpus(corpus, tmp_path: Path, capsys) -> Non
     captured = capsys.readouterr()
     assert "Traceback" not in captured.err
     assert code == 0, captured.err[-2000:]
+
+
+def test_every_corpus_video_is_used_or_skipped_with_its_reason(corpus) -> None:
+    """The tiny views (two 8-frame clips at stride 2, one per half of the video: 30 frames) under 8-px patches."""
+    from sparse_core.config import parse_config
+    from vidrop.config import ViDROPConfig
+    from vidrop.data.datasets import VideoFolderDataset
+    from vidrop.data.views import MultiClipViews
+
+    root, items = corpus
+    cfg = parse_config(ViDROPConfig, ["--config", "tiny"], config_dir=train_cli.CONFIG_DIR)
+    ds = VideoFolderDataset(root, MultiClipViews(cfg.views, min_side=cfg.encoder.patch_size), max_frames=32)
+    got = {Path(path).name: ds[i] is not None for i, (path, _) in enumerate(ds.items)}
+    want = {c.path.name: c.expect == "used" for c in items}
+    want["one_frame.mp4"] = False  # 1 frame: too short for the views
+    assert got == want
+    assert ds.skip_reasons["too short"] == 1 and ds.skip_reasons["too small"] == 1, ds.skip_reasons
+
+
+@pytest.mark.parametrize(("frames", "side", "reason"), [(2, 24, "2x too short"), (32, 4, "2x too small")])
+def test_vidrop_train_refuses_a_folder_of_videos_too_short_or_too_small(tmp_path: Path, capsys, frames: int,
+                                                                        side: int, reason: str) -> None:
+    from sparse_core.testing.badinputs import encode_video
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "clips").mkdir()
+    for i in range(2):
+        encode_video(tmp_path / "clips" / f"v{i}.mp4", rng.integers(0, 255, (frames, side, side, 3), np.uint8))
+    code = train_cli.main([*TINY_TRAIN, "--data.source", "video", "--data.root", str(tmp_path / "clips"),
+                           "--train.out_dir", str(tmp_path / "run")])
+    assert code == 2
+    err = _one_line_error(capsys)
+    assert "no usable data" in err and "clips" in err and reason in err, err
+    assert not list((tmp_path / "run").rglob("*.safetensors"))  # nothing exported
 
 
 def test_vidrop_train_on_unusable_roots(tmp_path: Path, capsys) -> None:

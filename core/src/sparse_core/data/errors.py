@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections import Counter
 
 logger = logging.getLogger("sparse_core.data")
 
@@ -51,6 +52,10 @@ class SkipCounter:
     """Mixin giving a dataset a ``num_skipped`` counter and a uniform skip warning."""
 
     num_skipped: int = 0
+    skip_reasons: Counter[str] | None = None
+    """Skipped samples of this process by reason (``"too short"``, ``"too small"`` or the exception's type)."""
+    skip_example: dict[str, str] | None = None
+    """The first skipped file of each reason and the full reason: ``{kind: "<file>: <reason>"}``."""
 
     def _skip(self, path: str | os.PathLike[str], err: BaseException | str) -> None:
         """Record that the sample stored at ``path`` was skipped because of ``err``.
@@ -61,10 +66,33 @@ class SkipCounter:
         """
         self.num_skipped = self.num_skipped + 1
         reason = f"{type(err).__name__}: {err}" if isinstance(err, BaseException) else err
+        kind = skip_kind(err)
+        if self.skip_reasons is None:
+            self.skip_reasons = Counter()
+        self.skip_reasons[kind] += 1
+        if self.skip_example is None:
+            self.skip_example = {}
+        self.skip_example.setdefault(kind, f"{os.path.basename(os.fspath(path))}: {reason}"[:200])
         logger.warning(
-            "%s: skipping unreadable sample %s (%s); %d skipped so far in this process",
+            "%s: skipping %s sample %s (%s); %d skipped so far in this process",
             type(self).__name__,
+            "unusable" if kind in ("too short", "too small") else "unreadable",
             os.fspath(path),
             reason,
             self.num_skipped,
         )
+
+
+def skip_kind(err: BaseException | str) -> str:
+    """The reason a sample was skipped, in a word or two.
+
+    ``"too short"`` / ``"too small"`` for a video the model cannot use (:mod:`sparse_core.data.video.needs`,
+    whose messages start so), else the exception's type (or the text before a colon).
+    """
+    if isinstance(err, BaseException):
+        text = str(err)
+        for kind in ("too short", "too small"):
+            if text.startswith(kind):
+                return kind
+        return type(err).__name__
+    return err.split(":")[0][:40]

@@ -39,6 +39,25 @@ def _describe(dataset: Any) -> str:
     return _describe(base) if base is not None else type(dataset).__name__
 
 
+def _skip_counter(dataset: Any) -> Any:
+    """The dataset that counts skipped samples: ``dataset`` itself or one it wraps (``base`` / ``dataset``)."""
+    for _ in range(8):
+        if dataset is None or hasattr(dataset, "num_skipped"):
+            return dataset
+        dataset = getattr(dataset, "base", None) or getattr(dataset, "dataset", None)
+    return None
+
+
+def _skip_reasons(dataset: Any) -> Counter[str]:
+    """A copy of the skip reasons counted so far."""
+    return Counter(getattr(_skip_counter(dataset), "skip_reasons", None) or {})
+
+
+def _skip_examples(dataset: Any) -> dict[str, str]:
+    """The first skipped file of each reason."""
+    return dict(getattr(_skip_counter(dataset), "skip_example", None) or {})
+
+
 def probe_dataset(dataset: Dataset[Any], what: str | None = None, max_tries: int = 16) -> int:
     """Read samples at :func:`probe_indices` until one is not ``None``; return its index.
 
@@ -58,6 +77,7 @@ def probe_dataset(dataset: Dataset[Any], what: str | None = None, max_tries: int
     reasons: Counter[str] = Counter()
     tried = probe_indices(n, max_tries)
     torch_state, np_state, py_state = torch.random.get_rng_state(), np.random.get_state(), random.getstate()  # noqa: NPY002 (the legacy global state readers use)
+    seen = _skip_reasons(dataset)
     try:
         for i in tried:
             try:
@@ -67,10 +87,18 @@ def probe_dataset(dataset: Dataset[Any], what: str | None = None, max_tries: int
                 continue
             if sample is not None:
                 return i
-            reasons["unreadable (skipped by the reader)"] += 1
+            counted = _skip_reasons(dataset) - seen
+            seen += counted
+            if counted:
+                reasons.update({f"{kind} (skipped by the reader)": c for kind, c in counted.items()})
+            else:
+                reasons["unreadable (skipped by the reader)"] += 1
     finally:
         torch.random.set_rng_state(torch_state)
         np.random.set_state(np_state)  # noqa: NPY002
         random.setstate(py_state)
     why = "; ".join(f"{c}x {r}" for r, c in reasons.most_common(3))
+    examples = _skip_examples(dataset)
+    if examples:
+        why += "; e.g. " + "; ".join(list(examples.values())[:2])
     raise DatasetError(f"no usable data in {name}: all {len(tried)} of {n} samples tried failed ({why})")

@@ -17,7 +17,7 @@ from typing import Any, Literal
 import numpy as np
 from PIL import Image
 
-__all__ = ["BadInput", "write_image_corpus", "write_unusable_roots", "write_video_corpus"]
+__all__ = ["BadInput", "encode_video", "write_image_corpus", "write_unusable_roots", "write_video_corpus"]
 
 Expect = Literal["used", "skipped"]
 
@@ -93,7 +93,7 @@ def write_image_corpus(root: str | Path, size: int = 32, num_good: int = 8,
     return out
 
 
-def _encode_video(path: Path, frames: np.ndarray, pix_fmt: str = "yuv420p") -> None:
+def encode_video(path: Path, frames: np.ndarray, pix_fmt: str = "yuv420p") -> None:
     """Write ``(T, H, W, 3)`` RGB or ``(T, H, W)`` grey frames with H.264 (MPEG-4 part 2 without libx264)."""
     import av
 
@@ -154,7 +154,7 @@ def write_video_corpus(root: str | Path, size: int = 32, frames: int = 8, num_go
     def video(kind: str, rel: str, data: np.ndarray, expect: Expect, pix_fmt: str = "yuv420p") -> Path:
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        _encode_video(path, data, pix_fmt)
+        encode_video(path, data, pix_fmt)
         out.append(BadInput(kind, path, expect))
         return path
 

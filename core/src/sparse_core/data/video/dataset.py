@@ -18,6 +18,7 @@ from torchvision import tv_tensors
 from sparse_core.data.errors import SkipCounter
 from sparse_core.data.video.decoding import Backend, read_video
 from sparse_core.data.video.listing import list_videos
+from sparse_core.data.video.needs import VideoNeeds
 from sparse_core.data.video.samplers import FrameSampler, make_sampler
 
 __all__ = ["VideoClipDataset"]
@@ -43,6 +44,9 @@ class VideoClipDataset(SkipCounter, Dataset[Any]):
             :class:`FrameSampler`.
         transform: Optional video transform (see above).
         backend: Reader backend, see :func:`read_video`.
+        needs: frames and pixels a usable video holds (:class:`~sparse_core.data.video.needs.VideoNeeds`);
+            default: enough frames for one clip of the ``"random"`` sampler (``clip_len`` for the others),
+            any size. A video short of them is skipped and counted with the reason.
 
     Raises:
         DatasetError: Missing path, or no video files found.
@@ -56,6 +60,7 @@ class VideoClipDataset(SkipCounter, Dataset[Any]):
         sampler: str | FrameSampler = "random",
         transform: Callable[[Any], Any] | None = None,
         backend: Backend = "auto",
+        needs: VideoNeeds | None = None,
     ) -> None:
         listing = list_videos(source)
         self.samples, self.classes = listing.items, listing.classes
@@ -66,6 +71,8 @@ class VideoClipDataset(SkipCounter, Dataset[Any]):
         )
         self.transform = transform
         self.backend: Backend = backend
+        default = VideoNeeds.for_clip(clip_len, stride if sampler == "random" else 1)
+        self.needs = needs or default
 
     def __len__(self) -> int:
         """Number of videos."""
@@ -75,7 +82,7 @@ class VideoClipDataset(SkipCounter, Dataset[Any]):
         """Return ``{"video", ["label"], "path"}`` or ``None`` if the file cannot be decoded."""
         path, label = self.samples[index]
         try:
-            frames = read_video(path, sampler=self.sampler, backend=self.backend)  # (T, H, W, 3)
+            frames = read_video(path, sampler=self.sampler, backend=self.backend, needs=self.needs)  # (T, H, W, 3)
         except Exception as err:  # decord / PyAV raise many error types on broken files
             self._skip(path, err)
             return None

@@ -18,6 +18,7 @@ import torch
 from torch import Tensor
 
 from sparse_core.data.video.listing import IMAGE_EXTENSIONS
+from sparse_core.data.video.needs import VideoNeeds
 from sparse_core.data.video.samplers import AllFrames, FrameSampler, UniformSampler
 
 __all__ = ["Backend", "read_video"]
@@ -45,6 +46,19 @@ class _Indices:
 
     def __call__(self, total: int) -> list[int]:
         return [i for i in self.indices if i < total]
+
+
+class _Checked:
+    """A sampler that first checks the frame count against :class:`VideoNeeds` (every reader calls it)."""
+
+    def __init__(self, sampler: FrameSampler, needs: VideoNeeds) -> None:
+        self.sampler, self.needs = sampler, needs
+        self.num_frames = sampler.num_frames
+        self.last = getattr(sampler, "last", None)
+
+    def __call__(self, total: int) -> list[int]:
+        self.needs.check_frames(total)
+        return self.sampler(total)
 
 
 def _select(sampler: FrameSampler, total: int) -> list[int]:
@@ -88,7 +102,7 @@ def _read_pyav(path: str, sampler: FrameSampler) -> np.ndarray:
                 )
             return np.stack([frames[i] for i in indices])
         decoded: list[np.ndarray] = []
-        stop = sampler.last if isinstance(sampler, _Indices) else None
+        stop = sampler.last if isinstance(sampler, (_Indices, _Checked)) else None
         for i, frame in enumerate(container.decode(stream)):  # no frame count: decode up to what is needed
             decoded.append(frame.to_ndarray(format="rgb24"))
             if stop is not None and i >= stop:
@@ -113,6 +127,7 @@ def read_video(
     sampler: FrameSampler | None = None,
     backend: Backend = "auto",
     indices: Sequence[int] | None = None,
+    needs: VideoNeeds | None = None,
 ) -> Tensor:
     """Read selected frames of a video file; only those frames are decoded into arrays.
 
@@ -126,6 +141,8 @@ def read_video(
         indices: Explicit frame indices to read, in order (overrides ``num_frames`` and ``sampler``); those
             at or past the video's end are left out, so ``range(16)`` reads the first 16 frames, or all
             frames of a shorter video, and decoding stops after the last index needed.
+        needs: the least frames and pixels a usable video holds (checked from the frame count before
+            decoding, and from the decoded size); None: any video.
 
     Returns:
         ``(T, H, W, 3)`` uint8 tensor.
@@ -133,8 +150,23 @@ def read_video(
     Raises:
         Exception: Whatever the backend raises for a missing, empty or corrupt file (decord raises
             ``DECORDError``, PyAV ``av.error.*``), or ``ValueError`` for a video without frames, a file
-            without a video stream, or ``indices`` that select no frame of the video.
+            without a video stream, or ``indices`` that select no frame of the video;
+            :class:`~sparse_core.data.video.needs.VideoTooShort` / ``VideoTooSmall`` when ``needs`` is not met.
     """
+    if needs is None:
+        return _read(path, num_frames, sampler, backend, indices)
+    if indices is not None:
+        sampler, indices = _Indices(indices), None
+    if sampler is None:
+        sampler = UniformSampler(num_frames) if num_frames is not None else AllFrames()
+    frames = _read(path, None, _Checked(sampler, needs), backend, None)
+    needs.check_size(int(frames.shape[1]), int(frames.shape[2]))
+    return frames
+
+
+def _read(path: str | os.PathLike[str], num_frames: int | None, sampler: FrameSampler | None, backend: Backend,
+          indices: Sequence[int] | None) -> Tensor:
+    """:func:`read_video` without the needs check."""
     if indices is not None:
         sampler = _Indices(indices)
     if sampler is None:

@@ -43,7 +43,7 @@ def build_trainer(cfg: ViDROPConfig) -> Trainer:
     from vidrop.data.views import MultiClipViews
     from vidrop.task import ViDROPTask
 
-    dataset = build_dataset(cfg.data, MultiClipViews(cfg.views))
+    dataset = build_dataset(cfg.data, MultiClipViews(cfg.views, min_side=cfg.encoder.patch_size))
     with seeded(cfg.train.seed):  # --train.seed covers the model's initialisation
         # the Trainer gives it the run length (Task.setup) and the per-step randomness; an epoch counts the
         # last-layer freeze (head.freeze_last_layer_epochs)

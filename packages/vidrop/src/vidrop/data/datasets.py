@@ -20,7 +20,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from sparse_core.data.errors import DatasetError, SkipCounter
-from sparse_core.data.video import VIDEO_EXTENSIONS, list_videos
+from sparse_core.data.video import VIDEO_EXTENSIONS, VideoNeeds, list_videos
 from vidrop.codec import decode_torch, load_codebook
 from vidrop.data.io import read_video
 
@@ -73,6 +73,7 @@ class _ClassFolderDataset(SkipCounter, Dataset):
     def __init__(self, root: str | Path, transform: Transform | None,
                  extensions: tuple[str, ...] = VIDEO_EXTENSIONS) -> None:
         listing = list_videos(root, layout="auto", extensions=extensions)  # class folders, flat, one file, list
+        self.root = Path(root)
         self.items, self.classes = listing.items, listing.classes
         self.transform = transform
         self.num_classes = len(self.classes)
@@ -98,14 +99,19 @@ class _ClassFolderDataset(SkipCounter, Dataset):
 
 
 class VideoFolderDataset(_ClassFolderDataset):
-    """Raw videos decoded with decord (PyAV fallback) from ``root/<class>/<video>``."""
+    """Raw videos decoded with decord (PyAV fallback) from ``root/<class>/<video>``.
+
+    A video too short or too small for the transform's clips (its ``needs``, e.g.
+    :attr:`~vidrop.data.views.MultiClipViews.needs`) is skipped and counted with that reason.
+    """
 
     def __init__(self, root: str | Path, transform: Transform | None = None, max_frames: int | None = None) -> None:
         super().__init__(root, transform)
         self.max_frames = max_frames
+        self.needs: VideoNeeds | None = getattr(transform, "needs", None)
 
     def _read(self, path: Path) -> np.ndarray:
-        return read_video(path, self.max_frames)
+        return read_video(path, self.max_frames, self.needs)
 
     def _frames(self, data: np.ndarray) -> Tensor:
         return torch.from_numpy(data)

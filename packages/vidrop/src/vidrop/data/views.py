@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from sparse_core.data.video import VideoNeeds
 from vidrop.config import ViewsConfig
 
 __all__ = ["ViewsConfig", "MultiClipViews", "temporal_indices", "random_resized_box", "clip_to_tensor",
@@ -87,8 +88,21 @@ class MultiClipViews:
     ``num_local == 0``).
     """
 
-    def __init__(self, cfg: ViewsConfig) -> None:
+    def __init__(self, cfg: ViewsConfig, min_side: int = 1) -> None:
         self.cfg = cfg
+        self.min_side = min_side
+
+    @property
+    def needs(self) -> VideoNeeds:
+        """The least a video holds for these views: each large clip's span in its own time window (all of them
+        in one when ``global_windows`` is 0), a local clip's span, and ``min_side`` pixels (the encoder's patch);
+        a video file short of it is skipped and counted (:class:`~sparse_core.data.video.VideoNeeds`)."""
+        c = self.cfg
+        span_g = (c.global_frames - 1) * c.frame_stride + 1
+        span_l = (c.local_frames - 1) * c.frame_stride + 1 if c.num_local > 0 else 1
+        frames = max(span_g * max(c.global_windows, 1), span_l)
+        windows = f" in each of {c.global_windows} windows" if c.global_windows else ""
+        return VideoNeeds(frames, self.min_side, f"{c.global_frames} frames at stride {c.frame_stride}{windows}")
 
     def _clip(self, video: Tensor, frames: int, size: int, scale: tuple[float, float],
               window: tuple[int, int] | None = None) -> Tensor:
