@@ -13,6 +13,7 @@ from river_vp.models.quantizer import VectorQuantizer
 from river_vp.models.refiner import RefinementNetwork, RefinerConfig
 from river_vp.models.uvit import VectorFieldConfig, VectorFieldRegressor
 from river_vp.models.vqgan import VQGAN, VQGANConfig
+from river_vp.models.vqgan_blocks import AttnBlock
 
 
 @pytest.mark.parametrize("ch_mult,factor", [([1, 2], 2), ([1, 2, 2], 4), ([1, 1, 2, 2], 8)])
@@ -86,23 +87,35 @@ def test_vector_field_uses_conditions_and_distance(field_cfg) -> None:
     assert not torch.allclose(base, model(z, t, torch.randn_like(c), torch.tensor([[1, 2]])))
 
 
-def test_key_bias_has_no_effect_and_gets_no_gradient(field_cfg) -> None:
-    """A shifted key bias leaves the output unchanged, so its gradient (rounding, which Adam would turn into a
-    random walk that differs between 1 and 2 processes) is zeroed; the query and value biases still learn."""
-    model = VectorFieldRegressor(field_cfg(depth_mid=1))
-    z, t, c, d = torch.randn(3, 4, 4, 4), torch.rand(3), torch.randn(3, 2, 4, 4, 4), torch.tensor([[1, 2]] * 3)
-    base = model(z, t, c, d)
-    blocks = [*model.in_blocks, *model.mid_blocks, *model.out_blocks]
-    width = model.cfg.width
+def _key_bias_has_no_effect_and_gets_no_gradient(model: torch.nn.Module, inputs: tuple[torch.Tensor, ...],
+                                                 biases: list[tuple[torch.nn.Parameter, slice]]) -> None:
+    """Shifting every key bias ``bias[rows]`` leaves the output unchanged, and after a backward pass those entries
+    have a zero gradient while the other entries of the bias still learn."""
+    base = model(*inputs)
     with torch.no_grad():
-        for blk in blocks:
-            blk.attn.qkv.bias[width:2 * width] += torch.randn(width)
-    torch.testing.assert_close(model(z, t, c, d), base, atol=1e-5, rtol=1e-5)
-    model(z, t, c, d).pow(2).mean().backward()
-    for blk in blocks:
-        grad = blk.attn.qkv.bias.grad
-        assert grad is not None and (grad[width:2 * width] == 0).all()
-        assert grad[:width].abs().sum() > 0 and grad[2 * width:].abs().sum() > 0
+        for bias, rows in biases:
+            bias[rows] += torch.randn_like(bias[rows])
+    torch.testing.assert_close(model(*inputs), base, atol=1e-5, rtol=1e-5)
+    model(*inputs).pow(2).mean().backward()
+    for bias, rows in biases:
+        assert bias.grad is not None and (bias.grad[rows] == 0).all()
+        others = torch.ones_like(bias.grad, dtype=torch.bool)
+        others[rows] = False
+        assert not others.any() or bias.grad[others].abs().sum() > 0
+
+
+def test_key_biases_have_no_effect_and_get_no_gradient(field_cfg) -> None:
+    """The key biases of the U-ViT (the middle third of each fused qkv bias) and of the VQGAN's attention: their
+    rounding-level gradient, which Adam would turn into lr-sized random steps that differ between 1 and 2
+    processes, is zeroed; the query and value biases still learn."""
+    model = VectorFieldRegressor(field_cfg(depth_mid=1))
+    w = model.cfg.width
+    inputs = (torch.randn(3, 4, 4, 4), torch.rand(3), torch.randn(3, 2, 4, 4, 4), torch.tensor([[1, 2]] * 3))
+    blocks = [*model.in_blocks, *model.mid_blocks, *model.out_blocks]
+    _key_bias_has_no_effect_and_gets_no_gradient(model, inputs, [(b.attn.qkv.bias, slice(w, 2 * w)) for b in blocks])
+    attn = AttnBlock(8)
+    _key_bias_has_no_effect_and_gets_no_gradient(attn, (torch.randn(2, 8, 4, 4),), [(attn.k.bias, slice(None))])
+    assert attn.q.bias.grad.abs().sum() > 0 and attn.v.bias.grad.abs().sum() > 0
 
 
 def test_default_config_is_public_river_size() -> None:

@@ -185,6 +185,7 @@ def test_autoencoder_pixel_term_is_the_chosen_error(vqgan_cfg, kind: str) -> Non
 def test_quantizer_warm_up_trains_a_plain_autoencoder_then_starts_the_codebook_from_the_encoder(vqgan_cfg) -> None:
     task = AutoencoderTask(vqgan_cfg, AELossConfig(disc_weight=0.0, quantize_warmup=0.5), max_steps=10)
     assert task.quantize_start == 5
+    assert [task.find_unused_parameters(s) for s in (0, 4, 5)] == [True, True, False]  # DDP: the idle codebook
     task.train()
     x = torch.rand(4, 3, 16, 16) * 2 - 1
     before = task.vqgan.quantize.embedding.weight.clone()

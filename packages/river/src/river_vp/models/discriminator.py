@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
+from river_vp.models.global_norm import GlobalBatchNorm
+
 __all__ = ["PatchDiscriminator"]
 
 
 class PatchDiscriminator(nn.Module):
     """Fully convolutional discriminator scoring overlapping patches.
+
+    Its BatchNorms use the statistics of the whole batch of every process
+    (:class:`~river_vp.models.global_norm.GlobalBatchNorm`), so N processes score as one process does.
 
     Args:
         in_channels: image channels.
@@ -25,7 +30,7 @@ class PatchDiscriminator(nn.Module):
             stride = 2 if n < n_layers else 1
             layers += [
                 nn.Conv2d(ndf * prev, ndf * mult, 4, stride, 1, bias=False),
-                nn.BatchNorm2d(ndf * mult),
+                GlobalBatchNorm(ndf * mult),  # statistics of every process' rows
                 nn.LeakyReLU(0.2, True),
             ]
         layers.append(nn.Conv2d(ndf * mult, 1, 4, 1, 1))

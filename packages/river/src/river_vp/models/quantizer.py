@@ -30,12 +30,19 @@ class VectorQuantizer(nn.Module):
         nn.init.uniform_(self.embedding.weight, -1.0 / num_codes, 1.0 / num_codes)
 
     @torch.no_grad()
-    def init_from_data(self, z: Tensor) -> None:
+    def init_from_data(self, z: Tensor, generator: torch.Generator | None = None) -> None:
         """Set the codebook to randomly chosen latent vectors of ``z`` (B, C, H, W) plus small noise, so every
-        code starts near the data (avoids the dead codes of a tiny uniform initialisation)."""
+        code starts near the data (avoids the dead codes of a tiny uniform initialisation).
+
+        Args:
+            z: latents to draw the codes from (under DDP: the whole batch of every process, in the same order
+                on each, so that each process computes the codebook one process holding that batch computes).
+            generator: CPU generator of the choice and the noise (None: the global RNG); the codebook is then
+                broadcast from rank 0 when distributed, so every process holds rank 0's.
+        """
         flat = z.detach().permute(0, 2, 3, 1).reshape(-1, self.dim).float()
-        idx = torch.randint(0, flat.shape[0], (self.num_codes,), device=flat.device)
-        noise = 0.01 * flat.std() * torch.randn(self.num_codes, self.dim, device=flat.device)
+        idx = torch.randint(0, flat.shape[0], (self.num_codes,), generator=generator).to(flat.device)
+        noise = 0.01 * flat.std() * torch.randn(self.num_codes, self.dim, generator=generator).to(flat.device)
         self.embedding.weight.copy_((flat[idx] + noise).to(self.embedding.weight.dtype))
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.broadcast(self.embedding.weight.data, src=0)  # same codebook on every rank

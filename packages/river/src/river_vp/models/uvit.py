@@ -38,11 +38,11 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from river_vp.models.embeddings import ScalarEmbedding, sinusoidal
+from river_vp.models.key_bias import drop_key_bias_grad
 from sparse_core.config import ConfigError
 from sparse_core.validation import check_choice, check_divisible, check_float, check_int
 
-__all__ = ["LAYOUTS", "LOCAL_MIXING", "OFFICIAL_TIME_SCALE", "VectorFieldConfig", "VectorFieldRegressor",
-           "drop_key_bias_grad"]
+__all__ = ["LAYOUTS", "LOCAL_MIXING", "OFFICIAL_TIME_SCALE", "VectorFieldConfig", "VectorFieldRegressor"]
 
 LAYOUTS = ("uvit", "official")
 LOCAL_MIXING = ("none", "conv")
@@ -110,23 +110,6 @@ class VectorFieldConfig:
         check_float("model.mlp_ratio", self.mlp_ratio, 0.0, strict=True)
 
 
-def drop_key_bias_grad(grad: Tensor) -> Tensor:
-    """A ``qkv`` bias gradient with its key third set to zero (a hook on every block's ``attn.qkv.bias``).
-
-    A key bias ``b`` adds ``q . b`` to every logit of a query's softmax row, which the softmax removes, so its
-    exact gradient is zero and the computed one is float rounding. Adam divides a gradient by its running
-    magnitude, so that rounding (which differs with the batch split, e.g. between 1 and 2 processes) would move
-    the key bias by up to ``lr`` a step in a random direction: a random walk of a parameter without effect.
-
-    Shape:
-        grad: (3 width,) gradient of ``[query, key, value]`` biases; returns a new tensor of that shape.
-    """
-    width = grad.shape[0] // 3
-    grad = grad.clone()
-    grad[width:2 * width] = 0
-    return grad
-
-
 class VectorFieldRegressor(nn.Module):
     """``v_t(z | z^{tau-1}, z^c, tau - c)`` as a U-ViT."""
 
@@ -161,7 +144,7 @@ class VectorFieldRegressor(nn.Module):
         self.mid_blocks = nn.ModuleList([block() for _ in range(cfg.depth_mid)])
         self.out_blocks = nn.ModuleList([block() for _ in range(cfg.depth_in)])
         for blk in (*self.in_blocks, *self.mid_blocks, *self.out_blocks):
-            blk.attn.qkv.bias.register_hook(drop_key_bias_grad)
+            drop_key_bias_grad(blk.attn.qkv.bias, slice(w, 2 * w))  # no effect through the softmax (key_bias)
         self.skip_proj = nn.ModuleList([nn.Linear(2 * w, w) for _ in range(cfg.depth_in)])
         self.norm: nn.Module = nn.Identity() if self.official else nn.LayerNorm(w)
         self.out_linear = nn.Linear(w, w)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from river_vp.models.key_bias import drop_key_bias_grad
+
 __all__ = ["AttnBlock", "Downsample", "MidBlock", "ResnetBlock", "ResolutionLevel", "Upsample", "normalize"]
 
 
@@ -48,6 +50,7 @@ class AttnBlock(nn.Module):
         self.k = nn.Conv2d(channels, channels, 1)
         self.v = nn.Conv2d(channels, channels, 1)
         self.proj_out = nn.Conv2d(channels, channels, 1)
+        drop_key_bias_grad(self.k.bias)  # no effect through the softmax (river_vp.models.key_bias)
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, C, H, W) -> (B, C, H, W)."""

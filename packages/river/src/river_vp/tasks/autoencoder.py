@@ -13,6 +13,7 @@ from torch.func import functional_call
 from river_vp.losses import PerceptualLoss, adaptive_weight, hinge_d_loss
 from river_vp.models.discriminator import PatchDiscriminator
 from river_vp.models.vqgan import VQGAN, VQGANConfig
+from sparse_core.distributed import gather_with_grad
 from sparse_core.engine import ParamGroup, Task
 from sparse_core.validation import check_choice, check_float, check_int
 
@@ -103,7 +104,8 @@ class AutoencoderTask(Task):
     evaluated with detached discriminator weights, and the discriminator's term on detached reconstructions,
     so one backward pass gives each network only its own gradient. The discriminator's lr, weight decay and
     clipping can differ from the generator's (``disc_lr_scale``, ``disc_weight_decay``, ``disc_clip_grad``
-    through :meth:`param_groups`), and DDP looks for unused parameters only before ``disc_start``.
+    through :meth:`param_groups`), and DDP looks for unused parameters only before ``quantize_start`` and
+    ``disc_start``.
     """
 
     def __init__(self, model: VQGANConfig, loss: AELossConfig, max_steps: int = 0) -> None:
@@ -135,16 +137,24 @@ class AutoencoderTask(Task):
         return [ParamGroup("discriminator", cfg.disc_lr_scale, cfg.disc_weight_decay, cfg.disc_clip_grad)]
 
     def find_unused_parameters(self, step: int) -> bool:
-        """The discriminator gets no gradient before ``disc_start``."""
-        return self.discriminator is not None and step < self.loss_cfg.disc_start
+        """The codebook gets no gradient before ``quantize_start`` (the plain-autoencoder warm-up), the
+        discriminator none before ``disc_start``."""
+        return step < self.quantize_start or (self.discriminator is not None and step < self.loss_cfg.disc_start)
+
+    def _init_codebook(self, x: Tensor, step: int) -> None:
+        """Codebook from the encoder's latents of the step's batch on every process (gathered in rank order,
+        the global rows' order) with draws from the step's generator: what one process holding that batch
+        sets. Once a step, on its first micro-batch."""
+        with torch.no_grad():
+            self.vqgan.quantize.init_from_data(gather_with_grad(self.vqgan.encode(x)),
+                                               self.generator(step, "codebook_init"))
 
     def training_step(self, batch: dict[str, Any], step: int) -> dict[str, Tensor]:
         """Losses of a batch ``{"image": (B, 3, H, W) in [-1, 1]}``."""
         cfg = self.loss_cfg
         x = batch["image"]
-        if step == self.quantize_start and cfg.init_codebook_from_data and self.training:
-            with torch.no_grad():
-                self.vqgan.quantize.init_from_data(self.vqgan.encode(x))
+        if step == self.quantize_start and cfg.init_codebook_from_data and self.training and self.micro == 0:
+            self._init_codebook(x, step)
         if step < self.quantize_start:
             rec, qloss = self.vqgan.decoder(self.vqgan.post_quant_conv(self.vqgan.encode(x))), x.new_zeros(())
         else:
