@@ -61,8 +61,6 @@ COMMON = ["--train.max_steps", str(STEPS), "--train.ckpt_every", "1", "--train.k
 XFAIL = {
     "dilemma-train": "final weights differ: max 8.2e-2 against a 2.7e-1 move (objective.head.weight first); "
                      "not investigated",
-    "sfclip-train": "rank 1 crashes: its share of the text-distillation subset (text_ratio 0.125 of 16) is "
-                    "empty and nn.MultiheadAttention cannot reshape a 0-row mask",
 }
 """Measured failures under ``accelerate launch --multi_gpu --num_processes 2`` on CPU (see the docstring)."""
 
