@@ -22,13 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from sfclip.evaluation.config import EvalConfig
-from sfclip.evaluation.folders import folder_linear_probe, folder_retrieval, folder_zero_shot
-from sfclip.evaluation.model import load_run
-from sfclip.evaluation.multilingual import multilingual_retrieval, read_multilingual_folder
-from sfclip.evaluation.shapes import held_out_pairs
-from sfclip.evaluation.suite import evaluate_pairs
 from sparse_core.cli import require_path, run_cli
-from sparse_core.device import resolve_device
 from sparse_core.report import markdown_table
 
 __all__ = ["evaluate", "main"]
@@ -56,6 +50,13 @@ def evaluate(cfg: EvalConfig) -> dict[str, Any]:
         ``{"metrics": flat numbers, "out": JSON path, "export": folder or None}``.
     """
     _check_paths(cfg)
+    from sfclip.evaluation.folders import folder_linear_probe, folder_retrieval, folder_zero_shot  # torch: for a run
+    from sfclip.evaluation.model import load_run
+    from sfclip.evaluation.multilingual import multilingual_retrieval, read_multilingual_folder
+    from sfclip.evaluation.shapes import held_out_pairs
+    from sfclip.evaluation.suite import evaluate_pairs
+    from sparse_core.device import resolve_device
+
     model, run_cfg = load_run(cfg.run)
     device = resolve_device(cfg.device)
     model.to(device)

@@ -18,7 +18,6 @@ import logging
 from collections.abc import Sequence
 
 from sfclip.config import CONFIG_DIR, SFCLIPConfig
-from sfclip.teacher_store import precompute
 from sparse_core.cli import run_cli
 
 __all__ = ["main"]
@@ -27,6 +26,8 @@ log = logging.getLogger("sfclip")
 
 
 def _precompute_and_log(cfg: SFCLIPConfig) -> None:
+    from sfclip.teacher_store import precompute  # torch and the teachers: for a run, not for --help
+
     result = precompute(cfg)
     log.info("teacher features of %d pairs (%d skipped, %d shards written) -> %s in %.1f s", result["records"],
              result["skipped"], result["shards_written"], result["path"], result["seconds"])

@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any
-
-from torch.utils.data import Dataset
+from typing import TYPE_CHECKING, Any
 
 from sfclip.config import CONFIG_DIR, SFCLIPConfig
-from sfclip.data import build_dataset
-from sfclip.task import SFCLIPTask
 from sparse_core.cli import run_cli
-from sparse_core.engine import Trainer
-from sparse_core.engine.run import fit_and_export
-from sparse_core.engine.seeding import seeded
 
-__all__ = ["main", "train", "build_dataset"]
+if TYPE_CHECKING:
+    from torch.utils.data import Dataset
+
+__all__ = ["WEIGHTS", "main", "train"]
 
 log = logging.getLogger("sfclip")
 
@@ -41,6 +37,12 @@ def train(cfg: SFCLIPConfig, dataset: Dataset | None = None) -> dict[str, Any]:
     Returns:
         the engine's summary (steps, metrics, checkpoint, time) plus ``"weights"``, the exported path.
     """
+    from sfclip.data import build_dataset  # torch, the towers, the teachers: for a run, not for --help
+    from sfclip.task import SFCLIPTask
+    from sparse_core.engine import Trainer
+    from sparse_core.engine.run import fit_and_export
+    from sparse_core.engine.seeding import seeded
+
     dataset = build_dataset(cfg) if dataset is None else dataset
     with seeded(cfg.train.seed):  # --train.seed covers the initialisation (students and random teachers)
         task = SFCLIPTask(cfg)

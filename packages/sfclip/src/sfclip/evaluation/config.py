@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sfclip.evaluation.shapes import LANGUAGES
-from sfclip.evaluation.zeroshot import DEFAULT_TEMPLATES
+from sfclip.evaluation.names import DEFAULT_TEMPLATES, LANGUAGES
 from sparse_core.device import check_device
 from sparse_core.validation import bad_value, check_choice, check_each, check_int
 

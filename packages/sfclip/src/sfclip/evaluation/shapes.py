@@ -15,12 +15,10 @@ import torch
 from torch import Tensor
 
 from sfclip.data import COLOURS, ShapePairs
+from sfclip.evaluation.names import LANGUAGES
 from sparse_core.data.shapes import SHAPES
 
 __all__ = ["HeldOutPairs", "held_out_pairs", "class_names", "translate", "LANGUAGES"]
-
-LANGUAGES = ("en", "de", "fr", "es")
-"""Languages :func:`translate` knows."""
 
 # gender of each shape noun, and the noun, per language
 _NOUNS: dict[str, dict[str, tuple[str, str]]] = {
