@@ -26,7 +26,8 @@ def test_the_key_bias_changes_no_output_and_is_held() -> None:
         held.qkv.bias[16:32] += 3.0  # another key bias: the same attention output
     torch.testing.assert_close(held(x), out, atol=1e-5, rtol=1e-5)
     held.load_state_dict(free.state_dict())
-    assert hold_key_bias(nn.Sequential(held)) == ["0.qkv.bias"]
+    assert hold_key_bias(nn.Sequential(held)) == ["0.qkv.bias"] == hold_key_bias(nn.Sequential(held))
+    assert len(held.qkv.bias._backward_hooks) == 1
     free(x).pow(2).sum().backward()
     held(x).pow(2).sum().backward()
     g, ref = held.qkv.bias.grad, free.qkv.bias.grad

@@ -38,7 +38,7 @@ def hold_key_bias(module: nn.Module) -> list[str]:
         module: any network; layers with a ``qkv`` ``nn.Linear`` with a bias and ``num_heads`` are held.
 
     Returns:
-        the names of the held biases (as in ``module.named_parameters()``).
+        the names of the held biases (as in ``module.named_parameters()``); a second call adds no hook.
     """
     held: list[str] = []
     for name, layer in module.named_modules():
@@ -48,6 +48,8 @@ def hold_key_bias(module: nn.Module) -> list[str]:
         if not isinstance(getattr(layer, "k_norm", nn.Identity()), nn.Identity) or qkv.out_features % 3:
             continue
         if qkv.bias.requires_grad:
-            qkv.bias.register_hook(_zero_key_slice)
+            hooks = qkv.bias._backward_hooks or {}
+            if not any(h is _zero_key_slice for h in hooks.values()):  # held once, however often called
+                qkv.bias.register_hook(_zero_key_slice)
             held.append(f"{name}.qkv.bias" if name else "qkv.bias")
     return held
