@@ -8,7 +8,10 @@ at 64x64 (8x8x4 latents, f8) as the number
 3. Training steps per second and peak memory of the BAIR64 flow config.
 
 On a GPU the BAIR64 architecture (width 768, 13 blocks) is used; on a CPU (or ``quick``) a small one, so the
-ratios, not the absolute times, are what carries over. Medians of repeated timings, measured in one run.
+ratios, not the absolute times, are what carries over. The all-past / RIVER ratios of (1) come from interleaved
+rounds (RIVER, all-past, RIVER, ...) after warm-up, torch's threads pinned
+(:func:`sparse_core.timing.interleave`): the median over at least 5 rounds of the ratio within a round, the
+load average written beside it. The rates of (2) and (3) are medians of repeated timings.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from river_vp.models.uvit import VectorFieldConfig, VectorFieldRegressor
 from river_vp.tasks.flow import RiverTask
 from sparse_core.report import markdown_table
 from sparse_core.suite import StageResult
-from sparse_core.timing import median_time
+from sparse_core.timing import MIN_PAIRS, interleave, median_time
 
 __all__ = ["prediction_cost", "run"]
 
@@ -49,7 +52,8 @@ def _context_scaling(
     steps: int,
     repeats: int,
     dtype: torch.dtype,
-) -> list[dict[str, float]]:
+) -> list[dict[str, Any]]:
+    """Per past-frame count: NFE and 16-frame rollout times of RIVER and all-past, interleaved, and the ratios."""
     river = VectorFieldRegressor(cfg).to(device, dtype).eval()
     allpast = AllPastVectorField(cfg).to(device, dtype).eval()
     allpast.load_state_dict(river.state_dict(), strict=False)  # all but the channel fusion
@@ -60,13 +64,13 @@ def _context_scaling(
         t = torch.rand(b, device=device, dtype=dtype)
         past = torch.randn(b, k, *shape, device=device, dtype=dtype)
         ones = torch.ones(b, 2, device=device)
-        nfe_r = median_time(partial(river, z, t, past[:, -2:], ones), device, repeats)
         dists = torch.arange(k, 0, -1, device=device).expand(b, k)
-        nfe_a = median_time(partial(allpast, z, t, past, dists), device, repeats)
+        nfe = interleave({"river": partial(river, z, t, past[:, -2:], ones),
+                          "allpast": partial(allpast, z, t, past, dists)}, device, base="allpast",
+                         pairs=max(repeats, MIN_PAIRS), warmup=1)
         gen = torch.Generator().manual_seed(0)
         sampler = SamplerConfig(steps=steps)
         rollout = partial(predict_future, river, past, 16, ConditionSpec(), sampler, gen)
-        pred_r = median_time(rollout, device, max(1, repeats // 5), warmup=0)
 
         def allpast_rollout(past: torch.Tensor = past) -> None:
             frames = past
@@ -79,16 +83,19 @@ def _context_scaling(
                     zz = zz + allpast(zz, tt, frames, d) / steps
                 frames = torch.cat([frames, zz[:, None]], 1)
 
-        pred_a = median_time(allpast_rollout, device, max(1, repeats // 5), warmup=0)
+        pred = interleave({"river": rollout, "allpast": allpast_rollout}, device, base="allpast",
+                          pairs=max(repeats // 5, MIN_PAIRS), warmup=1)
         rows.append(
             {
                 "past_frames": k,
-                "nfe_river_ms": nfe_r * 1e3,
-                "nfe_allpast_ms": nfe_a * 1e3,
-                "nfe_ratio": nfe_a / nfe_r,
-                "predict16_river_s": pred_r,
-                "predict16_allpast_s": pred_a,
-                "predict16_ratio": pred_a / pred_r,
+                "nfe_river_ms": nfe.median("river") * 1e3,
+                "nfe_allpast_ms": nfe.median("allpast") * 1e3,
+                "nfe_ratio": nfe.ratio("river"),  # all-past time over RIVER's, within each round
+                "predict16_river_s": pred.median("river"),
+                "predict16_allpast_s": pred.median("allpast"),
+                "predict16_ratio": pred.ratio("river"),
+                "timing": {"nfe": nfe.to_dict(), "predict16": pred.to_dict()},
+                "timing_note": f"{k} past frames, NFE {nfe.describe()}; 16 frames {pred.describe()}",
             }
         )
     return rows
@@ -181,8 +188,9 @@ def run(out_dir: Path, quick: bool = False) -> StageResult:
     sampling = markdown_table(result["sampling"],
                               {"steps": "Euler steps", "warm_start": "warm start s", "frames_per_s": "frames/s"},
                               fmt={"warm_start": "g", "frames_per_s": ".1f"})
+    notes = "\n".join(r["timing_note"] for r in result["context_scaling"])
     text = (f"RIVER bench on {result['device']} (width {cfg.width}, {result['model']['blocks']} blocks)\n"
-            f"{scaling}\n{sampling}\ntraining: {result['training']}")
+            f"{scaling}\n{notes}\n{sampling}\ntraining: {result['training']}")
     print(text)
     last = result["context_scaling"][-1]
     headline = {"nfe_ratio_allpast_vs_river": last["nfe_ratio"], "predict16_ratio": last["predict16_ratio"],
@@ -199,10 +207,12 @@ def prediction_cost(device: torch.device, paper_scale: bool, contexts: list[int]
         paper_scale: The BAIR64 vector field (width 768, 13 blocks) instead of the small CPU one.
         contexts: Numbers of past frames (e.g. ``[8, 32]``).
         steps: Euler steps per predicted frame (the thesis' Euler-10).
-        repeats: Timed calls per NFE (the 16-frame rollouts use ``max(1, repeats // 5)``).
+        repeats: Timed interleaved rounds per NFE (the 16-frame rollouts use ``repeats // 5``; both at least
+            :data:`~sparse_core.timing.MIN_PAIRS`).
 
     Returns:
-        ``rows`` (per past-frame count: NFE ms and 16-frame seconds of both models and their ratios),
+        ``rows`` (per past-frame count: NFE ms and 16-frame seconds of both models, medians over the
+        rounds, their ratios, the median of the ratios within a round, and ``timing`` with every round),
         ``model`` (width, blocks), ``euler_steps``.
     """
     cfg = _model_cfg(paper_scale)
