@@ -184,3 +184,23 @@ def test_every_core_console_script_rejects_an_unknown_key() -> None:
     assert {"sparse-ssl-demo", "sparse-ssl-bench", "sparse-core-bench"} <= set(scripts)
     for entry in scripts.values():
         assert_rejects_unknown_key(entry)
+
+
+def test_core_console_scripts_help_and_argument_errors_import_no_torch() -> None:
+    """``--help`` and a bad argument load none of torch, timm, transformers...: that is what makes them fast."""
+    from sparse_core.testing import assert_light_cli, console_scripts
+
+    for entry in console_scripts("sparse-core").values():
+        assert_light_cli(entry)
+    assert_light_cli(console_scripts("sparse-core")["sparse-core-bench"], [["--help"], ["--repeats", "2"]])
+
+
+def test_the_probe_sees_a_heavy_import() -> None:
+    """The check can fail: a script whose call imports torch is reported."""
+    from importlib.metadata import EntryPoint
+
+    from sparse_core.testing import heavy_imports
+
+    entry = EntryPoint("sparse-gpu-suite", "sparse_core.gpu_suite:main", "console_scripts")  # imports torch
+    codes, heavy = heavy_imports(entry, [["--help"]])
+    assert codes == [0] and "torch" in heavy

@@ -19,13 +19,10 @@ from typing import Any
 import torch
 
 from sparse_core.testing.threads import torch_threads
+from sparse_core.timing_base import MIN_PAIRS, load_average
 
 __all__ = ["MIN_PAIRS", "Interleaved", "cuda_allocated", "interleave", "load_average", "median_time",
            "peak_cuda_gib", "synchronize", "training_step_fn", "training_step_time"]
-
-MIN_PAIRS = 5
-"""Fewest timed rounds a printed speed ratio is the median of."""
-
 
 def synchronize(device: torch.device) -> None:
     """Wait for queued CUDA work on ``device`` (no-op elsewhere), so wall-clock times are real."""
@@ -124,14 +121,6 @@ def training_step_time(task: Any, batch: dict[str, Any], device: torch.device, r
         torch.cuda.reset_peak_memory_stats(device)
     seconds = median_time(one_step, device, repeats, warmup, clock)
     return seconds, (torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else None)
-
-
-def load_average() -> tuple[float, float, float] | None:
-    """The machine's 1-, 5- and 15-minute load averages (``os.getloadavg``), None where there is none."""
-    try:
-        return os.getloadavg()
-    except (AttributeError, OSError):
-        return None
 
 
 @dataclass

@@ -3,7 +3,8 @@
 * :func:`run_distributed` runs a function on ``world_size`` CPU processes in one gloo process group and
   returns what each rank returned (lightly's conftest runs its distributed code the same way).
 * :func:`console_scripts` / :func:`call_script` / :func:`call_main` find a distribution's console scripts
-  and call one (or any ``main(argv)``) in process, capturing its exit status, stdout and stderr.
+  and call one (or any ``main(argv)``) in process, capturing its exit status, stdout and stderr;
+  :func:`assert_light_cli` checks that a script's ``--help`` and argument errors import no torch.
 * :func:`assert_rejects_unknown_key`, :func:`assert_study_has_common_shape` and
   :func:`assert_seed_decides_weights` are the checks every package makes of its CLIs, study and training.
 * :mod:`sparse_core.testing.badinputs` writes a corpus of bad images and videos (zero-byte, truncated, 16-bit,
@@ -26,10 +27,19 @@ from sparse_core.testing.checks import (
 from sparse_core.testing.config_errors import assert_cli_refuses, assert_config_refuses
 from sparse_core.testing.distributed import free_port, run_distributed
 from sparse_core.testing.fixtures import write_fashion_mnist, write_idx
-from sparse_core.testing.scripts import ScriptRun, call_main, call_script, console_scripts
+from sparse_core.testing.scripts import (
+    HEAVY_MODULES,
+    ScriptRun,
+    assert_light_cli,
+    call_main,
+    call_script,
+    console_scripts,
+    heavy_imports,
+)
 from sparse_core.testing.threads import torch_threads
 
-__all__ = ["UNKNOWN_KEY", "ScriptRun", "assert_cli_refuses", "assert_config_refuses",
+__all__ = ["HEAVY_MODULES", "UNKNOWN_KEY", "ScriptRun", "assert_light_cli", "assert_cli_refuses",
+           "assert_config_refuses",
            "assert_kill_and_resume_is_exact", "assert_rejects_unknown_key", "assert_seed_decides_weights",
            "assert_study_has_common_shape", "call_main", "call_script", "console_scripts", "free_port",
-           "run_distributed", "torch_threads", "write_fashion_mnist", "write_idx"]
+           "heavy_imports", "run_distributed", "torch_threads", "write_fashion_mnist", "write_idx"]
