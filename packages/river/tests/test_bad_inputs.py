@@ -41,8 +41,8 @@ def test_encode_skips_unreadable_and_too_short_videos(corpus, tmp_path: Path, ti
     assert encode.main(["--config", "tiny", "--autoencoder", str(tiny_ae_dir), "--out", str(lat),
                         "--data.source", str(root), *DATA]) == 0
     index = json.loads((lat / "index.json").read_text())
-    # the 1-frame video is among the skipped; the 6x6 one is resized like any other (used)
-    skipped = {str(c.path) for c in items if c.expect == "skipped" and c.kind != "six_by_six"}
+    # the 1-frame video is among the skipped (too short), and the 6x6 one (under data.min_side = 16 px: too small)
+    skipped = {str(c.path) for c in items if c.expect == "skipped"}
     assert set(index["skipped"]) == skipped and index["num_skipped"] == len(skipped)
     assert {v["source"] for v in index["videos"]} == {str(c.path) for c in items if str(c.path) not in skipped}
     assert min(v["length"] for v in index["videos"]) >= 2
@@ -126,3 +126,20 @@ def test_train_ae_on_the_video_corpus(corpus, tmp_path: Path, capsys) -> None:
                           "--train.batch_size", "4", "--model.ch", "16", "--model.resolution", "16",
                           "--data.source", str(root), *DATA]) == 0
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_train_ae_refuses_a_folder_of_videos_smaller_than_min_side(tmp_path: Path, capsys) -> None:
+    """4x4 videos would be upsampled into blur: under data.min_side (16 px) each is too small; none usable -> 2."""
+    from sparse_core.testing.badinputs import encode_video
+
+    rng = np.random.default_rng(0)
+    (tmp_path / "small").mkdir()
+    for i in range(3):
+        encode_video(tmp_path / "small" / f"v{i}.mp4", rng.integers(0, 255, (8, 4, 4, 3), np.uint8))
+    argv = ["--config", "tiny", "--train.out_dir", str(tmp_path / "ae"), "--train.max_steps", "1",
+            "--data.source", str(tmp_path / "small"), "--data.image_size", "16"]
+    assert train_ae.main(argv) == 2
+    err = _one_line(capsys)
+    assert "none of its 3 video(s) can be used: 3x too small (data.min_side=16)" in err and "small" in err, err
+    assert not (tmp_path / "ae").exists() or not list((tmp_path / "ae").rglob("*.safetensors"))
+    assert train_ae.main([*argv, "--data.min_side", "4", "--train.out_dir", str(tmp_path / "ae4")]) == 0

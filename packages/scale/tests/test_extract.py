@@ -104,17 +104,39 @@ def test_corrupt_and_too_short_videos_are_skipped_and_counted(tmp_path: Path, ca
     write_video(root / "a" / "good0.mp4", shapes.video(0))
     write_video(root / "b" / "good1.mp4", shapes.video(1))
     write_video(root / "b" / "short.mp4", shapes.video(2)[:1])  # one frame: fewer than a 2-frame clip needs
+    write_video(root / "b" / "small.mp4", shapes.video(3)[:, :8, :8])  # 8x8 px: under data.min_side (16)
     (root / "a" / "zero.mp4").write_bytes(b"")  # corrupt: zero bytes
     args = ["--data.source", "folder", "--data.root", str(root), "--data.val_root", str(root), "--passes", "1"]
     with caplog.at_level(logging.WARNING, logger="scale_video.extract"):
         summary = extract(_cfg(tmp_path / "out", "--stores", "[train, val_eval]", *args))
     for store in ("train", "val_eval"):
-        assert summary[store]["videos"] == 4 and summary[store]["records"] == 2
-        assert summary[store]["skipped"] == {"too_short": 1, "unreadable": 1}
+        assert summary[store]["videos"] == 5 and summary[store]["records"] == 2
+        assert summary[store]["skipped"] == {"too_short": 1, "too_small": 1, "unreadable": 1}
         st = FeatureStore(tmp_path / "out" / store)
-        assert st.meta["skipped"] == {"too_short": 1, "unreadable": 1} and st.meta["classes"] == ["a", "b"]
+        assert st.meta["skipped"] == {"too_short": 1, "too_small": 1, "unreadable": 1}
+        assert st.meta["classes"] == ["a", "b"]
         np.testing.assert_array_equal(st.array("label"), [0, 1])
-    assert "zero.mp4" in caplog.text and "short.mp4" in caplog.text
+    assert "zero.mp4" in caplog.text and "short.mp4" in caplog.text and "small.mp4" in caplog.text
+
+
+@pytest.mark.parametrize("kind", ["unreadable", "too small"])
+def test_a_folder_without_one_usable_video_is_refused_before_any_store(tmp_path: Path, kind: str,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    root = tmp_path / "videos"
+    root.mkdir()
+    shapes = MotionShapes(3, num_frames=12, image_size=32)
+    for i in range(3):
+        if kind == "unreadable":
+            (root / f"v{i}.mp4").write_bytes(b"not a video")
+        else:
+            write_video(root / f"v{i}.mp4", shapes.video(i)[:, :8, :8])
+    out = tmp_path / "out"
+    assert main(["--config", "tiny", "--out_dir", str(out), "--data.source", "folder", "--data.root", str(root),
+                 "--data.val_root", str(root)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "Traceback" not in err[0], err
+    assert f"data.root: no usable video in {root}: all 3 of 3 tried were skipped (3x {kind}" in err[0], err
+    assert not list(out.rglob("*.npy")) and not (out / "train").exists()
 
 
 def test_cli_bad_keys_and_values_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

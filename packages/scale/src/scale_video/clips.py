@@ -26,6 +26,7 @@ from torchvision.transforms import v2
 from scale_video.boxes import BOX_DIM, Crop, uniform_grid_crops
 from scale_video.config import ClipSamplingConfig
 from sparse_core.data.video import RandomClipSampler
+from sparse_core.data.video import VideoTooShort as CoreVideoTooShort
 from sparse_core.engine import mix_seed, stream_id
 
 __all__ = ["ClipSet", "VideoTooShort", "SetSampler", "cut_clip", "clip_set_seed"]
@@ -33,7 +34,7 @@ __all__ = ["ClipSet", "VideoTooShort", "SetSampler", "cut_clip", "clip_set_seed"
 _STREAM = stream_id("scale.extract.crops")
 
 
-class VideoTooShort(ValueError):
+class VideoTooShort(CoreVideoTooShort):
     """A video with fewer frames than a clip set needs (skipped and counted by the extractor)."""
 
 
@@ -99,7 +100,7 @@ class _WindowSampler:
         cfg = self.cfg
         min_frames = cfg.min_frames if cfg.min_frames is not None else cfg.num_frames
         if total < max(min_frames, 1):
-            raise VideoTooShort(f"video has {total} frames, fewer than the {min_frames} a clip needs")
+            raise VideoTooShort(f"too short: {total} frame(s), fewer than the {min_frames} a clip needs")
         self.total = total
         if self.train:
             self.windows = []

@@ -24,6 +24,7 @@ import logging
 import os
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -39,6 +40,9 @@ from scale_video.clips import SetSampler, VideoTooShort
 from scale_video.config import STORE_NAMES, TRAIN_EVAL_STORE, TRAIN_STORE, VAL_EVAL_STORE, ExtractConfig
 from scale_video.sources import VideoSource, build_source
 from sparse_core.config import ConfigError, config_to_dict, save_config
+from sparse_core.data import DatasetError
+from sparse_core.data.probe import probe_indices
+from sparse_core.data.video import VideoTooSmall
 from sparse_core.device import resolve_device
 from sparse_core.features import FeatureStore, FeatureStoreWriter
 
@@ -97,6 +101,8 @@ class _SetDataset(Dataset[dict[str, Any]]):
             clip_set = self.sampler(lambda s: self.source.read(video, s), video, pass_index)
         except VideoTooShort as err:
             return {"video": video, "pass": pass_index, "skipped": "too_short", "error": str(err)}
+        except VideoTooSmall as err:  # a side under data.min_side pixels
+            return {"video": video, "pass": pass_index, "skipped": "too_small", "error": str(err)}
         except Exception as err:  # a corrupt / unreadable file: whatever the decoder raised
             return {"video": video, "pass": pass_index, "skipped": "unreadable",
                     "error": f"{type(err).__name__}: {err}"[:300]}
@@ -155,6 +161,27 @@ def _shard_records(num_videos: int, passes: int, shard_size: int) -> dict[int, l
     return shards
 
 
+def _probe(source: VideoSource, sampler: SetSampler, key: str, max_tries: int = 16) -> None:
+    """Refuse, before any store is written, a source none of whose (evenly spread, bounded) videos gives a set.
+
+    Raises:
+        DatasetError: every video tried was unreadable, too short or too small; the message names the source
+            (``key``), the counts by reason and the first failure.
+    """
+    tried = probe_indices(len(source), max_tries)
+    reasons: Counter[str] = Counter()
+    first = ""
+    for item in _SetDataset(source, sampler, [(v, 0) for v in tried]):
+        if "skipped" not in item:
+            return
+        reasons[item["skipped"].replace("_", " ")] += 1
+        first = first or f"{Path(source.name(item['video'])).name}: {item['error']}"
+    where = Path(source.name(tried[0])).parent if tried else key
+    why = ", ".join(f"{c}x {r}" for r, c in reasons.most_common())
+    raise DatasetError(f"{key}: no usable video in {where}: all {len(tried)} of {len(source)} tried were skipped "
+                       f"({why}; e.g. {first})")
+
+
 def extract_store(cfg: ExtractConfig, store: str, backbone: ClipEncoder, device: torch.device) -> dict[str, Any]:
     """Write (or complete) one store of ``cfg``; returns its summary.
 
@@ -170,6 +197,7 @@ def extract_store(cfg: ExtractConfig, store: str, backbone: ClipEncoder, device:
 
     Raises:
         ConfigError: the store exists with other settings.
+        DatasetError: no video of the source gives a clip set (probed before anything is written).
     """
     start = time.perf_counter()
     train = store == TRAIN_STORE
@@ -177,6 +205,7 @@ def extract_store(cfg: ExtractConfig, store: str, backbone: ClipEncoder, device:
     size = cfg.sampling.size or backbone.input_size
     sampler = SetSampler(cfg.sampling, size, train=train, seed=cfg.seed)
     passes = cfg.passes if train else 1
+    _probe(source, sampler, "data.val_root" if store == VAL_EVAL_STORE else "data.root")
     root = Path(cfg.out_dir) / store
     fields = store_fields(sampler.clips_per_set, backbone.dim)
     fingerprint = _fingerprint(cfg, store)
@@ -232,13 +261,12 @@ def extract_store(cfg: ExtractConfig, store: str, backbone: ClipEncoder, device:
         log.info("%s: shard %d/%d (%d sets, %d skipped)", store, shard_id + 1, len(shards), n, len(skipped))
     reader = FeatureStore(root)
     all_skipped = [s for entry in reader.shards for s in entry.get("info", {}).get("skipped", [])]
-    counts = {"too_short": sum(s["skipped"] == "too_short" for s in all_skipped),
-              "unreadable": sum(s["skipped"] == "unreadable" for s in all_skipped)}
+    counts = {kind: sum(s["skipped"] == kind for s in all_skipped) for kind in ("too_short", "too_small", "unreadable")}
     writer.set_meta({**writer.meta, "complete": True, "skipped": counts})
     if all_skipped:
         names = ", ".join(source.name(s["video"]) for s in all_skipped[:cfg.log_skipped])
-        log.warning("%s: skipped %d sets (%d too short, %d unreadable), e.g. %s", store, len(all_skipped),
-                    counts["too_short"], counts["unreadable"], names)
+        log.warning("%s: skipped %d sets (%d too short, %d too small, %d unreadable), e.g. %s", store,
+                    len(all_skipped), counts["too_short"], counts["too_small"], counts["unreadable"], names)
     seconds = time.perf_counter() - start
     return {"path": str(root), "records": len(reader), "videos": len(source), "shards_written": written,
             "skipped": counts, "seconds": round(seconds, 2),

@@ -21,6 +21,7 @@ from sparse_core.data.video import (
     MotionShapes,
     MovingFashion,
     ShotShapes,
+    VideoNeeds,
     list_videos,
     moving_fashion,
     read_video,
@@ -90,11 +91,12 @@ class FolderSource:
     """Video files (or frame folders) listed by :func:`~sparse_core.data.video.list_videos`."""
 
     def __init__(self, root: str | Path, layout: str = "auto", frame_folders: bool = False,
-                 backend: str = "auto") -> None:
+                 backend: str = "auto", min_side: int = 1) -> None:
         listing = list_videos(root, layout=layout, frame_folders=frame_folders)  # type: ignore[arg-type]
         self.items = listing.items
         self.classes = list(listing.classes)
         self.backend = backend
+        self.needs = VideoNeeds(1, min_side)  # a video under min_side px is too small (VideoTooSmall)
 
     def __len__(self) -> int:
         """Number of videos."""
@@ -110,7 +112,8 @@ class FolderSource:
 
     def read(self, index: int, sampler: FrameSampler) -> Tensor:
         """Decode only the sampled frames (decord, PyAV fallback)."""
-        return read_video(self.items[index][0], sampler=sampler, backend=self.backend)  # type: ignore[arg-type]
+        return read_video(self.items[index][0], sampler=sampler, backend=self.backend,  # type: ignore[arg-type]
+                          needs=self.needs)
 
 
 def build_source(cfg: ExtractDataConfig, split: str) -> VideoSource:
@@ -147,5 +150,5 @@ def build_source(cfg: ExtractDataConfig, split: str) -> VideoSource:
             raise ConfigError(f"data.layout: {cfg.layout!r} is not one of auto, classes, flat")
         if cfg.backend not in ("auto", "decord", "pyav"):
             raise ConfigError(f"data.backend: {cfg.backend!r} is not one of auto, decord, pyav")
-        return FolderSource(root, cfg.layout, cfg.frame_folders, cfg.backend)
+        return FolderSource(root, cfg.layout, cfg.frame_folders, cfg.backend, cfg.min_side)
     raise ConfigError(f"data.source: unknown source {cfg.source!r}; choose from {', '.join(SOURCES)}")

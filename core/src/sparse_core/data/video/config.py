@@ -53,11 +53,15 @@ class VideoDataConfig:
     """moving_fashion: Fashion-MNIST folder (None: ``$SPARSE_SSL_FASHION_MNIST`` or Debian's install path)."""
     label_kind: str = "content"
     """moving_fashion: what a video's label is: ``'content'`` (main garment's class) or ``'motion'``."""
+    min_side: int = 16
+    """File-based sources: a video whose shorter side has fewer pixels is skipped and counted as too small
+    (>= 1; 16: one ViT-B/16 patch, the backbone's stride; 1 accepts any size)."""
 
     def __post_init__(self) -> None:
         """Refuse out-of-range counts and sizes, naming the ``data.*`` key (ConfigError on the first bad field)."""
         check_int("data.num_videos", self.num_videos, 1)
         check_int("data.num_frames", self.num_frames, 0)
+        check_int("data.min_side", self.min_side, 1)
         check_int("data.image_size", self.image_size, 1)
         check_int("data.seed", self.seed, 0)
         check_int("data.num_classes", self.num_classes, 1, high=len(MOTIONS))

@@ -11,6 +11,7 @@ for anything else, a folder of videos.
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +21,15 @@ from torch.utils.data import Dataset
 
 from river_vp.data.video_files import VideoFramesDataset, list_river_videos, load_video
 from sparse_core.data import DatasetError, get_dataset_builder, list_datasets, register_dataset
-from sparse_core.data.video import BouncingShapes, MovingFashion, frames_to_float, moving_fashion, read_video
+from sparse_core.data.errors import skip_kind
+from sparse_core.data.video import (
+    BouncingShapes,
+    MovingFashion,
+    VideoNeeds,
+    frames_to_float,
+    moving_fashion,
+    read_video,
+)
 
 if TYPE_CHECKING:
     from river_vp.config import VideoDataConfig
@@ -107,7 +116,7 @@ class _FileVideos(Dataset):
         return str(self.paths[i])
 
     def __getitem__(self, i: int) -> Tensor:
-        return load_video(self.paths[i], self.cfg.image_size, self.cfg.num_frames or None)
+        return load_video(self.paths[i], self.cfg.image_size, self.cfg.num_frames or None, self.cfg.min_side)
 
 
 @register_dataset(PREFIX + "moving_shapes")
@@ -127,27 +136,32 @@ def _folder(root: Any, split: str, transform: Any, cfg: VideoDataConfig, frames:
     path = root or cfg.root
     if path is None:
         raise DatasetError("data.source='folder' needs data.root (a folder of videos or frame folders)")
-    dataset = VideoFramesDataset(path, cfg.image_size, cfg.frames_per_video) if frames else _FileVideos(path, cfg)
-    _require_one_readable(dataset.sources if frames else dataset.paths, path)
+    dataset = (VideoFramesDataset(path, cfg.image_size, cfg.frames_per_video, cfg.min_side) if frames
+               else _FileVideos(path, cfg))
+    _require_one_readable(dataset.sources if frames else dataset.paths, path, cfg.min_side)
     return dataset
 
 
-def _require_one_readable(paths: list[Path], root: Any) -> None:
-    """Refuse a folder none of whose videos can be read (a run on it would train on nothing).
+def _require_one_readable(paths: list[Path], root: Any, min_side: int = 1) -> None:
+    """Refuse a folder none of whose videos can be used (a run on it would train on nothing).
 
-    Files are tried in order until one decodes its first frame, so a usable folder costs one read.
+    Files are tried in order until one decodes its first frame at ``min_side`` pixels or more, so a usable
+    folder costs one read.
 
     Raises:
-        DatasetError: every file fails to decode; the message names the folder and the first few files.
+        DatasetError: every file fails; the message names the folder, the reasons and the first few files.
     """
+    reasons: Counter[str] = Counter()
     for p in paths:
         try:
-            read_video(p, indices=[0])
+            read_video(p, indices=[0], needs=VideoNeeds(1, min_side))
             return
-        except Exception:  # decord / PyAV / PIL raise many error types on broken files
-            continue
+        except Exception as err:  # decord / PyAV / PIL raise many error types on broken files
+            reasons[skip_kind(err)] += 1
     names = ", ".join(str(p) for p in paths[:3]) + (" ..." if len(paths) > 3 else "")
-    raise DatasetError(f"data.source {root}: none of its {len(paths)} video(s) can be read ({names})")
+    why = ", ".join(f"{c}x {kind}" for kind, c in reasons.most_common(3))
+    small = f" (data.min_side={min_side})" if "too small" in reasons else ""
+    raise DatasetError(f"data.source {root}: none of its {len(paths)} video(s) can be used: {why}{small} ({names})")
 
 
 def _build(cfg: VideoDataConfig, frames: bool) -> Dataset:

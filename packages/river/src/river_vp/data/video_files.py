@@ -10,7 +10,14 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from sparse_core.data.errors import SkipCounter
-from sparse_core.data.video import RandomFrameSampler, center_crop_resize, frames_to_float, list_videos, read_video
+from sparse_core.data.video import (
+    RandomFrameSampler,
+    VideoNeeds,
+    center_crop_resize,
+    frames_to_float,
+    list_videos,
+    read_video,
+)
 
 __all__ = ["VideoFramesDataset", "list_river_videos", "load_video", "to_model_range"]
 
@@ -33,15 +40,17 @@ def to_model_range(frames: Tensor, image_size: int) -> Tensor:
     return center_crop_resize(frames_to_float(frames, "signed"), image_size).clamp(-1, 1)
 
 
-def load_video(path: str | Path, image_size: int, max_frames: int | None = None) -> Tensor:
+def load_video(path: str | Path, image_size: int, max_frames: int | None = None, min_side: int = 1) -> Tensor:
     """All frames (or the first ``max_frames``) of a video file or frame folder: (T, 3, S, S) in [-1, 1].
 
     Only the frames kept are decoded (the first ``max_frames`` of a long video, not all of it).
 
     Raises:
-        Exception: whatever the reader raises for a corrupt file (callers skip and count it).
+        Exception: whatever the reader raises for a corrupt file (callers skip and count it), or
+            :class:`~sparse_core.data.video.VideoTooSmall` for a side under ``min_side`` pixels.
     """
-    frames = read_video(path, indices=range(max_frames) if max_frames is not None else None)
+    frames = read_video(path, indices=range(max_frames) if max_frames is not None else None,
+                        needs=VideoNeeds(1, min_side))
     if frames.shape[0] == 0:
         raise ValueError(f"{path} has no frames")
     return to_model_range(frames, image_size)
@@ -52,12 +61,15 @@ class VideoFramesDataset(SkipCounter, Dataset):
 
     Item ``i`` is a random frame (global torch RNG, seeded per sample by the engine) of video
     ``i % num_videos``; ``frames_per_video`` sets how many items each video contributes per epoch. A corrupt
-    video returns ``None`` and is counted in ``num_skipped``.
+    video returns ``None`` and is counted in ``num_skipped``, as a video whose shorter side is under ``min_side``
+    pixels (too small: counted with that reason).
     """
 
-    def __init__(self, root: str | Path, image_size: int, frames_per_video: int = 16) -> None:
+    def __init__(self, root: str | Path, image_size: int, frames_per_video: int = 16, min_side: int = 1) -> None:
         self.sources = list_river_videos(root)
+        self.root = Path(root)
         self.image_size, self.frames_per_video = image_size, frames_per_video
+        self.needs = VideoNeeds(1, min_side)
         self.num_skipped = 0
 
     def __len__(self) -> int:
@@ -66,7 +78,7 @@ class VideoFramesDataset(SkipCounter, Dataset):
     def __getitem__(self, index: int) -> dict[str, Any] | None:
         path = self.sources[index % len(self.sources)]
         try:
-            frames = read_video(path, sampler=RandomFrameSampler())
+            frames = read_video(path, sampler=RandomFrameSampler(), needs=self.needs)
         except Exception as err:  # decord / PyAV / PIL raise many error types on broken files
             self._skip(path, err)
             return None
