@@ -57,6 +57,20 @@ def test_train_then_eval_from_stores(tmp_path: Path) -> None:
     assert (out / "results.md").is_file()
 
 
+def test_eval_on_unlabelled_stores_exits_2_naming_the_probes(tmp_path: Path, capsys: pytest.CaptureFixture[str]
+                                                              ) -> None:
+    """A store extracted from a flat folder (labels -1) is refused before any probe (was an IndexError)."""
+    labelled = synthetic_bank(12, num_clips=4, dim=8, seed=0)
+    flat = FeatureBank(labelled.feats, labelled.boxes, labelled.label.clone().fill_(-1), labelled.video)
+    train_root, test_root = write_store(tmp_path / "tr", flat), write_store(tmp_path / "te", labelled)
+    assert eval_main(["--train_root", str(train_root), "--test_root", str(test_root), "--out", str(tmp_path / "o"),
+                      "--device", "cpu", "--probe.probes", "[linear, knn]"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert err.startswith("scale-eval: train_root: 12 of 12 videos have no label") and "linear, knn need class" in err
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.parametrize("argv", [["--probe.probes", "[bogus]"], ["--train_root", "/nonexistent"], ["--bad", "1"]])
 def test_eval_bad_config_exits_2(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert eval_main(argv) == 2

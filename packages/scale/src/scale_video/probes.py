@@ -37,6 +37,7 @@ from torch import Tensor, nn
 from scale_video.component_config import LOW_SHOT_PROBES, PROBES, ProbeConfig
 from scale_video.data import FeatureBank
 from scale_video.model import SCALEPredictor
+from sparse_core.config import ConfigError
 from sparse_core.eval import ProtocolConfig, linear_probe, low_shot_indices, run_protocol
 
 __all__ = ["LOW_SHOT_PROBES", "PROBES", "ProbeConfig", "encode_bank", "finetune_probe", "knn_probe", "run_probes",
@@ -210,6 +211,19 @@ def _nonlinear_probe(name: str, predictor: SCALEPredictor | None, train: Feature
     else:
         model = _SetClassifier(copy.deepcopy(predictor), num_classes)
     return finetune_probe(model.to(train.device), train, test, cfg)
+
+
+def require_labels(bank: FeatureBank, key: str, probes: list[str]) -> None:
+    """Refuse a store of unlabelled videos (a flat folder: label -1) before any probe runs.
+
+    Raises:
+        ConfigError: naming ``key``, the probes that need labels and how to give them (class folders).
+    """
+    unlabelled = int((bank.label < 0).sum())
+    if unlabelled:
+        raise ConfigError(f"{key}: {unlabelled} of {len(bank.label)} videos have no label (extracted from a flat "
+                          f"folder); the probes {', '.join(probes)} need class labels: extract from class "
+                          f"folders root/<class>/<video> or a list file with labels")
 
 
 def run_probes(predictor: SCALEPredictor | None, train: FeatureBank, test: FeatureBank, cfg: ProbeConfig,

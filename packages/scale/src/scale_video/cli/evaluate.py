@@ -62,7 +62,7 @@ def load_predictor(cfg: ScaleEvalConfig, in_dim: int) -> SCALEPredictor:
 def evaluate(cfg: ScaleEvalConfig) -> dict[str, Any]:
     """Run the probes of ``cfg``; writes ``results.json`` / ``results.md`` into ``cfg.out``."""
     from scale_video.data import FeatureBank  # torch: for a run, not for --help
-    from scale_video.probes import run_probes
+    from scale_video.probes import require_labels, run_probes
     from sparse_core.device import resolve_device
 
     device = resolve_device(cfg.device)
@@ -70,6 +70,8 @@ def evaluate(cfg: ScaleEvalConfig) -> dict[str, Any]:
     test = FeatureBank.from_store(require_path(cfg.test_root, "test_root", "dir"), device)
     if train.dim != test.dim:
         raise ConfigError(f"train_root holds {train.dim}-d features, test_root {test.dim}-d")
+    require_labels(train, "train_root", cfg.probe.probes)
+    require_labels(test, "test_root", cfg.probe.probes)
     predictor = load_predictor(cfg, train.dim).to(device)
     results = run_probes(predictor, train, test, cfg.probe)
     out = Path(cfg.out)
