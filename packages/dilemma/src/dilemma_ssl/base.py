@@ -16,6 +16,7 @@ from dilemma_ssl.objectives import TokenObjective
 from dilemma_ssl.schedule import SparsitySchedule
 from sparse_core.engine.task import Task
 from sparse_core.heads import MLPHead
+from sparse_core.models.key_bias import hold_key_bias
 
 __all__ = ["DilemmaTaskBase", "Encoder", "batch_views", "build_mlp"]
 
@@ -133,6 +134,12 @@ class DilemmaTaskBase(Task):
             self.model_cfg.patch_size,
             self.method_cfg.token_reduction,
         )
+
+    def setup(self, total_steps: int) -> None:
+        """Before the optimizer is built: hold the attention key biases of every trained block
+        (:func:`~sparse_core.models.key_bias.hold_key_bias`; their gradient is exactly zero, and Adam would turn
+        its rounding noise into steps that differ between N processes and one)."""
+        hold_key_bias(self)
 
     token_views = "sum"
     """How the variant combines its per-view token losses under ``token_reduction: sum``: 'sum' where its main
