@@ -9,13 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from river_vp.flow.conditioning import ConditionSpec
-from river_vp.flow.latent_norm import LATENT_NORMS
-from river_vp.flow.sampler import SamplerConfig
-from river_vp.models.uvit import VectorFieldConfig
-from river_vp.models.vqgan import VQGANConfig
-from river_vp.tasks.autoencoder import AELossConfig
-from river_vp.tasks.regress import OBJECTIVES
+from river_vp.component_config import (
+    LATENT_NORMS,
+    OBJECTIVES,
+    AELossConfig,
+    ConditionSpec,
+    SamplerConfig,
+    VectorFieldConfig,
+    VQGANConfig,
+)
 from sparse_core.config import ConfigError
 from sparse_core.data.video import VideoDataConfig as CoreVideoDataConfig
 from sparse_core.device import check_device

@@ -13,20 +13,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from river_vp.config import EncodeConfig, config_dir
-from river_vp.data.latent_cache import MIN_FRAMES, LatentCacheWriter
-from river_vp.data.sources import VideoSource
-from river_vp.models.io import load_vqgan
 from sparse_core.cli import require_path, run_cli
 from sparse_core.data.errors import DatasetError
-from sparse_core.device import resolve_device
 
 log = logging.getLogger("river_vp.encode")
 
 
-@torch.no_grad()
 def run(cfg: EncodeConfig) -> dict[str, Any]:
     """Encode every video; returns ``{"index": path, "num_videos": n, "num_skipped": k, "num_too_short": s}``
     (``k`` counts unreadable and too-short videos, ``s`` the too-short ones among them).
@@ -34,41 +27,51 @@ def run(cfg: EncodeConfig) -> dict[str, Any]:
     Raises:
         DatasetError: the autoencoder file is not valid, or no video is usable (nothing is written then).
     """
-    device = resolve_device(cfg.device)
-    vqgan = load_vqgan(cfg.autoencoder).to(device)
-    source = VideoSource(cfg.data)
-    writer = LatentCacheWriter(
-        cfg.out,
-        cfg.shard_frames,
-        meta={
-            "autoencoder": str(Path(cfg.autoencoder).resolve()),
-            "image_size": cfg.data.image_size,
-            "source": cfg.data.source,
-        },
-    )
-    too_short = 0
-    for i in range(len(source)):
-        video = source.video(i)
-        if video is None:
-            writer.skip(source.name(i))
-            continue
-        if video.shape[0] < MIN_FRAMES:
-            log.warning("skipping %s: %d frame(s), every conditioning mode needs at least %d", source.name(i),
-                        video.shape[0], MIN_FRAMES)
-            writer.skip(source.name(i))
-            too_short += 1
-            continue
-        writer.add(vqgan.encode_video(video.to(device), cfg.batch_frames).cpu(), source.name(i))
-    if not writer.videos:
-        raise DatasetError(f"no usable video in {cfg.data.source}: all {len(writer.skipped)} skipped (unreadable "
-                           f"or shorter than {MIN_FRAMES} frames), e.g. {writer.skipped[:3]}")
-    index = writer.close()
-    log.info("encoded %d videos into %s (%d skipped)", len(writer.videos), index.parent, len(writer.skipped))
-    return {"index": index, "num_videos": len(writer.videos), "num_skipped": len(writer.skipped),
-            "num_too_short": too_short}
+    import torch  # torch and the models: for a run, not for --help or a bad argument
+
+    from river_vp.data.latent_cache import MIN_FRAMES, LatentCacheWriter
+    from river_vp.data.sources import VideoSource
+    from river_vp.models.io import load_vqgan
+    from sparse_core.device import resolve_device
+
+    with torch.no_grad():
+        device = resolve_device(cfg.device)
+        vqgan = load_vqgan(cfg.autoencoder).to(device)
+        source = VideoSource(cfg.data)
+        writer = LatentCacheWriter(
+            cfg.out,
+            cfg.shard_frames,
+            meta={
+                "autoencoder": str(Path(cfg.autoencoder).resolve()),
+                "image_size": cfg.data.image_size,
+                "source": cfg.data.source,
+            },
+        )
+        too_short = 0
+        for i in range(len(source)):
+            video = source.video(i)
+            if video is None:
+                writer.skip(source.name(i))
+                continue
+            if video.shape[0] < MIN_FRAMES:
+                log.warning("skipping %s: %d frame(s), every conditioning mode needs at least %d", source.name(i),
+                            video.shape[0], MIN_FRAMES)
+                writer.skip(source.name(i))
+                too_short += 1
+                continue
+            writer.add(vqgan.encode_video(video.to(device), cfg.batch_frames).cpu(), source.name(i))
+        if not writer.videos:
+            raise DatasetError(f"no usable video in {cfg.data.source}: all {len(writer.skipped)} skipped (unreadable "
+                               f"or shorter than {MIN_FRAMES} frames), e.g. {writer.skipped[:3]}")
+        index = writer.close()
+        log.info("encoded %d videos into %s (%d skipped)", len(writer.videos), index.parent, len(writer.skipped))
+        return {"index": index, "num_videos": len(writer.videos), "num_skipped": len(writer.skipped),
+                "num_too_short": too_short}
 
 
 def _run_and_print(cfg: EncodeConfig) -> None:
+    from river_vp.data.latent_cache import MIN_FRAMES
+
     require_path(cfg.autoencoder, "autoencoder")
     result = run(cfg)
     print(

@@ -15,17 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from river_vp.cli.stages import STAGES
 from river_vp.config import PROTOCOLS, EvalConfig
-from river_vp.data.sources import VideoSource
-from river_vp.evaluation import evaluate_prediction, summary_dict
-from river_vp.losses.perceptual import PerceptualLoss
-from river_vp.metrics.fvd import I3DFeatures
-from river_vp.predictor import RiverPredictor
 from sparse_core.config import ConfigError, save_config
-from sparse_core.device import resolve_device
 from sparse_core.report import markdown_table
 
 log = logging.getLogger("river_vp.eval")
@@ -57,17 +49,31 @@ TABLE_KEYS = [
 ]
 
 
-class _PerSampleLPIPS(torch.nn.Module):
-    def __init__(self, path: str) -> None:
-        super().__init__()
-        self.net = PerceptualLoss(path).net
+def _per_sample_lpips(path: str) -> Any:
+    """The TorchScript LPIPS at ``path`` as a module returning one distance per sample."""
+    import torch
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.net(x, y).flatten()  # type: ignore[misc]
+    from river_vp.losses.perceptual import PerceptualLoss
+
+    class PerSampleLPIPS(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.net = PerceptualLoss(path).net
+
+        def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+            return self.net(x, y).flatten()  # type: ignore[misc]
+
+    return PerSampleLPIPS()
 
 
 def run(cfg: EvalConfig) -> dict[str, Any]:
     """Evaluate; returns the summary dict written to ``metrics.json``."""
+    from river_vp.data.sources import VideoSource  # torch and the models: for a run, not for --help or a bad argument
+    from river_vp.evaluation import evaluate_prediction, summary_dict
+    from river_vp.metrics.fvd import I3DFeatures
+    from river_vp.predictor import RiverPredictor
+    from sparse_core.device import resolve_device
+
     if cfg.protocol == "custom":
         k, n, s = cfg.num_context, cfg.num_future, cfg.num_samples
     elif cfg.protocol in PROTOCOLS:
@@ -79,7 +85,7 @@ def run(cfg: EvalConfig) -> dict[str, Any]:
     i3d = I3DFeatures(cfg.i3d_path).to(device) if cfg.i3d_path else None
     if i3d is None:
         log.info("FVD skipped: pass --i3d_path with a local I3D TorchScript to compute it")
-    lpips = _PerSampleLPIPS(cfg.lpips_path).to(device) if cfg.lpips_path else None
+    lpips = _per_sample_lpips(cfg.lpips_path).to(device) if cfg.lpips_path else None
     result = evaluate_prediction(
         predictor,
         VideoSource(cfg.data),

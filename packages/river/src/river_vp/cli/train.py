@@ -14,22 +14,26 @@ from typing import Any
 
 from river_vp.cli.stages import STAGES
 from river_vp.config import FlowRunConfig
-from river_vp.data.latent_cache import LatentCache, LatentFlowDataset
-from river_vp.flow.conditioning import num_conditions
-from river_vp.flow.latent_norm import LatentNorm
-from river_vp.models.io import FLOW_FILE, save_river
-from river_vp.tasks.flow import RiverTask
-from river_vp.tasks.regress import NextLatentTask
 from sparse_core.config import ConfigError
-from sparse_core.data.collate import collate_skip_none
-from sparse_core.engine import Trainer
-from sparse_core.engine.seeding import build_seeded
 
 log = logging.getLogger("river_vp.train")
 
 
 def run(cfg: FlowRunConfig) -> dict[str, Any]:
     """Train and export; returns the trainer summary plus ``"weights"``."""
+    from river_vp.data.latent_cache import (  # torch and the models: for a run, not for --help or a bad argument
+        LatentCache,
+        LatentFlowDataset,
+    )
+    from river_vp.flow.conditioning import num_conditions
+    from river_vp.flow.latent_norm import LatentNorm
+    from river_vp.models.io import FLOW_FILE, save_river
+    from river_vp.tasks.flow import RiverTask
+    from river_vp.tasks.regress import NextLatentTask
+    from sparse_core.data.collate import collate_skip_none
+    from sparse_core.engine import Trainer
+    from sparse_core.engine.seeding import build_seeded
+
     cache = LatentCache(cfg.latents)
     c, h, w = cache.latent_shape
     if (cfg.model.state_channels, cfg.model.state_size) != (c, h) or h != w:

@@ -13,19 +13,20 @@ from typing import Any
 
 from river_vp.cli.stages import STAGES
 from river_vp.config import AutoencoderRunConfig
-from river_vp.data.sources import frame_dataset
-from river_vp.models.checkpoints import load_vqgan_checkpoint
-from river_vp.models.io import AE_FILE, save_vqgan
-from river_vp.tasks.autoencoder import AutoencoderTask
-from sparse_core.data.collate import collate_skip_none
-from sparse_core.engine import Trainer
-from sparse_core.engine.seeding import build_seeded
 
 log = logging.getLogger("river_vp.train_ae")
 
 
 def run(cfg: AutoencoderRunConfig) -> dict[str, Any]:
     """Train and export; returns the trainer summary plus ``"weights"``."""
+    from river_vp.data.sources import frame_dataset  # torch and the models: for a run, not for --help or a bad argument
+    from river_vp.models.checkpoints import load_vqgan_checkpoint
+    from river_vp.models.io import AE_FILE, save_vqgan
+    from river_vp.tasks.autoencoder import AutoencoderTask
+    from sparse_core.data.collate import collate_skip_none
+    from sparse_core.engine import Trainer
+    from sparse_core.engine.seeding import build_seeded
+
     # --train.seed covers the init; max_steps places the end of the quantizer warm-up
     task = build_seeded(AutoencoderTask, cfg.train.seed, cfg.model, cfg.loss, cfg.train.max_steps or 0)
     if cfg.init_checkpoint:

@@ -31,13 +31,14 @@ Distances are what the network's distance encoding receives; distance 0 marks a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import Tensor
 
+from river_vp.component_config import FORMS, MODES, OFFICIAL_FORM, ConditionSpec
+
 __all__ = [
     "FORMS",
+    "MODES",
     "OFFICIAL_FORM",
     "ConditionSpec",
     "condition_distances",
@@ -50,37 +51,6 @@ __all__ = [
     "sample_training_indices",
 ]
 
-MODES = ("river", "no_ref", "interp")
-FORMS = ("thesis", "official")
-OFFICIAL_FORM = "official"
-"""``ConditionSpec.form`` of the public RIVER code (see the module docstring)."""
-
-
-@dataclass
-class ConditionSpec:
-    """Which frames condition the vector field."""
-
-    mode: str = "river"
-    """'river' (reference + random context), 'no_ref' (one random context) or 'interp' (past + future)."""
-    window: int | None = None
-    """Context frames are drawn among the last `window` frames before the reference (None: whole past)."""
-    min_target: int = 2
-    """Smallest target index drawn in training (2 = thesis Algorithm 1; 1 also trains the 1-frame start)."""
-    form: str = "thesis"
-    """'thesis' (context distance tau - c, one context index per NFE for the batch) or 'official' (public
-    RIVER code: context distance tau - 1 - c, one context index per sample and NFE; mode 'river' only)."""
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise ValueError(f"condition mode must be one of {MODES}, got '{self.mode}'")
-        if self.window is not None and self.window < 1:
-            raise ValueError(f"context window must be >= 1 or None, got {self.window}")
-        if self.min_target < 1:
-            raise ValueError(f"min_target must be >= 1, got {self.min_target}")
-        if self.form not in FORMS:
-            raise ValueError(f"condition form must be one of {FORMS}, got '{self.form}'")
-        if self.form == OFFICIAL_FORM and self.mode != "river":
-            raise ValueError(f"the official conditioning exists for mode 'river' only, got '{self.mode}'")
 
 
 def official_condition_spec(window: int | None = None) -> ConditionSpec:

@@ -24,9 +24,10 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from river_vp.component_config import LATENT_NORMS
+
 __all__ = ["LATENT_NORMS", "LatentNorm"]
 
-LATENT_NORMS = ("global", "channel")
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
+from river_vp.component_config import SamplerConfig
 from river_vp.flow.conditioning import (
     OFFICIAL_FORM,
     ConditionSpec,
@@ -33,30 +33,6 @@ FieldFn = Callable[[Tensor, Tensor, Tensor, Tensor], Tensor]
 """
 
 FIXED_GRID = ("euler", "midpoint", "rk4", "explicit_adams", "implicit_adams", "heun3")
-
-
-@dataclass
-class SamplerConfig:
-    """ODE integration of one frame."""
-
-    method: str = "euler"
-    """'euler' (eq. 5.9) or any torchdiffeq method ('rk4', 'midpoint', 'dopri5', ...)."""
-    steps: int = 10
-    """Integration steps N over [0, 1] for fixed-grid solvers (warm start uses ceil((1 - s) N))."""
-    warm_start: float = 0.0
-    """Warm-start strength s in [0, 1): start at p_s(z | previous frame); 0 is a cold start from noise."""
-    sigma_min: float = 1e-7
-    """sigma_min of the probability path (must match training)."""
-    rtol: float = 1e-3
-    """Relative tolerance of adaptive solvers (dopri5, ...)."""
-    atol: float = 1e-4
-    """Absolute tolerance of adaptive solvers."""
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.warm_start < 1.0:
-            raise ValueError(f"warm_start must be in [0, 1), got {self.warm_start}")
-        if self.steps < 1:
-            raise ValueError(f"steps must be >= 1, got {self.steps}")
 
 
 def warm_start_point(previous: Tensor, s: float, sigma_min: float, noise: Tensor) -> Tensor:

@@ -28,8 +28,6 @@ is the official one, ``(tau - 1) - c`` (``ConditionSpec(form="official")``, set 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 import torch.nn.functional as F
 from einops import rearrange
@@ -37,77 +35,15 @@ from timm.models.vision_transformer import Block
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from river_vp.component_config import LAYOUTS, LOCAL_MIXING, VectorFieldConfig
 from river_vp.models.embeddings import ScalarEmbedding, sinusoidal
 from river_vp.models.key_bias import drop_key_bias_grad
-from sparse_core.config import ConfigError
-from sparse_core.validation import check_choice, check_divisible, check_float, check_int
 
 __all__ = ["LAYOUTS", "LOCAL_MIXING", "OFFICIAL_TIME_SCALE", "VectorFieldConfig", "VectorFieldRegressor"]
 
-LAYOUTS = ("uvit", "official")
-LOCAL_MIXING = ("none", "conv")
 OFFICIAL_TIME_SCALE = 200.0
 """Multiplier of flow time in the official code's fixed sinusoidal time token (``timestamp_embedding``)."""
 OFFICIAL_DIST_HIDDEN = 256
-
-
-@dataclass
-class VectorFieldConfig:
-    """Architecture of the vector-field regressor (defaults: public RIVER configs, 768 wide, 13 blocks)."""
-
-    state_channels: int = 4
-    """Channels c of a latent frame (>= 1): the VQGAN's embed_dim."""
-    state_size: int = 8
-    """Latent frame side H/f in latent positions (>= 1, square latents; a multiple of patch_size)."""
-    num_conditions: int = 2
-    """Condition frames per evaluation: 2 (reference + context, or past + future) or 1 (ablation w/o ref,
-    Table 5.3)."""
-    width: int = 768
-    """Token width of the transformer (a multiple of num_heads); public RIVER configs: 768."""
-    depth_in: int = 4
-    """Blocks before the middle, >= 0 (and, mirrored with long skips, after it)."""
-    depth_mid: int = 5
-    """Middle blocks, >= 0; total depth = 2 * depth_in + depth_mid (13 by default)."""
-    num_heads: int = 12
-    """Attention heads per block (>= 1)."""
-    mlp_ratio: float = 4.0
-    """Hidden width of each block's MLP relative to width
-    (> 0; ViT: 4)."""
-    patch_size: int = 1
-    """Latent positions per token side, >= 1 (1: one token per latent position, HW/f^2 tokens)."""
-    grad_checkpointing: bool = False
-    """Recompute block activations in backward to save memory."""
-    layout: str = "uvit"
-    """'uvit' (this package's: per-frame projections, sinusoidal distance embedding of every condition) or
-    'official' (the public RIVER code's module tree and its log-distance embedding of the context; what
-    :func:`river_vp.models.official.load_official_river` builds)."""
-
-    local_mixing: str = "none"
-    """'none' (thesis Fig. 5.4: linear projections in, Linear -> GELU -> LN -> 3x3 conv out) or 'conv' (a
-    convolutional stem added to the tokens and a full-resolution conv skip to the output; see the module
-    docstring; layout 'uvit' only)."""
-    conv_width: int = 64
-    """'conv' local mixing: channels of the stem and of the conv skip (>= 1)."""
-
-    def __post_init__(self) -> None:
-        """Refuse out-of-range sizes and latents that do not tile into tokens, naming the ``model.*`` key.
-
-        Raises:
-            ConfigError: the first bad field.
-        """
-        for name in ("state_channels", "state_size", "width", "num_heads", "patch_size"):
-            check_int(f"model.{name}", getattr(self, name), 1)
-        check_int("model.depth_in", self.depth_in, 0)
-        check_int("model.depth_mid", self.depth_mid, 0)
-        check_choice("model.num_conditions", self.num_conditions, (1, 2))
-        check_choice("model.layout", self.layout, LAYOUTS)
-        check_choice("model.local_mixing", self.local_mixing, LOCAL_MIXING)
-        check_int("model.conv_width", self.conv_width, 1)
-        if self.local_mixing != "none" and self.layout == "official":
-            raise ConfigError("model.local_mixing 'conv' exists for model.layout 'uvit' only")
-        check_divisible("model.state_size", self.state_size, "model.patch_size", self.patch_size)
-        check_divisible("model.width", self.width, "model.num_heads", self.num_heads)
-        check_float("model.mlp_ratio", self.mlp_ratio, 0.0, strict=True)
 
 
 class VectorFieldRegressor(nn.Module):

@@ -7,65 +7,15 @@ flow works on these. ``decode`` absorbs the quantization (as in latent diffusion
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from river_vp.component_config import VQGANConfig
 from river_vp.models.quantizer import VectorQuantizer
 from river_vp.models.vqgan_blocks import MidBlock, ResolutionLevel, normalize
-from sparse_core.validation import bad_value, check_float, check_int
 
 __all__ = ["Decoder", "Encoder", "VQGAN", "VQGANConfig"]
-
-
-@dataclass
-class VQGANConfig:
-    """Architecture of the autoencoder (f = 2 ** (len(ch_mult) - 1))."""
-
-    in_channels: int = 3
-    """Image channels (>= 1; 3 for RGB)."""
-    ch: int = 128
-    """Base width of the first level (>= 1; taming-transformers: 128)."""
-    ch_mult: list[int] = field(default_factory=lambda: [1, 2, 2, 4])
-    """Width multiplier (>= 1) per resolution level; len - 1 downsamplings, so [1, 2, 2, 4] gives f = 8."""
-    num_res_blocks: int = 2
-    """Residual blocks per level (>= 1)."""
-    attn_resolutions: list[int] = field(default_factory=lambda: [32])
-    """Feature-map sides (in pixels of that level) at which a self-attention block follows each res block;
-    [] puts attention only in the middle."""
-    resolution: int = 256
-    """Input image side (>= 1; used only to place attention blocks)."""
-    z_channels: int = 4
-    """Channels at the encoder output / decoder input (>= 1)."""
-    embed_dim: int = 4
-    """Latent (and codebook) width c seen by the flow, >= 1 (RIVER: 4)."""
-    num_codes: int = 16384
-    """Codebook size K, >= 1 (latent-diffusion f8: 16384)."""
-    beta: float = 0.25
-    """Commitment weight (>= 0) of the quantizer, pulling encoder outputs to their codes
-    (VQ-VAE: 0.25)."""
-    dropout: float = 0.0
-    """Dropout probability in [0, 1) inside residual blocks."""
-
-    def __post_init__(self) -> None:
-        """Refuse out-of-range sizes, naming the ``model.*`` key (ConfigError on the first bad field)."""
-        for name in ("in_channels", "ch", "num_res_blocks", "resolution", "z_channels", "embed_dim", "num_codes"):
-            check_int(f"model.{name}", getattr(self, name), 1)
-        if not isinstance(self.ch_mult, (list, tuple)) or not self.ch_mult:
-            raise bad_value("model.ch_mult", "a non-empty list of width multipliers", self.ch_mult)
-        for i, mult in enumerate(self.ch_mult):
-            check_int(f"model.ch_mult[{i}]", mult, 1)
-        for i, side in enumerate(self.attn_resolutions):
-            check_int(f"model.attn_resolutions[{i}]", side, 1)
-        check_float("model.beta", self.beta, 0.0, strict=False)
-        check_float("model.dropout", self.dropout, 0.0, strict=False, high=1.0, high_strict=True)
-
-    @property
-    def downsample_factor(self) -> int:
-        """Spatial downsampling f."""
-        return 2 ** (len(self.ch_mult) - 1)
 
 
 class Encoder(nn.Module):

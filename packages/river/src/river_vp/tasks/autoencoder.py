@@ -3,23 +3,21 @@ generator weight that starts after ``disc_start`` steps (Esser et al., as used b
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import torch
 from torch import Tensor
 from torch.func import functional_call
 
+from river_vp.component_config import PIXEL_LOSSES, AELossConfig
 from river_vp.losses import PerceptualLoss, adaptive_weight, hinge_d_loss
 from river_vp.models.discriminator import PatchDiscriminator
 from river_vp.models.vqgan import VQGAN, VQGANConfig
 from sparse_core.distributed import gather_with_grad
 from sparse_core.engine import ParamGroup, Task
-from sparse_core.validation import check_choice, check_float, check_int
 
 __all__ = ["PIXEL_LOSSES", "AELossConfig", "AutoencoderTask", "pixel_loss"]
 
-PIXEL_LOSSES = ("l1", "l2", "l1+l2")
 
 
 def pixel_loss(x: Tensor, rec: Tensor, kind: str) -> Tensor:
@@ -37,64 +35,6 @@ def pixel_loss(x: Tensor, rec: Tensor, kind: str) -> Tensor:
     if kind == "l1+l2":
         return diff.abs().mean() + diff.pow(2).mean()
     raise ValueError(f"pixel loss must be one of {PIXEL_LOSSES}, got {kind!r}")
-
-
-@dataclass
-class AELossConfig:
-    """Loss terms of the autoencoder."""
-
-    pixel: str = "l1"
-    """Pixel reconstruction term: 'l1' (taming-transformers, the thesis's VQGAN), 'l2' (mean squared error,
-    what PSNR measures; the tiny CPU config's) or 'l1+l2'."""
-    codebook_weight: float = 1.0
-    """Weight (>= 0) of the quantizer's codebook + commitment loss (taming-transformers: 1)."""
-    perceptual_path: str | None = None
-    """TorchScript perceptual network (e.g. exported LPIPS) on a local path; None disables the term."""
-    perceptual_weight: float = 1.0
-    """Weight of the perceptual term when a network is given, >= 0."""
-    disc_weight: float = 0.8
-    """Weight (>= 0) of the adversarial generator term; 0 disables the discriminator
-    (taming-transformers: 0.8)."""
-    disc_start: int = 10000
-    """Optimizer step (>= 0) at which the adversarial terms switch on."""
-    disc_ndf: int = 64
-    """Width of the first discriminator layer (>= 1; pix2pix PatchGAN: 64)."""
-    disc_layers: int = 3
-    """Stride-2 layers of the patch discriminator, >= 1 (PatchGAN: 3)."""
-    disc_lr_scale: float = 1.0
-    """Discriminator lr as a multiple (> 0) of the scheduled optim.lr (1.0: the generator's lr)."""
-    disc_weight_decay: float | None = None
-    """Constant weight decay (>= 0) of the discriminator; None: the generator's optim.weight_decay
-    schedule."""
-    disc_clip_grad: float | None = None
-    """Clip the discriminator's gradient norm (> 0) on its own (None: together with the generator by
-    train.clip_grad)."""
-    init_codebook_from_data: bool = True
-    """At step ``quantize_start``, set the codebook to encoder outputs of that batch (off when fine-tuning)."""
-    quantize_warmup: float = 0.0
-    """Fraction in [0, 1) of ``train.max_steps`` trained as a plain autoencoder (straight latents, no
-    codebook loss) before latents are quantized; the codebook is then initialised from the trained encoder's
-    outputs. The tiny CPU config's quantizer warm-up (0: quantize from the start, as taming; runs counted in
-    epochs, without train.max_steps, have no warm-up)."""
-    adaptive_weight: bool = True
-    """Scale the generator term by ||grad rec|| / ||grad gan|| at the decoder's last layer."""
-
-    def __post_init__(self) -> None:
-        """Refuse negative weights and out-of-range discriminator settings, naming the ``loss.*`` key.
-
-        Raises:
-            ConfigError: the first bad field.
-        """
-        check_choice("loss.pixel", self.pixel, PIXEL_LOSSES)
-        for name in ("codebook_weight", "perceptual_weight", "disc_weight"):
-            check_float(f"loss.{name}", getattr(self, name), 0.0, strict=False)
-        check_int("loss.disc_start", self.disc_start, 0)
-        check_float("loss.quantize_warmup", self.quantize_warmup, 0.0, strict=False, high=1.0, high_strict=True)
-        check_int("loss.disc_ndf", self.disc_ndf, 1)
-        check_int("loss.disc_layers", self.disc_layers, 1)
-        check_float("loss.disc_lr_scale", self.disc_lr_scale, 0.0, strict=True)
-        check_float("loss.disc_weight_decay", self.disc_weight_decay, 0.0, strict=False, optional=True)
-        check_float("loss.disc_clip_grad", self.disc_clip_grad, 0.0, strict=True, optional=True)
 
 
 class AutoencoderTask(Task):

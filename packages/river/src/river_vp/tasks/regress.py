@@ -17,14 +17,13 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from river_vp.component_config import OBJECTIVES
 from river_vp.flow.matching import target_field
 from river_vp.models.uvit import VectorFieldConfig, VectorFieldRegressor
 from sparse_core.engine import Task
 
 __all__ = ["OBJECTIVES", "NextLatentTask", "RegressorField", "regress_next"]
 
-OBJECTIVES = ("flow", "regression")
-"""``FlowRunConfig.objective``: 'flow' (Algorithm 1, the method) or 'regression' (this reference line)."""
 
 
 def regress_next(model: nn.Module, conds: Tensor, dists: Tensor) -> Tensor:
