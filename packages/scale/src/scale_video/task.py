@@ -13,6 +13,7 @@ from scale_video.losses import mcm_loss, set_loss
 from scale_video.masking import draw_clips
 from scale_video.model import SCALEHeads, SCALEPredictor
 from sparse_core.engine import Task
+from sparse_core.models.key_bias import hold_key_bias
 
 __all__ = ["LossConfig", "SCALETask"]
 
@@ -40,6 +41,12 @@ class SCALETask(Task):
         self.predictor = SCALEPredictor(bank.dim, self.model_cfg)
         self.heads = SCALEHeads(bank.dim, self.model_cfg.hidden_dim, self.model_cfg.head_dim,
                                 self.model_cfg.head_layers)
+
+    def setup(self, total_steps: int) -> None:
+        """Before the optimizer is built: hold the predictor's attention key biases
+        (:func:`~sparse_core.models.key_bias.hold_key_bias`; their gradient is exactly zero, and Adam would turn
+        its rounding noise into steps that differ between N processes and one)."""
+        hold_key_bias(self)
 
     def find_unused_parameters(self, step: int) -> bool:
         """The heads of a disabled loss get no gradient."""
