@@ -161,3 +161,29 @@ def test_an_image_past_the_decompression_bomb_limit_is_skipped_and_counted(
     assert ds.num_skipped == 1
     one_pixel = next(i for i, (p, _) in enumerate(ds.samples) if p.name == "one_pixel.png")
     assert ds[one_pixel]["image"].shape == (3, 1, 1)  # a 1x1 image is decoded (the transform resizes it)
+
+
+def test_palette_transparency_and_every_mode_decode_without_a_pil_warning(tmp_path: Path) -> None:
+    """PIL warns once per image for a palette image with transparency converted straight to RGB; ours goes
+    through RGBA (PIL's advice), so a folder of them prints nothing (issue: the warning repeated per image)."""
+    import warnings
+
+    from sparse_core.data.image_folder import read_resized
+
+    rgb = Image.fromarray(np.arange(48 * 3, dtype=np.uint8).reshape(4, 12, 3).repeat(4, 0))
+    pal = rgb.convert("P")
+    pal.info["transparency"] = b"\x00" * 8  # transparency expressed in bytes: PIL's warning case
+    pal.save(tmp_path / "pal.png", transparency=b"\x00" * 8)
+    with Image.open(tmp_path / "pal.png") as check:
+        assert check.mode == "P" and "transparency" in check.info
+        with warnings.catch_warnings(record=True) as direct:
+            warnings.simplefilter("always")
+            check.convert("RGB")
+    assert direct, "the fixture must be one PIL warns about"
+    with warnings.catch_warnings(record=True) as ours:
+        warnings.simplefilter("always")
+        img = read_image(tmp_path / "pal.png")
+        small = read_resized(tmp_path / "pal.png", 8)
+    assert not ours, [str(w.message) for w in ours]
+    assert img.shape == (3, 16, 12) and small.shape == (3, 8, 8)
+    assert 0.0 <= float(small.min()) <= float(small.max()) <= 1.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import torch
@@ -75,6 +75,24 @@ def read_image(path: str | os.PathLike[str]) -> Tensor:
         img.load()
         arr = _to_rgb(img)  # (H, W, 3)
     return torch.from_numpy(np.array(arr, copy=True)).permute(2, 0, 1).contiguous()
+
+
+def read_resized(source: str | os.PathLike[str] | IO[bytes], size: int) -> Tensor:
+    """Decode an image file (or file object) as :func:`read_image` does, resized to ``size`` x ``size``.
+
+    Bicubic resize of the RGB image (every PIL mode at its full range, palette transparency through RGBA, so
+    PIL warns about none of them), then ``[0, 1]`` float.
+
+    Returns:
+        ``(3, size, size)`` float32 in [0, 1].
+
+    Raises:
+        OSError, ValueError, Image.DecompressionBombError: the file cannot be decoded.
+    """
+    with Image.open(source) as img:
+        img.load()
+        rgb = Image.fromarray(_to_rgb(img)).resize((size, size), Image.Resampling.BICUBIC)
+    return torch.from_numpy(np.array(rgb, copy=True)).permute(2, 0, 1).to(torch.float32) / 255.0
 
 
 def to_float_image(image: Tensor) -> Tensor:

@@ -21,12 +21,12 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
-from torchvision.transforms.v2 import functional as TF
 
 from sfclip.captions import Caption, read_caption_file
 from sfclip.config import SFCLIPConfig
 from sparse_core.data import get_dataset_builder, list_datasets, register_dataset
 from sparse_core.data.errors import DatasetError
+from sparse_core.data.image_folder import read_resized
 from sparse_core.data.shapes import SHAPES, shape_mask
 
 __all__ = ["PairFolder", "ShapePairs", "InMemoryPairs", "COLOURS", "IMAGE_EXTS", "PREFIX", "registered_sources",
@@ -46,11 +46,9 @@ COLOURS: dict[str, tuple[float, float, float]] = {
 def _load_image(path: Path, size: int) -> torch.Tensor | None:
     """RGB image resized to ``size`` x ``size`` in [0, 1], or None when it cannot be decoded."""
     try:
-        with Image.open(path) as raw:
-            im = raw.convert("RGB").resize((size, size), Image.Resampling.BICUBIC)
+        return read_resized(path, size)  # every PIL mode at full range, no palette-transparency warning
     except (OSError, ValueError, Image.DecompressionBombError):
         return None
-    return TF.to_dtype(TF.pil_to_tensor(im), torch.float32, scale=True)
 
 
 class PairFolder(Dataset):

@@ -33,10 +33,10 @@ import torch
 from braceexpand import braceexpand
 from PIL import Image
 from torch.utils.data import Dataset
-from torchvision.transforms.v2 import functional as TF
 
 from sfclip.captions import Caption, caption_value
 from sparse_core.data.errors import DatasetError
+from sparse_core.data.image_folder import read_resized
 
 __all__ = ["TarPairs", "expand_shards", "scan_members", "IMAGE_EXTENSIONS", "CAPTION_EXTENSIONS"]
 
@@ -304,11 +304,9 @@ class TarPairs(Dataset):
     def _image(self, i: int) -> torch.Tensor | None:
         number, offset, size, _, _ = (int(v) for v in self._rows[i])
         try:
-            with Image.open(io.BytesIO(self._read(number, offset, size))) as raw:
-                im = raw.convert("RGB").resize((self.size, self.size), Image.Resampling.BICUBIC)
+            return read_resized(io.BytesIO(self._read(number, offset, size)), self.size)
         except (OSError, ValueError, Image.DecompressionBombError):
             return None
-        return TF.to_dtype(TF.pil_to_tensor(im), torch.float32, scale=True)
 
     def __getitem__(self, i: int) -> dict[str, Any] | None:
         """Pair ``i``, or None when its image is corrupt or its caption empty."""
