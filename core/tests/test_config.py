@@ -204,3 +204,15 @@ def test_the_probe_sees_a_heavy_import() -> None:
     entry = EntryPoint("sparse-gpu-suite", "sparse_core.gpu_suite:main", "console_scripts")  # imports torch
     codes, heavy = heavy_imports(entry, [["--help"]])
     assert codes == [0] and "torch" in heavy
+
+
+def test_lead_puts_a_commands_own_keys_first_in_help_and_parses_the_same(capsys: pytest.CaptureFixture[str]) -> None:
+    """``lead``: the named key and group lead the usage line and the groups; parsing is unchanged."""
+    from sparse_core.config import build_parser
+
+    page = build_parser(RunCfg, prog="x", lead=("optim",)).format_help()
+    usage = page[:page.index("\n\n")]
+    assert usage.index("--optim.lr") < usage.index("--train.out_dir")
+    plain = build_parser(RunCfg, prog="x").format_help()
+    assert plain.index("--train.out_dir") < plain.index("--optim.lr")  # the dataclass order without lead
+    assert parse_config(RunCfg, ["--optim.lr", "0.5"], lead=("optim",)) == parse_config(RunCfg, ["--optim.lr", "0.5"])

@@ -90,6 +90,7 @@ def run_cli(
     *,
     prog: str,
     config_dir: Path | None = None,
+    lead: Sequence[str] = (),
 ) -> int:
     """Parse ``argv`` into the dataclass ``cls`` and call ``run(cfg)``; return the exit status.
 
@@ -103,6 +104,7 @@ def run_cli(
         argv: command-line arguments (default ``sys.argv[1:]``).
         prog: program name for ``--help`` and error messages.
         config_dir: folder of shipped YAML configs for ``--config NAME``.
+        lead: keys and groups ``--help`` shows first (a command's own, before the training keys it shares).
 
     Returns:
         0 on success, 2 on a configuration or dataset error, an unusable output folder (checked by
@@ -110,7 +112,7 @@ def run_cli(
         naming the pip package), or the int ``run`` returned.
     """
     try:
-        cfg = parse_config(cls, argv, prog=prog, config_dir=config_dir)
+        cfg = parse_config(cls, argv, prog=prog, config_dir=config_dir, lead=lead)
     except ConfigError as err:
         return report_config_error(prog, err)
     try:

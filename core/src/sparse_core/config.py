@@ -82,18 +82,50 @@ def _field_class(cls: type, name: str) -> type | None:
     return hint if isinstance(hint, type) else None
 
 
-def build_parser(cls: type, prog: str | None = None, description: str | None = None) -> ArgumentParser:
-    """A jsonargparse parser for the dataclass ``cls`` with a ``--config`` option."""
+def build_parser(cls: type, prog: str | None = None, description: str | None = None,
+                 lead: Sequence[str] = ()) -> ArgumentParser:
+    """A jsonargparse parser for the dataclass ``cls`` with a ``--config`` option.
+
+    Args:
+        cls: the config dataclass.
+        prog: program name.
+        description: text under the usage line (default: the class docstring).
+        lead: keys (``"out"``) and groups (``"precompute"``) that ``--help`` shows first, in the usage line and
+            in the order of the groups, e.g. a command's own keys before the training keys it shares.
+    """
     parser = ArgumentParser(prog=prog, description=description or (cls.__doc__ or "").strip(),
                             exit_on_error=False, allow_abbrev=False)
     parser.add_argument("--config", action=ActionConfigFile,
                         help="YAML config: a shipped name (see --list-configs) or a path; later flags override it")
     parser.add_class_arguments(cls, nested_key=None, fail_untyped=False, sub_configs=True)
+    if lead:
+        _lead_help(parser, lead)
     return parser
 
 
+def _lead_help(parser: ArgumentParser, lead: Sequence[str]) -> None:
+    """Put the options of ``lead`` (keys or group prefixes, in that order) first.
+
+    They lead the usage line, and their groups follow argparse's own two (positionals, and the options holding
+    ``--help``, ``--config`` and the top-level keys). argparse keeps actions and groups in lists in display order;
+    parsing does not depend on it.
+    """
+    def rank(dest: str) -> int | None:
+        return next((i for i, key in enumerate(lead) if dest == key or dest.startswith(key + ".")), None)
+
+    actions = parser._actions  # argparse's action list: the usage line follows its order
+    first = [a for a in actions if a.dest in ("help", "config")]
+    own = sorted((a for a in actions if a not in first and rank(a.dest) is not None),
+                 key=lambda a: rank(a.dest) or 0)  # stable: a group's keys keep their order
+    actions[:] = first + own + [a for a in actions if a not in first and a not in own]
+    groups = parser._action_groups
+    builtin, rest = groups[:2], groups[2:]
+    lead_groups = [g for g in rest if any(rank(a.dest) is not None for a in g._group_actions)]
+    groups[:] = builtin + lead_groups + [g for g in rest if g not in lead_groups]
+
+
 def parse_config(cls: type[T], argv: Sequence[str] | None = None, prog: str | None = None,
-                 config_dir: Path | None = None) -> T:
+                 config_dir: Path | None = None, lead: Sequence[str] = ()) -> T:
     """Parse ``argv`` into an instance of the dataclass ``cls``.
 
     Args:
@@ -101,6 +133,7 @@ def parse_config(cls: type[T], argv: Sequence[str] | None = None, prog: str | No
         argv: command-line arguments (default ``sys.argv[1:]``).
         prog: program name shown in ``--help``.
         config_dir: folder of shipped YAML configs that ``--config NAME`` resolves against.
+        lead: keys and groups ``--help`` shows first (see :func:`build_parser`).
 
     Raises:
         ConfigError: unknown keys, wrong types or a missing config, with the valid choices in the message.
@@ -118,7 +151,7 @@ def parse_config(cls: type[T], argv: Sequence[str] | None = None, prog: str | No
             args[i] = f"--config={path}"
             _check_yaml_keys(Path(path), cls)
     args = _normalise_flags(args, cls)
-    parser = build_parser(cls, prog=prog)
+    parser = build_parser(cls, prog=prog, lead=lead)
     try:
         ns = parser.parse_args(args)
     except SystemExit:

@@ -62,12 +62,29 @@ def test_bad_values_are_refused_before_training(argv: list[str], key: str, capsy
     (["--precompute.dtype", "bfloat16"], "precompute.dtype"),
     (["--precompute.shard_size", "0"], "precompute.shard_size"),
     (["--distill.image_ratio", "0", "--distill.text_ratio", "0", "--distill.precomputed", "x"], "distill"),
-    (["--teacher.text", "bert_tiny_random"], "distill.precomputed"),  # no output folder given
+    (["--teacher.text", "bert_tiny_random"], "out"),  # no output folder given
+    (["--out", "a", "--distill.precomputed", "b"], "out"),  # two different folders
 ])
 def test_precompute_refuses_bad_values(argv: list[str], key: str, capsys: pytest.CaptureFixture) -> None:
     from sfclip.cli.precompute import main as precompute_main
 
     assert_cli_refuses(precompute_main, ["--config", "tiny", *argv], key, capsys)
+
+
+def test_precompute_help_leads_with_its_own_keys(capsys: pytest.CaptureFixture) -> None:
+    """--out and --precompute.* come first in the usage line and in the groups, before the training keys."""
+    from sfclip.cli.precompute import main as precompute_main
+
+    with pytest.raises(SystemExit) as done:
+        precompute_main(["--help"])
+    assert done.value.code == 0
+    page = capsys.readouterr().out
+    usage = page[:page.index("\n\n")]
+    assert usage.index("--out") < usage.index("--precompute.batch_size") < usage.index("--train.out_dir")
+    groups = [line for line in page.splitlines() if line and not line.startswith(" ") and line.endswith(":")]
+    assert groups[1].startswith("``sfclip-precompute``: the frozen teachers'"), groups[:3]  # --out's group
+    assert groups[2].startswith("Settings of ``sfclip-precompute``"), groups[:3]
+    assert page.index("--out OUT") < page.index("--train.out_dir")
 
 
 def test_thesis_scale_configs_parse() -> None:

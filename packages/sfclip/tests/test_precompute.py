@@ -116,7 +116,7 @@ def test_store_records_are_the_teacher_features_of_each_index(tmp_path: Path) ->
 def test_a_store_for_other_teachers_or_sizes_is_refused(tmp_path: Path, override: list[str], key: str,
                                                          capsys: pytest.CaptureFixture) -> None:
     store = str(tmp_path / "feat")
-    assert precompute_main([*FAST_ARGV, "--distill.precomputed", store, "--precompute.dtype", "float32"]) == 0
+    assert precompute_main([*FAST_ARGV, "--out", store, "--precompute.dtype", "float32"]) == 0
     capsys.readouterr()
     msg = assert_cli_refuses(train_main, [*FAST_ARGV, "--distill.precomputed", store, *override,
                                           "--train.out_dir", str(tmp_path / "run")], "distill.precomputed", capsys)

@@ -8,10 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sparse_core.config import ConfigError
 from sparse_core.engine import OptimConfig, TrainConfig
 from sparse_core.validation import bad_value, check_choice, check_divisible, check_each, check_float, check_int
 
 __all__ = ["VisionConfig", "TextConfig", "TeacherConfig", "DistillConfig", "DataConfig", "PrecomputeConfig",
+           "PrecomputeRunConfig",
            "SFCLIPConfig", "CONFIG_DIR", "VISION_TEACHERS", "TEXT_TEACHERS", "DATA_SOURCES", "STORE_DTYPES",
            "DISTILL_REDUCTIONS"]
 
@@ -281,3 +283,30 @@ class SFCLIPConfig:
             ConfigError: the bad field.
         """
         check_int("embed_dim", self.embed_dim, 1)
+
+
+@dataclass
+class PrecomputeRunConfig(SFCLIPConfig):
+    """``sfclip-precompute``: the frozen teachers' features of every training pair, written once (sec. 7.2.2).
+
+    Its own keys are ``--out`` and ``--precompute.*`` (shown first by ``--help``); the rest are the training
+    run's keys (data, teachers, sizes, seed), which must be those ``sfclip-train`` then runs with.
+    """
+
+    out: str = ""
+    """Folder the teacher-feature store is written to (then ``sfclip-train --distill.precomputed`` it). Empty:
+    ``distill.precomputed``."""
+
+    def __post_init__(self) -> None:
+        """``out`` becomes ``distill.precomputed``; one of the two is required.
+
+        Raises:
+            ConfigError: neither is given, or they name different folders.
+        """
+        super().__post_init__()
+        if self.out and self.distill.precomputed and self.out != self.distill.precomputed:
+            raise bad_value("out", f"the same folder as distill.precomputed ({self.distill.precomputed!r}) or "
+                            "only one of them", self.out)
+        self.distill.precomputed = self.out or self.distill.precomputed
+        if not self.distill.precomputed:
+            raise ConfigError("out is required: the folder to write the teacher features to (pass --out DIR)")
