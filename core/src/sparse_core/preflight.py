@@ -1,8 +1,8 @@
 """Checks of a resolved run config that every CLI makes before any work (:func:`~sparse_core.cli.run_cli`).
 
-* Output folders: every dataclass field named ``out_dir`` (at any depth, e.g. ``train.out_dir``) must be a folder
-  this process can create and write into; a path that is a file, lies under a file, or is read-only is refused
-  with one line naming the key (a :class:`~sparse_core.config.ConfigError`), instead of a ``FileExistsError`` or
+* Output folders: every dataclass field named ``out_dir`` or ``out`` (at any depth, e.g. ``train.out_dir``) must
+  be a folder this process can create and write into; a path that is a file, lies under a file, or is read-only is
+  refused with one line naming the key (a :class:`~sparse_core.config.ConfigError`), instead of a ``FileExistsError`` or
   ``PermissionError`` traceback after the data was loaded.
 * Options that need each other: a config class (top level) may define ``validate(self) -> None`` raising
   ConfigError (e.g. "data.name imagefolder needs data.eval_root"); it runs here, after parsing and before the run.
@@ -24,7 +24,7 @@ from sparse_core.config import ConfigError
 __all__ = ["OUTPUT_KEYS", "PIP_NAMES", "check_output_dir", "iter_output_dirs", "missing_dependency_message",
            "preflight"]
 
-OUTPUT_KEYS: tuple[str, ...] = ("out_dir",)
+OUTPUT_KEYS: tuple[str, ...] = ("out_dir", "out")
 """Field names that hold an output folder."""
 PIP_NAMES: dict[str, str] = {
     "av": "av",
