@@ -4,6 +4,7 @@
     python -m nox -s demo        # the main job: every method's tiny stage on embedded data
     python -m nox -s bench       # benchmarks (CPU, or GPU when present); JSON into bench-results/
     python -m nox -s bench -- --gpu [--dry-run]   # the prepared GPU suite (toy-size CPU dry run)
+    python -m nox -s bench_agreement   # benchmark test: demo's and bench's speed-up agree on a loaded machine
     python -m nox -s lint build  # ruff + mypy on core; wheels installed one by one into clean envs
     python -m nox -s accelerate_range   # the engine tests on the lowest and the newest accelerate allowed
 
@@ -226,3 +227,12 @@ def bench(session: nox.Session) -> None:
                     *session.posargs, env=ENV)
         return
     session.run("sparse-ssl-bench", "--out", str(ROOT / "bench-results"), *session.posargs, env=ENV)
+
+
+@nox.session
+def bench_agreement(session: nox.Session) -> None:
+    """Benchmark tests (``benchmarks/``, marker ``benchmark``): the core demo's speed-up and the bench's agree
+    within 10 % while a busy-loop process loads the machine. Never part of ``nox -t test`` (those collect only
+    ``<package>/tests`` and ``integration_tests``)."""
+    _install(session, "core", editable=False)
+    session.run("python", "-m", "pytest", "benchmarks", "-m", "benchmark", "-s", *session.posargs, env=ENV)
