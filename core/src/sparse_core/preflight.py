@@ -1,9 +1,9 @@
 """Checks of a resolved run config that every CLI makes before any work (:func:`~sparse_core.cli.run_cli`).
 
-* Output folders: every dataclass field named ``out_dir`` or ``out`` (at any depth, e.g. ``train.out_dir``) must
-  be a folder this process can create and write into; a path that is a file, lies under a file, or is read-only is
-  refused with one line naming the key (a :class:`~sparse_core.config.ConfigError`), instead of a ``FileExistsError`` or
-  ``PermissionError`` traceback after the data was loaded.
+* Output folders: every dataclass field named ``out_dir`` or marked :data:`OUTPUT_DIR` (at any depth, e.g.
+  ``train.out_dir``) must be a folder this process can create and write into; a path that is a file, lies under
+  a file, or is read-only is refused with one line naming the key (a :class:`~sparse_core.config.ConfigError`),
+  instead of a ``FileExistsError`` or ``PermissionError`` traceback after the data was loaded.
 * Options that need each other: a config class (top level) may define ``validate(self) -> None`` raising
   ConfigError (e.g. "data.name imagefolder needs data.eval_root"); it runs here, after parsing and before the run.
 * Missing optional dependencies: :func:`missing_dependency_message` turns a ``ModuleNotFoundError`` into one line
@@ -21,11 +21,14 @@ from typing import Any
 
 from sparse_core.config import ConfigError
 
-__all__ = ["OUTPUT_KEYS", "PIP_NAMES", "check_output_dir", "iter_output_dirs", "missing_dependency_message",
-           "preflight"]
+__all__ = ["OUTPUT_DIR", "OUTPUT_KEYS", "PIP_NAMES", "check_output_dir", "iter_output_dirs",
+           "missing_dependency_message", "preflight"]
 
-OUTPUT_KEYS: tuple[str, ...] = ("out_dir", "out")
+OUTPUT_KEYS: tuple[str, ...] = ("out_dir",)
 """Field names that hold an output folder."""
+OUTPUT_DIR: dict[str, bool] = {"output_dir": True}
+"""Dataclass field metadata marking another field as an output folder:
+``out: str = field(default="runs/x", metadata=OUTPUT_DIR)`` (an ``out`` may also name a file, e.g. a codebook)."""
 PIP_NAMES: dict[str, str] = {
     "av": "av",
     "decord": "decord",
@@ -52,7 +55,8 @@ def iter_output_dirs(cfg: Any, prefix: str = "") -> Iterator[tuple[str, str]]:
     for f in dataclasses.fields(cfg):
         value = getattr(cfg, f.name)
         key = f"{prefix}{f.name}"
-        if f.name in OUTPUT_KEYS and isinstance(value, (str, os.PathLike)) and str(value):
+        marked = f.name in OUTPUT_KEYS or f.metadata.get("output_dir", False)
+        if marked and isinstance(value, (str, os.PathLike)) and str(value):
             yield key, os.fspath(value)
         elif dataclasses.is_dataclass(value):
             yield from iter_output_dirs(value, key + ".")

@@ -68,7 +68,7 @@ def test_eval_on_unlabelled_stores_exits_2_naming_the_probes(tmp_path: Path, cap
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "Traceback" not in err
     assert err.startswith("scale-eval: train_root: 12 of 12 videos have no label") and "linear, knn need class" in err
-    assert not (tmp_path / "o").exists()
+    assert not (tmp_path / "o" / "results.json").exists()
 
 
 @pytest.mark.parametrize("argv", [["--probe.probes", "[bogus]"], ["--train_root", "/nonexistent"], ["--bad", "1"]])

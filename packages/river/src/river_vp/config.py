@@ -22,6 +22,7 @@ from sparse_core.config import ConfigError
 from sparse_core.data.video import VideoDataConfig as CoreVideoDataConfig
 from sparse_core.device import check_device
 from sparse_core.engine import OptimConfig, TrainConfig
+from sparse_core.preflight import OUTPUT_DIR
 from sparse_core.validation import check_choice, check_divisible, check_float, check_int
 
 __all__ = [
@@ -115,7 +116,7 @@ class EncodeConfig:
     """Autoencoder run folder (holding vqgan.safetensors) or the file."""
     data: VideoDataConfig = field(default_factory=VideoDataConfig)
     """Videos to encode (all frames up to data.num_frames of each)."""
-    out: str = "runs/river_latents"
+    out: str = field(default="runs/river_latents", metadata=OUTPUT_DIR)
     """Output folder of the cache (index.json + shard_*.npy)."""
     shard_frames: int = 4096
     """Latent frames per shard file (>= 1)."""

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scale_video.component_config import PredictorConfig, ProbeConfig
+from sparse_core.preflight import OUTPUT_DIR
 
 __all__ = ["EVAL_CONFIG_DIR", "ScaleEvalConfig"]
 
@@ -26,7 +27,7 @@ class ScaleEvalConfig:
     """Feature store of the labelled training videos, extracted in evaluation mode (5x3 views)."""
     test_root: str | None = None
     """Feature store of the test videos, extracted in evaluation mode."""
-    out: str = "runs/scale-eval"
+    out: str = field(default="runs/scale-eval", metadata=OUTPUT_DIR)
     """Output folder: results.json and results.md."""
     device: str = "auto"
     """'auto' (the GPU when there is one), 'cpu' or a torch device."""

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sparse_core.config import ConfigError
 from sparse_core.engine import OptimConfig, TrainConfig
+from sparse_core.preflight import OUTPUT_DIR
 from sparse_core.validation import bad_value, check_choice, check_divisible, check_each, check_float, check_int
 
 __all__ = ["VisionConfig", "TextConfig", "TeacherConfig", "DistillConfig", "DataConfig", "PrecomputeConfig",
@@ -293,7 +294,7 @@ class PrecomputeRunConfig(SFCLIPConfig):
     run's keys (data, teachers, sizes, seed), which must be those ``sfclip-train`` then runs with.
     """
 
-    out: str = ""
+    out: str = field(default="", metadata=OUTPUT_DIR)
     """Folder the teacher-feature store is written to (then ``sfclip-train --distill.precomputed`` it). Empty:
     ``distill.precomputed``."""
 

@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from dilemma_ssl.config import CONFIG_DIR, DilemmaRunConfig
 from sparse_core.cli import require_path, run_cli
+from sparse_core.preflight import OUTPUT_DIR
 
 __all__ = ["DilemmaEvalConfig", "main", "run"]
 
@@ -28,7 +29,7 @@ class DilemmaEvalConfig(DilemmaRunConfig):
     """Training checkpoint (checkpoints/*.pt) holding the whole task (needed for mismatch accuracy)."""
     weights: str | None = None
     """Exported backbone weights (backbone.safetensors); used when no checkpoint is given."""
-    out: str | None = None
+    out: str | None = field(default=None, metadata=OUTPUT_DIR)
     """Folder for eval.json / eval.md (default: train.out_dir)."""
 
 
