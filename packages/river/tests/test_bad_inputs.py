@@ -40,6 +40,7 @@ def test_encode_skips_unreadable_and_too_short_videos(corpus, tmp_path: Path, ti
     lat = tmp_path / "lat"
     assert encode.main(["--config", "tiny", "--autoencoder", str(tiny_ae_dir), "--out", str(lat),
                         "--data.source", str(root), *DATA]) == 0
+    assert f"video ({100}%)" in capsys.readouterr().err  # progress on by default (lines off a terminal)
     index = json.loads((lat / "index.json").read_text())
     # the 1-frame video is among the skipped (too short), and the 6x6 one (under data.min_side = 16 px: too small)
     skipped = {str(c.path) for c in items if c.expect == "skipped"}

@@ -95,8 +95,8 @@ def test_resume_with_other_settings_is_refused(tmp_path: Path) -> None:
     assert again["val_eval"]["shards_written"] == 0
 
 
-def test_corrupt_and_too_short_videos_are_skipped_and_counted(tmp_path: Path, caplog: pytest.LogCaptureFixture
-                                                              ) -> None:
+def test_corrupt_and_too_short_videos_are_skipped_and_counted(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
     root = tmp_path / "videos"
     shapes = MotionShapes(4, num_frames=12, image_size=32)
     for cls in ("a", "b"):
@@ -117,6 +117,8 @@ def test_corrupt_and_too_short_videos_are_skipped_and_counted(tmp_path: Path, ca
         assert st.meta["classes"] == ["a", "b"]
         np.testing.assert_array_equal(st.array("label"), [0, 1])
     assert "zero.mp4" in caplog.text and "short.mp4" in caplog.text and "small.mp4" in caplog.text
+    err = capsys.readouterr().err  # progress on by default: lines with the ETA off a terminal
+    assert "extract train: 5/5 set (100%)" in err and "extract val_eval: 5/5 set (100%)" in err
 
 
 @pytest.mark.parametrize("kind", ["unreadable", "too small"])

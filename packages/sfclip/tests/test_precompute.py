@@ -117,7 +117,7 @@ def test_a_store_for_other_teachers_or_sizes_is_refused(tmp_path: Path, override
                                                          capsys: pytest.CaptureFixture) -> None:
     store = str(tmp_path / "feat")
     assert precompute_main([*FAST_ARGV, "--out", store, "--precompute.dtype", "float32"]) == 0
-    capsys.readouterr()
+    assert "pair (100%)" in capsys.readouterr().err  # progress on by default: a line with the ETA off a terminal
     msg = assert_cli_refuses(train_main, [*FAST_ARGV, "--distill.precomputed", store, *override,
                                           "--train.out_dir", str(tmp_path / "run")], "distill.precomputed", capsys)
     assert key in msg and "sfclip-precompute" in msg

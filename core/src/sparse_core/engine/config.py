@@ -13,7 +13,7 @@ from ..config import ConfigError
 from ..validation import bad_value as _bad
 from ..validation import check_float as _check_float
 from ..validation import check_int as _check_int
-from .progress import PROGRESS_MODES
+from .progress import check_progress
 
 __all__ = ["TrainConfig", "OptimConfig"]
 
@@ -67,8 +67,7 @@ class TrainConfig:
             raise ConfigError(f"train.precision must be one of {PRECISIONS}, got '{self.precision}'")
         if not isinstance(self.out_dir, str) or not self.out_dir.strip():
             raise _bad("train.out_dir", "a non-empty path", self.out_dir)
-        if not any(self.progress is m or (isinstance(m, str) and self.progress == m) for m in PROGRESS_MODES):
-            raise _bad("train.progress", "'auto', true or false", self.progress)
+        check_progress("train.progress", self.progress)
         if not isinstance(self.resume, str) or not self.resume.strip():
             raise _bad("train.resume", "'auto', 'none' or a checkpoint path", self.resume)
         for name in ("batch_size", "grad_accum", "log_every", "ckpt_every", "keep_last"):

@@ -15,10 +15,18 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO
 
-__all__ = ["PROGRESS_MODES", "Progress", "format_eta", "resolve_progress"]
+__all__ = ["PROGRESS_MODES", "Progress", "check_progress", "format_eta", "resolve_progress"]
 
 PROGRESS_MODES: tuple[object, ...] = ("auto", True, False)
 """Accepted values of a progress option."""
+
+
+def check_progress(key: str, mode: object) -> None:
+    """Refuse a progress option that is not ``"auto"``, True or False, naming ``key`` (a ConfigError)."""
+    from sparse_core.validation import bad_value
+
+    if not any(mode is m or (isinstance(m, str) and mode == m) for m in PROGRESS_MODES):
+        raise bad_value(key, "'auto', true or false", mode)
 
 
 def resolve_progress(mode: bool | str, stream: TextIO | None = None) -> str:

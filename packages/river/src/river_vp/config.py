@@ -22,6 +22,7 @@ from sparse_core.config import ConfigError
 from sparse_core.data.video import VideoDataConfig as CoreVideoDataConfig
 from sparse_core.device import check_device
 from sparse_core.engine import OptimConfig, TrainConfig
+from sparse_core.engine.progress import check_progress
 from sparse_core.preflight import OUTPUT_DIR
 from sparse_core.validation import check_choice, check_divisible, check_float, check_int
 
@@ -124,12 +125,15 @@ class EncodeConfig:
     """Frames encoded per forward pass (>= 1; bounds the encoder's memory)."""
     device: str = "auto"
     """'auto' (CUDA if available), 'cpu' or 'cuda'."""
+    progress: bool | str = "auto"
+    """Videos encoded so far with the ETA: 'auto' (a bar on a terminal, a line every ~5 % otherwise), true, false."""
 
     def __post_init__(self) -> None:
         """Refuse non-positive sizes and unknown devices (ConfigError on the first bad field)."""
         check_int("shard_frames", self.shard_frames, 1)
         check_int("batch_frames", self.batch_frames, 1)
         check_device("device", self.device)
+        check_progress("progress", self.progress)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from sparse_core.cli import require_path
 from sparse_core.data.video import VideoDataConfig
+from sparse_core.engine.progress import check_progress
 
 __all__ = ["CONFIG_DIR", "STORE_NAMES", "TRAIN_STORE", "TRAIN_EVAL_STORE", "VAL_EVAL_STORE", "BackboneConfig",
            "VideoViTSpec", "ClipSamplingConfig", "ExtractDataConfig", "ExtractConfig"]
@@ -158,6 +159,12 @@ class ExtractConfig:
     """Decoding / cropping worker processes (0: in the main process); results do not depend on it."""
     log_skipped: int = 5
     """How many skipped videos are named in the log."""
+    progress: bool | str = "auto"
+    """Sets extracted so far with the ETA: 'auto' (a bar on a terminal, a line every ~5 % otherwise), true, false."""
+
+    def __post_init__(self) -> None:
+        """Refuse an unknown progress mode (ConfigError naming the key)."""
+        check_progress("progress", self.progress)
     data: ExtractDataConfig = field(default_factory=ExtractDataConfig)
     """Where the videos come from."""
     backbone: BackboneConfig = field(default_factory=BackboneConfig)

@@ -44,6 +44,7 @@ from sparse_core.data import DatasetError
 from sparse_core.data.probe import probe_indices
 from sparse_core.data.video import VideoTooSmall
 from sparse_core.device import resolve_device
+from sparse_core.engine.progress import Progress
 from sparse_core.features import FeatureStore, FeatureStoreWriter
 
 __all__ = ["extract", "extract_store", "store_fields", "FINGERPRINT_EXCLUDE"]
@@ -232,8 +233,10 @@ def extract_store(cfg: ExtractConfig, store: str, backbone: ClipEncoder, device:
     written = 0
     named = 0
     encoded = 0  # clips decoded + encoded by this run (for the end-to-end throughput)
+    todo = {k: v for k, v in shards.items() if not writer.has_shard(k)}
+    bar = Progress(sum(len(v) for v in todo.values()), mode=cfg.progress, desc=f"extract {store}", unit="set")
     for shard_id, records in shards.items():
-        if writer.has_shard(shard_id):
+        if shard_id not in todo:
             continue
         kept: list[dict[str, Any]] = []
         skipped: list[dict[str, Any]] = []
@@ -245,6 +248,7 @@ def extract_store(cfg: ExtractConfig, store: str, backbone: ClipEncoder, device:
                     named += 1
             else:
                 kept.append(item)
+            bar.update()
         n = len(kept)
         encoded += n * sampler.clips_per_set
         feats = (encode(torch.cat([k["clips"] for k in kept])) if kept else torch.zeros(0, backbone.dim))
@@ -259,6 +263,7 @@ def extract_store(cfg: ExtractConfig, store: str, backbone: ClipEncoder, device:
         writer.write_shard(shard_id, arrays, info={"skipped": skipped})
         written += 1
         log.info("%s: shard %d/%d (%d sets, %d skipped)", store, shard_id + 1, len(shards), n, len(skipped))
+    bar.close()
     reader = FeatureStore(root)
     all_skipped = [s for entry in reader.shards for s in entry.get("info", {}).get("skipped", [])]
     counts = {kind: sum(s["skipped"] == kind for s in all_skipped) for kind in ("too_short", "too_small", "unreadable")}

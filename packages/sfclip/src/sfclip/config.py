@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sparse_core.config import ConfigError
 from sparse_core.engine import OptimConfig, TrainConfig
+from sparse_core.engine.progress import check_progress
 from sparse_core.preflight import OUTPUT_DIR
 from sparse_core.validation import bad_value, check_choice, check_divisible, check_each, check_float, check_int
 
@@ -239,9 +240,11 @@ class PrecomputeConfig:
     """Where the teachers run: ``auto`` (CUDA when present), ``cpu``, ``cuda``, ``cuda:1``..."""
     num_workers: int = 0
     """Data-loading worker processes."""
+    progress: bool | str = "auto"
+    """Pairs done so far with the ETA: 'auto' (a bar on a terminal, a line every ~5 % otherwise), true, false."""
 
     def __post_init__(self) -> None:
-        """Refuse non-positive sizes and an unknown dtype.
+        """Refuse non-positive sizes, an unknown dtype or progress mode.
 
         Raises:
             ConfigError: the first bad field.
@@ -250,6 +253,7 @@ class PrecomputeConfig:
         check_int("precompute.shard_size", self.shard_size, 1)
         check_int("precompute.num_workers", self.num_workers, 0)
         check_choice("precompute.dtype", self.dtype, STORE_DTYPES)
+        check_progress("precompute.progress", self.progress)
 
 
 @dataclass

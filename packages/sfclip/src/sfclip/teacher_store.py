@@ -34,6 +34,7 @@ from sparse_core.config import ConfigError, config_to_dict
 from sparse_core.data.collate import collate_skip_none
 from sparse_core.data.errors import DatasetError
 from sparse_core.device import resolve_device
+from sparse_core.engine.progress import Progress
 from sparse_core.engine.seeding import seeded
 from sparse_core.features import FeatureStore, FeatureStoreWriter
 
@@ -190,9 +191,10 @@ def precompute(cfg: SFCLIPConfig, dataset: Dataset | None = None,
                      "shard_size": p.shard_size, "complete": False})
     written = 0
     num_shards = -(-n // p.shard_size)
-    for shard in range(num_shards):
-        if writer.has_shard(shard):
-            continue
+    todo = [s for s in range(num_shards) if not writer.has_shard(s)]
+    bar = Progress(sum(min(n, (s + 1) * p.shard_size) - s * p.shard_size for s in todo), mode=p.progress,
+                   desc=f"precompute {root}", unit="pair")
+    for shard in todo:
         part = _Indexed(dataset, range(shard * p.shard_size, min(n, (shard + 1) * p.shard_size)))
         loader = DataLoader(part, batch_size=p.batch_size, shuffle=False, num_workers=p.num_workers,
                             collate_fn=_collate)
@@ -202,11 +204,13 @@ def precompute(cfg: SFCLIPConfig, dataset: Dataset | None = None,
             skipped += bad
             if "image" in batch:
                 chunks.append(_encode(batch, text, vision, cfg.text.context_length, device))
+            bar.update(len(bad) + (len(batch["index"]) if "index" in batch else 0))
         arrays = ({k: np.concatenate([c[k] for c in chunks]) for k in fields} if chunks
                   else {k: np.zeros((0, *shape), dtype) for k, (shape, dtype) in fields.items()})
         writer.write_shard(shard, arrays, info={"skipped": skipped})
         written += 1
         log.info("shard %d/%d: %d pairs, %d skipped", shard + 1, num_shards, len(arrays["index"]), len(skipped))
+    bar.close()
     reader = FeatureStore(root)
     skipped_total = sum(len(e.get("info", {}).get("skipped", [])) for e in reader.shards)
     writer.set_meta({**writer.meta, "complete": True, "skipped": skipped_total})

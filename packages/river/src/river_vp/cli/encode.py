@@ -33,6 +33,7 @@ def run(cfg: EncodeConfig) -> dict[str, Any]:
     from river_vp.data.sources import VideoSource
     from river_vp.models.io import load_vqgan
     from sparse_core.device import resolve_device
+    from sparse_core.engine.progress import Progress
 
     with torch.no_grad():
         device = resolve_device(cfg.device)
@@ -48,7 +49,10 @@ def run(cfg: EncodeConfig) -> dict[str, Any]:
             },
         )
         too_short = 0
+        bar = Progress(len(source), mode=cfg.progress, desc=f"encode {cfg.out}", unit="video")
         for i in range(len(source)):
+            if i:
+                bar.update()  # video i - 1 is done (encoded or skipped)
             video = source.video(i)
             if video is None:
                 writer.skip(source.name(i))
@@ -60,6 +64,8 @@ def run(cfg: EncodeConfig) -> dict[str, Any]:
                 too_short += 1
                 continue
             writer.add(vqgan.encode_video(video.to(device), cfg.batch_frames).cpu(), source.name(i))
+        bar.update()
+        bar.close()
         if not writer.videos:
             raise DatasetError(f"no usable video in {cfg.data.source}: all {len(writer.skipped)} skipped (unreadable "
                                f"or shorter than {MIN_FRAMES} frames), e.g. {writer.skipped[:3]}")
