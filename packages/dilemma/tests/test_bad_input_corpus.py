@@ -1,21 +1,9 @@
-"""dilemma's cases of the bad-input corpus (sparse_core.testing.corpus): every one refused with one line naming
-its key or file, exit 2, no traceback, no weights left; registered for the cross-package corpus."""
+"""dilemma's cases of the bad-input corpus, run alone: each refused with one line naming its key or file."""
 
-from __future__ import annotations
-
-from importlib.metadata import entry_points
 from pathlib import Path
 
-from dilemma_ssl.bad_input_cases import cases
-from sparse_core.testing.corpus import GROUP, check_case
+from sparse_core.testing.corpus import assert_package_cases
 
 
-def test_every_case_is_refused_cleanly(tmp_path: Path) -> None:
-    corpus = cases(tmp_path)
-    problems = [p for case in corpus for p in check_case(case)]
-    assert not problems, "\n".join(problems)
-    assert len({c.name for c in corpus}) == len(corpus)
-
-
-def test_the_cases_are_registered() -> None:
-    assert "dilemma_ssl.bad_input_cases:cases" in {ep.value for ep in entry_points(group=GROUP)}
+def test_every_registered_case_is_refused_cleanly(tmp_path: Path) -> None:
+    assert_package_cases("dilemma_ssl.bad_input_cases:cases", tmp_path)

@@ -25,7 +25,8 @@ from pathlib import Path
 from sparse_core.testing.badinputs import write_unusable_roots
 from sparse_core.testing.scripts import call_main
 
-__all__ = ["GROUP", "BadRun", "check_case", "collect_cases", "core_cases", "standard_cases", "unknown_key_cases"]
+__all__ = ["GROUP", "BadRun", "assert_package_cases", "check_case", "collect_cases", "core_cases", "noise_videos",
+           "standard_cases", "unknown_key_cases"]
 
 GROUP = "sparse_ssl.bad_inputs"
 """Entry-point group of the packages' case builders: ``name = "pkg.module:cases"``."""
@@ -138,6 +139,33 @@ def standard_cases(script: str, main: Callable[[list[str]], int], base: Path, su
         for kind, target in (("out_dir_is_a_file", blocker), ("out_dir_under_a_file", blocker / "run")):
             cases.append(BadRun(f"{script}/{kind}", main, [*common, *data(good), *out(target)], ["a_file"]))
     return cases
+
+
+def noise_videos(root: Path, frames: int, side: int, n: int = 2) -> Path:
+    """``n`` random-noise videos of ``frames`` frames at ``side`` x ``side`` px in ``root`` (created)."""
+    import numpy as np
+
+    from sparse_core.testing.badinputs import encode_video
+
+    rng = np.random.default_rng(frames * 1000 + side)
+    root.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        encode_video(root / f"v{i}.mp4", rng.integers(0, 255, (frames, side, side, 3), np.uint8))
+    return root
+
+
+def assert_package_cases(value: str, base: Path) -> None:
+    """A package's test of its own cases, all problems in one failure.
+
+    ``value`` (``"pkg.module:cases"``) must be registered under :data:`GROUP`, its case names unique, and every
+    case must behave (:func:`check_case`).
+    """
+    registered = {ep.value: ep for ep in entry_points(group=GROUP)}
+    assert value in registered, f"{value} is not registered under the entry points {GROUP}"
+    corpus = registered[value].load()(Path(base))
+    assert len({c.name for c in corpus}) == len(corpus), "case names are not unique"
+    problems = [p for case in corpus for p in check_case(case)]
+    assert not problems, "\n".join(problems)
 
 
 def core_cases(base: Path) -> list[BadRun]:

@@ -6,20 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from sparse_core.testing.badinputs import encode_video
-from sparse_core.testing.corpus import BadRun, standard_cases, unknown_key_cases
+from sparse_core.testing.corpus import BadRun, noise_videos, standard_cases, unknown_key_cases
 
 __all__ = ["cases"]
-
-
-def _videos(root: Path, frames: int, side: int, n: int = 2) -> Path:
-    rng = np.random.default_rng(frames * 1000 + side)
-    root.mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        encode_video(root / f"v{i}.mp4", rng.integers(0, 255, (frames, side, side, 3), np.uint8))
-    return root
 
 
 def _tiny_autoencoder(folder: Path) -> Path:
@@ -41,8 +30,8 @@ def cases(base: Path) -> list[BadRun]:
     from river_vp.cli import encode, train, train_ae
 
     base = Path(base)
-    good = _videos(base / "good", 8, 32)
-    small = _videos(base / "small", 8, 4)
+    good = noise_videos(base / "good", 8, 32)
+    small = noise_videos(base / "small", 8, 4)
     ae = _tiny_autoencoder(base / "ae")
     torn = base / "torn_ae"
     torn.mkdir()

@@ -9,18 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from sparse_core.features import FeatureStoreWriter
-from sparse_core.testing.badinputs import encode_video
-from sparse_core.testing.corpus import BadRun, standard_cases, unknown_key_cases
+from sparse_core.testing.corpus import BadRun, noise_videos, standard_cases, unknown_key_cases
 
 __all__ = ["cases"]
-
-
-def _videos(root: Path, frames: int, side: int, n: int = 2) -> Path:
-    rng = np.random.default_rng(frames * 1000 + side)
-    (root / "a").mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        encode_video(root / "a" / f"v{i}.mp4", rng.integers(0, 255, (frames, side, side, 3), np.uint8))
-    return root
 
 
 def _unlabelled_store(root: Path, n: int = 6, clips: int = 4, dim: int = 8) -> Path:
@@ -40,8 +31,8 @@ def cases(base: Path) -> list[BadRun]:
     from scale_video.cli import evaluate, extract, train
 
     base = Path(base)
-    good = _videos(base / "good", 12, 32)
-    small = _videos(base / "small", 12, 8)
+    good = noise_videos(base / "good" / "a", 12, 32).parent
+    small = noise_videos(base / "small" / "a", 12, 8).parent
     store = _unlabelled_store(base / "flat_store")
     tiny = ["--config", "tiny"]
 

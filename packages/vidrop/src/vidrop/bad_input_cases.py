@@ -6,20 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
-from sparse_core.testing.badinputs import encode_video
-from sparse_core.testing.corpus import BadRun, standard_cases, unknown_key_cases
+from sparse_core.testing.corpus import BadRun, noise_videos, standard_cases, unknown_key_cases
 
 __all__ = ["cases"]
-
-
-def _videos(root: Path, frames: int, side: int, n: int = 2) -> Path:
-    rng = np.random.default_rng(frames * 1000 + side)
-    (root / "a").mkdir(parents=True, exist_ok=True)
-    for i in range(n):
-        encode_video(root / "a" / f"v{i}.mp4", rng.integers(0, 255, (frames, side, side, 3), np.uint8))
-    return root
 
 
 def cases(base: Path) -> list[BadRun]:
@@ -27,9 +16,10 @@ def cases(base: Path) -> list[BadRun]:
     from vidrop.cli import compress, train
 
     base = Path(base)
-    good = _videos(base / "good", 32, 32)  # the tiny views: two 8-frame clips at stride 2, 8-px patches
-    short = _videos(base / "short", 2, 32)
-    small = _videos(base / "small", 32, 4)
+    # the tiny views: two 8-frame clips at stride 2 (30 frames), 8-px patches
+    good = noise_videos(base / "good" / "a", 32, 32).parent
+    short = noise_videos(base / "short" / "a", 2, 32).parent
+    small = noise_videos(base / "small" / "a", 32, 4).parent
     tiny = ["--config", "tiny", "--train.batch_size", "2"]
     torn = base / "torn.pt"
     torn.write_bytes(b"PK\x03\x04 torn")
