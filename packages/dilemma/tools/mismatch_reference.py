@@ -52,7 +52,11 @@ def load(name: str) -> tuple[Tensor, Tensor]:
 
 
 def sincos(side: int, dim: int) -> Tensor:
-    """(side * side, dim) fixed 2-D sin-cos positions, row-major: [sin x, cos x, sin y, cos y] bands."""
+    """(side * side, dim) fixed 2-D sin-cos positions, row-major: [sin x, cos x, sin y, cos y] bands.
+
+    Written here on purpose instead of calling ``sparse_core.models.pos_embed.sincos_2d_table``: the ``own``
+    model shares no model code with the package it checks.
+    """
     y, x = torch.meshgrid(torch.arange(side), torch.arange(side), indexing="ij")
     omega = 1.0 / 10000 ** (torch.arange(dim // 4) / (dim // 4))
     bands = [f(c.flatten()[:, None] * omega) for c in (x, y) for f in (torch.sin, torch.cos)]
@@ -76,7 +80,8 @@ class Own(nn.Module):
     def forward(self, x: Tensor, keep_idx: Tensor, pos_idx: Tensor) -> Tensor:
         """(B, 3, H, W), (B, K), (B, K) -> (B, K) mismatch logits."""
         b, c, h, w = x.shape
-        patches = x.unfold(2, PATCH, PATCH).unfold(3, PATCH, PATCH).permute(0, 2, 3, 1, 4, 5).reshape(b, -1, c * PATCH**2)
+        patches = x.unfold(2, PATCH, PATCH).unfold(3, PATCH, PATCH).permute(0, 2, 3, 1, 4, 5)
+        patches = patches.reshape(b, -1, c * PATCH**2)  # (B, N, 3 P P), row-major like the positions
         tokens = self.embed(patches).gather(1, keep_idx[..., None].expand(-1, -1, WIDTH)) + self.pos[pos_idx]
         tokens = torch.cat([self.cls.expand(b, -1, -1), tokens], 1)
         return self.head(self.norm(self.blocks(tokens))[:, 1:]).squeeze(-1)
