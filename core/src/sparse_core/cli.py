@@ -23,7 +23,8 @@ from sparse_core.config import ConfigError, parse_config
 from sparse_core.data.errors import DatasetError
 from sparse_core.preflight import missing_dependency_message, preflight
 
-__all__ = ["CONFIG_ERROR", "LOG_FORMAT", "one_line", "report_config_error", "require_path", "run_cli"]
+__all__ = ["CONFIG_ERROR", "LOG_FORMAT", "end_process_group", "one_line", "report_config_error", "require_path",
+           "run_cli"]
 
 T = TypeVar("T")
 
@@ -57,6 +58,27 @@ def report_config_error(prog: str, err: BaseException) -> int:
     """
     print(f"{prog}: {one_line(str(err))}", file=sys.stderr, flush=True)
     return CONFIG_ERROR
+
+
+def end_process_group() -> bool:
+    """Wait for every rank, then destroy the default process group (no-op when there is none).
+
+    A process that exits with its gloo / NCCL group still alive can abort in the group's destructor
+    ("terminate called without an active exception", SIGABRT) after the run itself finished, which turns a
+    successful ``accelerate launch`` into a failed one. PyTorch asks scripts to call
+    ``destroy_process_group()`` before they exit; :func:`run_cli` does so for console scripts (``argv`` None).
+    The barrier keeps a fast rank from tearing down while another still uses the group.
+
+    Returns:
+        True when a group was destroyed.
+    """
+    import torch.distributed as dist
+
+    if not (dist.is_available() and dist.is_initialized()):
+        return False
+    dist.barrier()
+    dist.destroy_process_group()
+    return True
 
 
 def require_path(path: str | Path | None, key: str, kind: str = "any") -> Path:
@@ -126,6 +148,8 @@ def run_cli(
         return report_config_error(prog, err)
     except ModuleNotFoundError as err:  # a dependency the user's choice of options needs is not installed
         return report_config_error(prog, ConfigError(missing_dependency_message(err)))
+    if argv is None:  # a console script under a launcher: leave the process group before the interpreter exits
+        end_process_group()
     if isinstance(result, int) and not isinstance(result, bool):
         return result
     return 0
