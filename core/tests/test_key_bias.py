@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import copy
 
+import pytest
 import torch
 from timm.layers import Attention
 from torch import nn
 
-from sparse_core.models.key_bias import hold_key_bias
+from sparse_core.models.key_bias import hold_bias, hold_key_bias
 
 
 def _attention(**kw: object) -> Attention:
@@ -44,3 +45,21 @@ def test_normalised_keys_and_frozen_biases_are_left_alone() -> None:
     frozen = _attention()
     frozen.qkv.bias.requires_grad_(False)
     assert hold_key_bias(nn.ModuleList([normed, frozen])) == []
+
+
+def test_hold_bias_fused_third_and_whole_bias() -> None:
+    fused = nn.Parameter(torch.randn(12))
+    whole = nn.Parameter(torch.randn(4))
+    assert hold_bias(fused) and not hold_bias(fused)  # a second call adds no hook
+    assert hold_bias(whole, "all")
+    (fused * torch.arange(12.0)).sum().backward()
+    (whole * 3).sum().backward()
+    expected = torch.arange(12.0)
+    expected[4:8] = 0
+    assert torch.equal(fused.grad, expected)
+    assert torch.equal(whole.grad, torch.zeros(4))
+    assert not hold_bias(nn.Parameter(torch.randn(6), requires_grad=False))
+    with pytest.raises(ValueError, match="divisible by 3"):
+        hold_bias(nn.Parameter(torch.randn(5)))
+    with pytest.raises(ValueError, match="part must be one of"):
+        hold_bias(fused, "query")

@@ -10,14 +10,16 @@ gradient, so the key bias keeps its initial value (weight decay skips 1-D parame
 timm's ``qkv.bias`` layout.
 
 Only layers without a key normalisation (``k_norm`` absent or ``nn.Identity``) are held: a normalised key does
-depend on its bias.
+depend on its bias. :func:`hold_bias` holds one given bias: the key third of any fused ``[query, key, value]``
+bias (``nn.MultiheadAttention.in_proj_bias``, a U-ViT block) or the whole bias of a separate key projection
+(a VQGAN attention's ``k``).
 """
 
 from __future__ import annotations
 
 from torch import Tensor, nn
 
-__all__ = ["hold_key_bias"]
+__all__ = ["hold_bias", "hold_key_bias"]
 
 
 def _zero_key_slice(grad: Tensor) -> Tensor:
@@ -26,6 +28,37 @@ def _zero_key_slice(grad: Tensor) -> Tensor:
     d = out.shape[0] // 3
     out[d : 2 * d] = 0
     return out
+
+
+def _zero_all(grad: Tensor) -> Tensor:
+    """A zero gradient of the shape of ``grad`` (the bias of a separate key projection)."""
+    return grad.new_zeros(grad.shape)
+
+
+def hold_bias(bias: Tensor, part: str = "fused_key") -> bool:
+    """Zero (part of) the gradient of one attention bias that has no effect through the softmax.
+
+    Args:
+        bias: a fused ``[query, key, value]`` bias of shape ``(3 D,)`` (``part="fused_key"``: its key slice
+            ``D:2D`` is held) or the bias of a separate key projection (``part="all"``).
+        part: ``"fused_key"`` or ``"all"``.
+
+    Returns:
+        True when a hook was added; False for a frozen bias or one already held the same way.
+
+    Raises:
+        ValueError: an unknown ``part``, or a fused bias whose length is not a multiple of 3.
+    """
+    hooks = {"fused_key": _zero_key_slice, "all": _zero_all}
+    if part not in hooks:
+        raise ValueError(f"part must be one of {sorted(hooks)}, not {part!r}")
+    if part == "fused_key" and bias.shape[0] % 3:
+        raise ValueError(f"a fused [query, key, value] bias has a length divisible by 3, not {bias.shape[0]}")
+    hook = hooks[part]
+    if not bias.requires_grad or any(h is hook for h in (bias._backward_hooks or {}).values()):
+        return False
+    bias.register_hook(hook)
+    return True
 
 
 def hold_key_bias(module: nn.Module) -> list[str]:
@@ -48,8 +81,6 @@ def hold_key_bias(module: nn.Module) -> list[str]:
         if not isinstance(getattr(layer, "k_norm", nn.Identity()), nn.Identity) or qkv.out_features % 3:
             continue
         if qkv.bias.requires_grad:
-            hooks = qkv.bias._backward_hooks or {}
-            if not any(h is _zero_key_slice for h in hooks.values()):  # held once, however often called
-                qkv.bias.register_hook(_zero_key_slice)
+            hold_bias(qkv.bias)  # held once, however often called
             held.append(f"{name}.qkv.bias" if name else "qkv.bias")
     return held

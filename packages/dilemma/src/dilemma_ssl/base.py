@@ -11,11 +11,11 @@ from torch import Tensor, nn
 from dilemma_ssl.backbone import encode, num_prefix_tokens
 from dilemma_ssl.config import MethodConfig, ModelConfig
 from dilemma_ssl.mismatch import CorruptedTokens
-from dilemma_ssl.norm import global_batchnorm
 from dilemma_ssl.objectives import TokenObjective
 from dilemma_ssl.schedule import SparsitySchedule
 from sparse_core.engine.task import Task
 from sparse_core.heads import MLPHead
+from sparse_core.models.global_norm import global_batchnorm
 from sparse_core.models.key_bias import hold_key_bias
 
 __all__ = ["DilemmaTaskBase", "Encoder", "batch_views", "build_mlp"]

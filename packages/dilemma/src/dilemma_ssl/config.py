@@ -83,7 +83,7 @@ class ModelConfig:
     ``MoCo_ViT._build_projector_and_predictor_mlps``: ``_build_mlp(2, dim, mlp_dim, dim)``)."""
     head_norm: str = "syncbn"
     """Normalisation in the heads: 'syncbn' (BN statistics of the global batch on every device and backend, so N
-    processes equal one: ``dilemma_ssl.norm``), 'bn' (statistics of each process) or 'none'."""
+    processes equal one: ``sparse_core.models.global_norm``), 'bn' (statistics of each process) or 'none'."""
 
     def __post_init__(self) -> None:
         """Refuse out-of-range sizes and unknown choices, naming the ``model.*`` key.

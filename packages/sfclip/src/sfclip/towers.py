@@ -3,8 +3,8 @@
 Both towers mean-pool their final tokens, project them linearly to the joint width and l2-normalise them
 (thesis sec. 7.2.1). The text tower's input is a learned linear projection of the text teacher's frozen word
 embeddings ("inheriting teacher word embeddings", sec. 7.2.2) or, for the ablation, learned embeddings.
-The attention key biases of both towers get no gradient (:func:`drop_key_bias_grad`): they have no effect, and
-Adam would turn their rounding-level gradient into a random walk that differs between 1 and N processes.
+The attention key biases of both towers get no gradient (:mod:`sparse_core.models.key_bias`): they have no
+effect, and Adam would turn their rounding-level gradient into a random walk that differs between 1 and N processes.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sparse_core.models.key_bias import hold_bias, hold_key_bias
 from sparse_core.models.vit import SparseVisionTransformer
 
-__all__ = ["StudentTowers", "VisionTower", "TextTower", "masked_mean", "drop_key_bias_grad", "freeze_key_biases"]
+__all__ = ["StudentTowers", "VisionTower", "TextTower", "masked_mean"]
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -31,30 +32,6 @@ def masked_mean(tokens: Tensor, keep: Tensor | None) -> Tensor:
         return tokens.mean(dim=1)
     w = keep.to(tokens.dtype).unsqueeze(-1)
     return (tokens * w).sum(dim=1) / w.sum(dim=1).clamp_min(1.0)
-
-
-def drop_key_bias_grad(grad: Tensor) -> Tensor:
-    """A fused ``[query, key, value]`` bias gradient with its key third set to zero.
-
-    A key bias ``b`` adds ``q . b`` to every logit of a query's softmax row, which the softmax removes, so its
-    exact gradient is zero and the computed one is float rounding. Adam divides a gradient by its running
-    magnitude, so that rounding (which differs with the batch split, e.g. between 1 and 2 processes) would move
-    the key bias by up to ``lr`` a step in a random direction: a random walk of a parameter without effect.
-
-    Shape:
-        grad: (3 width,); returns a new tensor of that shape.
-    """
-    width = grad.shape[0] // 3
-    grad = grad.clone()
-    grad[width : 2 * width] = 0
-    return grad
-
-
-def freeze_key_biases(biases: list[Tensor | None]) -> None:
-    """Zero the key third of each fused attention bias's gradient (:func:`drop_key_bias_grad`); None = no bias."""
-    for bias in biases:
-        if bias is not None:
-            bias.register_hook(drop_key_bias_grad)
 
 
 class VisionTower(nn.Module):
@@ -83,7 +60,7 @@ class VisionTower(nn.Module):
                                            num_heads=num_heads, num_classes=0, class_token=False,
                                            global_pool="", mask_token=mask_token)
         self.proj = nn.Linear(width, embed_dim, bias=False)
-        freeze_key_biases([blk.attn.qkv.bias for blk in self.vit.blocks])
+        hold_key_bias(self.vit)
         self.register_buffer("mean", torch.tensor(CLIP_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(CLIP_STD).view(1, 3, 1, 1), persistent=False)
 
@@ -178,7 +155,9 @@ class TextTower(nn.Module):
         layer = nn.TransformerEncoderLayer(width, num_heads, dim_feedforward=4 * width, dropout=0.0,
                                            activation="gelu", batch_first=True, norm_first=True)
         self.blocks = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
-        freeze_key_biases([blk.self_attn.in_proj_bias for blk in self.blocks.layers])
+        for layer in self.blocks.layers:
+            if layer.self_attn.in_proj_bias is not None:
+                hold_bias(layer.self_attn.in_proj_bias)
         self.ln_final = nn.LayerNorm(width)
         self.proj = nn.Linear(width, embed_dim, bias=False)
         self.context_length = context_length

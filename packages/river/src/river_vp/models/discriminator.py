@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import Tensor, nn
 
-from river_vp.models.global_norm import GlobalBatchNorm
+from sparse_core.models.global_norm import GlobalBatchNorm2d
 
 __all__ = ["PatchDiscriminator"]
 
@@ -13,7 +13,7 @@ class PatchDiscriminator(nn.Module):
     """Fully convolutional discriminator scoring overlapping patches.
 
     Its BatchNorms use the statistics of the whole batch of every process
-    (:class:`~river_vp.models.global_norm.GlobalBatchNorm`), so N processes score as one process does.
+    (:class:`~sparse_core.models.global_norm.GlobalBatchNorm2d`), so N processes score as one process does.
 
     Args:
         in_channels: image channels.
@@ -30,7 +30,7 @@ class PatchDiscriminator(nn.Module):
             stride = 2 if n < n_layers else 1
             layers += [
                 nn.Conv2d(ndf * prev, ndf * mult, 4, stride, 1, bias=False),
-                GlobalBatchNorm(ndf * mult),  # statistics of every process' rows
+                GlobalBatchNorm2d(ndf * mult),  # statistics of every process' rows
                 nn.LeakyReLU(0.2, True),
             ]
         layers.append(nn.Conv2d(ndf * mult, 1, 4, 1, 1))

@@ -37,7 +37,7 @@ from torch.utils.checkpoint import checkpoint
 
 from river_vp.component_config import LAYOUTS, LOCAL_MIXING, VectorFieldConfig
 from river_vp.models.embeddings import ScalarEmbedding, sinusoidal
-from river_vp.models.key_bias import drop_key_bias_grad
+from sparse_core.models.key_bias import hold_bias
 
 __all__ = ["LAYOUTS", "LOCAL_MIXING", "OFFICIAL_TIME_SCALE", "VectorFieldConfig", "VectorFieldRegressor"]
 
@@ -80,7 +80,7 @@ class VectorFieldRegressor(nn.Module):
         self.mid_blocks = nn.ModuleList([block() for _ in range(cfg.depth_mid)])
         self.out_blocks = nn.ModuleList([block() for _ in range(cfg.depth_in)])
         for blk in (*self.in_blocks, *self.mid_blocks, *self.out_blocks):
-            drop_key_bias_grad(blk.attn.qkv.bias, slice(w, 2 * w))  # no effect through the softmax (key_bias)
+            hold_bias(blk.attn.qkv.bias)  # key third: no effect through the softmax (sparse_core key_bias)
         self.skip_proj = nn.ModuleList([nn.Linear(2 * w, w) for _ in range(cfg.depth_in)])
         self.norm: nn.Module = nn.Identity() if self.official else nn.LayerNorm(w)
         self.out_linear = nn.Linear(w, w)

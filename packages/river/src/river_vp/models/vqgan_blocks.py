@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from river_vp.models.key_bias import drop_key_bias_grad
+from sparse_core.models.key_bias import hold_bias
 
 __all__ = ["AttnBlock", "Downsample", "MidBlock", "ResnetBlock", "ResolutionLevel", "Upsample", "normalize"]
 
@@ -50,7 +50,7 @@ class AttnBlock(nn.Module):
         self.k = nn.Conv2d(channels, channels, 1)
         self.v = nn.Conv2d(channels, channels, 1)
         self.proj_out = nn.Conv2d(channels, channels, 1)
-        drop_key_bias_grad(self.k.bias)  # no effect through the softmax (river_vp.models.key_bias)
+        hold_bias(self.k.bias, "all")  # no effect through the softmax (sparse_core.models.key_bias)
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, C, H, W) -> (B, C, H, W)."""
