@@ -47,6 +47,7 @@ from sparse_core.config import parse_config
 from sparse_core.engine import OptimConfig, TrainConfig
 from sparse_core.figures import study_figure
 from sparse_core.report import markdown_table, seed_mean, seed_summary
+from sparse_core.study_cache import cached_row
 from sparse_core.suite import StageResult, StudyConfig, study_main
 from sparse_core.validation import check_choice, check_float, check_int
 
@@ -202,13 +203,12 @@ def run_one(cfg: DilemmaRunConfig) -> dict[str, Any]:
 
     The numbers are cached in ``<out_dir>/study_row.json`` and reused when the run's config is the same.
     """
+    return cached_row(cfg.train.out_dir, dataclasses.asdict(cfg), lambda: _train_and_score(cfg))
+
+
+def _train_and_score(cfg: DilemmaRunConfig) -> dict[str, Any]:
+    """The uncached :func:`run_one`."""
     out = Path(cfg.train.out_dir)
-    cache = out / "study_row.json"
-    key = json.loads(json.dumps(dataclasses.asdict(cfg), default=str))
-    if cache.is_file():
-        saved = json.loads(cache.read_text())
-        if saved.get("config") == key:
-            return saved["row"]
     t0 = time.perf_counter()
     train(cfg, evaluate=False)
     seconds = time.perf_counter() - t0
@@ -227,12 +227,8 @@ def run_one(cfg: DilemmaRunConfig) -> dict[str, Any]:
                              "auroc_dense": md["md_auroc_dense"], "bce_rel": md["md_bce_rel"],
                              "acc": md["md_acc"], "acc_dense": md["md_acc_dense"]})
     steps = cfg.train.max_steps or 0
-    row = {"steps": steps, "images": images_seen(cfg, steps), "token_steps": token_steps(cfg, steps),
+    return {"steps": steps, "images": images_seen(cfg, steps), "token_steps": token_steps(cfg, steps),
            "train_s": seconds, **final, "curve": curve, "md_curve": md_curve}
-    tmp = cache.with_suffix(".tmp")
-    tmp.write_text(json.dumps({"config": key, "row": row}))
-    tmp.replace(cache)
-    return row
 
 
 @dataclass

@@ -13,11 +13,15 @@ Mean ± std over seeds::
     python -m sfclip.study --steps 400 --methods '[SF-CLIP, CLIP, "SF-CLIP, no text teacher"]' --seeds [0,1,2] \\
         --out runs/sfclip-study --doc packages/sfclip/docs/study.md     # docs/study.md: ~12 core-minutes
 
+Each run's scores are cached in its folder (:func:`sparse_core.study_cache.cached_row`), so seeds can run as
+separate processes into the same ``--out`` and a last call with every seed merges them.
+
 Built on :func:`sparse_core.suite.study_main`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -32,6 +36,7 @@ from sfclip.evaluation.real import evaluate_real, load_real_sets
 from sfclip.real import REAL_OVERRIDES, training_pairs
 from sparse_core.figures import seed_bars
 from sparse_core.report import markdown_table, seed_mean, seed_summary
+from sparse_core.study_cache import cached_row
 from sparse_core.suite import StageResult, StudyConfig, study_main
 from sparse_core.validation import check_each, check_int
 
@@ -89,15 +94,22 @@ def _score(sets: Any) -> Any:
     return evaluate
 
 
+def _cache_key(cfg: SFCLIPStudyConfig, run: Any) -> dict[str, Any]:
+    """What identifies a cached run: its training config and the study's evaluation sizes."""
+    return {"run": dataclasses.asdict(run), "eval": [cfg.quick, cfg.fashion_images, cfg.clipart_pairs, cfg.emoji]}
+
+
 def _one_seed(cfg: SFCLIPStudyConfig, seed: int, steps: int, evaluate: Any, pairs: Any) -> list[dict[str, Any]]:
     """The rows of one training seed."""
     out = Path(cfg.out) / f"seed{seed}"
+    init_cfg = variant_config("SF-CLIP", out / "random", 1, seed, REAL_OVERRIDES)
     rows = [{"method": "random init", "budget": "-",
-             **random_init(variant_config("SF-CLIP", out / "random", 1, seed, REAL_OVERRIDES), evaluate)}]
+             **cached_row(out / "random", _cache_key(cfg, init_cfg), lambda: random_init(init_cfg, evaluate))}]
 
     def train(name: str, n: int, budget: str, folder: str) -> dict[str, Any]:
         cfg_run = variant_config(name, out / folder, n, seed, REAL_OVERRIDES)
-        row = {"method": name, "budget": budget, **run_variant(cfg_run, evaluate, pairs)}
+        scored = cached_row(out / folder, _cache_key(cfg, cfg_run), lambda: run_variant(cfg_run, evaluate, pairs))
+        row = {"method": name, "budget": budget, **scored}
         print({k: row[k] for k in COLUMNS if k in row}, flush=True)
         rows.append(row)
         return row
