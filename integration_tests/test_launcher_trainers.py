@@ -13,9 +13,9 @@ two half-batch means averaged by the gradient all-reduce against one full-batch 
 gathered over processes.
 
 Tolerance (``torch.testing.assert_close``): ``atol=1e-6, rtol=1e-5`` on every tensor after 3 Adam / AdamW
-steps, as scale-train's and core's 2-process tests; vidrop-train ``atol=1e-4, rtol=1e-4`` (observed max
-difference 1.6e-5 against a 5.5e-2 move: DINO's sharp teacher softmax (temperature 0.04) and Adam's first steps,
-``lr * g / |g|``, turn a rounding-level gradient difference into a few % of one step).
+steps, as scale-train's and core's 2-process tests, vidrop-train included since its attention key biases are
+held (``sparse_core.models.key_bias``; it needed 1e-4 before: their rounding-level gradient, turned into
+``lr``-sized steps by Adam, was the difference).
 The core engine itself passes this under the same launcher (a toy task: max difference 1.2e-7).
 
 Scripts that do NOT yet equal one process under a real 2-process launch are marked ``xfail(strict=True)`` with
@@ -73,7 +73,7 @@ CASES = {
     "vidrop-train": (["--config", "tiny", "--data.source", "procedural", "--train.batch_size", "4",
                       "--data.num_videos", "8", "--encoder.depth", "1", "--encoder.embed_dim", "48",
                       "--encoder.num_heads", "2", "--head.out_dim", "64", "--head.patch_out_dim", "64",
-                      "--head.hidden_dim", "64", "--views.num_local", "1"], 1e-4, 1e-4),
+                      "--head.hidden_dim", "64", "--views.num_local", "1"], 1e-6, 1e-5),
     # RIVER's autoencoder (the VQGAN of the latents) on procedural bouncing shapes
     "river-train-ae": (["--config", "tiny", "--train.batch_size", "4", "--model.ch", "16", "--model.resolution",
                         "16", "--data.num_videos", "4", "--data.image_size", "16", "--data.num_frames", "6"],
@@ -135,7 +135,7 @@ def test_river_flow_under_the_launcher_equals_one_process(tmp_path: Path, tiny_l
 @pytest.mark.slow  # four runs (two launches): ~40-60 s on a loaded machine
 @pytest.mark.skipif(sys.platform != "linux" or not script("vidrop-train").is_file(), reason="needs vidrop-train")
 def test_elastic_resume_two_to_one_and_one_to_two(tmp_path: Path) -> None:
-    """vidrop-train: 2 -> 1 and 1 -> 2 processes after step 1 end as the uninterrupted run (atol/rtol 1e-4)."""
+    """vidrop-train: 2 -> 1 and 1 -> 2 processes after step 1 end as the uninterrupted run (atol 1e-6, rtol 1e-5)."""
     name, at = "vidrop-train", 1
     args, atol, rtol = CASES[name]
     args = [*args, *COMMON]

@@ -24,6 +24,7 @@ from sparse_core.ema import EMATeacher, cosine_momentum
 from sparse_core.engine import ParamGroup, Task
 from sparse_core.heads import DINOHead
 from sparse_core.losses import DINOLoss, IBOTPatchLoss, koleo_loss, teacher_temp_schedule
+from sparse_core.models.key_bias import hold_key_bias
 from vidrop.config import HeadConfig, LossConfig, ViDROPConfig
 from vidrop.init import load_init
 from vidrop.model import ViDROPEncoder, build_encoder
@@ -84,6 +85,7 @@ class ViDROPTask(Task):
         self.seed = cfg.train.seed
         self.student = build_student(cfg)
         self.init_missing = load_init(self.encoder, cfg.init)  # before the teacher copies the student
+        hold_key_bias(self.student)  # no effect through the softmax (sparse_core.models.key_bias)
         self.teacher = EMATeacher(self.student)
         lc = cfg.loss
         self.dino_loss = DINOLoss(cfg.head.out_dim, lc.student_temp, lc.center_momentum, skip_same_view=True)
