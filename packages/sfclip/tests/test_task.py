@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from sfclip_test_utils import tiny_config
+from sfclip_test_utils import FAST_ARGV, tiny_config
 
 from sfclip.data import ShapePairs
 from sfclip.task import SFCLIPTask, subset_rows
@@ -179,3 +179,24 @@ def test_every_trainable_parameter_gets_a_gradient(image_mask_ratio: float) -> N
     assert [n for n, p in task.named_parameters() if p.requires_grad and p.grad is None] == []
     assert (task.vision.vit.mask_token is not None) == (image_mask_ratio > 0)
     assert isinstance(task.vision.vit.norm, torch.nn.LayerNorm)  # final norm on the tokens, not after pooling
+
+
+@pytest.mark.parametrize("extra", [[], ["--text.word_embedding_projection", "false", "--teacher.vision", "[]"]])
+def test_build_student_is_the_runs_initialisation_whatever_came_before(extra: list[str]) -> None:
+    from sfclip.cli.train import CONFIG_DIR
+    from sfclip.config import SFCLIPConfig
+    from sfclip.evaluation.model import build_student
+    from sfclip.task import SFCLIPTask
+    from sparse_core.config import parse_config
+    from sparse_core.engine.seeding import seeded
+
+    cfg = parse_config(SFCLIPConfig, [*FAST_ARGV, *extra, "--train.seed", "3"], config_dir=CONFIG_DIR)
+    with seeded(3):
+        want = SFCLIPTask(cfg).student.state_dict()
+    torch.manual_seed(123)
+    torch.rand(1000)  # whatever the process drew before must not matter
+    first = build_student(cfg).student.state_dict()
+    got = build_student(cfg).student.state_dict()
+    assert set(first) == set(want)
+    for key in want:
+        assert torch.equal(first[key], want[key]) and torch.equal(got[key], want[key]), key

@@ -121,19 +121,23 @@ class CLIPEncoder(StudentTowers, nn.Module):
 def build_student(cfg: SFCLIPConfig) -> CLIPEncoder:
     """Freshly initialised student towers of ``cfg`` (with the text teacher's table and tokenizer).
 
-    The text teacher is built first under ``seeded(cfg.train.seed)``, as in ``sfclip-train``, so a random
-    teacher's word embeddings are those the run trained on.
+    Built as ``sfclip-train`` builds them (:class:`sfclip.task.SFCLIPTask` under ``seeded(cfg.train.seed)``):
+    the text teacher under a forked RNG, then the towers from the seed's RNG state, so the towers are the
+    initial weights of the run of that seed (the "random init" baseline of the demo and the study), whatever
+    the process did before.
     """
+    v, x, d = cfg.vision, cfg.text, cfg.distill
     with seeded(cfg.train.seed):
-        teacher = build_text_teacher(cfg.teacher.text, cfg.teacher.text_path)
-    v, x = cfg.vision, cfg.text
-    student = nn.ModuleDict({
-        "vision": VisionTower(v.img_size, v.patch_size, v.embed_dim, v.depth, v.num_heads, cfg.embed_dim,
-                              mask_token=cfg.distill.image_mask_ratio > 0),
-        "text": TextTower(teacher.word_embeddings, x.width, x.depth, x.num_heads, x.context_length,
-                          cfg.embed_dim, x.word_embedding_projection),
-        "logit_scale": LogitScale(),
-    })
+        with torch.random.fork_rng(devices=[]):
+            teacher = build_text_teacher(cfg.teacher.text, cfg.teacher.text_path)
+        words = teacher.word_embeddings if x.word_embedding_projection else None
+        student = nn.ModuleDict({
+            "vision": VisionTower(v.img_size, v.patch_size, v.embed_dim, v.depth, v.num_heads, cfg.embed_dim,
+                                  mask_token=d.image_mask_ratio > 0 and d.image_on),
+            "text": TextTower(words, x.width, x.depth, x.num_heads, x.context_length, cfg.embed_dim,
+                              x.word_embedding_projection, vocab_size=teacher.vocab_size),
+            "logit_scale": LogitScale(),
+        })
     return CLIPEncoder(student, teacher.tokenizer)
 
 
