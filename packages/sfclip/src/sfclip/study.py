@@ -21,10 +21,9 @@ Built on :func:`sparse_core.suite.study_main`.
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +95,7 @@ def _score(sets: Any) -> Any:
 
 def _cache_key(cfg: SFCLIPStudyConfig, run: Any) -> dict[str, Any]:
     """What identifies a cached run: its training config and the study's evaluation sizes."""
-    return {"run": dataclasses.asdict(run), "eval": [cfg.quick, cfg.fashion_images, cfg.clipart_pairs, cfg.emoji]}
+    return {"run": asdict(run), "eval": [cfg.quick, cfg.fashion_images, cfg.clipart_pairs, cfg.emoji]}
 
 
 def _one_seed(cfg: SFCLIPStudyConfig, seed: int, steps: int, evaluate: Any, pairs: Any) -> list[dict[str, Any]]:

@@ -38,10 +38,10 @@ from sfclip.captions import CAPTION_STREAM, draw_captions
 from sfclip.config import SFCLIPConfig
 from sfclip.teacher_store import TeacherFeatures
 from sfclip.teachers import TextTeacher, VisionTeacher, build_teachers
-from sfclip.towers import StudentTowers, TextTower, VisionTower
+from sfclip.towers import StudentTowers, build_towers
 from sparse_core.distributed import global_mean
 from sparse_core.engine import Task
-from sparse_core.losses.clip import LogitScale, clip_loss
+from sparse_core.losses.clip import clip_loss
 from sparse_core.losses.distill import masked_feature_distill
 
 __all__ = ["SFCLIPTask", "subset_rows", "TEACHER_PREFIXES"]
@@ -115,14 +115,7 @@ class SFCLIPTask(StudentTowers, Task):
         self.text_teacher = text_teacher
         self.vision_teachers = nn.ModuleDict(vision_teachers if features is None else {})
         v, x = cfg.vision, cfg.text
-        words = self.text_teacher.word_embeddings if x.word_embedding_projection else None
-        self.student = nn.ModuleDict({
-            "vision": VisionTower(v.img_size, v.patch_size, v.embed_dim, v.depth, v.num_heads, cfg.embed_dim,
-                                  mask_token=d.image_mask_ratio > 0 and d.image_on),
-            "text": TextTower(words, x.width, x.depth, x.num_heads, x.context_length, cfg.embed_dim,
-                              x.word_embedding_projection, vocab_size=self.text_teacher.vocab_size),
-            "logit_scale": LogitScale(),
-        })
+        self.student = build_towers(cfg, self.text_teacher)
         # learned projections from student tokens to teacher features (training only, not exported); only for
         # the distillations that run, so every trainable parameter gets a gradient
         if features is not None:

@@ -9,14 +9,21 @@ effect, and Adam would turn their rounding-level gradient into a random walk tha
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from sparse_core.losses.clip import LogitScale
 from sparse_core.models.key_bias import hold_bias, hold_key_bias
 from sparse_core.models.vit import SparseVisionTransformer
 
-__all__ = ["StudentTowers", "VisionTower", "TextTower", "masked_mean"]
+if TYPE_CHECKING:
+    from sfclip.config import SFCLIPConfig
+    from sfclip.teachers import TextTeacher
+
+__all__ = ["StudentTowers", "VisionTower", "TextTower", "build_towers", "masked_mean"]
 
 CLIP_MEAN = (0.48145466, 0.4578275, 0.40821073)
 CLIP_STD = (0.26862954, 0.26130258, 0.27577711)
@@ -214,3 +221,21 @@ class StudentTowers:
     def text(self) -> TextTower:
         """The student text tower."""
         return self.student["text"]  # type: ignore[return-value]
+
+
+def build_towers(cfg: SFCLIPConfig, text_teacher: TextTeacher) -> nn.ModuleDict:
+    """The student of ``cfg``: ``vision`` and ``text`` towers and the ``logit_scale``, freshly initialised.
+
+    The text tower's input table is ``text_teacher``'s frozen word embeddings when
+    ``text.word_embedding_projection`` is on (sec. 7.2.2). Used by :class:`sfclip.task.SFCLIPTask` and by
+    :func:`sfclip.evaluation.model.build_student`, so both draw the same weights from the same RNG state.
+    """
+    v, x, d = cfg.vision, cfg.text, cfg.distill
+    words = text_teacher.word_embeddings if x.word_embedding_projection else None
+    return nn.ModuleDict({
+        "vision": VisionTower(v.img_size, v.patch_size, v.embed_dim, v.depth, v.num_heads, cfg.embed_dim,
+                              mask_token=d.image_mask_ratio > 0 and d.image_on),
+        "text": TextTower(words, x.width, x.depth, x.num_heads, x.context_length, cfg.embed_dim,
+                          x.word_embedding_projection, vocab_size=text_teacher.vocab_size),
+        "logit_scale": LogitScale(),
+    })

@@ -18,12 +18,11 @@ from torch import Tensor, nn
 
 from sfclip.config import SFCLIPConfig
 from sfclip.teachers import build_text_teacher
-from sfclip.towers import StudentTowers, TextTower, VisionTower
+from sfclip.towers import StudentTowers, build_towers
 from sparse_core.cli import require_path
 from sparse_core.config import parse_config
 from sparse_core.engine.seeding import seeded
 from sparse_core.export import load_weights
-from sparse_core.losses.clip import LogitScale
 
 __all__ = ["CLIPEncoder", "WEIGHTS", "DENSE_FEATURES", "build_student", "load_run"]
 
@@ -126,18 +125,10 @@ def build_student(cfg: SFCLIPConfig) -> CLIPEncoder:
     initial weights of the run of that seed (the "random init" baseline of the demo and the study), whatever
     the process did before.
     """
-    v, x, d = cfg.vision, cfg.text, cfg.distill
     with seeded(cfg.train.seed):
         with torch.random.fork_rng(devices=[]):
             teacher = build_text_teacher(cfg.teacher.text, cfg.teacher.text_path)
-        words = teacher.word_embeddings if x.word_embedding_projection else None
-        student = nn.ModuleDict({
-            "vision": VisionTower(v.img_size, v.patch_size, v.embed_dim, v.depth, v.num_heads, cfg.embed_dim,
-                                  mask_token=d.image_mask_ratio > 0 and d.image_on),
-            "text": TextTower(words, x.width, x.depth, x.num_heads, x.context_length, cfg.embed_dim,
-                              x.word_embedding_projection, vocab_size=teacher.vocab_size),
-            "logit_scale": LogitScale(),
-        })
+        student = build_towers(cfg, teacher)
     return CLIPEncoder(student, teacher.tokenizer)
 
 
