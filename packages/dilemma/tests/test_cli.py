@@ -264,6 +264,8 @@ def test_demo_trains_the_study_backbone_on_fashion_mnist_when_installed(monkeypa
     monkeypatch.setattr(demo, "is_available", lambda: False)
     assert demo.demo_config() == "tiny"
     cfg = parse_config(DilemmaRunConfig, ["--config", "tiny_fashion_mnist"], config_dir=CONFIG_DIR)
-    ref = study.config("+DILEMMA (sum)", 10, Path("unused"), 64, 5000)
+    ref = study.config("+DILEMMA (sum)", 10, Path("unused"), 64, 5000, pos_embed_type="sincos",
+                       lr_schedule="constant")
     assert cfg.data.name == "fashion_mnist" and cfg.model == ref.model
     assert cfg.method == dataclasses.replace(ref.method, variant="simclr")  # SimCLR + DILEMMA, the study's schedule
+    assert cfg.optim.min_lr == cfg.optim.lr == ref.optim.lr  # constant lr, as the study's constant schedule
