@@ -49,6 +49,10 @@ def test_seed_summary_merges_rows_by_key() -> None:
     nan = float("nan")
     merged = seed_summary([[{"m": "dense", "md_acc": nan}], [{"m": "dense", "md_acc": nan}]], key=["m"])
     assert markdown_table(merged, ["m", "md_acc"]).splitlines()[-1] == "| dense | - |"
+    merged = seed_summary([[{"m": "a", "auroc": 0.812, "knn": 73.0}], [{"m": "a", "auroc": 0.822, "knn": 74.0}]],
+                          key=["m"], fmt={"auroc": ".3f"})
+    assert merged[0]["auroc"] == mean_std([0.812, 0.822], ".3f") == "0.817 ± 0.007"
+    assert merged[0]["knn"] == mean_std([73.0, 74.0], ".2f")  # a column not named: ".2f"
 
 
 def test_seed_mean_averages_the_matching_rows_of_every_seed() -> None:

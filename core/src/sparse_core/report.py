@@ -80,14 +80,15 @@ def mean_std(values: Sequence[float], fmt: str = ".2f") -> str:
 
 
 def seed_summary(
-    runs: Sequence[Sequence[Mapping[str, Any]]], key: Sequence[str], fmt: str = ".2f"
+    runs: Sequence[Sequence[Mapping[str, Any]]], key: Sequence[str], fmt: str | Mapping[str, str] = ".2f"
 ) -> list[dict[str, Any]]:
     """Merge the table rows of several seeds: numbers become ``"mean ± std"`` strings.
 
     Args:
         runs: for each seed, its rows (the same rows, identified by ``key``, in every seed).
         key: the columns that identify a row (copied, not averaged), e.g. ``["method", "budget"]``.
-        fmt: format spec of the means and standard deviations.
+        fmt: format spec of the means and standard deviations, for all columns or per column (columns not
+            named use ``".2f"``, as in :func:`markdown_table`).
 
     Returns:
         one row per row of the first seed, with ``"mean ± std"`` for every numeric column that differs
@@ -106,7 +107,8 @@ def seed_summary(
             nums = [r[col] for r in same if isinstance(r.get(col), (int, float)) and not isinstance(r[col], bool)
                     and math.isfinite(r[col])]  # NaN (a metric a row does not have) stays NaN, shown as '-'
             if isinstance(value, (int, float)) and not isinstance(value, bool) and nums:
-                out[col] = value if all(v == nums[0] for v in nums) else mean_std(nums, fmt)
+                spec = fmt.get(col, ".2f") if isinstance(fmt, Mapping) else fmt
+                out[col] = value if all(v == nums[0] for v in nums) else mean_std(nums, spec)
             else:
                 out[col] = value
         out["seeds"] = len(same)

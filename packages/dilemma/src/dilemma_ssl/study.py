@@ -368,6 +368,9 @@ MD_COLUMNS = ("md_acc", "md_acc_dense", "md_auroc", "md_auroc_dense", "md_bce_re
               "md_acc_detectable")
 """The mismatch columns of the table (see :func:`md_scores`)."""
 
+MD_FORMATS = {"md_auroc": ".3f", "md_auroc_dense": ".3f", "md_bce_rel": ".3f"}
+"""Three decimals where the seeds differ in the third (AUROC, BCE / H(theta)); other columns ``".2f"``."""
+
 
 def _md_curve_table(cfg: DilemmaStudyConfig, per_seed: list[list[dict[str, Any]]]) -> str:
     """Markdown: mismatch AUROC (55 % sparsity and dense) and BCE / H(theta) at every checkpoint of the
@@ -434,7 +437,7 @@ def study(cfg: DilemmaStudyConfig) -> StageResult:
     per_seed = [_one_seed(cfg, seed, steps, train_samples) for seed in cfg.seeds]
     figure = _figure(cfg, per_seed)
     flat = [[{k: v for k, v in r.items() if k not in ("curve", "md_curve")} for r in rows] for rows in per_seed]
-    merged = seed_summary(flat, key=["method", "budget"])
+    merged = seed_summary(flat, key=["method", "budget"], fmt=MD_FORMATS)
     for row in merged:
         if METHODS.get(row["method"].removesuffix(" ↑"), {}).get("objective") != "dilemma":
             for col in MD_COLUMNS:
