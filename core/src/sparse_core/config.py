@@ -118,7 +118,7 @@ def _lead_help(parser: ArgumentParser, lead: Sequence[str]) -> None:
     own = sorted((a for a in actions if a not in first and rank(a.dest) is not None),
                  key=lambda a: rank(a.dest) or 0)  # stable: a group's keys keep their order
     actions[:] = first + own + [a for a in actions if a not in first and a not in own]
-    groups = parser._action_groups
+    groups: list[Any] = parser._action_groups  # type: ignore[assignment]  # a list at run time; typeshed says Sequence
     builtin, rest = groups[:2], groups[2:]
     lead_groups = [g for g in rest if any(rank(a.dest) is not None for a in g._group_actions)]
     groups[:] = builtin + lead_groups + [g for g in rest if g not in lead_groups]

@@ -32,6 +32,11 @@ def format_cell(value: Any, fmt: str = ".2f", missing: str = "-") -> str:
     return str(value)
 
 
+def _spec(fmt: str | Mapping[str, str], key: str) -> str:
+    """The format spec of column ``key``: ``fmt`` itself, or its entry for ``key`` (``".2f"`` if none)."""
+    return fmt.get(key, ".2f") if isinstance(fmt, Mapping) else fmt
+
+
 def markdown_table(
     rows: Sequence[Mapping[str, Any]],
     columns: Sequence[str] | Mapping[str, str],
@@ -52,11 +57,8 @@ def markdown_table(
     keys = list(columns)
     headers = [columns[k] for k in keys] if isinstance(columns, Mapping) else keys
 
-    def spec(key: str) -> str:
-        return fmt.get(key, ".2f") if isinstance(fmt, Mapping) else fmt
-
     lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(keys)]
-    lines += ["| " + " | ".join(format_cell(r.get(k), spec(k), missing) for k in keys) + " |" for r in rows]
+    lines += ["| " + " | ".join(format_cell(r.get(k), _spec(fmt, k), missing) for k in keys) + " |" for r in rows]
     return "\n".join(lines)
 
 
@@ -107,8 +109,7 @@ def seed_summary(
             nums = [r[col] for r in same if isinstance(r.get(col), (int, float)) and not isinstance(r[col], bool)
                     and math.isfinite(r[col])]  # NaN (a metric a row does not have) stays NaN, shown as '-'
             if isinstance(value, (int, float)) and not isinstance(value, bool) and nums:
-                spec = fmt.get(col, ".2f") if isinstance(fmt, Mapping) else fmt
-                out[col] = value if all(v == nums[0] for v in nums) else mean_std(nums, spec)
+                out[col] = value if all(v == nums[0] for v in nums) else mean_std(nums, _spec(fmt, col))
             else:
                 out[col] = value
         out["seeds"] = len(same)

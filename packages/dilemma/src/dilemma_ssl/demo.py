@@ -1,12 +1,12 @@
 """The DILEMMA stage of the main demo: tiny DILEMMA, k-NN of the trained backbone vs random init.
 
 ``run(out_dir)`` trains the shipped ``tiny_fashion_mnist`` config (SimCLR + DILEMMA with the study's small ViT
-and sin-cos positions on 28 px Fashion-MNIST, 200 steps of the random sparsity schedule at a constant lr) when the Debian package
-``dataset-fashion-mnist`` is installed, and the ``tiny`` config on generated shapes otherwise. It reports
-weighted k-NN accuracy (k = 20) and Linear_F of the trained backbone next to the same architecture at its
-random initialisation (the baseline) and k-NN on the raw pixels (a reference), plus the mismatch-detection
-accuracy next to the all-"correct" prior, as a Markdown table and a figure (loss curve, bars trained vs
-random vs pixels).
+and sin-cos positions on 28 px Fashion-MNIST, 200 steps of the random sparsity schedule at a constant lr) when
+the Debian package ``dataset-fashion-mnist`` is installed, and the ``tiny`` config on generated shapes
+otherwise. It reports weighted k-NN accuracy (k = 20) and Linear_F of the trained backbone next to the same
+architecture at its random initialisation (the baseline) and k-NN on the raw pixels (a reference), plus the
+mismatch-detection accuracy next to the all-"correct" prior, as a Markdown table and a figure (loss curve,
+bars trained vs random vs pixels).
 
 What to expect: on Fashion-MNIST about 71 % k-NN against 51 % at random init (chance 10 %) and a mismatch AUROC
 of about 0.69 in a few CPU minutes; raw pixels give about 80 % at this budget, which a half-epoch SSL run does
