@@ -46,3 +46,23 @@ def test_sigma_min_edge_cases() -> None:
 def test_loss_is_mean_squared_error() -> None:
     a, b = torch.randn(4, 3, 5, 5), torch.randn(4, 3, 5, 5)
     assert torch.isclose(flow_matching_loss(a, b), ((a - b) ** 2).sum() / a.numel())
+
+
+def test_field_of_a_data_prediction_is_eq_5_6_towards_it_and_euler_lands_on_it() -> None:
+    """v = (z1_hat - (1 - s) z) / max(1 - (1 - s) t, 0.05): eq. 5.6 written out, the clip only near t = 1; N Euler
+    steps of the field of a constant prediction end on the prediction (sigma_min = 0)."""
+    from river_vp.flow.matching import MIN_SIGMA_T, field_from_data
+
+    z, z1 = torch.randn(4, 3, 2, 2, dtype=torch.float64), torch.randn(4, 3, 2, 2, dtype=torch.float64)
+    s = 1e-3
+    t = torch.tensor([0.0, 0.3, 0.9, 0.99], dtype=torch.float64)
+    v = field_from_data(z, z1, t, s)
+    for i, ti in enumerate(t.tolist()):
+        denom = max(1 - (1 - s) * ti, MIN_SIGMA_T)
+        torch.testing.assert_close(v[i], (z1[i] - (1 - s) * z[i]) / denom)
+    torch.testing.assert_close(v[:3], target_field(z, z1, t, s)[:3])  # unclipped there
+    assert not torch.allclose(v[3], target_field(z, z1, t, s)[3])  # 1 - t = 0.01 < 0.05: clipped
+    x = torch.randn(4, 3, 2, 2, dtype=torch.float64)
+    for i in range(10):
+        x = x + 0.1 * field_from_data(x, z1, i / 10, 0.0)
+    torch.testing.assert_close(x, z1)

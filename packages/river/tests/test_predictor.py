@@ -66,3 +66,20 @@ def test_official_conditioning_survives_saving_and_reaches_the_field(tmp_path, t
             c = 3 - int(dists[row, 1])  # official distance = reference - context
             torch.testing.assert_close(conds[row, 1], z[row, c])
     assert any(d[:, 1].unique().numel() > 1 for d, _ in seen)  # per-sample context draws
+
+
+def test_a_saved_data_prediction_model_is_loaded_as_its_field(tmp_path, tiny_ae_dir, field_cfg) -> None:
+    from river_vp.flow.matching import field_from_data
+    from river_vp.tasks.flow import DataPredictionField
+
+    net = VectorFieldRegressor(field_cfg())
+    save_river(net, tmp_path / "river.safetensors", ConditionSpec(), 1e-4, extra={"prediction": "data"})
+    pred = RiverPredictor.from_paths(tmp_path, tiny_ae_dir)
+    assert isinstance(pred.field, DataPredictionField)
+    z, t = torch.randn(2, 4, 4, 4), torch.tensor([0.2, 0.7])
+    conds, dists = torch.randn(2, 2, 4, 4, 4), torch.ones(2, 2, dtype=torch.long)
+    with torch.no_grad():
+        torch.testing.assert_close(pred.field(z, t, conds, dists),
+                                   field_from_data(z, pred.field.net(z, t, conds, dists), t, 1e-4))
+    save_river(net, tmp_path / "river.safetensors", ConditionSpec(), 1e-4)  # no key: the thesis' velocity
+    assert isinstance(RiverPredictor.from_paths(tmp_path, tiny_ae_dir).field, VectorFieldRegressor)

@@ -58,6 +58,22 @@ def test_zero_field_returns_start() -> None:
     torch.testing.assert_close(out, expected)
 
 
+@pytest.mark.parametrize("temperature", [0.0, 0.6])
+def test_temperature_scales_the_start_noise_cold_and_warm(temperature: float) -> None:
+    """z_0 = T eps (eq. 5.11 at T = 1); warm start: s z^{T-1} + (1 - s) T eps; T = 0 is deterministic."""
+    frames = _frames()
+    noise = torch.randn(2, 2, 3, 3, generator=torch.Generator().manual_seed(0))
+    cold = sample_next_frame(Spy(0.0), frames, 5, ConditionSpec(), SamplerConfig(steps=3, temperature=temperature),
+                             torch.Generator().manual_seed(0))
+    torch.testing.assert_close(cold, temperature * noise)
+    warm = sample_next_frame(Spy(0.0), frames, 6, ConditionSpec(),
+                             SamplerConfig(steps=10, warm_start=0.5, sigma_min=0.0, temperature=temperature),
+                             torch.Generator().manual_seed(0))
+    torch.testing.assert_close(warm, 0.5 * frames[:, 5] + 0.5 * temperature * noise)
+    with pytest.raises(ValueError, match="temperature"):
+        SamplerConfig(temperature=-0.1)
+
+
 def test_warm_start_zero_equals_cold_start() -> None:
     frames = _frames()
     outs = []

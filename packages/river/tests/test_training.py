@@ -199,3 +199,33 @@ def test_quantizer_warm_up_trains_a_plain_autoencoder_then_starts_the_codebook_f
     codes = task.vqgan.quantize.embedding.weight.detach()
     nearest = torch.cdist(codes, z).min(1).values  # every code sits on an encoder output (plus 1 % noise)
     assert nearest.max() < 0.05 * z.std() * vqgan_cfg.embed_dim**0.5 and out["codebook"] > 0
+
+
+def test_data_prediction_takes_eq_5_8_on_the_field_of_its_output(field_cfg) -> None:
+    """prediction 'data': loss = mean (field_from_data(z_t, net(z_t), t) - (z1 - (1 - s) z0))^2 with the step's
+    own draws of t and z0; the saved model is wrapped back into that field by the predictor's loader."""
+    from river_vp.flow.matching import conditional_path, field_from_data, target_field_from_noise
+    from river_vp.tasks.flow import DataPredictionField
+
+    task = RiverTask(field_cfg(), sigma_min=1e-3, prediction="data")
+    seen = {}
+
+    def net(z, t, conds, dists):
+        seen["z"], seen["t"] = z, t
+        return 0.5 * z + conds[:, 0]
+
+    task.model.forward = net  # type: ignore[method-assign]
+    z1, ref = torch.randn(4, 4, 4, 4), torch.randn(4, 4, 4, 4)
+    batch = {"target": z1, "conds": torch.stack([ref, ref], 1), "dists": torch.ones(4, 2, dtype=torch.long)}
+    loss = task.training_step(batch, 3)["loss"]
+    t, zt = seen["t"], seen["z"]
+    tt = t.reshape(-1, 1, 1, 1)
+    z0 = (zt - tt * z1) / (1 - (1 - 1e-3) * tt)  # the noise the step drew, recovered from the path
+    torch.testing.assert_close(zt, conditional_path(z1, z0, t, 1e-3))
+    want = ((field_from_data(zt, 0.5 * zt + ref, t, 1e-3) - target_field_from_noise(z0, z1, 1e-3)) ** 2).mean()
+    torch.testing.assert_close(loss, want)
+    field = DataPredictionField(task.model, 1e-3)
+    torch.testing.assert_close(field(zt, t, batch["conds"], batch["dists"]), field_from_data(zt, 0.5 * zt + ref, t,
+                                                                                             1e-3))
+    with pytest.raises(ValueError, match="prediction"):
+        RiverTask(field_cfg(), prediction="x")

@@ -14,6 +14,7 @@ from sparse_core.config import ConfigError
 from sparse_core.validation import bad_value, check_choice, check_divisible, check_float, check_int
 
 __all__ = ["FORMS", "LATENT_NORMS", "LAYOUTS", "LOCAL_MIXING", "MODES", "OBJECTIVES", "OFFICIAL_FORM", "PIXEL_LOSSES",
+           "PREDICTIONS",
            "AELossConfig", "ConditionSpec", "SamplerConfig", "VQGANConfig", "VectorFieldConfig"]
 
 MODES = ("river", "no_ref", "interp")
@@ -26,6 +27,9 @@ LOCAL_MIXING = ("none", "conv")
 PIXEL_LOSSES = ("l1", "l2", "l1+l2")
 OBJECTIVES = ("flow", "regression")
 """``FlowRunConfig.objective``: 'flow' (Algorithm 1, the method) or 'regression' (this reference line)."""
+PREDICTIONS = ("velocity", "data")
+"""``FlowRunConfig.prediction``: what the network outputs, 'velocity' (``v_t`` itself, eq. 5.8: the thesis form)
+or 'data' (the clean latent ``z1``, turned into ``v_t`` by eq. 5.6; :mod:`river_vp.flow.matching`)."""
 
 
 @dataclass
@@ -65,6 +69,11 @@ class SamplerConfig:
     """Integration steps N over [0, 1] for fixed-grid solvers (warm start uses ceil((1 - s) N))."""
     warm_start: float = 0.0
     """Warm-start strength s in [0, 1): start at p_s(z | previous frame); 0 is a cold start from noise."""
+    temperature: float = 1.0
+    """Scale (>= 0) of the start noise, ``z_0 ~ N(0, temperature^2 I)`` (1: eq. 5.11, the thesis form). Below 1 it
+    is the reduced-temperature sampling of Glow (Kingma & Dhariwal 2018) / the truncation trick of BigGAN (Brock
+    et al. 2019), which the thesis relates to warm start (Fig. 5.3): less spread around the
+    conditional mean; 0 integrates from the origin, one deterministic frame per condition set."""
     sigma_min: float = 1e-7
     """sigma_min of the probability path (must match training)."""
     rtol: float = 1e-3
@@ -77,6 +86,8 @@ class SamplerConfig:
             raise ValueError(f"warm_start must be in [0, 1), got {self.warm_start}")
         if self.steps < 1:
             raise ValueError(f"steps must be >= 1, got {self.steps}")
+        if not self.temperature >= 0.0:
+            raise ValueError(f"temperature must be >= 0, got {self.temperature}")
 
 
 @dataclass

@@ -12,6 +12,7 @@ from pathlib import Path
 from river_vp.component_config import (
     LATENT_NORMS,
     OBJECTIVES,
+    PREDICTIONS,
     AELossConfig,
     ConditionSpec,
     SamplerConfig,
@@ -157,6 +158,10 @@ class FlowRunConfig:
     objective: str = "flow"
     """'flow' (flow matching, Algorithm 1: the method) or 'regression' (the same network trained as a plain
     next-latent regressor, a reference line: :mod:`river_vp.tasks.regress`)."""
+    prediction: str = "velocity"
+    """Flow objective only: what the network outputs, 'velocity' (``v_t``, eq. 5.8: the thesis form) or 'data'
+    (the clean latent, made a field by eq. 5.6 and trained with eq. 5.8's loss on that field: "x-prediction,
+    v-loss" of Li & He 2025, a named deviation; :mod:`river_vp.flow.matching`)."""
     cond_noise_prob: float = 0.0
     """Replace the conditions by noise with this probability in [0, 1] (0.1 trains video generation too,
     sec. 5.3.3)."""
@@ -179,6 +184,7 @@ class FlowRunConfig:
         check_float("latent_scale", self.latent_scale, 0.0, strict=True, optional=True)
         check_choice("latent_norm", self.latent_norm, LATENT_NORMS)
         check_choice("objective", self.objective, OBJECTIVES)
+        check_choice("prediction", self.prediction, PREDICTIONS)
         if self.latent_norm == "channel" and self.latent_scale is not None:
             raise ConfigError("latent_scale is the 'global' normalisation's factor; unset it or use latent_norm "
                               "'global'")

@@ -16,6 +16,7 @@ from river_vp.flow.sampler import SamplerConfig, sample_next_frame
 from river_vp.models.io import load_river, load_vqgan
 from river_vp.models.uvit import VectorFieldRegressor
 from river_vp.models.vqgan import VQGAN
+from river_vp.tasks.flow import DataPredictionField
 from river_vp.tasks.regress import RegressorField
 
 __all__ = ["RiverPredictor"]
@@ -60,8 +61,11 @@ class RiverPredictor:
         """Load ``river.safetensors`` and ``vqgan.safetensors`` (run folders or files)."""
         field, spec, sigma_min, extra = load_river(model)
         norm = LatentNorm.from_extra(extra, field.cfg.state_channels)
-        vf: VectorFieldRegressor | RegressorField = (RegressorField(field) if extra.get("objective") == "regression"
-                                                     else field)
+        vf: VectorFieldRegressor | RegressorField | DataPredictionField = field
+        if extra.get("objective") == "regression":
+            vf = RegressorField(field)
+        elif extra.get("prediction") == "data":
+            vf = DataPredictionField(field, sigma_min)
         return cls(vf, spec, sigma_min, load_vqgan(autoencoder), device, norm=norm)  # type: ignore[arg-type]
 
     def _sampler(self, cfg: SamplerConfig) -> SamplerConfig:

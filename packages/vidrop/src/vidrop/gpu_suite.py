@@ -1,8 +1,6 @@
-"""ViDrop: its place in the sparse-ssl suite and its rows of the GPU suite.
-
-Registered as entry points of sparse-core's runners (``sparse_ssl.order`` -> :data:`POSITION`,
-``sparse_ssl.gpu`` -> :data:`ROWS`; see :mod:`sparse_core.suite` and :mod:`sparse_core.gpu_suite`).
-The package's bench code is imported inside the rows, when they run.
+"""ViDROP's suite place (``sparse_ssl.order`` -> :data:`POSITION`, the thesis order of
+:mod:`sparse_core.suite`) and GPU-suite rows (``sparse_ssl.gpu`` -> :data:`ROWS`, :mod:`sparse_core.gpu_suite`).
+The rows import the bench code when they run.
 """
 
 from __future__ import annotations
@@ -13,8 +11,7 @@ from sparse_core.gpu_suite import Row, RowContext
 
 __all__ = ["POSITION", "ROWS"]
 
-POSITION = 4
-"""Place in the suite (the thesis order: core 0, dilemma 1, scale 2, river 3, vidrop 4, sfclip 5)."""
+POSITION = 4  # core 0, dilemma 1, scale 2, river 3, vidrop 4, sfclip 5
 
 
 def _vidrop(ctx: RowContext) -> dict[str, Any]:

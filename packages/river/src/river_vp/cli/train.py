@@ -61,7 +61,7 @@ def run(cfg: FlowRunConfig) -> dict[str, Any]:
         task = build_seeded(NextLatentTask, cfg.train.seed, cfg.model)
     else:
         task = build_seeded(RiverTask, cfg.train.seed, cfg.model, cfg.sigma_min, cfg.cond_noise_prob,
-                            cfg.ema_decay)
+                            cfg.ema_decay, cfg.prediction)
     trainer = Trainer(task, dataset, cfg.train, cfg.optim, collate_fn=collate_skip_none, config=cfg)
     summary = trainer.fit()
     weights = None
@@ -77,6 +77,7 @@ def run(cfg: FlowRunConfig) -> dict[str, Any]:
                 "latent_scale": scale,
                 "latent_norm": norm.to_extra(),
                 "objective": cfg.objective,
+                "prediction": cfg.prediction,
             },
         )
         log.info("vector field weights: %s", weights)

@@ -7,7 +7,8 @@ the thesis form, one per sample in the official form (``ConditionSpec.form``, th
 ``generate_frames``). Euler is implemented directly
 (``N`` steps of size ``1/N``); ``rk4``, ``midpoint``, ``dopri5`` and the other torchdiffeq solvers go through
 ``torchdiffeq.odeint``. Warm start with strength ``s`` starts at ``z'_s ~ p_s(z | z^{T-1})`` and integrates
-``[s, 1]`` with the same step size, i.e. ``ceil((1 - s) N)`` steps.
+``[s, 1]`` with the same step size, i.e. ``ceil((1 - s) N)`` steps. ``temperature`` scales the start noise (the
+warm start's too); 1 is eq. 5.11.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ def sample_next_frame(
     """
     b = frames.shape[0]
     shape = frames.shape[2:]
-    noise = torch.randn((b, *shape), generator=generator).to(frames.device, frames.dtype)
+    noise = cfg.temperature * torch.randn((b, *shape), generator=generator).to(frames.device, frames.dtype)
     n_cond = 1 if spec.mode == "no_ref" else 2
     s = cfg.warm_start if (tau >= 1 and not unconditional) else 0.0
     z = warm_start_point(frames[:, tau - 1], s, cfg.sigma_min, noise) if s > 0 else noise

@@ -5,14 +5,33 @@ from __future__ import annotations
 from typing import Any
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
-from river_vp.flow.matching import conditional_path, flow_matching_loss, target_field_from_noise
+from river_vp.component_config import PREDICTIONS
+from river_vp.flow.matching import conditional_path, field_from_data, flow_matching_loss, target_field_from_noise
 from river_vp.models.uvit import VectorFieldConfig, VectorFieldRegressor
 from sparse_core.ema import EMATeacher
 from sparse_core.engine import Task
 
-__all__ = ["RiverTask"]
+__all__ = ["DataPredictionField", "RiverTask"]
+
+
+class DataPredictionField(nn.Module):
+    """A network that predicts the clean latent, as the vector field of eq. 5.6 towards its prediction
+    (``prediction: data``; :func:`~river_vp.flow.matching.field_from_data`).
+
+    Attributes:
+        net: the network (a :class:`~river_vp.models.uvit.VectorFieldRegressor`; ``cfg`` is its config).
+    """
+
+    def __init__(self, net: VectorFieldRegressor, sigma_min: float) -> None:
+        super().__init__()
+        self.net, self.sigma_min = net, sigma_min
+        self.cfg = net.cfg
+
+    def forward(self, z: Tensor, t: Tensor, conds: Tensor, dists: Tensor) -> Tensor:
+        """Shape: as :meth:`VectorFieldRegressor.forward`: z (B, C, H, W), t (B,) in [0, 1]; returns (B, C, H, W)."""
+        return field_from_data(z, self.net(z, t, conds, dists), t, self.sigma_min)
 
 
 class RiverTask(Task):
@@ -25,15 +44,20 @@ class RiverTask(Task):
             same model also generates a first frame unconditionally (0.1 in the thesis's generation runs).
         ema_decay: keep an EMA copy of the regressor (``ema``, exported instead of ``model``) with this decay,
             warmed up as ``min(ema_decay, (1 + step) / (10 + step))``; 0 keeps none.
+        prediction: 'velocity' (the network outputs ``v_t``: the thesis form) or 'data' (it outputs ``z1`` and
+            eq. 5.8's loss is taken on the field :class:`DataPredictionField` makes of it).
     """
 
     def __init__(
         self, model: VectorFieldConfig, sigma_min: float = 1e-7, cond_noise_prob: float = 0.0,
-        ema_decay: float = 0.0,
+        ema_decay: float = 0.0, prediction: str = "velocity",
     ) -> None:
         super().__init__()
+        if prediction not in PREDICTIONS:
+            raise ValueError(f"prediction must be one of {PREDICTIONS}, got {prediction!r}")
         self.model = VectorFieldRegressor(model)
         self.sigma_min, self.cond_noise_prob, self.ema_decay = sigma_min, cond_noise_prob, ema_decay
+        self.prediction = prediction
         self.ema = EMATeacher(self.model) if ema_decay > 0 else None
 
     def exported(self) -> VectorFieldRegressor:
@@ -66,4 +90,6 @@ class RiverTask(Task):
             conds = torch.where(drop[:, None, None, None, None], noise, conds)
             dists = torch.where(drop[:, None], torch.zeros_like(dists), dists)
         pred = self.model(zt, t, conds, dists)
+        if self.prediction == "data":
+            pred = field_from_data(zt, pred, t, self.sigma_min)
         return {"loss": flow_matching_loss(pred, target)}
