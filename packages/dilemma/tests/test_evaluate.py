@@ -57,7 +57,6 @@ def test_mismatch_metrics_on_a_backbone(sparsity: float) -> None:
     assert 0.0 <= m["auroc"] <= 1.0 and m["bce"] > 0 and m["entropy"] > 0
     assert m["bce_rel"] == pytest.approx(m["bce"] / m["entropy"])
     assert 0.0 <= m["undetectable"] <= 100.0 and m["acc_bound"] <= 100.0
-    assert ev.mismatch_accuracy(task.backbone, task.objective, _images(), sparsity, batch_size=4) == m["acc"]
 
 
 def test_no_detection_head_gives_nan_metrics() -> None:

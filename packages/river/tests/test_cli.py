@@ -196,3 +196,28 @@ def test_kill_and_resume_gives_the_uninterrupted_flow(tmp_path: Path, tiny_laten
 
     argv = [*_tiny_flow(tiny_latents), "--train.max_steps", "5", "--train.ckpt_every", "2"]
     assert_kill_and_resume_is_exact(train.main, argv, "river.safetensors", tmp_path / "kill", RiverTask, 3)
+
+
+def test_study_reading_states_each_rows_margin_and_verdict() -> None:
+    """The reading's numbers are the rows' seed means; a rollout-only row gets no one-step line; a row with
+    >= +2 dB and higher SSIM than copy-last is 'met', the others 'not met'."""
+    from river_vp import study
+
+    def seed(d: float) -> list[dict[str, float | str]]:
+        one = {"latent_mse_one_step": 0.5 + d}
+        return [{"run": study.REF, "psnr_gt": 12.5 + d, "ssim_gt": 0.50, **one},
+                {"run": study.BEST, "psnr_gt": 14.5 + d, "ssim_gt": 0.52},
+                {"run": "w/o reference (Table 5.3)", "psnr_gt": 11.0},
+                {"run": "RIVER, context window 2 (Table 5.4)", "psnr_gt": 12.8},
+                {"run": "RIVER, Euler 1 step (its conditional mean)", "psnr_gt": 13.0, "ssim_gt": 0.4, **one},
+                {"run": "same network as a next-latent regressor", "psnr_gt": 13.5, "ssim_gt": 0.4, **one},
+                {"run": "copy last frame", "psnr_gt": 12.0, "ssim_gt": 0.51, "latent_mse_one_step": 0.6},
+                {"run": "mean of the given frames", "psnr_gt": 12.2, "ssim_gt": 0.3},
+                {"run": "all-black frame", "psnr_gt": 11.0, "ssim_gt": 0.6},
+                {"run": "autoencoder reconstruction (ceiling)", "psnr_gt": 24.0}]
+
+    text = study.reading([seed(0.0), seed(0.2)])
+    assert f"{study.BEST}: +2.60 dB" in text and "higher SSIM: met" in text
+    assert "Rollout, RIVER vs copy-last: +0.60 dB" in text and "**not met**" in text
+    assert f"from the true past, {study.BEST}" not in text
+    assert f"from the true past, {study.REF}: 0.600 ± 0.141 vs copying 0.600: **not below copying**" in text

@@ -26,7 +26,6 @@ __all__ = [
     "knn_eval",
     "linear_f",
     "eval_mode",
-    "mismatch_accuracy",
     "mismatch_metrics",
     "attention_masks",
     "attention_jaccard",
@@ -178,20 +177,6 @@ def mismatch_metrics(
     return mismatch_summary(torch.cat([t.flatten() for t in logits_all]),
                             torch.cat([t.flatten() for t in labels_all]),
                             torch.cat([t.flatten() for t in hidden_all]))
-
-
-def mismatch_accuracy(
-    backbone: nn.Module,
-    objective: TokenObjective,
-    dataset: Dataset,
-    sparsity: float,
-    batch_size: int = 256,
-    seed: int = 0,
-    max_batches: int | None = None,
-) -> float:
-    """Token accuracy (%) of the mismatch / flip head at threshold 0 (thesis Table 3.10 "MD Acc."); the
-    ``acc`` of :func:`mismatch_metrics`, which also gives the numbers that tell a weak signal from none."""
-    return mismatch_metrics(backbone, objective, dataset, sparsity, batch_size, seed, max_batches)["acc"]
 
 
 def attention_masks(attn: Tensor, mass: float = 0.9) -> Tensor:
