@@ -48,18 +48,19 @@ OFFICIAL_HEADS = 8
 """Attention heads of every block in the official code (``nn.TransformerEncoderLayer(nhead=8)``)."""
 OFFICIAL_SIGMA = 1e-7
 """sigma_min of every public RIVER config (``model.sigma``)."""
+
+
+def _weight_and_bias(*pairs: tuple[str, str]) -> dict[str, str]:
+    """``{"<official>.weight": "<ours>.weight", "<official>.bias": "<ours>.bias"}`` for each module pair."""
+    return {f"{a}.{p}": f"{b}.{p}" for a, b in pairs for p in ("weight", "bias")}
+
+
 _LAYER = {"self_attn.in_proj_weight": "attn.qkv.weight", "self_attn.in_proj_bias": "attn.qkv.bias",
-          "self_attn.out_proj.weight": "attn.proj.weight", "self_attn.out_proj.bias": "attn.proj.bias",
-          "linear1.weight": "mlp.fc1.weight", "linear1.bias": "mlp.fc1.bias",
-          "linear2.weight": "mlp.fc2.weight", "linear2.bias": "mlp.fc2.bias",
-          "norm1.weight": "norm1.weight", "norm1.bias": "norm1.bias",
-          "norm2.weight": "norm2.weight", "norm2.bias": "norm2.bias"}
-_FIXED = {"project_in.1.weight": "project_in.weight", "project_in.1.bias": "project_in.bias",
-          "time_projection.0.weight": "dist_embed.0.weight", "time_projection.0.bias": "dist_embed.0.bias",
-          "time_projection.2.weight": "dist_embed.2.weight", "time_projection.2.bias": "dist_embed.2.bias",
-          "project_out.0.weight": "out_linear.weight", "project_out.0.bias": "out_linear.bias",
-          "project_out.2.weight": "out_norm.weight", "project_out.2.bias": "out_norm.bias",
-          "project_out.4.weight": "out_conv.weight", "project_out.4.bias": "out_conv.bias"}
+          **_weight_and_bias(("self_attn.out_proj", "attn.proj"), ("linear1", "mlp.fc1"), ("linear2", "mlp.fc2"),
+                             ("norm1", "norm1"), ("norm2", "norm2"))}
+_FIXED = _weight_and_bias(("project_in.1", "project_in"), ("time_projection.0", "dist_embed.0"),
+                          ("time_projection.2", "dist_embed.2"), ("project_out.0", "out_linear"),
+                          ("project_out.2", "out_norm"), ("project_out.4", "out_conv"))
 
 
 def _field_state(state: dict[str, Tensor]) -> dict[str, Tensor]:
