@@ -33,6 +33,8 @@ REF = "RIVER, w/ reference (whole past)"
 TEMP = 0.7
 COLD = f"RIVER, start-noise temperature {TEMP:g} (Glow)"
 BEST = f"RIVER, context window 2 + temperature {TEMP:g}"
+TRAINED_W2 = "RIVER trained with context window 2"
+TRAINED_W2_COLD = f"RIVER trained with context window 2, temperature {TEMP:g}"
 CONTEXT, FUTURE = 10, 10
 AE_STEPS, FLOW_STEPS, REGRESS_STEPS = 300, 300, 150
 BASELINES = {"copy last frame": "copy_last", "mean of the given frames": "mean_frame", "all-black frame": "black"}
@@ -73,6 +75,7 @@ def run_study(
         "flow_noref": (flow_steps, ["--condition.mode", "no_ref", "--model.num_conditions", "1",
                                     "--condition.min_target", "1"]),
         "regressor": (regress_steps, ["--condition.mode", "river", "--objective", "regression"]),
+        "flow_w2": (flow_steps, ["--condition.mode", "river", "--condition.window", "2"]),
     }
     for name, (steps, extra) in runs.items():
         d = out / name
@@ -99,6 +102,8 @@ def run_study(
                                                                  "--sampler.steps", "1"])
     ev(COLD, "flow_ref", ["--one_step", "true", "--sampler.temperature", str(TEMP)])
     ev(BEST, "flow_ref", ["--window", "2", "--sampler.temperature", str(TEMP)])
+    ev(TRAINED_W2, "flow_w2", ["--one_step", "true"])
+    ev(TRAINED_W2_COLD, "flow_w2", ["--one_step", "true", "--sampler.temperature", str(TEMP)])
     ev("same network as a next-latent regressor", "regressor", ["--one_step", "true", "--num_samples", "1",
                                                                  "--sampler.steps", "1"])
     for name, key in BASELINES.items():
@@ -216,7 +221,7 @@ def reading(per_seed: Sequence[Sequence[dict[str, Any]]]) -> str:
     copy, noref, win = "copy last frame", "w/o reference (Table 5.3)", f"RIVER, context window {WINDOWS[0]} (Table 5.4)"
     reg, mean1 = "same network as a next-latent regressor", "RIVER, Euler 1 step (its conditional mean)"
     lines = []
-    names = [n for n in (REF, COLD, BEST, mean1, reg) if any(r["run"] == n for r in per_seed[0])]
+    names = [n for n in (REF, COLD, BEST, TRAINED_W2, TRAINED_W2_COLD, mean1, reg) if any(r["run"] == n for r in per_seed[0])]
     for name in names:
         if not any("latent_mse_one_step" in r for r in per_seed[0] if r["run"] == name):
             continue  # evaluated by rollout only (e.g. an inference window)

@@ -149,14 +149,15 @@ def probe_all(encoder: Any, sets: dict[str, tuple[Any, Any]], cfg: Any) -> dict[
 
 
 def _train_with_curve(cfg: Any, sets: dict[str, tuple[Any, Any]], every: int, at_time_s: float | None = None,
-                      diag_videos: int = 64) -> tuple[dict[str, Any], list[dict]]:
+                      diag_videos: int = 64, keep_task: bool = False) -> tuple[dict[str, Any], list[dict]]:
     """Train ``cfg`` (engine Trainer), probing the EMA teacher every ``every`` steps, at the end and once when
     the training time first reaches ``at_time_s`` (that point is marked ``"equal_time": True``); probe and
     diagnostic time is not counted. Training time is this process' CPU time (``time.process_time``; one torch
     thread): the wall-clock of one free core, which other jobs on a shared machine do not inflate. Also the
     partner-vs-shuffled cross-entropy
     (:func:`~vidrop.evaluation.diagnostics.partner_cross_entropy`) on the large clips of the first
-    ``diag_videos`` training videos, at step 0 and at the end."""
+    ``diag_videos`` training videos, at step 0 and at the end. ``keep_task``: the trained task is returned as
+    ``"task"`` too (``tools/long_run.py`` probes its teacher further)."""
     import torch
 
     from vidrop.cli.train import build_trainer
@@ -191,7 +192,8 @@ def _train_with_curve(cfg: Any, sets: dict[str, tuple[Any, Any]], every: int, at
     clock["since"] = time.process_time()
     res = trainer.fit()
     diag1 = partner_cross_entropy(task, glob, task.teacher_temp(trainer.total_steps))
-    return {**res, "train_s": curve[-1]["train_s"], "diag_init": diag0, "diag_end": diag1}, curve
+    out = {**res, "train_s": curve[-1]["train_s"], "diag_init": diag0, "diag_end": diag1}
+    return ({**out, "task": task} if keep_task else out), curve
 
 
 def _model_row(name: str, rate: float, res: dict[str, Any], point: dict[str, Any], batch: int) -> dict[str, Any]:
