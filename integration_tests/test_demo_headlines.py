@@ -75,12 +75,19 @@ def test_river_run_returns_its_copy_last_headline(tmp_path: Path, monkeypatch: p
     metrics = {"psnr_gt": 23.0, "ssim_gt": 0.8, "psnr_ae": 25.0, "ssim_ae": 0.85, "psnr_copy_last": 20.0,
                "ssim_copy_last": 0.7, "psnr_copy_last_ae": 20.5, "ssim_copy_last_ae": 0.72, "psnr_ae_recon": 28.0}
     calls: list[str] = []
+    cfgs: dict[str, object] = {}
     for name in ("train_ae", "encode", "train"):
-        monkeypatch.setattr(demo, name, SimpleNamespace(run=lambda cfg, name=name: calls.append(name)))
-    monkeypatch.setattr(demo, "predict", SimpleNamespace(run=lambda cfg: {"outputs": [tmp_path / "p.gif"]}))
-    monkeypatch.setattr(demo, "evaluate", SimpleNamespace(run=lambda cfg: {"metrics": metrics, "num_videos": 4}))
+        monkeypatch.setattr(demo, name, SimpleNamespace(
+            run=lambda cfg, name=name: (calls.append(name), cfgs.__setitem__(name, cfg))))
+    monkeypatch.setattr(demo, "predict", SimpleNamespace(
+        run=lambda cfg: (cfgs.__setitem__("predict", cfg), {"outputs": [tmp_path / "p.gif"]})[1]))
+    monkeypatch.setattr(demo, "evaluate", SimpleNamespace(
+        run=lambda cfg: (cfgs.__setitem__("eval", cfg), {"metrics": metrics, "num_videos": 4})[1]))
     result = demo.run(tmp_path)
     assert calls == ["train_ae", "encode", "train"]
+    # the demo's named deviations reach the flow's training and both samplers
+    assert cfgs["train"].condition.window == demo.WINDOW  # type: ignore[attr-defined]
+    assert cfgs["predict"].sampler.temperature == cfgs["eval"].sampler.temperature == demo.TEMPERATURE  # type: ignore[attr-defined]
     assert result.headline == demo.demo_headline(result.metrics)
     assert result.headline.trained == 23.0 and result.headline.baselines == {"copy last frame": 20.0}
     assert result.headline.margin() == pytest.approx(3.0) and result.headline.is_clear() is True

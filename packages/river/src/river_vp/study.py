@@ -221,7 +221,8 @@ def reading(per_seed: Sequence[Sequence[dict[str, Any]]]) -> str:
     copy, noref, win = "copy last frame", "w/o reference (Table 5.3)", f"RIVER, context window {WINDOWS[0]} (Table 5.4)"
     reg, mean1 = "same network as a next-latent regressor", "RIVER, Euler 1 step (its conditional mean)"
     lines = []
-    names = [n for n in (REF, COLD, BEST, TRAINED_W2, TRAINED_W2_COLD, mean1, reg) if any(r["run"] == n for r in per_seed[0])]
+    names = [n for n in (REF, COLD, BEST, TRAINED_W2, TRAINED_W2_COLD, mean1, reg)
+             if any(r["run"] == n for r in per_seed[0])]
     for name in names:
         if not any("latent_mse_one_step" in r for r in per_seed[0] if r["run"] == name):
             continue  # evaluated by rollout only (e.g. an inference window)
